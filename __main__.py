@@ -1,0 +1,104 @@
+"""root-key-guardrails: prevention, detection and audit of AWS root user access keys.
+
+Wiring only (CIS 1.4 / Security Hub IAM.4 / Prowler iam_no_root_access_key): typed, validated config in, the
+three components built, outputs exported. Every config value is checked before the first resource registers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from components.audit import RootAccessKeyAudit, RootAccessKeyAuditArgs
+from components.config import TrailMode, check_environment, environment_warnings, load_config
+from components.context import lookup_context
+from components.detection import RootAccessKeyDetection, RootAccessKeyDetectionArgs
+from components.prevention import DenyRootAccessKeys, DenyRootAccessKeysArgs
+
+config = load_config()
+needs_organization = (
+    (config.enable_scp and not config.scp_targets)
+    or (config.enable_detection and config.trail_mode is TrailMode.ORGANIZATION)
+    or bool(config.audit_org_role_name)
+)
+ctx = lookup_context(pulumi.get_stack(), with_organization=needs_organization)
+check_environment(config, ctx.region, ctx.partition)
+for warning in environment_warnings(config):
+    pulumi.log.warn(warning)
+if ctx.organization and ctx.organization.management_account_id != ctx.account_id:
+    pulumi.log.warn(
+        f"deploying from account {ctx.account_id}, not the management account "
+        f"{ctx.organization.management_account_id}: the SCP and an organization trail need this account to be a "
+        "delegated administrator for Organizations policies and CloudTrail"
+    )
+
+prevention: DenyRootAccessKeys | None = None
+scp_targets: tuple[str, ...] = ()
+if config.enable_scp:
+    scp_targets = config.scp_targets or (ctx.require_organization().root_id,)
+if config.enable_scp or config.enable_centralized_root_access:
+    prevention = DenyRootAccessKeys(
+        "deny-root-access-keys",
+        DenyRootAccessKeysArgs(
+            partition=ctx.partition,
+            enable_scp=config.enable_scp,
+            targets=scp_targets,
+            deny_all_root_actions=config.scp_deny_all_root_actions,
+            centralized_root_access=config.enable_centralized_root_access,
+        ),
+    )
+
+detection: RootAccessKeyDetection | None = None
+if config.enable_detection:
+    detection = RootAccessKeyDetection(
+        "root-access-key-detection",
+        RootAccessKeyDetectionArgs(
+            context=ctx,
+            trail_mode=config.trail_mode,
+            existing_log_group_name=config.existing_log_group_name,
+            log_retention_days=config.log_retention_days,
+            metric_namespace=config.metric_namespace,
+            alarm_period_seconds=config.alarm_period_seconds,
+            cis_root_usage_alarm=config.cis_root_usage_alarm,
+            event_bridge_detection=config.event_bridge_detection,
+            alarm_emails=config.alarm_emails,
+            alarm_https_endpoints=config.alarm_https_endpoints,
+        ),
+    )
+
+audit: RootAccessKeyAudit | None = None
+if config.enable_audit:
+    audit = RootAccessKeyAudit(
+        "root-access-key-audit",
+        RootAccessKeyAuditArgs(
+            context=ctx,
+            # Relative to the project directory, where the CLI runs the program.
+            package_dir=Path("audit"),
+            schedule=config.audit_schedule,
+            metric_namespace=config.metric_namespace,
+            log_retention_days=config.log_retention_days,
+            alarm_period_seconds=config.alarm_period_seconds,
+            security_hub=config.audit_security_hub,
+            org_role_name=config.audit_org_role_name,
+            remediate=config.audit_remediate,
+            max_report_age_hours=config.audit_max_report_age_hours,
+            alerts=detection.alerts if detection else None,
+            alarm_emails=config.alarm_emails,
+            alarm_https_endpoints=config.alarm_https_endpoints,
+        ),
+    )
+
+alerts = detection.alerts if detection else (audit.alerts if audit else None)
+alarms = [*(detection.alarms if detection else ()), *(audit.alarms if audit else ())]
+
+pulumi.export("scpId", prevention.policy.id if prevention and prevention.policy else None)
+pulumi.export("scpArn", prevention.policy.arn if prevention and prevention.policy else None)
+pulumi.export("scpTargets", list(scp_targets))
+pulumi.export("alarmTopicArn", alerts.arn if alerts else None)
+pulumi.export("alarmNames", [alarm.name for alarm in alarms])
+pulumi.export("trailArn", detection.trail.arn if detection and detection.trail else None)
+pulumi.export("trailLogGroupName", detection.log_group_name if detection else None)
+pulumi.export("eventRuleName", detection.rule.name if detection and detection.rule else None)
+pulumi.export("auditFunctionName", audit.function.name if audit else None)
+pulumi.export("auditLogGroupName", audit.log_group.name if audit else None)

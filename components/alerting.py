@@ -1,0 +1,77 @@
+"""The alert topic every guardrail alarm publishes to: SNS encrypted with a customer-managed KMS key.
+
+Serves detection (CIS 4.3 / Security Hub CloudWatch.1 want the alarm to reach a subscribed topic) and the audit.
+A customer-managed key is required: CloudWatch and EventBridge cannot use the AWS-managed SNS key, and SNS then
+drops their messages without an error anywhere. Not a component of its own: it is built under whichever
+component owns it (detection, or the audit when detection is off), so the pack sees it where it is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import documents
+from components.context import AwsContext
+
+
+@dataclass(frozen=True)
+class AlertTopic:
+    topic: aws.sns.Topic
+    key: aws.kms.Key
+    # Known at preview, unlike the key's ARN: the audit role is scoped to the key through it.
+    key_alias: str
+    policy: aws.sns.TopicPolicy
+    subscriptions: tuple[aws.sns.TopicSubscription, ...]
+    # Built from the topic's name, so it is known at preview (and still depends on the topic).
+    arn: pulumi.Output[str]
+
+
+def _endpoint_suffix(endpoint: str) -> str:
+    # Stable per endpoint, so reordering the config list does not replace subscriptions.
+    return hashlib.sha256(endpoint.encode()).hexdigest()[:8]
+
+
+def build_alert_topic(
+    parent: pulumi.Resource,
+    name: str,
+    ctx: AwsContext,
+    *,
+    emails: tuple[str, ...],
+    https_endpoints: tuple[str, ...],
+) -> AlertTopic:
+    child = pulumi.ResourceOptions(parent=parent)
+    key = aws.kms.Key(
+        f"{name}-alerts-key",
+        description="Encrypts the root-access-key guardrail alerts; usable by CloudWatch alarms and EventBridge.",
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        policy=json.dumps(documents.alert_key_policy(ctx)),
+        opts=child,
+    )
+    key_alias = f"alias/{ctx.physical_name('alerts', limit=250)}"
+    aws.kms.Alias(f"{name}-alerts-key-alias", name=key_alias, target_key_id=key.key_id, opts=child)
+    topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id=key.arn, opts=child)
+    arn = topic.name.apply(lambda topic_name: ctx.arn("sns", topic_name))
+    policy = aws.sns.TopicPolicy(
+        f"{name}-alerts-policy",
+        arn=arn,
+        policy=arn.apply(lambda topic_arn: json.dumps(documents.alert_topic_policy(ctx, topic_arn=topic_arn))),
+        opts=child,
+    )
+    subscriptions = tuple(
+        aws.sns.TopicSubscription(
+            f"{name}-alerts-{protocol}-{_endpoint_suffix(endpoint)}",
+            topic=arn,
+            protocol=protocol,
+            endpoint=endpoint,
+            opts=child,
+        )
+        for protocol, endpoints in (("email", emails), ("https", https_endpoints))
+        for endpoint in endpoints
+    )
+    return AlertTopic(topic=topic, key=key, key_alias=key_alias, policy=policy, subscriptions=subscriptions, arn=arn)

@@ -1,0 +1,253 @@
+"""Audit: a scheduled Lambda reads the IAM credential report and reports active root access keys.
+
+Serves Prowler iam_no_root_access_key / CIS 1.4 / Security Hub IAM.4 as a continuous check: keys created before
+the SCP, in the management account, or while detection was down are still found. The Lambda is the real `audit/`
+package; it publishes RootAccessKeysActive and AuditErrors metrics, alerts through the topic and (opt-in) sends
+ASFF findings to Security Hub and deletes member-account root keys through sts:AssumeRoot.
+Fail closed: an alarm on the function's Errors, an on-failure destination, and an alarm that also fires when the
+RootAccessKeysActive metric stops arriving (a stopped audit must not read as "no keys").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components import documents
+from components.alerting import AlertTopic, build_alert_topic
+from components.config import schedule_interval_seconds
+from components.context import AwsContext
+
+TYPE_TOKEN = "root-key-guardrails:audit:RootAccessKeyAudit"
+
+HANDLER = "audit.handler.handler"
+RUNTIME = "python3.13"
+ARCHITECTURE = "arm64"
+MAX_WORKERS = 8
+
+ALARM_ERRORS_DESCRIPTION = (
+    "Why: the root-access-key audit Lambda failed, so root keys may exist unreported (CIS 1.4, Security Hub IAM.4). "
+    "What to do: read the function's log group for the error (credential report, AssumeRole into a member account, "
+    "throttling), fix it, and run the function again; the on-failure destination has the failed event."
+)
+ALARM_KEYS_ACTIVE_DESCRIPTION = (
+    "Why: the audit found an active root access key (RootAccessKeysActive >= 1), or stopped reporting: a missing "
+    "datapoint counts as breaching because an audit that does not run proves nothing. What to do: read the audit's "
+    "alert or Security Hub finding for the account, delete the root key (root user > Security credentials, or "
+    "sts:AssumeRoot with IAMDeleteRootUserCredentials) and check CloudTrail for its use; if no finding arrived, "
+    "check that the audit function runs."
+)
+
+
+def audit_archive(package_dir: Path) -> pulumi.AssetArchive:
+    """The `audit/` package at the archive root, so Lambda imports `audit.handler`.
+
+    Listed file by file rather than as a FileArchive so bytecode caches never enter the zip (its hash, and so the
+    deployment, only changes when the source does).
+    """
+    if not (package_dir / "handler.py").is_file():
+        raise pulumi.RunError(f"{package_dir / 'handler.py'} is missing: the audit Lambda would have no handler")
+    files = sorted(
+        path
+        for path in package_dir.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo")
+    )
+    return pulumi.AssetArchive(
+        {f"audit/{path.relative_to(package_dir).as_posix()}": pulumi.FileAsset(str(path)) for path in files}
+    )
+
+
+def keys_active_alarm_period(schedule: str) -> int:
+    # Two audit intervals per period, so one late run does not look like a stopped audit; CloudWatch caps at a day.
+    return min(2 * schedule_interval_seconds(schedule), 86400)
+
+
+@dataclass(frozen=True)
+class RootAccessKeyAuditArgs:
+    context: AwsContext
+    package_dir: Path
+    schedule: str
+    metric_namespace: str
+    log_retention_days: int
+    alarm_period_seconds: int
+    security_hub: bool
+    org_role_name: str
+    remediate: bool
+    max_report_age_hours: int
+    # The detection component's topic; None builds one here (detection off) with these subscriptions.
+    alerts: AlertTopic | None = None
+    alarm_emails: tuple[str, ...] = ()
+    alarm_https_endpoints: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.remediate and not self.org_role_name:
+            raise ValueError("RootAccessKeyAuditArgs: remediation needs the organization audit (org_role_name)")
+        if self.org_role_name:
+            self.context.require_organization()
+
+
+class RootAccessKeyAudit(pulumi.ComponentResource):
+    function: aws.lambda_.Function
+    log_group: aws.cloudwatch.LogGroup
+    alerts: AlertTopic
+    alarms: tuple[aws.cloudwatch.MetricAlarm, ...]
+
+    def __init__(self, name: str, args: RootAccessKeyAuditArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # Before registering anything: a missing handler must stop the program, not ship an empty function.
+        archive = audit_archive(args.package_dir)
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        ctx = args.context
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.alerts = args.alerts or build_alert_topic(
+            self, name, ctx, emails=args.alarm_emails, https_endpoints=args.alarm_https_endpoints
+        )
+
+        function_name = ctx.physical_name("audit", limit=64)
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        log_group_arn = self.log_group.name.apply(lambda group: ctx.arn("logs", f"log-group:{group}"))
+
+        role = aws.iam.Role(
+            f"{name}-role",
+            description="Execution role of the root-access-key audit Lambda.",
+            assume_role_policy=json.dumps(documents.service_trust_policy("lambda.amazonaws.com")),
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.name,
+            policy=pulumi.Output.all(log_group_arn, self.alerts.arn).apply(
+                lambda values: json.dumps(
+                    documents.audit_role_policy(
+                        ctx,
+                        log_group_arn=values[0],
+                        namespace=args.metric_namespace,
+                        topic_arn=values[1],
+                        key_alias=self.alerts.key_alias,
+                        security_hub=args.security_hub,
+                        org_role_name=args.org_role_name,
+                        remediate=args.remediate,
+                    )
+                )
+            ),
+            opts=child,
+        )
+        organization_mode = bool(args.org_role_name)
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=function_name,
+            description="Reads the IAM credential report and reports active root access keys (CIS 1.4, IAM.4).",
+            role=role.arn,
+            runtime=RUNTIME,
+            architectures=[ARCHITECTURE],
+            handler=HANDLER,
+            code=archive,
+            # Organization mode generates and polls one credential report per member account.
+            timeout=900 if organization_mode else 300,
+            memory_size=256,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "AUDIT_METRIC_NAMESPACE": args.metric_namespace,
+                    "AUDIT_SNS_TOPIC_ARN": self.alerts.arn,
+                    "AUDIT_SECURITY_HUB": "true" if args.security_hub else "false",
+                    "AUDIT_ORG_ROLE_NAME": args.org_role_name,
+                    "AUDIT_MAX_REPORT_AGE_HOURS": str(args.max_report_age_hours),
+                    "AUDIT_REMEDIATE": "true" if args.remediate else "false",
+                    "AUDIT_MAX_WORKERS": str(MAX_WORKERS),
+                }
+            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=self.log_group.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+        function_arn = self.function.name.apply(lambda fn: ctx.arn("lambda", f"function:{fn}"))
+
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-on-failure",
+            function_name=self.function.name,
+            maximum_retry_attempts=2,
+            maximum_event_age_in_seconds=3600,
+            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                    destination=self.alerts.arn
+                )
+            ),
+            opts=child,
+        )
+
+        schedule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            description="Runs the root-access-key audit.",
+            schedule_expression=args.schedule,
+            state="ENABLED",
+            opts=child,
+        )
+        schedule_arn = schedule.name.apply(lambda rule: ctx.arn("events", f"rule/{rule}"))
+        permission = aws.lambda_.Permission(
+            f"{name}-invoke-permission",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="events.amazonaws.com",
+            source_arn=schedule_arn,
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-schedule-target",
+            rule=schedule.name,
+            target_id="audit-function",
+            arn=function_arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
+
+        errors = aws.cloudwatch.MetricAlarm(
+            f"{name}-alarm-errors",
+            alarm_description=ALARM_ERRORS_DESCRIPTION,
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+            dimensions={"FunctionName": self.function.name},
+            statistic="Sum",
+            period=args.alarm_period_seconds,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            actions_enabled=True,
+            alarm_actions=[self.alerts.arn],
+            opts=child,
+        )
+        keys_active = aws.cloudwatch.MetricAlarm(
+            f"{name}-alarm-root-keys-active",
+            alarm_description=ALARM_KEYS_ACTIVE_DESCRIPTION,
+            namespace=args.metric_namespace,
+            metric_name=documents.METRIC_ROOT_ACCESS_KEYS_ACTIVE,
+            statistic="Maximum",
+            period=keys_active_alarm_period(args.schedule),
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="breaching",
+            actions_enabled=True,
+            alarm_actions=[self.alerts.arn],
+            opts=child,
+        )
+        self.alarms = (errors, keys_active)
+
+        self.register_outputs(
+            {
+                "functionName": self.function.name,
+                "logGroupName": self.log_group.name,
+                "topicArn": self.alerts.arn,
+                "alarmNames": [alarm.name for alarm in self.alarms],
+                "schedule": args.schedule,
+            }
+        )

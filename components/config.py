@@ -1,0 +1,394 @@
+"""Typed, validated stack configuration for all three root-access-key guardrails.
+
+Serves every control (the SCP, the CIS 1.7 / 4.3 / Security Hub CloudWatch.1 detection, the IAM.4 audit): a
+misconfigured guardrail that deploys looks like protection and is not, so every value is checked here, before the
+program registers a single resource, and the program stops with one message that names the key, the value and
+what is allowed.
+
+`parse_config` is pure (a key -> raw string lookup in, a frozen `GuardrailsConfig` out) so it is tested without
+the engine; `load_config` feeds it from `pulumi.Config` the way the CLI passes values (strings; arrays as JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable
+from urllib.parse import urlsplit
+
+import pulumi
+
+PROJECT = "root-key-guardrails"
+
+# PutRetentionPolicy accepts exactly these values (0/"never expire" is refused on purpose: CloudWatch.16).
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+
+ROOT_ID_RE = re.compile(r"^r-[0-9a-z]{4,32}$")
+OU_ID_RE = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
+ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+# CloudWatch Logs log group names: 1-512 of [.-_/#A-Za-z0-9].
+LOG_GROUP_NAME_RE = re.compile(r"^[\.\-_/#A-Za-z0-9]{1,512}$")
+# CloudWatch namespaces: printable ASCII from this set, at least one non-space, at most 255.
+NAMESPACE_RE = re.compile(r"^[0-9A-Za-z.\-_/#: ]{1,255}$")
+# IAM role names: 1-64 of [\w+=,.@-].
+ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
+# Pragmatic address syntax: a dot-atom local part and a dotted domain of DNS labels with a letter TLD.
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+RATE_RE = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
+CRON_RE = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
+# One cron field: values, ranges, steps, lists and the wildcards EventBridge knows (L, W, #).
+_CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*?,/#\-]+$")
+
+RATE_UNIT_SECONDS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+# The RootAccessKeysActive alarm treats a missing datapoint as breaching, so the audit must report at least twice
+# within the 1-day maximum alarm period.
+MAX_AUDIT_INTERVAL_SECONDS = 12 * 3600
+
+
+class ConfigError(pulumi.RunError):
+    """Bad stack configuration. A RunError, so the CLI prints the message alone, without a traceback."""
+
+
+class TrailMode(str, Enum):
+    ORGANIZATION = "organization"
+    ACCOUNT = "account"
+    EXISTING = "existing"
+
+
+@dataclass(frozen=True)
+class GuardrailsConfig:
+    enable_scp: bool = True
+    scp_targets: tuple[str, ...] = ()
+    scp_deny_all_root_actions: bool = False
+    enable_centralized_root_access: bool = False
+    enable_detection: bool = True
+    trail_mode: TrailMode = TrailMode.ORGANIZATION
+    existing_log_group_name: str = ""
+    log_retention_days: int = 365
+    metric_namespace: str = "RootKeyGuardrails"
+    alarm_period_seconds: int = 300
+    cis_root_usage_alarm: bool = True
+    event_bridge_detection: bool = True
+    alarm_emails: tuple[str, ...] = ()
+    alarm_https_endpoints: tuple[str, ...] = ()
+    enable_audit: bool = True
+    audit_schedule: str = "rate(1 hour)"
+    audit_org_role_name: str = ""
+    audit_remediate: bool = False
+    audit_security_hub: bool = True
+    audit_max_report_age_hours: int = 5
+
+    @property
+    def has_subscriptions(self) -> bool:
+        return bool(self.alarm_emails or self.alarm_https_endpoints)
+
+
+def schedule_interval_seconds(expression: str) -> int:
+    """Longest gap between two runs of a valid schedule; a (validated, daily) cron counts as one day."""
+    match = RATE_RE.match(expression)
+    if match:
+        return int(match["value"]) * RATE_UNIT_SECONDS[match["unit"]]
+    return 86400
+
+
+def _key(name: str) -> str:
+    return f"{PROJECT}:{name}"
+
+
+def _show(raw: str) -> str:
+    return json.dumps(raw)
+
+
+class _Collector:
+    """Gathers every problem so one run reports all of them, each on its own line."""
+
+    def __init__(self, lookup: Callable[[str], str | None]) -> None:
+        self._lookup = lookup
+        self.errors: list[str] = []
+
+    def fail(self, key: str, value: str, allowed: str, *, as_json: bool = False) -> None:
+        """`value` is shown quoted, or as it is when `as_json` (a list the user wrote)."""
+        shown = value if as_json else _show(value)
+        self.errors.append(f"{_key(key)} = {shown}: {allowed}")
+
+    def raw(self, key: str) -> str | None:
+        return self._lookup(_key(key))
+
+    def boolean(self, key: str, default: bool) -> bool:
+        raw = self.raw(key)
+        if raw is None:
+            return default
+        if raw in ("true", "false"):
+            return raw == "true"
+        self.fail(key, raw, "must be true or false")
+        return default
+
+    def integer(self, key: str, default: int) -> int:
+        raw = self.raw(key)
+        if raw is None:
+            return default
+        if re.fullmatch(r"-?[0-9]+", raw):
+            return int(raw)
+        self.fail(key, raw, "must be a whole number")
+        return default
+
+    def string(self, key: str, default: str) -> str:
+        raw = self.raw(key)
+        return default if raw is None else raw
+
+    def string_list(self, key: str) -> tuple[str, ...] | None:
+        raw = self.raw(key)
+        if raw is None:
+            return ()
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            self.fail(key, raw, "must be a list of strings (in YAML a list, on the command line a JSON array)")
+            return None
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            self.fail(key, json.dumps(value), "must be a list of strings (in YAML a list, on the command line a JSON array)",
+                      as_json=True)
+            return None
+        duplicates = sorted({item for item in value if value.count(item) > 1})
+        if duplicates:
+            self.fail(key, json.dumps(value), f"must not list the same value twice ({', '.join(duplicates)})",
+                      as_json=True)
+            return None
+        return tuple(value)
+
+
+def _scp_target_ok(target: str) -> bool:
+    return bool(ROOT_ID_RE.match(target) or OU_ID_RE.match(target) or ACCOUNT_ID_RE.match(target))
+
+
+def _https_problem(url: str) -> str | None:
+    if any(ch.isspace() for ch in url):
+        return "must not contain whitespace"
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return "must be an https:// URL"
+    if not parts.hostname:
+        return "must name a host"
+    if parts.username or parts.password:
+        return "must not embed credentials (stack config is not a secret store)"
+    if parts.fragment:
+        return "must not have a #fragment"
+    return None
+
+
+def _cron_problem(fields: str) -> str | None:
+    parts = fields.split(" ")
+    if len(parts) != 6 or not all(parts):
+        return "cron() takes six space-separated fields: minutes hours day-of-month month day-of-week year"
+    if not all(_CRON_FIELD_RE.match(part) for part in parts):
+        return "cron() fields may contain only digits, letters, and , - * ? / L W #"
+    minutes, hours, day_of_month, month, day_of_week, year = parts
+    if (day_of_month == "?") == (day_of_week == "?"):
+        return "cron() needs ? in exactly one of day-of-month and day-of-week"
+    if not (day_of_month in ("*", "?") and day_of_week in ("*", "?") and month == "*" and year == "*"):
+        return "cron() must run every day (day-of-month, month, day-of-week and year * or ?), or the audit alarm reads the silent days as a stopped audit"
+    return None
+
+
+def _schedule_problem(expression: str) -> str | None:
+    rate = RATE_RE.match(expression)
+    if rate:
+        value, unit = int(rate["value"]), rate["unit"]
+        if (value == 1) != (unit in ("minute", "hour", "day")):
+            return "rate() uses a singular unit for 1 and a plural unit otherwise, e.g. rate(1 hour), rate(2 hours)"
+        if value * RATE_UNIT_SECONDS[unit] > MAX_AUDIT_INTERVAL_SECONDS:
+            return "rate() must run at least every 12 hours, or the audit alarm reads the gap as a stopped audit"
+        return None
+    cron = CRON_RE.match(expression)
+    if cron:
+        return _cron_problem(cron["fields"])
+    return "must be an EventBridge schedule expression: rate(<n> <minute(s)|hour(s)|day(s)>) or cron(<6 fields>)"
+
+
+def parse_config(lookup: Callable[[str], str | None]) -> GuardrailsConfig:
+    """Build the config from raw CLI values (full keys), or raise ConfigError listing every bad value."""
+    c = _Collector(lookup)
+    d = GuardrailsConfig()
+
+    enable_scp = c.boolean("enableScp", d.enable_scp)
+    scp_targets = c.string_list("scpTargets")
+    for target in scp_targets or ():
+        if not _scp_target_ok(target):
+            c.fail("scpTargets", target,
+                   "each target must be a root id r-[0-9a-z]{4,32}, an OU id ou-[0-9a-z]{4,32}-[a-z0-9]{8,32} "
+                   "or a 12-digit account id")
+    scp_deny_all = c.boolean("scpDenyAllRootActions", d.scp_deny_all_root_actions)
+    centralized = c.boolean("enableCentralizedRootAccess", d.enable_centralized_root_access)
+
+    enable_detection = c.boolean("enableDetection", d.enable_detection)
+    raw_mode = c.string("trailMode", d.trail_mode.value)
+    try:
+        trail_mode = TrailMode(raw_mode)
+    except ValueError:
+        c.fail("trailMode", raw_mode, "must be one of organization, account, existing")
+        trail_mode = d.trail_mode
+    existing = c.string("existingLogGroupName", d.existing_log_group_name)
+    if existing.startswith("arn:"):
+        c.fail("existingLogGroupName", existing,
+               "must be the log group's name, not its ARN (the part after log-group:, without :*)")
+    elif existing and not LOG_GROUP_NAME_RE.match(existing):
+        c.fail("existingLogGroupName", existing,
+               "must be a CloudWatch log group name: 1-512 characters from A-Z a-z 0-9 . - _ / #")
+    retention = c.integer("logRetentionDays", d.log_retention_days)
+    if retention not in LOG_RETENTION_DAYS:
+        c.fail("logRetentionDays", str(retention),
+               "must be one of the values CloudWatch Logs accepts: " + ", ".join(map(str, LOG_RETENTION_DAYS)))
+    namespace = c.string("metricNamespace", d.metric_namespace)
+    if not NAMESPACE_RE.match(namespace) or not namespace.strip():
+        c.fail("metricNamespace", namespace,
+               "must be 1-255 characters from A-Z a-z 0-9 . - _ / # : and space, not only spaces")
+    elif namespace.startswith("AWS/"):
+        c.fail("metricNamespace", namespace, "must not start with AWS/ (reserved for AWS services)")
+    period = c.integer("alarmPeriodSeconds", d.alarm_period_seconds)
+    if not (period in (10, 30) or (period > 0 and period % 60 == 0 and period <= 86400)):
+        c.fail("alarmPeriodSeconds", str(period), "must be 10, 30 or a multiple of 60 up to 86400")
+    cis_alarm = c.boolean("cisRootUsageAlarm", d.cis_root_usage_alarm)
+    event_bridge = c.boolean("eventBridgeDetection", d.event_bridge_detection)
+    emails = c.string_list("alarmEmails")
+    for email in emails or ():
+        if not EMAIL_RE.match(email):
+            c.fail("alarmEmails", email, "each entry must be an e-mail address like secops@example.com")
+    endpoints = c.string_list("alarmHttpsEndpoints")
+    for url in endpoints or ():
+        problem = _https_problem(url)
+        if problem:
+            c.fail("alarmHttpsEndpoints", url, f"each entry {problem}")
+
+    enable_audit = c.boolean("enableAudit", d.enable_audit)
+    schedule = c.string("auditSchedule", d.audit_schedule)
+    problem = _schedule_problem(schedule)
+    if problem:
+        c.fail("auditSchedule", schedule, problem)
+    role_name = c.string("auditOrgRoleName", d.audit_org_role_name)
+    if role_name and not ROLE_NAME_RE.match(role_name):
+        c.fail("auditOrgRoleName", role_name,
+               "must be empty or an IAM role name: 1-64 characters from A-Z a-z 0-9 + = , . @ _ -")
+    remediate = c.boolean("auditRemediate", d.audit_remediate)
+    security_hub = c.boolean("auditSecurityHub", d.audit_security_hub)
+    max_age = c.integer("auditMaxReportAgeHours", d.audit_max_report_age_hours)
+    # AWS hands back a cached report until it is 4 hours old, so a limit under 5 hours would turn a healthy
+    # account into ERROR several times a day.
+    if not 5 <= max_age <= 24:
+        c.fail("auditMaxReportAgeHours", str(max_age), "must be a whole number of hours from 5 to 24 "
+               "(AWS serves a cached credential report for up to 4 hours)")
+
+    # Combinations: a value that would be silently ignored is an error, so nobody believes in a control that is off.
+    if trail_mode is TrailMode.EXISTING and not existing:
+        c.fail("existingLogGroupName", existing, "must name the trail's log group when trailMode is existing")
+    if trail_mode is not TrailMode.EXISTING and existing:
+        c.fail("existingLogGroupName", existing,
+               f"must be empty unless trailMode is existing (trailMode is {trail_mode.value}, which creates its own trail)")
+    if not enable_scp and scp_targets:
+        c.fail("scpTargets", json.dumps(list(scp_targets)), "must be empty when enableScp is false (no SCP to attach)",
+               as_json=True)
+    if not enable_scp and scp_deny_all:
+        c.fail("scpDenyAllRootActions", "true", "must be false when enableScp is false (no SCP to extend)")
+    if not (enable_detection or enable_audit) and (emails or endpoints):
+        key = "alarmEmails" if emails else "alarmHttpsEndpoints"
+        c.fail(key, json.dumps(list(emails or endpoints or ())),
+               "must be empty when enableDetection and enableAudit are both false (no alarm topic)", as_json=True)
+    if not enable_audit and role_name:
+        c.fail("auditOrgRoleName", role_name, "must be empty when enableAudit is false")
+    if remediate:
+        if not enable_audit:
+            c.fail("auditRemediate", "true", "needs enableAudit true")
+        if not role_name:
+            c.fail("auditRemediate", "true",
+                   "needs auditOrgRoleName: remediation acts on member accounts, which only the organization audit finds")
+        if not centralized:
+            c.fail("auditRemediate", "true",
+                   "needs enableCentralizedRootAccess true: sts:AssumeRoot only works with RootSessions enabled")
+
+    if c.errors:
+        raise ConfigError("Invalid configuration:\n" + "\n".join(f"  {e}" for e in c.errors))
+    return GuardrailsConfig(
+        enable_scp=enable_scp,
+        scp_targets=scp_targets or (),
+        scp_deny_all_root_actions=scp_deny_all,
+        enable_centralized_root_access=centralized,
+        enable_detection=enable_detection,
+        trail_mode=trail_mode,
+        existing_log_group_name=existing,
+        log_retention_days=retention,
+        metric_namespace=namespace,
+        alarm_period_seconds=period,
+        cis_root_usage_alarm=cis_alarm,
+        event_bridge_detection=event_bridge,
+        alarm_emails=emails or (),
+        alarm_https_endpoints=endpoints or (),
+        enable_audit=enable_audit,
+        audit_schedule=schedule,
+        audit_org_role_name=role_name,
+        audit_remediate=remediate,
+        audit_security_hub=security_hub,
+        audit_max_report_age_hours=max_age,
+    )
+
+
+def load_config() -> GuardrailsConfig:
+    """Read the project's config as the CLI passed it. Raw strings, so every value goes through parse_config."""
+    from pulumi.runtime.config import get_config
+
+    return parse_config(get_config)
+
+
+# IAM is a global service: EventBridge receives its API-call events only in the partition's home region.
+IAM_EVENTS_REGION = {"aws": "us-east-1", "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1"}
+
+
+def check_environment(config: GuardrailsConfig, region: str, partition: str = "aws") -> None:
+    """Checks that need the deployment's region (an invoke, still before any resource)."""
+    home = IAM_EVENTS_REGION.get(partition, "us-east-1")
+    if config.enable_detection and config.event_bridge_detection and region != home:
+        raise ConfigError(
+            "Invalid configuration:\n"
+            f"  {_key('eventBridgeDetection')} = \"true\": needs the stack in {home}, where EventBridge receives "
+            f"IAM API calls (this stack deploys to {region}); set aws:region to {home} or eventBridgeDetection "
+            "to false (the metric-filter alarm still covers every region through the multi-region trail)"
+        )
+
+
+def environment_warnings(config: GuardrailsConfig) -> list[str]:
+    """Valid but weaker settings, reported with pulumi.log.warn so previews show them."""
+    warnings: list[str] = []
+    if (config.enable_detection or config.enable_audit) and not config.has_subscriptions:
+        warnings.append(
+            "no alarmEmails or alarmHttpsEndpoints: alarms publish to a topic nobody is subscribed to yet; CIS 4.3 "
+            "and Security Hub CloudWatch.1 want at least one subscriber"
+        )
+    if config.alarm_period_seconds < 60:
+        warnings.append(
+            f"alarmPeriodSeconds {config.alarm_period_seconds} is below the one-minute resolution of metric-filter and "
+            "Lambda metrics: most periods get no datapoint, so detection is no faster than with 60"
+        )
+    if config.log_retention_days < 365:
+        warnings.append(
+            f"logRetentionDays {config.log_retention_days} is under 365 days (Security Hub CloudWatch.16, CIS 3.x)"
+        )
+    return warnings
+
+
+__all__ = [
+    "ConfigError",
+    "GuardrailsConfig",
+    "LOG_RETENTION_DAYS",
+    "TrailMode",
+    "IAM_EVENTS_REGION",
+    "check_environment",
+    "environment_warnings",
+    "load_config",
+    "parse_config",
+    "schedule_interval_seconds",
+]

@@ -1,0 +1,71 @@
+"""Where the guardrails deploy: account, region, partition and (when a control needs it) the organization.
+
+Serves every control: policies are built from these known values so the policy pack can judge them at preview.
+The lookups are data-source invokes, which run during a preview, and they run before any resource is registered.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi_aws as aws
+
+from components.config import PROJECT
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    root_id: str
+    management_account_id: str
+
+
+@dataclass(frozen=True)
+class AwsContext:
+    account_id: str
+    region: str
+    partition: str
+    stack: str
+    dns_suffix: str = "amazonaws.com"
+    organization: Organization | None = None
+
+    def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
+        return (
+            f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+            f"{self.account_id if account else ''}:{resource}"
+        )
+
+    def service_host(self, service: str) -> str:
+        return f"{service}.{self.region}.{self.dns_suffix}"
+
+    def physical_name(self, suffix: str, *, limit: int) -> str:
+        """A stack-qualified name for resources whose ARN must be known before they exist (trail, log groups)."""
+        return _NAME_UNSAFE.sub("-", f"{PROJECT}-{self.stack}-{suffix}")[:limit]
+
+    def require_organization(self) -> Organization:
+        if self.organization is None:
+            raise RuntimeError("this control needs the AWS Organization, which was not looked up")
+        return self.organization
+
+
+def lookup_context(stack: str, *, with_organization: bool) -> AwsContext:
+    identity = aws.get_caller_identity()
+    region = aws.get_region()
+    partition = aws.get_partition()
+    organization = None
+    if with_organization:
+        org = aws.organizations.get_organization()
+        if not org.roots:
+            raise RuntimeError(f"organization {org.id} reports no root; cannot attach the SCP to it")
+        organization = Organization(id=org.id, root_id=org.roots[0].id, management_account_id=org.master_account_id)
+    return AwsContext(
+        account_id=identity.account_id,
+        region=region.region,
+        partition=partition.partition,
+        stack=stack,
+        dns_suffix=partition.dns_suffix,
+        organization=organization,
+    )

@@ -1,0 +1,256 @@
+"""Config validation: every bad value stops the program with one clear message and registers nothing."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from components.config import (
+    ConfigError,
+    GuardrailsConfig,
+    TrailMode,
+    check_environment,
+    environment_warnings,
+    parse_config,
+)
+from preflight.engine import ProgramError, project_config_defaults, run_program
+from tests.components.support import PROJECT_DIR, encode, key, program
+
+SCP_TARGET_RULE = (
+    "each target must be a root id r-[0-9a-z]{4,32}, an OU id ou-[0-9a-z]{4,32}-[a-z0-9]{8,32} "
+    "or a 12-digit account id"
+)
+LIST_RULE = "must be a list of strings (in YAML a list, on the command line a JSON array)"
+
+
+def _parse(overrides: dict[str, object]) -> GuardrailsConfig:
+    raw = {key(k): encode(v) for k, v in overrides.items()}
+    return parse_config(raw.get)
+
+
+def test_config_no_values_gives_the_declared_defaults() -> None:
+    assert _parse({}) == GuardrailsConfig()
+
+
+def test_config_project_file_defaults_match_code_defaults() -> None:
+    # The CLI passes Pulumi.yaml defaults; the code has the same ones for runs without them. They must agree.
+    _, defaults = project_config_defaults(PROJECT_DIR)
+    assert parse_config(defaults.get) == GuardrailsConfig()
+    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
+    assert len(declared) == 20
+    assert all({"type", "default", "description"} <= set(spec) for spec in declared.values())
+
+
+def test_config_example_stack_file_is_valid() -> None:
+    example = yaml.safe_load((PROJECT_DIR / "Pulumi.example.yaml").read_text())["config"]
+    ours = {k: encode(v) for k, v in example.items() if k.startswith("root-key-guardrails:")}
+    config = parse_config(ours.get)
+    assert config.scp_targets == ("ou-a1b2-workload1", "ou-a1b2-sandbox01")
+    assert config.audit_org_role_name == "RootKeyAuditReader"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"scpTargets": ["ou-a1b2-workload1", "r-z9y8", "123456789012"]},
+         {"scp_targets": ("ou-a1b2-workload1", "r-z9y8", "123456789012")}),
+        ({"trailMode": "existing", "existingLogGroupName": "aws-controltower/CloudTrailLogs"},
+         {"trail_mode": TrailMode.EXISTING, "existing_log_group_name": "aws-controltower/CloudTrailLogs"}),
+        ({"auditSchedule": "cron(0 */4 * * ? *)"}, {"audit_schedule": "cron(0 */4 * * ? *)"}),
+        ({"auditSchedule": "rate(12 hours)"}, {"audit_schedule": "rate(12 hours)"}),
+        ({"alarmPeriodSeconds": 10}, {"alarm_period_seconds": 10}),
+        ({"alarmPeriodSeconds": 86400}, {"alarm_period_seconds": 86400}),
+        ({"logRetentionDays": 3653}, {"log_retention_days": 3653}),
+        ({"alarmEmails": ["sec.ops+aws@mail.example.co.uk"]}, {"alarm_emails": ("sec.ops+aws@mail.example.co.uk",)}),
+        ({"auditRemediate": True, "auditOrgRoleName": "Audit", "enableCentralizedRootAccess": True},
+         {"audit_remediate": True, "audit_org_role_name": "Audit", "enable_centralized_root_access": True}),
+    ],
+)
+def test_config_valid_value_parses(overrides: dict[str, object], expected: dict[str, object]) -> None:
+    config = _parse(overrides)
+    assert {field: getattr(config, field) for field in expected} == expected
+
+
+def _line(name: str, shown: str, allowed: str) -> str:
+    return f"  root-key-guardrails:{name} = {shown}: {allowed}"
+
+
+BAD_INPUTS = [
+    pytest.param({"enableScp": "yes"}, [_line("enableScp", '"yes"', "must be true or false")], id="bool"),
+    pytest.param({"scpTargets": ["r-AB12"]}, [_line("scpTargets", '"r-AB12"', SCP_TARGET_RULE)], id="root-id"),
+    pytest.param({"scpTargets": ["ou-ab12"]}, [_line("scpTargets", '"ou-ab12"', SCP_TARGET_RULE)], id="ou-id"),
+    pytest.param({"scpTargets": ["12345678901"]}, [_line("scpTargets", '"12345678901"', SCP_TARGET_RULE)],
+                 id="account-11-digits"),
+    pytest.param({"scpTargets": "ou-a1b2-workload1"}, [_line("scpTargets", '"ou-a1b2-workload1"', LIST_RULE)],
+                 id="targets-not-a-list"),
+    pytest.param({"scpTargets": ["r-z9y8", "r-z9y8"]},
+                 [_line("scpTargets", '["r-z9y8", "r-z9y8"]', "must not list the same value twice (r-z9y8)")],
+                 id="targets-duplicate"),
+    pytest.param({"enableScp": False, "scpTargets": ["r-z9y8"]},
+                 [_line("scpTargets", '["r-z9y8"]', "must be empty when enableScp is false (no SCP to attach)")],
+                 id="targets-without-scp"),
+    pytest.param({"trailMode": "cloud"}, [_line("trailMode", '"cloud"', "must be one of organization, account, existing")],
+                 id="trail-mode"),
+    pytest.param({"trailMode": "existing"},
+                 [_line("existingLogGroupName", '""', "must name the trail's log group when trailMode is existing")],
+                 id="existing-without-name"),
+    pytest.param({"existingLogGroupName": "org-trail"},
+                 [_line("existingLogGroupName", '"org-trail"',
+                        "must be empty unless trailMode is existing (trailMode is organization, which creates its own trail)")],
+                 id="name-without-existing"),
+    pytest.param({"trailMode": "existing", "existingLogGroupName": "arn:aws:logs:us-east-1:111122223333:log-group:x:*"},
+                 [_line("existingLogGroupName", '"arn:aws:logs:us-east-1:111122223333:log-group:x:*"',
+                        "must be the log group's name, not its ARN (the part after log-group:, without :*)")],
+                 id="log-group-arn"),
+    pytest.param({"trailMode": "existing", "existingLogGroupName": "trail logs"},
+                 [_line("existingLogGroupName", '"trail logs"',
+                        "must be a CloudWatch log group name: 1-512 characters from A-Z a-z 0-9 . - _ / #")],
+                 id="log-group-name"),
+    pytest.param({"logRetentionDays": 366},
+                 [_line("logRetentionDays", '"366"', "must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, "
+                        "14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653")],
+                 id="retention"),
+    pytest.param({"logRetentionDays": "1y"}, [_line("logRetentionDays", '"1y"', "must be a whole number")],
+                 id="retention-not-a-number"),
+    pytest.param({"metricNamespace": "AWS/Root"},
+                 [_line("metricNamespace", '"AWS/Root"', "must not start with AWS/ (reserved for AWS services)")],
+                 id="namespace-reserved"),
+    pytest.param({"metricNamespace": "Root*Keys"},
+                 [_line("metricNamespace", '"Root*Keys"',
+                        "must be 1-255 characters from A-Z a-z 0-9 . - _ / # : and space, not only spaces")],
+                 id="namespace-chars"),
+    pytest.param({"alarmPeriodSeconds": 90},
+                 [_line("alarmPeriodSeconds", '"90"', "must be 10, 30 or a multiple of 60 up to 86400")], id="period"),
+    pytest.param({"alarmEmails": ["secops@"]},
+                 [_line("alarmEmails", '"secops@"', "each entry must be an e-mail address like secops@example.com")],
+                 id="email"),
+    pytest.param({"alarmHttpsEndpoints": ["http://alerts.example.com/hook"]},
+                 [_line("alarmHttpsEndpoints", '"http://alerts.example.com/hook"', "each entry must be an https:// URL")],
+                 id="https-scheme"),
+    pytest.param({"alarmHttpsEndpoints": ["https://bot:s3cret@alerts.example.com/hook"]},
+                 [_line("alarmHttpsEndpoints", '"https://bot:s3cret@alerts.example.com/hook"',
+                        "each entry must not embed credentials (stack config is not a secret store)")],
+                 id="https-credentials"),
+    pytest.param({"auditSchedule": "every hour"},
+                 [_line("auditSchedule", '"every hour"', "must be an EventBridge schedule expression: "
+                        "rate(<n> <minute(s)|hour(s)|day(s)>) or cron(<6 fields>)")],
+                 id="schedule-syntax"),
+    pytest.param({"auditSchedule": "rate(1 hours)"},
+                 [_line("auditSchedule", '"rate(1 hours)"', "rate() uses a singular unit for 1 and a plural unit "
+                        "otherwise, e.g. rate(1 hour), rate(2 hours)")],
+                 id="schedule-rate-unit"),
+    pytest.param({"auditSchedule": "rate(2 days)"},
+                 [_line("auditSchedule", '"rate(2 days)"', "rate() must run at least every 12 hours, or the audit "
+                        "alarm reads the gap as a stopped audit")],
+                 id="schedule-rate-too-slow"),
+    pytest.param({"auditSchedule": "cron(0 12 * * * *)"},
+                 [_line("auditSchedule", '"cron(0 12 * * * *)"',
+                        "cron() needs ? in exactly one of day-of-month and day-of-week")],
+                 id="schedule-cron-question-mark"),
+    pytest.param({"auditSchedule": "cron(0 12 ? * MON *)"},
+                 [_line("auditSchedule", '"cron(0 12 ? * MON *)"', "cron() must run every day (day-of-month, month, "
+                        "day-of-week and year * or ?), or the audit alarm reads the silent days as a stopped audit")],
+                 id="schedule-cron-weekly"),
+    pytest.param({"auditOrgRoleName": "audit role"},
+                 [_line("auditOrgRoleName", '"audit role"',
+                        "must be empty or an IAM role name: 1-64 characters from A-Z a-z 0-9 + = , . @ _ -")],
+                 id="role-name"),
+    pytest.param({"auditMaxReportAgeHours": 4},
+                 [_line("auditMaxReportAgeHours", '"4"', "must be a whole number of hours from 5 to 24 "
+                        "(AWS serves a cached credential report for up to 4 hours)")],
+                 id="report-age"),
+    pytest.param({"auditRemediate": True},
+                 [_line("auditRemediate", '"true"', "needs auditOrgRoleName: remediation acts on member accounts, "
+                        "which only the organization audit finds"),
+                  _line("auditRemediate", '"true"', "needs enableCentralizedRootAccess true: sts:AssumeRoot only "
+                        "works with RootSessions enabled")],
+                 id="remediate-prerequisites"),
+    pytest.param({"enableDetection": False, "enableAudit": False, "alarmEmails": ["secops@example.com"]},
+                 [_line("alarmEmails", '["secops@example.com"]',
+                        "must be empty when enableDetection and enableAudit are both false (no alarm topic)")],
+                 id="emails-without-topic"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "lines"), BAD_INPUTS)
+def test_config_bad_value_raises_one_clear_message(overrides: dict[str, object], lines: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
+        _parse(overrides)
+    assert str(err.value) == "Invalid configuration:\n" + "\n".join(lines)
+
+
+@pytest.mark.parametrize(("overrides", "lines"), BAD_INPUTS)
+def test_program_bad_value_fails_and_registers_nothing(overrides: dict[str, object], lines: list[str]) -> None:
+    with pytest.raises(ProgramError) as err:
+        program(overrides)
+    assert err.value.message == "Invalid configuration:\n" + "\n".join(lines)
+    # The engine registers the stack before the program starts; nothing else may follow it.
+    assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]
+
+
+def test_config_several_bad_values_are_all_reported() -> None:
+    with pytest.raises(ConfigError) as err:
+        _parse({"enableAudit": "maybe", "logRetentionDays": 2})
+    assert str(err.value).splitlines()[1:] == [
+        _line("logRetentionDays", '"2"', "must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, "
+              "90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"),
+        _line("enableAudit", '"maybe"', "must be true or false"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "region", "error"),
+    [
+        ({}, "us-east-1", None),
+        ({"eventBridgeDetection": False}, "eu-west-1", None),
+        ({"enableDetection": False}, "eu-west-1", None),
+        ({}, "us-gov-west-1", "Invalid configuration:\n  root-key-guardrails:eventBridgeDetection = \"true\": needs "
+         "the stack in us-east-1, where EventBridge receives IAM API calls (this stack deploys to us-gov-west-1); set "
+         "aws:region to us-east-1 or eventBridgeDetection to false (the metric-filter alarm still covers every region "
+         "through the multi-region trail)"),
+        ({}, "eu-west-1",
+         "Invalid configuration:\n  root-key-guardrails:eventBridgeDetection = \"true\": needs the stack in "
+         "us-east-1, where EventBridge receives IAM API calls (this stack deploys to eu-west-1); set aws:region to "
+         "us-east-1 or eventBridgeDetection to false (the metric-filter alarm still covers every region through the "
+         "multi-region trail)"),
+    ],
+)
+def test_config_event_bridge_region_check(overrides: dict[str, object], region: str, error: str | None) -> None:
+    config = _parse(overrides)
+    if error is None:
+        check_environment(config, region)
+    else:
+        with pytest.raises(ConfigError) as err:
+            check_environment(config, region)
+        assert str(err.value) == error
+
+
+@pytest.mark.parametrize(
+    ("overrides", "warnings"),
+    [
+        ({"alarmEmails": ["secops@example.com"]}, []),
+        ({}, ["no alarmEmails or alarmHttpsEndpoints: alarms publish to a topic nobody is subscribed to yet; CIS 4.3 "
+              "and Security Hub CloudWatch.1 want at least one subscriber"]),
+        ({"alarmEmails": ["secops@example.com"], "alarmPeriodSeconds": 30},
+         ["alarmPeriodSeconds 30 is below the one-minute resolution of metric-filter and Lambda metrics: most periods "
+          "get no datapoint, so detection is no faster than with 60"]),
+        ({"alarmEmails": ["secops@example.com"], "logRetentionDays": 90},
+         ["logRetentionDays 90 is under 365 days (Security Hub CloudWatch.16, CIS 3.x)"]),
+    ],
+)
+def test_config_weaker_settings_warn(overrides: dict[str, object], warnings: list[str]) -> None:
+    assert environment_warnings(_parse(overrides)) == warnings
+
+
+
+def test_program_wrong_region_for_eventbridge_fails_and_registers_nothing() -> None:
+    with pytest.raises(ProgramError) as err:
+        run_program(PROJECT_DIR, "dev", {"aws:region": "eu-west-1"})
+    assert err.value.message.startswith(
+        'Invalid configuration:\n  root-key-guardrails:eventBridgeDetection = "true": needs the stack in us-east-1'
+    )
+    assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]
+    # The same region works with the EventBridge path off; ARNs follow the region.
+    records = run_program(PROJECT_DIR, "dev", {"aws:region": "eu-west-1", key("eventBridgeDetection"): "false"})
+    trail = next(r for r in records if r.type == "aws:cloudtrail/trail:Trail")
+    assert trail.inputs["cloudWatchLogsGroupArn"].startswith("arn:aws:logs:eu-west-1:")
