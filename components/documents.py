@@ -322,6 +322,16 @@ def audit_role_policy(
                 "Resource": ctx.arn("securityhub", f"product/{ctx.account_id}/default"),
             }
         )
+        statements.append(
+            {
+                "Sid": "ReadAndResolveFindings",
+                "Effect": "Allow",
+                # The previous finding is the audit's only memory (it decides "recovered"), and only
+                # BatchUpdateFindings may set a finding's workflow to RESOLVED once the key is gone.
+                "Action": ["securityhub:GetFindings", "securityhub:BatchUpdateFindings"],
+                "Resource": ctx.arn("securityhub", "hub/default"),
+            }
+        )
     if org_role_name:
         org = ctx.require_organization()
         statements.extend(

@@ -327,6 +327,9 @@ def test_audit_baseline_role_least_privilege(baseline: Registered) -> None:
                            "ForAnyValue:StringEquals": {"kms:ResourceAliases": ALERTS_ALIAS}}},
             {"Sid": "ImportFindings", "Effect": "Allow", "Action": "securityhub:BatchImportFindings",
              "Resource": f"arn:aws:securityhub:us-east-1:{ACCOUNT_ID}:product/{ACCOUNT_ID}/default"},
+            {"Sid": "ReadAndResolveFindings", "Effect": "Allow",
+             "Action": ["securityhub:GetFindings", "securityhub:BatchUpdateFindings"],
+             "Resource": f"arn:aws:securityhub:us-east-1:{ACCOUNT_ID}:hub/default"},
         ],
     }
     assert [r.name for r in baseline.of_type(ROLE_POLICY)] == [f"{DETECTION}-trail-logs-policy", f"{AUDIT}-policy"]
@@ -455,7 +458,7 @@ KNOBS: list[tuple[str, dict[str, Any], Callable[[Registered], Any], Any]] = [
                 r.named(f"{AUDIT}-alarm-root-keys-active").inputs["period"]),
      ("rate(30 minutes)", 3600)),
     ("auditOrgRoleName", {"auditOrgRoleName": "RootKeyAuditReader"},
-     lambda r: (r.document(f"{AUDIT}-policy")["Statement"][6:], r.one(FUNCTION).inputs["timeout"],
+     lambda r: (r.document(f"{AUDIT}-policy")["Statement"][7:], r.one(FUNCTION).inputs["timeout"],
                 r.one(FUNCTION).inputs["environment"]["variables"]["AUDIT_ORG_ROLE_NAME"]),
      ([{"Sid": "ListOrganizationAccounts", "Effect": "Allow", "Action": "organizations:ListAccounts", "Resource": "*"},
        {"Sid": "AssumeAuditRole", "Effect": "Allow", "Action": "sts:AssumeRole",

@@ -1,0 +1,107 @@
+"""Lambda entry point of the scheduled root access key audit (CIS 1.4, Security Hub IAM.4).
+
+Thin on purpose: configuration from environment variables, clients created per invocation (never at import, so
+moto and Stubber can stand in), the work in audit.runner. A run whose status is ERROR raises, so Lambda's Errors
+metric, its retries and the failure destination see it; FAIL and WARN return normally because they are
+findings, published to metrics, SNS and Security Hub, not failures of the audit.
+Imports only boto3/botocore and the standard library: that is all the Lambda runtime provides.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from audit.runner import MAX_REPORT_AGE_HOURS, MIN_REPORT_AGE_HOURS, AuditConfig, RunResult, run_audit
+
+LOG = logging.getLogger("audit")
+
+ENV_NAMESPACE = "AUDIT_METRIC_NAMESPACE"
+ENV_TOPIC = "AUDIT_SNS_TOPIC_ARN"
+ENV_SECURITY_HUB = "AUDIT_SECURITY_HUB"
+ENV_ROLE = "AUDIT_ORG_ROLE_NAME"
+ENV_MAX_AGE = "AUDIT_MAX_REPORT_AGE_HOURS"
+ENV_REMEDIATE = "AUDIT_REMEDIATE"
+ENV_WORKERS = "AUDIT_MAX_WORKERS"
+DEFAULT_NAMESPACE = "RootKeyGuardrails"
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the audit cannot use."""
+
+
+class AuditRunError(RuntimeError):
+    """The run ended as ERROR; carries the summary so the failure destination gets the facts."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+        reasons = [a["message"] for a in summary["accounts"] if a["status"] == "ERROR"] + summary["errors"]
+        # Bounded: the exception text lands in logs and the failure destination; the summary has everything.
+        shown = "; ".join(reasons[:10]) + (f"; and {len(reasons) - 10} more" if len(reasons) > 10 else "")
+        super().__init__(f"root access key audit ended as ERROR: {shown or 'no account was audited'}")
+
+
+def _bool(env: Mapping[str, str], key: str, default: str) -> bool:
+    value = env.get(key, default).strip()
+    if value not in ("true", "false"):
+        raise ConfigError(f"{key}={value!r} is not allowed; use true or false")
+    return value == "true"
+
+
+def _int(env: Mapping[str, str], key: str, default: str, low: int, high: int) -> int:
+    value = env.get(key, default).strip()
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{key}={value!r} is not an integer; allowed: {low}..{high}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{key}={value!r} is out of range; allowed: {low}..{high}")
+    return number
+
+
+def config_from_env(env: Mapping[str, str]) -> AuditConfig:
+    namespace = env.get(ENV_NAMESPACE, DEFAULT_NAMESPACE).strip()
+    if not namespace:
+        raise ConfigError(f"{ENV_NAMESPACE} is empty; the alarms watch the audit's metrics in this namespace")
+    topic = env.get(ENV_TOPIC, "").strip()
+    if topic and not topic.startswith("arn:"):
+        raise ConfigError(f"{ENV_TOPIC}={topic!r} is not an SNS topic ARN; use an ARN or leave it empty")
+    try:
+        return AuditConfig(
+            org_role_name=env.get(ENV_ROLE, "").strip(),
+            max_report_age_hours=_int(env, ENV_MAX_AGE, "5", MIN_REPORT_AGE_HOURS, MAX_REPORT_AGE_HOURS),
+            workers=_int(env, ENV_WORKERS, "8", 1, 64),
+            remediate=_bool(env, ENV_REMEDIATE, "false"),
+            metric_namespace=namespace,
+            sns_topic_arn=topic,
+            security_hub=_bool(env, ENV_SECURITY_HUB, "true"),
+            progress=False,
+        )
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(str(exc)) from None
+
+
+def handler(event: Mapping[str, Any] | None, context: Any, *, session: Any = None) -> dict[str, Any]:
+    """Run the audit; returns the summary ({"status", "accounts", ...}) or raises AuditRunError on ERROR."""
+    import boto3
+
+    from audit.aws import Clients, client_config
+
+    logging.getLogger().setLevel(logging.INFO)
+    config = config_from_env(os.environ)
+    clients = Clients(
+        session or boto3.session.Session(),
+        region=os.environ.get("AWS_REGION"),
+        config=client_config(max_pool_connections=max(10, config.workers)),
+    )
+    run: RunResult = run_audit(config, clients)
+    summary = run.to_dict()
+    for account in summary["accounts"]:
+        LOG.info("%s", account["message"])
+    if run.status.value == "ERROR":
+        raise AuditRunError(summary)
+    return summary

@@ -1,0 +1,406 @@
+"""Publishing of the root access key audit's verdicts (CIS 1.4, Security Hub IAM.4): CloudWatch metrics that the
+program's alarms watch, an ASFF finding per audited account in Security Hub, and SNS alerts.
+
+Each sink is independent: one failing does not stop the others, and every failure is returned as an error that
+turns the run into ERROR. Builders of payloads are pure functions; only the `publish_*` functions call AWS.
+
+Recovery notices are derived without state of our own: the previous Security Hub finding of the account (its
+deterministic Id) carries the previous verdict. A PASS after FAIL/WARN/ERROR is a recovery. If the previous
+findings cannot be read, no recovery can be claimed, so the PASS findings are NOT overwritten (the old, more
+severe finding stays until a run can record the transition) and the run is ERROR. Without Security Hub there is
+no previous state and no recovery notice; alerts on FAIL/WARN/ERROR are sent on every run (level-triggered).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from audit.aws import describe_client_error
+from audit.report import AccountResult, Status
+
+LOG = logging.getLogger(__name__)
+
+METRIC_KEYS_ACTIVE = "RootAccessKeysActive"
+METRIC_AUDIT_ERRORS = "AuditErrors"
+# PutMetricData takes up to 1000 datums per call; stay well below so a payload never nears the 1 MB limit.
+_METRIC_BATCH = 500
+_FINDING_BATCH = 100  # BatchImportFindings' limit
+_GET_FINDINGS_FILTER_VALUES = 20
+GENERATOR_ID = "root-key-guardrails/root-access-key-audit"
+STATUS_FIELD = "RootKeyGuardrails/AuditStatus"
+_COMPLIANCE = {
+    Status.PASS: "PASSED",
+    Status.WARN: "WARNING",
+    Status.FAIL: "FAILED",
+    # ASFF: NOT_AVAILABLE = "the check could not be performed due to ... an API error".
+    Status.ERROR: "NOT_AVAILABLE",
+}
+_SEVERITY = {Status.PASS: "INFORMATIONAL", Status.WARN: "MEDIUM", Status.FAIL: "CRITICAL", Status.ERROR: "HIGH"}
+RELATED_REQUIREMENTS = (
+    "CIS AWS Foundations Benchmark v1.2.0/1.12",
+    "CIS AWS Foundations Benchmark v1.4.0/1.4",
+    "CIS AWS Foundations Benchmark v3.0.0/1.4",
+    "AWS Foundational Security Best Practices v1.0.0/IAM.4",
+)
+REMEDIATION_URL = "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_root-user_manage_delete-key.html"
+_SNS_SUBJECT_MAX = 100
+_SNS_BODY_BUDGET = 200_000  # SNS allows 256 KB; keep room for the JSON/e-mail envelope
+
+
+@dataclass(frozen=True)
+class Transition:
+    account_id: str
+    previous: Status
+    current: Status
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    errors: tuple[str, ...] = ()
+    recoveries: tuple[Transition, ...] = ()
+    notifications: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- CloudWatch
+
+
+def metric_data(results: Sequence[AccountResult], extra_errors: int, timestamp: datetime) -> list[dict[str, Any]]:
+    """Per-account datums (dimension AccountId) and org-wide totals (no dimension, what the alarms watch).
+
+    An account in ERROR gets no RootAccessKeysActive datum: a 0 there would claim a clean account. It counts in
+    AuditErrors instead, as does every failed sink of the run.
+    """
+    data: list[dict[str, Any]] = []
+    active_total = 0
+    error_total = extra_errors
+    for result in results:
+        dims = [{"Name": "AccountId", "Value": result.account_id}] if result.account_id else None
+        is_error = result.status is Status.ERROR
+        error_total += int(is_error)
+        if not is_error:
+            active_total += len(result.active_keys)
+        if dims is None:
+            continue
+        if not is_error:
+            data.append(_datum(METRIC_KEYS_ACTIVE, len(result.active_keys), timestamp, dims))
+        data.append(_datum(METRIC_AUDIT_ERRORS, int(is_error), timestamp, dims))
+    data.append(_datum(METRIC_KEYS_ACTIVE, active_total, timestamp, None))
+    data.append(_datum(METRIC_AUDIT_ERRORS, error_total, timestamp, None))
+    return data
+
+
+def _datum(name: str, value: int, timestamp: datetime, dims: list[dict[str, str]] | None) -> dict[str, Any]:
+    datum: dict[str, Any] = {"MetricName": name, "Value": float(value), "Unit": "Count", "Timestamp": timestamp}
+    if dims:
+        datum["Dimensions"] = dims
+    return datum
+
+
+def publish_metrics(
+    cloudwatch: Any, namespace: str, results: Sequence[AccountResult], extra_errors: int, timestamp: datetime
+) -> list[str]:
+    errors: list[str] = []
+    data = metric_data(results, extra_errors, timestamp)
+    for start in range(0, len(data), _METRIC_BATCH):
+        try:
+            cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + _METRIC_BATCH])
+        except ClientError as exc:
+            errors.append(describe_client_error(exc, f"cloudwatch:PutMetricData to namespace {namespace}"))
+        except BotoCoreError as exc:
+            errors.append(f"cloudwatch:PutMetricData to namespace {namespace} failed ({exc})")
+    for error in errors:
+        LOG.error("%s", error)
+    return errors
+
+
+# ---------------------------------------------------------------- Security Hub
+
+
+def finding_id(audited_account: str) -> str:
+    """Deterministic per audited account, so each run updates the same finding instead of adding one."""
+    return f"root-key-guardrails/iam-root-access-key/{audited_account}"
+
+
+def product_arn(partition: str, region: str, caller_account: str) -> str:
+    return f"arn:{partition}:securityhub:{region}:{caller_account}:product/{caller_account}/default"
+
+
+def build_finding(
+    result: AccountResult,
+    *,
+    caller_account: str,
+    partition: str,
+    region: str,
+    now: datetime,
+    previous: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The ASFF finding for one audited account.
+
+    AwsAccountId is the caller's: BatchImportFindings with the default product accepts only findings of the
+    calling account, so org-wide findings live in the audit account and name the audited account as resource.
+    """
+    if result.account_id is None:
+        raise ValueError("a finding needs the audited account's id")
+    stamp = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    severity = {"Label": _SEVERITY[result.status], "Original": result.status.value}
+    types = [
+        "Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark",
+        "Software and Configuration Checks/AWS Security Best Practices",
+    ]
+    finding: dict[str, Any] = {
+        "SchemaVersion": "2018-10-08",
+        "Id": finding_id(result.account_id),
+        "ProductArn": product_arn(partition, region, caller_account),
+        "GeneratorId": GENERATOR_ID,
+        "AwsAccountId": caller_account,
+        "Types": types,
+        "CreatedAt": (previous or {}).get("CreatedAt", stamp),
+        "UpdatedAt": stamp,
+        "Severity": severity,
+        "FindingProviderFields": {"Severity": severity, "Types": types},
+        "Title": "The root user must have no access keys (CIS 1.4, Security Hub IAM.4)",
+        "Description": result.message[:1024],
+        "Remediation": {
+            "Recommendation": {
+                "Text": "Delete every root access key (active or not) and move its workloads to IAM roles.",
+                "Url": REMEDIATION_URL,
+            }
+        },
+        "ProductFields": {
+            STATUS_FIELD: result.status.value,
+            "RootKeyGuardrails/ActiveKeySlots": ",".join(str(k.slot) for k in result.active_keys) or "none",
+            "RootKeyGuardrails/ExistingKeySlots": ",".join(str(k.slot) for k in result.existing_keys) or "none",
+            "RootKeyGuardrails/ReportGeneratedAt": (
+                result.report_generated_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                if result.report_generated_at
+                else "unknown"
+            ),
+        },
+        "Resources": [
+            {
+                "Type": "AwsAccount",
+                "Id": f"AWS::::Account:{result.account_id}",
+                "Partition": partition,
+                "Region": region,
+            }
+        ],
+        "Compliance": {"Status": _COMPLIANCE[result.status], "RelatedRequirements": list(RELATED_REQUIREMENTS)},
+        "RecordState": "ACTIVE",
+    }
+    if previous is None:
+        # Workflow may be set only when the finding is created; later changes go through BatchUpdateFindings.
+        finding["Workflow"] = {"Status": "RESOLVED" if result.status is Status.PASS else "NEW"}
+    return finding
+
+
+def previous_status(finding: Mapping[str, Any]) -> Status | None:
+    raw = (finding.get("ProductFields") or {}).get(STATUS_FIELD)
+    try:
+        return Status(raw)
+    except ValueError:
+        compliance = str((finding.get("Compliance") or {}).get("Status"))
+        reverse = {value: key for key, value in _COMPLIANCE.items()}
+        return reverse.get(compliance)
+
+
+def read_previous_findings(
+    securityhub: Any, ids: Sequence[str], product: str
+) -> dict[str, dict[str, Any]]:
+    """Our previous findings by Id. Raises ClientError/BotoCoreError: the caller decides what not to claim."""
+    wanted = set(ids)
+    found: dict[str, dict[str, Any]] = {}
+    paginator = securityhub.get_paginator("get_findings")
+    for start in range(0, len(ids), _GET_FINDINGS_FILTER_VALUES):
+        chunk = ids[start : start + _GET_FINDINGS_FILTER_VALUES]
+        filters = {
+            "Id": [{"Value": value, "Comparison": "EQUALS"} for value in chunk],
+            "ProductArn": [{"Value": product, "Comparison": "EQUALS"}],
+        }
+        for page in paginator.paginate(Filters=filters, PaginationConfig={"PageSize": 100}):
+            for finding in page.get("Findings", []):
+                # Filter again here: a lenient endpoint (moto ignores Filters) must not mix in other findings.
+                if finding.get("Id") in wanted and finding.get("ProductArn") == product:
+                    found[finding["Id"]] = finding
+    return found
+
+
+def publish_findings(
+    securityhub: Any,
+    results: Sequence[AccountResult],
+    *,
+    caller_account: str,
+    partition: str,
+    region: str,
+    now: datetime,
+    notify_recoveries: Callable[[Sequence[Transition]], list[str]] | None = None,
+) -> tuple[list[str], list[Transition]]:
+    """Import one finding per audited account; returns (errors, recoveries).
+
+    notify_recoveries runs before the import. If it fails, the findings of the recovered accounts are held back:
+    their old (failing) finding stays, so the next run sees the transition again and retries the notice.
+    """
+    errors: list[str] = []
+    auditable = [result for result in results if result.account_id]
+    if not auditable:
+        return errors, []
+    product = product_arn(partition, region, caller_account)
+    ids = [finding_id(result.account_id or "") for result in auditable]
+    previous: dict[str, dict[str, Any]] | None
+    try:
+        previous = read_previous_findings(securityhub, ids, product)
+    except (ClientError, BotoCoreError) as exc:
+        reason = (
+            describe_client_error(exc, "securityhub:GetFindings")
+            if isinstance(exc, ClientError)
+            else f"securityhub:GetFindings failed ({exc})"
+        )
+        errors.append(
+            f"{reason}; the previous verdicts are unknown, so recoveries cannot be detected and the findings of "
+            "passing accounts were left unchanged"
+        )
+        previous = None
+
+    recoveries: list[Transition] = []
+    to_import: list[dict[str, Any]] = []
+    to_resolve: list[dict[str, str]] = []
+    for result, fid in zip(auditable, ids):
+        if previous is None and result.status is Status.PASS:
+            continue
+        prior = previous.get(fid) if previous is not None else None
+        to_import.append(
+            build_finding(
+                result, caller_account=caller_account, partition=partition, region=region, now=now, previous=prior
+            )
+        )
+        if prior is None or result.status is not Status.PASS:
+            continue
+        before = previous_status(prior)
+        if before is not None and before is not Status.PASS:
+            recoveries.append(Transition(result.account_id or "", before, Status.PASS))
+        if (prior.get("Workflow") or {}).get("Status") not in ("RESOLVED", "SUPPRESSED"):
+            to_resolve.append({"Id": fid, "ProductArn": product})
+
+    if recoveries and notify_recoveries is not None:
+        notify_errors = notify_recoveries(recoveries)
+        if notify_errors:
+            errors += [
+                f"{error}; the recovery notice was not sent, so the findings of the recovered account(s) were left "
+                "unchanged for the next run to retry"
+                for error in notify_errors
+            ]
+            held = {finding_id(t.account_id) for t in recoveries}
+            to_import = [finding for finding in to_import if finding["Id"] not in held]
+            to_resolve = [ident for ident in to_resolve if ident["Id"] not in held]
+            recoveries = []
+
+    for start in range(0, len(to_import), _FINDING_BATCH):
+        batch = to_import[start : start + _FINDING_BATCH]
+        try:
+            response = securityhub.batch_import_findings(Findings=batch)
+        except ClientError as exc:
+            errors.append(describe_client_error(exc, "securityhub:BatchImportFindings"))
+            continue
+        except BotoCoreError as exc:
+            errors.append(f"securityhub:BatchImportFindings failed ({exc})")
+            continue
+        for failed in response.get("FailedFindings", []):
+            errors.append(
+                f"securityhub:BatchImportFindings rejected finding {failed.get('Id')} "
+                f"({failed.get('ErrorCode')}: {failed.get('ErrorMessage')})"
+            )
+        if response.get("FailedCount", 0) and not response.get("FailedFindings"):
+            errors.append(f"securityhub:BatchImportFindings rejected {response['FailedCount']} finding(s)")
+
+    for start in range(0, len(to_resolve), _FINDING_BATCH):
+        identifiers = to_resolve[start : start + _FINDING_BATCH]
+        try:
+            response = securityhub.batch_update_findings(
+                FindingIdentifiers=identifiers,
+                Workflow={"Status": "RESOLVED"},
+                Note={
+                    "Text": "The root user has no access keys any more (root-key-guardrails audit).",
+                    "UpdatedBy": GENERATOR_ID,
+                },
+            )
+        except ClientError as exc:
+            errors.append(describe_client_error(exc, "securityhub:BatchUpdateFindings (workflow RESOLVED)"))
+            continue
+        except BotoCoreError as exc:
+            errors.append(f"securityhub:BatchUpdateFindings (workflow RESOLVED) failed ({exc})")
+            continue
+        for failed in response.get("UnprocessedFindings", []):
+            ident = failed.get("FindingIdentifier", {}).get("Id")
+            errors.append(
+                f"securityhub:BatchUpdateFindings did not resolve finding {ident} "
+                f"({failed.get('ErrorCode')}: {failed.get('ErrorMessage')})"
+            )
+    for error in errors:
+        LOG.error("%s", error)
+    return errors, recoveries
+
+
+# ---------------------------------------------------------------- SNS
+
+
+def alert_message(
+    results: Sequence[AccountResult], run_errors: Sequence[str], status: Status
+) -> tuple[str, str]:
+    """(subject, body) of the alert for a run with FAIL/WARN/ERROR accounts or failed steps."""
+    counts = {s: sum(1 for r in results if r.status is s) for s in Status}
+    summary = ", ".join(f"{counts[s]} {s.value}" for s in (Status.FAIL, Status.WARN, Status.ERROR) if counts[s])
+    subject = f"[{status.value}] Root access key audit: " + (summary or "run errors") + f" of {len(results)} account(s)"
+    lines = [
+        f"Root access key audit (CIS 1.4, Security Hub IAM.4): overall {status.value}.",
+        "",
+    ]
+    for result in sorted(results, key=lambda r: (-r.status.rank, r.account_id or "")):
+        if result.status is Status.PASS:
+            continue
+        lines.append(f"- {result.message}")
+    if run_errors:
+        lines += ["", "Errors of this run:"] + [f"- {error}" for error in run_errors]
+    return subject[:_SNS_SUBJECT_MAX], _fit("\n".join(lines))
+
+
+def recovery_message(recoveries: Sequence[Transition]) -> tuple[str, str]:
+    subject = f"[RECOVERED] Root access key audit: {len(recoveries)} account(s) back to PASS"
+    lines = ["Root access key audit (CIS 1.4, Security Hub IAM.4): these accounts now pass.", ""]
+    lines += [
+        f"- Account {t.account_id}: was {t.previous.value}, now PASS (the root user has no access keys)."
+        for t in recoveries
+    ]
+    return subject[:_SNS_SUBJECT_MAX], _fit("\n".join(lines))
+
+
+def _fit(body: str) -> str:
+    encoded = body.encode("utf-8")
+    if len(encoded) <= _SNS_BODY_BUDGET:
+        return body
+    cut = encoded[:_SNS_BODY_BUDGET].decode("utf-8", errors="ignore").rsplit("\n", 1)[0]
+    omitted = body.count("\n") - cut.count("\n")
+    return cut + f"\n... {omitted} more line(s) omitted; see Security Hub or the audit's logs."
+
+
+def publish_sns(sns: Any, topic_arn: str, subject: str, body: str, status: str) -> list[str]:
+    try:
+        sns.publish(
+            TopicArn=topic_arn,
+            Subject=subject,
+            Message=body,
+            MessageAttributes={"status": {"DataType": "String", "StringValue": status}},
+        )
+    except ClientError as exc:
+        error = describe_client_error(exc, f"sns:Publish to {topic_arn}")
+        LOG.error("%s", error)
+        return [error]
+    except BotoCoreError as exc:
+        error = f"sns:Publish to {topic_arn} failed ({exc})"
+        LOG.error("%s", error)
+        return [error]
+    return []

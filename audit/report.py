@@ -1,0 +1,482 @@
+"""Pure judgement of an IAM credential report's root row: the audit side of CIS AWS Foundations 1.4
+("no root user access key exists"), Security Hub control IAM.4 and Prowler's iam_no_root_access_key.
+
+No AWS calls here. Everything that cannot be trusted (missing columns, no root row, unknown values, truncated
+rows, binary or base64 content, a stale report) becomes an ERROR with a reason, never a PASS: Prowler's check
+turns an unreadable report into "no finding", which is the failure mode this module exists to avoid.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import enum
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+# AWS's column order (IAM User Guide, "Getting credential reports"). Only documentation and fixtures use the
+# order: the parser reads columns by name, because AWS has added columns before.
+AWS_COLUMNS: tuple[str, ...] = (
+    "user",
+    "arn",
+    "user_creation_time",
+    "password_enabled",
+    "password_last_used",
+    "password_last_changed",
+    "password_next_rotation",
+    "mfa_active",
+    "access_key_1_active",
+    "access_key_1_last_rotated",
+    "access_key_1_last_used_date",
+    "access_key_1_last_used_region",
+    "access_key_1_last_used_service",
+    "access_key_2_active",
+    "access_key_2_last_rotated",
+    "access_key_2_last_used_date",
+    "access_key_2_last_used_region",
+    "access_key_2_last_used_service",
+    "cert_1_active",
+    "cert_1_last_rotated",
+    "cert_2_active",
+    "cert_2_last_rotated",
+)
+KEY_SLOTS: tuple[int, ...] = (1, 2)
+KEY_FIELDS: tuple[str, ...] = ("active", "last_rotated", "last_used_date", "last_used_region", "last_used_service")
+REQUIRED_COLUMNS: tuple[str, ...] = ("user", "arn") + tuple(
+    f"access_key_{slot}_{name}" for slot in KEY_SLOTS for name in KEY_FIELDS
+)
+ROOT_USER = "<root_account>"
+NOT_AVAILABLE = "N/A"
+
+_ROOT_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(?P<account>\d{12}):root$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+# Region names such as us-east-1, us-gov-west-1, ap-southeast-7, eusc-de-east-1.
+_REGION = re.compile(r"^[a-z]{2,4}(?:-[a-z0-9]+)+-\d{1,2}$")
+# Service namespaces as IAM prints them (s3, iam, sts, ec2, elasticloadbalancing, ...).
+_SERVICE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/\s]+={0,2}\s*$")
+_UTF8_BOM = "\ufeff"
+
+
+class Status(enum.Enum):
+    """A verdict. Ordered by how much it needs attention: ERROR outranks FAIL because an unevaluated account
+    may hide a FAIL, and the run must never look healthier than its least-known account."""
+
+    PASS = "PASS"
+    WARN = "WARN"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2, Status.ERROR: 3}
+
+
+def worst(statuses: Iterable[Status]) -> Status:
+    """The most severe status; an empty run is an ERROR because nothing was audited."""
+    ranked = sorted(statuses, key=lambda status: status.rank)
+    return ranked[-1] if ranked else Status.ERROR
+
+
+class ReportError(Exception):
+    """The report cannot be evaluated; str() is the reason shown to the operator."""
+
+
+@dataclass(frozen=True)
+class KeySlot:
+    """One of the two access-key slots of the root user, as the report shows it."""
+
+    slot: int
+    active: bool
+    last_rotated: str | None
+    last_used_date: str | None
+    last_used_region: str | None
+    last_used_service: str | None
+
+    @property
+    def exists(self) -> bool:
+        # An inactive key still exists (and can be re-activated) while the slot has a rotation date.
+        return self.active or self.last_rotated is not None
+
+    def describe(self) -> str:
+        state = "active" if self.active else "inactive"
+        parts = [f"key {self.slot} ({state}", f"last rotated {self.last_rotated or 'unknown'}"]
+        if self.last_used_date is None:
+            parts.append("never used")
+        else:
+            where = " ".join(
+                part
+                for part in (
+                    f"in {self.last_used_region}" if self.last_used_region else "",
+                    f"by {self.last_used_service}" if self.last_used_service else "",
+                )
+                if part
+            )
+            parts.append(f"last used {self.last_used_date}" + (f" {where}" if where else ""))
+        return ", ".join(parts) + ")"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "slot": self.slot,
+            "active": self.active,
+            "last_rotated": self.last_rotated,
+            "last_used_date": self.last_used_date,
+            "last_used_region": self.last_used_region,
+            "last_used_service": self.last_used_service,
+        }
+
+
+@dataclass(frozen=True)
+class RootRow:
+    """The validated root row of one report."""
+
+    account_id: str
+    arn: str
+    keys: tuple[KeySlot, ...]
+
+
+@dataclass(frozen=True)
+class AccountResult:
+    """The audit's verdict for one account, with the facts it rests on."""
+
+    account_id: str | None
+    status: Status
+    message: str
+    keys: tuple[KeySlot, ...] = ()
+    report_generated_at: datetime | None = None
+    reason: str | None = None
+    remediation: tuple[str, ...] = field(default=())
+
+    @property
+    def active_keys(self) -> tuple[KeySlot, ...]:
+        return tuple(key for key in self.keys if key.active)
+
+    @property
+    def existing_keys(self) -> tuple[KeySlot, ...]:
+        return tuple(key for key in self.keys if key.exists)
+
+    def with_remediation(self, actions: Sequence[str]) -> AccountResult:
+        return AccountResult(
+            account_id=self.account_id,
+            status=self.status,
+            message=self.message,
+            keys=self.keys,
+            report_generated_at=self.report_generated_at,
+            reason=self.reason,
+            remediation=tuple(actions),
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "account_id": self.account_id,
+            "status": self.status.value,
+            "message": self.message,
+            "reason": self.reason,
+            "root_keys": [key.to_dict() for key in self.keys],
+            "active_key_count": len(self.active_keys),
+            "report_generated_at": _iso(self.report_generated_at) if self.report_generated_at else None,
+            "remediation_actions": list(self.remediation),
+            "remediation_steps": list(remediation_steps(self)),
+        }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _label(account_id: str | None) -> str:
+    return f"Account {account_id}" if account_id else "The account"
+
+
+def error_result(account_id: str | None, reason: str) -> AccountResult:
+    """ERROR verdict for an account whose report could not be fetched or trusted."""
+    return AccountResult(
+        account_id=account_id,
+        status=Status.ERROR,
+        message=f"{_label(account_id)}: the root access key audit could not be completed: {reason}",
+        reason=reason,
+    )
+
+
+def decode_content(content: bytes | str) -> str:
+    """Text of a credential report as GetCredentialReport's Content (already base64-decoded by the SDK) or a
+    file written by `aws iam get-credential-report --query Content --output text | base64 --decode`."""
+    if isinstance(content, bytes):
+        if content[:2] == b"\x1f\x8b":
+            raise ReportError("the content is gzip-compressed binary data, not a CSV credential report")
+        if b"\x00" in content:
+            raise ReportError("the content is binary (it contains NUL bytes), not a CSV credential report")
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ReportError(
+                f"the content is not UTF-8 text (invalid byte 0x{content[exc.start]:02x} at offset {exc.start}); "
+                "a credential report is a UTF-8 CSV file"
+            ) from None
+    else:
+        text = content
+    if text.startswith(_UTF8_BOM):
+        text = text[len(_UTF8_BOM) :]
+    bad = next((ch for ch in text if (ch < " " and ch not in "\r\n\t") or ch == "\x7f"), None)
+    if bad is not None:
+        raise ReportError(
+            f"the content is binary (it contains control character 0x{ord(bad):02x}), not a CSV credential report"
+        )
+    if not text.strip():
+        raise ReportError("the credential report is empty")
+    _reject_base64(text)
+    return text
+
+
+def _reject_base64(text: str) -> None:
+    first_line = text.lstrip().split("\n", 1)[0].strip()
+    if "," in first_line or not _BASE64.match(text):
+        return
+    try:
+        decoded = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return
+    if decoded.lstrip(b"\xef\xbb\xbf").startswith(b"user"):
+        raise ReportError(
+            "the content is still base64-encoded; decode it first "
+            "(aws iam get-credential-report --query Content --output text | base64 --decode)"
+        )
+
+
+def _optional(value: str) -> str | None:
+    return None if value == NOT_AVAILABLE else value
+
+
+def _check_timestamp(column: str, value: str) -> None:
+    if value == NOT_AVAILABLE:
+        return
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ReportError(
+            f"root row column {column} has unknown value {value!r}; expected N/A or an ISO 8601 timestamp"
+        ) from None
+    if moment.tzinfo is None:
+        raise ReportError(
+            f"root row column {column} has unknown value {value!r}; expected N/A or an ISO 8601 timestamp "
+            "with a UTC offset"
+        )
+
+
+def _check_pattern(column: str, value: str, pattern: re.Pattern[str], what: str) -> None:
+    if value != NOT_AVAILABLE and not pattern.match(value):
+        raise ReportError(f"root row column {column} has unknown value {value!r}; expected N/A or {what}")
+
+
+_FLAG = ("true", "false")
+# The root row's other columns as AWS writes them. They do not decide the verdict, but a value outside these
+# means the row is not what AWS wrote (a cut inside the row, a hand edit), so the row cannot be trusted.
+_ROOT_OTHER_COLUMNS: dict[str, tuple[tuple[str, ...], bool]] = {
+    # column: (allowed literal values, whether an ISO 8601 timestamp is also allowed)
+    "user_creation_time": ((), True),
+    "password_enabled": (("not_supported", "true", "false"), False),
+    "password_last_used": (("N/A", "no_information", "not_supported"), True),
+    "password_last_changed": (("N/A", "not_supported"), True),
+    "password_next_rotation": (("N/A", "not_supported"), True),
+    "mfa_active": (_FLAG, False),
+    "cert_1_active": (_FLAG, False),
+    "cert_1_last_rotated": (("N/A",), True),
+    "cert_2_active": (_FLAG, False),
+    "cert_2_last_rotated": (("N/A",), True),
+}
+
+
+def _is_timestamp(value: str) -> bool:
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _check_other_columns(row: dict[str, str]) -> None:
+    for column, (literals, timestamp) in _ROOT_OTHER_COLUMNS.items():
+        if column not in row:
+            continue  # only the key columns are required; AWS may drop or add others
+        value = row[column]
+        if value in literals or (timestamp and _is_timestamp(value)):
+            continue
+        expected = " or ".join(list(literals) + (["an ISO 8601 timestamp"] if timestamp else []))
+        raise ReportError(f"root row column {column} has unknown value {value!r}; expected {expected}")
+
+
+def _key_slot(row: dict[str, str], slot: int) -> KeySlot:
+    prefix = f"access_key_{slot}_"
+    active = row[prefix + "active"]
+    if active not in ("true", "false"):
+        raise ReportError(f"root row column {prefix}active has unknown value {active!r}; expected true or false")
+    _check_timestamp(prefix + "last_rotated", row[prefix + "last_rotated"])
+    _check_timestamp(prefix + "last_used_date", row[prefix + "last_used_date"])
+    _check_pattern(prefix + "last_used_region", row[prefix + "last_used_region"], _REGION, "an AWS region name")
+    _check_pattern(
+        prefix + "last_used_service", row[prefix + "last_used_service"], _SERVICE, "an AWS service namespace"
+    )
+    return KeySlot(
+        slot=slot,
+        active=active == "true",
+        last_rotated=_optional(row[prefix + "last_rotated"]),
+        last_used_date=_optional(row[prefix + "last_used_date"]),
+        last_used_region=_optional(row[prefix + "last_used_region"]),
+        last_used_service=_optional(row[prefix + "last_used_service"]),
+    )
+
+
+def parse_root_row(text: str) -> RootRow:
+    """Find and validate the root row of a decoded report; raise ReportError saying why it cannot be trusted."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        raise ReportError(f"the credential report is not valid CSV: {exc}") from None
+    # Blank lines carry nothing (a trailing newline, CRLF leftovers); a line of empty fields is still a row.
+    numbered = [(number, row) for number, row in enumerate(rows, start=1) if row]
+    if not numbered:
+        raise ReportError("the credential report is empty")
+    _, header = numbered[0]
+    header = [name.strip() for name in header]
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise ReportError(f"the header repeats column(s) {', '.join(duplicates)}")
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise ReportError(
+            f"the header lacks column(s) {', '.join(missing)}; a credential report has {', '.join(REQUIRED_COLUMNS)}"
+        )
+    records: list[dict[str, str]] = []
+    for number, row in numbered[1:]:
+        if len(row) != len(header):
+            raise ReportError(
+                f"line {number} has {len(row)} field(s) but the header has {len(header)}; the report is truncated "
+                "or corrupt"
+            )
+        records.append(dict(zip(header, row)))
+    roots = [record for record in records if record["user"] == ROOT_USER or record["arn"].endswith(":root")]
+    if not roots:
+        raise ReportError(f"the credential report has no root row (user {ROOT_USER} or an ARN ending in :root)")
+    if len(roots) > 1:
+        raise ReportError(f"the credential report has {len(roots)} root rows; expected exactly one")
+    root = roots[0]
+    match = _ROOT_ARN.match(root["arn"])
+    if not match:
+        raise ReportError(
+            f"root row column arn has unknown value {root['arn']!r}; expected arn:<partition>:iam::<12 digits>:root"
+        )
+    if root["user"] != ROOT_USER:
+        raise ReportError(f"root row column user has unknown value {root['user']!r}; expected {ROOT_USER}")
+    keys = tuple(_key_slot(root, slot) for slot in KEY_SLOTS)
+    _check_other_columns(root)
+    return RootRow(account_id=match.group("account"), arn=root["arn"], keys=keys)
+
+
+def verdict(
+    content: bytes | str,
+    *,
+    expected_account_id: str | None = None,
+    generated_at: datetime | None = None,
+    now: datetime | None = None,
+    max_age: timedelta | None = None,
+) -> AccountResult:
+    """The account's verdict from one credential report.
+
+    expected_account_id: the account the report was fetched from; a report of another account is an ERROR.
+    generated_at / max_age: a report older than max_age is an ERROR, because AWS serves a cached report for up to
+    4 hours and a stale PASS could hide a key created since. Without generated_at (an offline file) age is not
+    checked and the message says so.
+    """
+    if expected_account_id is not None and not _ACCOUNT_ID.match(expected_account_id):
+        return error_result(expected_account_id, f"account id {expected_account_id!r} is not 12 digits")
+    try:
+        root = parse_root_row(decode_content(content))
+    except ReportError as exc:
+        return error_result(expected_account_id, str(exc))
+    if expected_account_id is not None and root.account_id != expected_account_id:
+        return error_result(
+            expected_account_id,
+            f"the credential report's root row is for account {root.account_id}, not {expected_account_id}",
+        )
+    account = root.account_id
+    if generated_at is not None:
+        if generated_at.tzinfo is None:
+            return error_result(account, f"the report generation time {generated_at.isoformat()} has no time zone")
+        current = now or datetime.now(timezone.utc)
+        age = current - generated_at
+        if age < -timedelta(minutes=5):
+            return error_result(
+                account, f"the credential report claims to be generated in the future ({_iso(generated_at)})"
+            )
+        if max_age is not None and age > max_age:
+            return error_result(
+                account,
+                f"the credential report was generated at {_iso(generated_at)}, {_hours(age)} ago, which is older "
+                f"than the {_hours(max_age)} limit",
+            )
+    when = (
+        f"credential report generated {_iso(generated_at)}"
+        if generated_at is not None
+        else "credential report generation time unknown, so its age was not checked"
+    )
+    active = [key for key in root.keys if key.active]
+    inactive = [key for key in root.keys if key.exists and not key.active]
+    if active:
+        status = Status.FAIL
+        noun = "access key" if len(active) == 1 else "access keys"
+        message = (
+            f"{_label(account)}: FAIL, the root user has {len(active)} active {noun} "
+            f"({'; '.join(key.describe() for key in active)}); {when}."
+        )
+    elif inactive:
+        status = Status.WARN
+        noun = "access key" if len(inactive) == 1 else "access keys"
+        message = (
+            f"{_label(account)}: WARN, the root user has no active access key but {len(inactive)} inactive {noun} "
+            f"that must be deleted, not only deactivated ({'; '.join(key.describe() for key in inactive)}); {when}."
+        )
+    else:
+        status = Status.PASS
+        message = f"{_label(account)}: PASS, the root user has no access keys; {when}."
+    return AccountResult(
+        account_id=account, status=status, message=message, keys=root.keys, report_generated_at=generated_at
+    )
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.1f} h"
+
+
+def remediation_steps(result: AccountResult) -> tuple[str, ...]:
+    """What a person does next, for the text output and the SNS message."""
+    account = result.account_id or "<account id>"
+    if result.status in (Status.FAIL, Status.WARN):
+        slots = ", ".join(str(key.slot) for key in result.existing_keys)
+        return (
+            f"Delete root access key slot(s) {slots} of account {account}: sign in as the root user, open "
+            "Security credentials, and under Access keys choose Actions > Delete for every key (deactivating is "
+            "not enough: CIS 1.4 requires that no root access key exists).",
+            "With centralized root access (AWS Organizations), from the management or delegated admin account: "
+            f"aws sts assume-root --target-principal {account} --task-policy-arn "
+            "arn=arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials, then with those credentials "
+            "aws iam list-access-keys and aws iam delete-access-key --access-key-id <id> for each key "
+            "(or run this audit with remediation enabled).",
+            "Find out who used the key and why (CloudTrail, last used date and service above) and move that "
+            "workload to an IAM role.",
+            "Verify: generate a new credential report (AWS may serve a cached one for up to 4 hours) and rerun "
+            "the audit.",
+        )
+    if result.status is Status.ERROR:
+        target = f" for account {result.account_id}" if result.account_id else ""
+        return (
+            f"Fix the cause above{target} and rerun the audit; until it passes, treat the account as possibly "
+            "having an active root access key.",
+        )
+    return ()

@@ -1,0 +1,189 @@
+"""One run of the root access key audit (CIS 1.4, Security Hub IAM.4), shared by the Lambda handler and the CLI:
+audit (one account or the organization), optionally remediate, then publish to every configured sink.
+
+The run's status is the worst of the accounts' verdicts, and ERROR if any step of the run failed (a sink, a
+remediation, the account listing): a run that could not do its whole job never reads as PASS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from audit.aws import AuditError, Clients, RetryPolicy, audit_account, caller_account_id
+from audit.org import audit_organization, validate_role_name, validate_workers
+from audit.publish import (
+    Transition,
+    alert_message,
+    publish_findings,
+    publish_metrics,
+    publish_sns,
+    recovery_message,
+)
+from audit.remediate import remediate_account
+from audit.report import AccountResult, Status, error_result, worst
+
+LOG = logging.getLogger(__name__)
+
+MIN_REPORT_AGE_HOURS = 1
+MAX_REPORT_AGE_HOURS = 24
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """What a run does. Publishing is off unless a namespace / topic / Security Hub is given."""
+
+    org_role_name: str = ""
+    max_report_age_hours: int = 5
+    workers: int = 8
+    remediate: bool = False
+    dry_run: bool = False
+    metric_namespace: str = ""
+    sns_topic_arn: str = ""
+    security_hub: bool = False
+    progress: bool | None = False
+
+    def __post_init__(self) -> None:
+        if self.org_role_name:
+            validate_role_name(self.org_role_name)
+        validate_workers(self.workers)
+        if (
+            not isinstance(self.max_report_age_hours, int)
+            or not MIN_REPORT_AGE_HOURS <= self.max_report_age_hours <= MAX_REPORT_AGE_HOURS
+        ):
+            raise ValueError(
+                f"max_report_age_hours must be an integer from {MIN_REPORT_AGE_HOURS} to {MAX_REPORT_AGE_HOURS}, "
+                f"got {self.max_report_age_hours!r}"
+            )
+        if self.metric_namespace.startswith("AWS/"):
+            raise ValueError(f"metric namespace {self.metric_namespace!r} must not start with AWS/ (reserved)")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    accounts: tuple[AccountResult, ...]
+    errors: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    recovered: tuple[str, ...] = field(default=())
+
+    @property
+    def status(self) -> Status:
+        statuses = [result.status for result in self.accounts]
+        if self.errors or not self.accounts:
+            statuses.append(Status.ERROR)
+        return worst(statuses)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "accounts": [result.to_dict() for result in self.accounts],
+            "errors": list(self.errors),
+            "notes": list(self.notes),
+            "recovered": list(self.recovered),
+            "counts": {status.value: sum(1 for r in self.accounts if r.status is status) for status in Status},
+        }
+
+
+def _audit(
+    config: AuditConfig, clients: Clients, retry: RetryPolicy, now: Callable[[], datetime]
+) -> tuple[list[AccountResult], list[str], str | None]:
+    if config.org_role_name:
+        org = audit_organization(
+            clients,
+            config.org_role_name,
+            workers=config.workers,
+            max_age_hours=config.max_report_age_hours,
+            retry=retry,
+            progress=config.progress,
+            now=now,
+        )
+        return list(org.accounts), list(org.errors), org.caller_account
+    try:
+        caller = caller_account_id(clients)
+    except AuditError as exc:
+        return [error_result(None, str(exc))], [], None
+    result = audit_account(
+        clients, caller, policy=retry, max_age=timedelta(hours=config.max_report_age_hours), now=now
+    )
+    return [result], [], caller
+
+
+def _remediate(
+    config: AuditConfig, clients: Clients, results: list[AccountResult], caller: str | None
+) -> tuple[list[AccountResult], list[str], list[str]]:
+    errors: list[str] = []
+    notes: list[str] = []
+    updated: list[AccountResult] = []
+    for result in results:
+        if result.status not in (Status.FAIL, Status.WARN) or result.account_id is None:
+            updated.append(result)
+            continue
+        if result.account_id == caller:
+            notes.append(
+                f"account {result.account_id}: not remediated, sts:AssumeRoot cannot target the calling account; "
+                "delete its root keys by hand"
+            )
+            updated.append(result)
+            continue
+        outcome = remediate_account(clients, result.account_id, dry_run=config.dry_run)
+        if outcome.error:
+            errors.append(f"remediation of account {result.account_id} failed: {outcome.error}")
+        # The verdict stays: the credential report shows the deletion only once regenerated (up to 4 hours).
+        updated.append(result.with_remediation(outcome.actions + ((outcome.error,) if outcome.error else ())))
+    return updated, errors, notes
+
+
+def run_audit(
+    config: AuditConfig,
+    clients: Clients,
+    *,
+    retry: RetryPolicy | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> RunResult:
+    policy = retry or RetryPolicy()
+    results, errors, caller = _audit(config, clients, policy, now)
+    notes: list[str] = []
+    if config.remediate:
+        results, remediation_errors, remediation_notes = _remediate(config, clients, results, caller)
+        errors += remediation_errors
+        notes += remediation_notes
+
+    recovered: list[str] = []
+    stamp = now()
+    if config.security_hub:
+        if caller is None:
+            errors.append("Security Hub findings were not sent: the calling account is unknown")
+        else:
+            topic = config.sns_topic_arn
+
+            def notify(recoveries: Sequence[Transition]) -> list[str]:
+                subject, body = recovery_message(recoveries)
+                return publish_sns(clients("sns"), topic, subject, body, "RECOVERED")
+
+            hub_errors, recoveries = publish_findings(
+                clients("securityhub"),
+                results,
+                caller_account=caller,
+                partition=clients.partition,
+                region=clients.region,
+                now=stamp,
+                notify_recoveries=notify if topic else None,
+            )
+            errors += hub_errors
+            recovered = [t.account_id for t in recoveries]
+    elif config.sns_topic_arn:
+        notes.append("recovery notices need Security Hub (the previous verdict is read from its finding)")
+
+    status = worst([r.status for r in results] + ([Status.ERROR] if errors else []))
+    if config.sns_topic_arn and status is not Status.PASS:
+        subject, body = alert_message(results, errors, status)
+        errors += publish_sns(clients("sns"), config.sns_topic_arn, subject, body, status.value)
+    if config.metric_namespace:
+        # Last, so AuditErrors also counts failed sinks above.
+        errors += publish_metrics(clients("cloudwatch"), config.metric_namespace, results, len(errors), stamp)
+    run = RunResult(accounts=tuple(results), errors=tuple(errors), notes=tuple(notes), recovered=tuple(recovered))
+    LOG.info("root access key audit finished: %s", run.status.value)
+    return run

@@ -1,0 +1,278 @@
+"""Fault matrix of fetching the credential report (CIS 1.4 / IAM.4 audit): every failure mode ends as ERROR with a
+reason, never PASS. botocore's Stubber makes the faults moto cannot (in progress, expired, throttled...)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from audit.aws import AuditError, RetryPolicy, audit_account, fetch_credential_report
+from audit.report import Status
+from tests.audit.helpers import BASELINE_ACCOUNT, FakeClients, Recorder, baseline_text
+
+NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
+MAX_AGE = timedelta(hours=5)
+ATTEMPTS = 6  # fast_retry.max_attempts
+
+
+def _report(content: bytes | None = None, generated: datetime | None = NOW - timedelta(minutes=10), **extra: Any) -> dict[str, Any]:
+    response: dict[str, Any] = {"Content": content or baseline_text().encode(), "ReportFormat": "text/csv"}
+    if generated is not None:
+        response["GeneratedTime"] = generated
+    response.update(extra)
+    return response
+
+
+def _audit(clients: FakeClients, policy: RetryPolicy) -> Any:
+    return audit_account(clients, BASELINE_ACCOUNT, policy=policy, max_age=MAX_AGE, now=lambda: NOW)
+
+
+def _complete(stub: Any) -> None:
+    stub.add_response("generate_credential_report", {"State": "COMPLETE"})
+
+
+def test_fetch_complete_at_once_passes_without_sleeping(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
+    iam = fake_clients.stub("iam")
+    _complete(iam)
+    iam.add_response("get_credential_report", _report())
+    result = _audit(fake_clients, fast_retry)
+    assert result.status is Status.PASS
+    assert recorder.sleeps == []
+    fake_clients.assert_no_pending()
+
+
+def test_fetch_in_progress_then_complete_backs_off_exponentially(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
+) -> None:
+    iam = fake_clients.stub("iam")
+    iam.add_response("generate_credential_report", {"State": "STARTED", "Description": "No report exists."})
+    iam.add_response("generate_credential_report", {"State": "INPROGRESS"})
+    iam.add_response("generate_credential_report", {"State": "INPROGRESS"})
+    _complete(iam)
+    iam.add_response("get_credential_report", _report())
+    result = _audit(fake_clients, fast_retry)
+    assert result.status is Status.PASS
+    assert recorder.sleeps == [1.0, 2.0, 4.0]
+    fake_clients.assert_no_pending()
+
+
+def test_fetch_expired_once_regenerates_and_passes(fake_clients: FakeClients, fast_retry: RetryPolicy) -> None:
+    iam = fake_clients.stub("iam")
+    _complete(iam)
+    iam.add_client_error("get_credential_report", "ReportExpired", "The report is expired.", 410)
+    _complete(iam)
+    iam.add_response("get_credential_report", _report())
+    assert _audit(fake_clients, fast_retry).status is Status.PASS
+    fake_clients.assert_no_pending()
+
+
+def _complete_then(stub: Any, then: Any) -> None:
+    _complete(stub)
+    then()
+
+
+def _forever_get_error(code: str, status: int):
+    def arrange(stub: Any) -> None:
+        for _ in range(ATTEMPTS):
+            _complete(stub)
+            stub.add_client_error("get_credential_report", code, f"{code} message", status)
+
+    return arrange
+
+
+def _forever_generate_error(code: str, status: int):
+    def arrange(stub: Any) -> None:
+        for _ in range(ATTEMPTS):
+            stub.add_client_error("generate_credential_report", code, f"{code} message", status)
+
+    return arrange
+
+
+def _forever_state(state: str):
+    def arrange(stub: Any) -> None:
+        for _ in range(ATTEMPTS):
+            stub.add_response("generate_credential_report", {"State": state})
+
+    return arrange
+
+
+GAVE_UP = f"gave up after {ATTEMPTS} attempt(s); last: "
+FAULTS = [
+    (
+        "report-in-progress",
+        _forever_get_error("ReportInProgress", 404),
+        GAVE_UP + "iam:GetCredentialReport failed (ReportInProgress: ReportInProgress message); the credential report "
+        "was still being generated",
+        [1.0, 2.0, 4.0, 8.0, 8.0],
+    ),
+    (
+        "generation-never-completes",
+        _forever_state("INPROGRESS"),
+        GAVE_UP + "the credential report was still being generated (State INPROGRESS)",
+        [1.0, 2.0, 4.0, 8.0, 8.0],
+    ),
+    (
+        "report-not-present",
+        _forever_get_error("ReportNotPresent", 410),
+        GAVE_UP + "iam:GetCredentialReport failed (ReportNotPresent: ReportNotPresent message); no credential report "
+        "exists (it was never generated or was removed)",
+        [1.0, 2.0, 4.0, 8.0, 8.0],
+    ),
+    (
+        "report-expired",
+        _forever_get_error("ReportExpired", 410),
+        GAVE_UP + "iam:GetCredentialReport failed (ReportExpired: ReportExpired message); the credential report "
+        "expired and a new one was not ready",
+        [1.0, 2.0, 4.0, 8.0, 8.0],
+    ),
+    (
+        "throttling",
+        _forever_generate_error("Throttling", 400),
+        GAVE_UP + "iam:GenerateCredentialReport failed (Throttling: Throttling message); IAM throttled the requests "
+        "(Throttling)",
+        [1.0, 2.0, 4.0, 8.0, 8.0],
+    ),
+    (
+        "limit-exceeded",
+        _forever_generate_error("LimitExceeded", 409),
+        GAVE_UP + "iam:GenerateCredentialReport failed (LimitExceeded: LimitExceeded message); IAM refused to start "
+        "another credential report generation (LimitExceeded)",
+        [1.0, 2.0, 4.0, 8.0, 8.0],
+    ),
+    (
+        "service-failure",
+        _forever_generate_error("ServiceFailure", 500),
+        GAVE_UP + "iam:GenerateCredentialReport failed (ServiceFailure: ServiceFailure message)",
+        [1.0, 2.0, 4.0, 8.0, 8.0],
+    ),
+    (
+        "access-denied-generate",
+        lambda stub: stub.add_client_error("generate_credential_report", "AccessDenied", "not authorized", 403),
+        "iam:GenerateCredentialReport failed (AccessDenied: not authorized); the caller lacks permission for "
+        "iam:GenerateCredentialReport",
+        [],
+    ),
+    (
+        "access-denied-get",
+        lambda stub: _complete_then(stub, lambda: stub.add_client_error("get_credential_report", "AccessDenied", "not authorized", 403)),
+        "iam:GetCredentialReport failed (AccessDenied: not authorized); the caller lacks permission for "
+        "iam:GetCredentialReport",
+        [],
+    ),
+    (
+        "unknown-state",
+        lambda stub: stub.add_response("generate_credential_report", {"State": "PAUSED"}),
+        "iam:GenerateCredentialReport returned unknown State 'PAUSED'; expected STARTED, INPROGRESS or COMPLETE",
+        [],
+    ),
+    (
+        "wrong-report-format",
+        lambda stub: _complete_then(stub, lambda: stub.add_response("get_credential_report", _report(ReportFormat="text/xml"))),
+        "iam:GetCredentialReport returned ReportFormat 'text/xml'; expected text/csv",
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("arrange", "reason", "sleeps"), [f[1:] for f in FAULTS], ids=[f[0] for f in FAULTS]
+)
+def test_fetch_fault_ends_as_error_with_reason(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder, arrange, reason: str, sleeps: list[float]
+) -> None:
+    arrange(fake_clients.stub("iam"))
+    result = _audit(fake_clients, fast_retry)
+    assert (result.status, result.account_id, result.reason) == (Status.ERROR, BASELINE_ACCOUNT, reason)
+    assert result.message == f"Account {BASELINE_ACCOUNT}: the root access key audit could not be completed: {reason}"
+    assert recorder.sleeps == sleeps
+    fake_clients.assert_no_pending()
+
+
+def test_fetch_deadline_stops_before_attempts_run_out(fake_clients: FakeClients, recorder: Recorder) -> None:
+    policy = RetryPolicy(
+        base_delay=1.0, max_delay=8.0, max_attempts=10, deadline_seconds=5.0,
+        sleep=recorder.sleep, clock=recorder.clock, jitter=lambda d: d,
+    )
+    stub = fake_clients.stub("iam")
+    for _ in range(3):
+        stub.add_response("generate_credential_report", {"State": "INPROGRESS"})
+    result = _audit(fake_clients, policy)
+    assert (result.status, result.reason) == (
+        Status.ERROR,
+        "gave up after 3 attempt(s): the 5 s deadline would pass while waiting; last: the credential report was "
+        "still being generated (State INPROGRESS)",
+    )
+    assert recorder.sleeps == [1.0, 2.0]
+    fake_clients.assert_no_pending()
+
+
+@pytest.mark.parametrize(
+    ("response", "reason"),
+    [
+        (
+            _report(generated=NOW - timedelta(hours=7)),
+            "the credential report was generated at 2026-11-29T03:00:00Z, 7.0 h ago, which is older than the 5.0 h limit",
+        ),
+        (_report(generated=None), "iam:GetCredentialReport returned no GeneratedTime, so its age is unknown"),
+        (
+            _report(content=baseline_text().replace(BASELINE_ACCOUNT, "999988887777").encode()),
+            f"the credential report's root row is for account 999988887777, not {BASELINE_ACCOUNT}",
+        ),
+        (_report(content=b"\x1f\x8b\x08\x00garbage"), "the content is gzip-compressed binary data, not a CSV credential report"),
+    ],
+    ids=["stale", "no-generated-time", "other-account", "binary"],
+)
+def test_fetch_untrustworthy_response_is_error(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, response: dict[str, Any], reason: str
+) -> None:
+    stub = fake_clients.stub("iam")
+    _complete(stub)
+    stub.add_response("get_credential_report", response)
+    result = _audit(fake_clients, fast_retry)
+    assert (result.status, result.reason) == (Status.ERROR, reason)
+
+
+class _Unreachable:
+    """An IAM client whose endpoint cannot be reached (a BotoCoreError, not a ClientError)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def generate_credential_report(self) -> dict[str, Any]:
+        self.calls += 1
+        raise EndpointConnectionError(endpoint_url="https://iam.amazonaws.com/")
+
+
+def test_fetch_endpoint_unreachable_retries_then_errors(fast_retry: RetryPolicy, recorder: Recorder) -> None:
+    iam = _Unreachable()
+    with pytest.raises(AuditError) as excinfo:
+        fetch_credential_report(iam, fast_retry)
+    assert str(excinfo.value) == (
+        f"gave up after {ATTEMPTS} attempt(s); last: iam:GenerateCredentialReport failed (Could not connect to the "
+        'endpoint URL: "https://iam.amazonaws.com/")'
+    )
+    assert iam.calls == ATTEMPTS
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_attempts": 0}, "RetryPolicy.max_attempts must be >= 1, got 0"),
+        ({"deadline_seconds": 0}, "RetryPolicy.deadline_seconds must be > 0, got 0"),
+        ({"base_delay": 5, "max_delay": 1}, "RetryPolicy needs 0 <= base_delay <= max_delay, got 5, 1"),
+    ],
+)
+def test_retry_policy_invalid_bounds_raise(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    assert str(excinfo.value) == message
+
+
+def test_retry_policy_default_jitter_stays_within_half_to_full_delay() -> None:
+    policy = RetryPolicy(base_delay=2.0, max_delay=10.0)
+    delays = [policy.delay(attempt) for attempt in range(6) for _ in range(20)]
+    assert all(0.5 <= d <= 10.0 for d in delays)
+    assert max(policy.delay(10) for _ in range(50)) <= 10.0

@@ -1,0 +1,221 @@
+"""`python -m audit` (CIS 1.4 / IAM.4 audit CLI): exit codes, text and JSON output, offline files, and online runs
+against a moto server over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from audit.cli import main
+from simulate import moto_root
+from tests.audit.helpers import (
+    AUDIT_ROLE,
+    BASELINE_FILE,
+    MANAGEMENT_ACCOUNT,
+    ORG_MEMBERS,
+    ROTATED,
+    baseline_text,
+    build_org,
+    edit_root,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+UNKNOWN_AGE = "credential report generation time unknown, so its age was not checked"
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(argv, stdout=out)
+    return code, out.getvalue()
+
+
+def _write(tmp_path: Path, text: str | bytes, name: str = "report.csv") -> str:
+    path = tmp_path / name
+    if isinstance(text, str):
+        path.write_text(text, encoding="utf-8", newline="")
+    else:
+        path.write_bytes(text)
+    return str(path)
+
+
+def test_cli_offline_clean_report_text_exit_0() -> None:
+    code, out = _run(["--credential-report", str(BASELINE_FILE)])
+    assert code == 0
+    assert out == (
+        f"Account 111122223333: PASS, the root user has no access keys; {UNKNOWN_AGE}.\n"
+        "Overall: PASS (1 account(s): 1 PASS, 0 WARN, 0 FAIL, 0 ERROR).\n"
+    )
+
+
+def test_cli_offline_active_key_exit_1_with_remediation(tmp_path: Path) -> None:
+    path = _write(tmp_path, edit_root(baseline_text(), access_key_2_active="true", access_key_2_last_rotated=ROTATED))
+    code, out = _run(["--credential-report", path])
+    lines = out.splitlines()
+    assert code == 1
+    assert lines[0] == (
+        f"Account 111122223333: FAIL, the root user has 1 active access key (key 2 (active, last rotated {ROTATED}, "
+        f"never used)); {UNKNOWN_AGE}."
+    )
+    assert lines[1].startswith("  1. Delete root access key slot(s) 2 of account 111122223333: sign in as the root user")
+    assert [line[:5] for line in lines[1:5]] == ["  1. ", "  2. ", "  3. ", "  4. "]
+    assert lines[-1] == "Overall: FAIL (1 account(s): 0 PASS, 0 WARN, 1 FAIL, 0 ERROR)."
+
+
+def test_cli_offline_inactive_key_exit_0_warn(tmp_path: Path) -> None:
+    path = _write(tmp_path, edit_root(baseline_text(), access_key_1_last_rotated=ROTATED))
+    code, out = _run(["--credential-report", path, "--format", "json"])
+    assert code == 0
+    assert json.loads(out)["status"] == "WARN"
+
+
+def test_cli_offline_json_shape_one_entry_per_account(tmp_path: Path) -> None:
+    path = _write(tmp_path, edit_root(baseline_text(), access_key_1_active="true", access_key_1_last_rotated=ROTATED))
+    code, out = _run(["--credential-report", path, "--format", "json"])
+    doc = json.loads(out)
+    assert code == 1
+    assert list(doc) == ["status", "accounts", "errors", "notes", "recovered", "counts"]
+    assert doc["status"] == "FAIL"
+    assert doc["counts"] == {"PASS": 0, "WARN": 0, "FAIL": 1, "ERROR": 0}
+    (account,) = doc["accounts"]
+    assert account == {
+        "account_id": "111122223333",
+        "status": "FAIL",
+        "message": account["message"],
+        "reason": None,
+        "root_keys": [
+            {"slot": 1, "active": True, "last_rotated": ROTATED, "last_used_date": None, "last_used_region": None, "last_used_service": None},
+            {"slot": 2, "active": False, "last_rotated": None, "last_used_date": None, "last_used_region": None, "last_used_service": None},
+        ],
+        "active_key_count": 1,
+        "report_generated_at": None,
+        "remediation_actions": [],
+        "remediation_steps": account["remediation_steps"],
+    }
+    assert len(account["remediation_steps"]) == 4
+
+
+def test_cli_offline_file_as_aws_cli_writes_it(tmp_path: Path, aws_env: None, moto_root_installed: None) -> None:
+    # `aws iam get-credential-report --query Content --output text` prints the base64 of Content; `base64 --decode`
+    # turns it back into the bytes. Reproduce both halves from a moto report with an injected root row.
+    from moto import mock_aws
+
+    moto_root.set_root_credentials(MANAGEMENT_ACCOUNT, moto_root.RootCredentials(key_1_active=True, key_1_last_rotated=ROTATED))
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        iam.create_user(UserName="deployer")
+        iam.generate_credential_report()
+        content = iam.get_credential_report()["Content"]
+    cli_text = base64.b64encode(content).decode() + "\n"
+    decoded = subprocess.run(["base64", "--decode"], input=cli_text.encode(), capture_output=True, check=True).stdout
+    assert decoded == content
+    code, out = _run(["--credential-report", _write(tmp_path, decoded), "--format", "json"])
+    assert (code, json.loads(out)["accounts"][0]["account_id"]) == (1, MANAGEMENT_ACCOUNT)
+    # Forgetting `| base64 --decode` is named, not misread.
+    code, out = _run(["--credential-report", _write(tmp_path, cli_text, "raw.txt"), "--format", "json"])
+    assert (code, json.loads(out)["accounts"][0]["reason"]) == (
+        2,
+        "the content is still base64-encoded; decode it first (aws iam get-credential-report --query Content "
+        "--output text | base64 --decode)",
+    )
+
+
+def test_cli_offline_missing_file_exit_2(tmp_path: Path) -> None:
+    code, out = _run(["--credential-report", str(tmp_path / "nope.csv"), "--format", "json"])
+    doc = json.loads(out)
+    assert (code, doc["status"]) == (2, "ERROR")
+    assert doc["accounts"][0]["reason"] == f"cannot read {tmp_path / 'nope.csv'}: No such file or directory"
+
+
+def test_cli_offline_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(BASELINE_FILE.read_bytes())))
+    code, out = _run(["--credential-report", "-", "--format", "json"])
+    assert (code, json.loads(out)["status"]) == (0, "PASS")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--org"], "--org needs --role-name NAME (the role assumed in every member account)"),
+        (["--role-name", "R"], "--role-name needs --org"),
+        (["--workers", "0"], "argument --workers: 0 is out of range (1..64)"),
+        (["--workers", "many"], "argument --workers: 'many' is not an integer (1..64)"),
+        (["--max-age-hours", "25"], "argument --max-age-hours: 25 is out of range (1..24)"),
+        (["--format", "xml"], "argument --format: 'xml' is not one of text, json"),
+        (["--dry-run"], "--dry-run needs --remediate"),
+        (["--credential-report", "x.csv", "--endpoint-url", "http://localhost:1"], "--credential-report judges a file offline; it takes no AWS options"),
+        (["--credential-report", "x.csv", "--org", "--role-name", "R"], "argument --org: not allowed with argument --credential-report"),
+        (["--org", "--role-name", "bad/name"], "role name 'bad/name' is not a valid IAM role name (1-64 characters of letters, digits and +=,.@_-)"),
+        (["--metric-namespace", "AWS/IAM"], "metric namespace 'AWS/IAM' must not start with AWS/ (reserved)"),
+    ],
+)
+def test_cli_bad_usage_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(argv)
+    assert excinfo.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"python -m audit: error: {message}"
+
+
+# ------------------------------------------------------------------ online, over real HTTP
+
+
+@pytest.fixture
+def server(moto_server: str, aws_env: None) -> Iterator[str]:
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
+    moto_root.reset()
+    yield moto_server
+    moto_root.reset()
+
+
+def test_cli_online_single_account_pass_then_fail(server: str) -> None:
+    code, out = _run(["--endpoint-url", server, "--format", "json"])
+    doc = json.loads(out)
+    assert (code, doc["status"], doc["accounts"][0]["account_id"]) == (0, "PASS", MANAGEMENT_ACCOUNT)
+    assert doc["accounts"][0]["report_generated_at"] is not None
+    moto_root.set_root_credentials(MANAGEMENT_ACCOUNT, moto_root.RootCredentials(key_1_active=True, key_1_last_rotated=ROTATED))
+    code, out = _run(["--endpoint-url", server, "--format", "json"])
+    assert (code, json.loads(out)["status"]) == (1, "FAIL")
+
+
+@pytest.mark.filterwarnings("ignore:Exception\\(STSClientError\\) with code AccessDenied:UserWarning")
+def test_cli_online_org_json_one_entry_per_account(server: str) -> None:
+    ids = build_org(boto3.session.Session(), ORG_MEMBERS, endpoint_url=server)
+    code, out = _run(["--org", "--role-name", AUDIT_ROLE, "--endpoint-url", server, "--workers", "4", "--format", "json"])
+    doc = json.loads(out)
+    assert code == 2
+    assert doc["status"] == "ERROR"
+    assert {a["account_id"]: a["status"] for a in doc["accounts"]} == {
+        MANAGEMENT_ACCOUNT: "PASS",
+        ids["clean"]: "PASS",
+        ids["leaky"]: "FAIL",
+        ids["dormant"]: "WARN",
+        ids["orphan"]: "ERROR",
+    }
+    assert doc["counts"] == {"PASS": 2, "WARN": 1, "FAIL": 1, "ERROR": 1}
+
+
+@pytest.mark.filterwarnings("ignore:Exception\\(STSClientError\\) with code AccessDenied:UserWarning")
+def test_cli_module_entry_point_org_over_http(server: str) -> None:
+    members: dict[str, Any] = {"clean": ORG_MEMBERS["clean"], "leaky": ORG_MEMBERS["leaky"]}
+    ids = build_org(boto3.session.Session(), members, endpoint_url=server)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "audit", "--org", "--role-name", AUDIT_ROLE, "--endpoint-url", server,
+         "--workers", "2", "--format", "json", "--region", "us-east-1"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+    )
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 1, proc.stderr
+    assert {a["account_id"]: a["status"] for a in doc["accounts"]} == {
+        MANAGEMENT_ACCOUNT: "PASS", ids["clean"]: "PASS", ids["leaky"]: "FAIL"
+    }

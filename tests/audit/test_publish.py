@@ -1,0 +1,399 @@
+"""Publishing the audit's verdicts (CIS 1.4 / IAM.4): CloudWatch metrics, Security Hub ASFF findings, SNS alerts,
+recovery notices, and sink failures that make the run ERROR without stopping the other sinks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY
+from moto import mock_aws
+
+from audit.publish import (
+    alert_message,
+    build_finding,
+    finding_id,
+    metric_data,
+    product_arn,
+    publish_findings,
+    publish_metrics,
+    recovery_message,
+)
+from audit.report import AccountResult, Status, error_result, verdict
+from audit.runner import AuditConfig, run_audit
+from tests.audit.helpers import FakeClients, ROTATED, baseline_text, edit_root
+
+NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
+CALLER = "123456789012"
+PRODUCT = f"arn:aws:securityhub:us-east-1:{CALLER}:product/{CALLER}/default"
+TOPIC = f"arn:aws:sns:us-east-1:{CALLER}:root-key-alerts"
+
+
+def _result(account: str, status: Status) -> AccountResult:
+    text = baseline_text().replace("111122223333", account)
+    if status is Status.FAIL:
+        text = edit_root(text, access_key_1_active="true", access_key_1_last_rotated=ROTATED)
+    elif status is Status.WARN:
+        text = edit_root(text, access_key_2_last_rotated=ROTATED)
+    elif status is Status.ERROR:
+        return error_result(account, "iam:GetCredentialReport failed (Throttling: Rate exceeded)")
+    result = verdict(text, expected_account_id=account, generated_at=NOW, now=NOW)
+    assert result.status is status
+    return result
+
+
+PASS_A = _result("111111111111", Status.PASS)
+FAIL_B = _result("222222222222", Status.FAIL)
+ERROR_C = _result("333333333333", Status.ERROR)
+WARN_D = _result("444444444444", Status.WARN)
+
+
+def _datum(name: str, value: float, account: str | None = None) -> dict[str, Any]:
+    datum: dict[str, Any] = {"MetricName": name, "Value": value, "Unit": "Count", "Timestamp": NOW}
+    if account:
+        datum["Dimensions"] = [{"Name": "AccountId", "Value": account}]
+    return datum
+
+
+def test_metric_data_per_account_and_totals_error_gets_no_key_count() -> None:
+    assert metric_data([PASS_A, FAIL_B, ERROR_C, WARN_D], extra_errors=2, timestamp=NOW) == [
+        _datum("RootAccessKeysActive", 0.0, "111111111111"),
+        _datum("AuditErrors", 0.0, "111111111111"),
+        _datum("RootAccessKeysActive", 1.0, "222222222222"),
+        _datum("AuditErrors", 0.0, "222222222222"),
+        _datum("AuditErrors", 1.0, "333333333333"),
+        _datum("RootAccessKeysActive", 0.0, "444444444444"),
+        _datum("AuditErrors", 0.0, "444444444444"),
+        _datum("RootAccessKeysActive", 1.0),
+        _datum("AuditErrors", 3.0),
+    ]
+
+
+def test_metric_publish_reaches_cloudwatch_in_namespace(aws_env: None) -> None:
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+        assert publish_metrics(cloudwatch, "RootKeyGuardrails", [PASS_A, FAIL_B], 0, datetime.now(timezone.utc)) == []
+        metrics = cloudwatch.list_metrics(Namespace="RootKeyGuardrails")["Metrics"]
+    seen = sorted((m["MetricName"], tuple(d["Value"] for d in m.get("Dimensions", []))) for m in metrics)
+    assert seen == [
+        ("AuditErrors", ()),
+        ("AuditErrors", ("111111111111",)),
+        ("AuditErrors", ("222222222222",)),
+        ("RootAccessKeysActive", ()),
+        ("RootAccessKeysActive", ("111111111111",)),
+        ("RootAccessKeysActive", ("222222222222",)),
+    ]
+
+
+def test_metric_publish_failure_is_returned(fake_clients: FakeClients) -> None:
+    fake_clients.stub("cloudwatch").add_client_error("put_metric_data", "AccessDenied", "no", 403)
+    errors = publish_metrics(fake_clients("cloudwatch"), "RootKeyGuardrails", [PASS_A], 0, NOW)
+    assert errors == [
+        "cloudwatch:PutMetricData to namespace RootKeyGuardrails failed (AccessDenied: no); the caller lacks "
+        "permission for cloudwatch:PutMetricData"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("result", "compliance", "severity", "workflow"),
+    [
+        (PASS_A, "PASSED", "INFORMATIONAL", "RESOLVED"),
+        (FAIL_B, "FAILED", "CRITICAL", "NEW"),
+        (ERROR_C, "NOT_AVAILABLE", "HIGH", "NEW"),
+        (WARN_D, "WARNING", "MEDIUM", "NEW"),
+    ],
+    ids=["pass", "fail", "error", "warn"],
+)
+def test_finding_new_account_maps_status(result: AccountResult, compliance: str, severity: str, workflow: str) -> None:
+    finding = build_finding(result, caller_account=CALLER, partition="aws", region="us-east-1", now=NOW, previous=None)
+    assert finding["Id"] == f"root-key-guardrails/iam-root-access-key/{result.account_id}"
+    assert finding["ProductArn"] == PRODUCT
+    assert finding["AwsAccountId"] == CALLER
+    assert finding["Compliance"] == {
+        "Status": compliance,
+        "RelatedRequirements": [
+            "CIS AWS Foundations Benchmark v1.2.0/1.12",
+            "CIS AWS Foundations Benchmark v1.4.0/1.4",
+            "CIS AWS Foundations Benchmark v3.0.0/1.4",
+            "AWS Foundational Security Best Practices v1.0.0/IAM.4",
+        ],
+    }
+    assert finding["Severity"] == {"Label": severity, "Original": result.status.value}
+    assert finding["Workflow"] == {"Status": workflow}
+    assert finding["Resources"] == [
+        {"Type": "AwsAccount", "Id": f"AWS::::Account:{result.account_id}", "Partition": "aws", "Region": "us-east-1"}
+    ]
+    assert finding["Description"] == result.message
+    assert finding["CreatedAt"] == finding["UpdatedAt"] == "2026-11-29T10:00:00.000Z"
+
+
+def test_finding_existing_keeps_created_at_and_leaves_workflow_alone() -> None:
+    previous = {"Id": finding_id(PASS_A.account_id or ""), "CreatedAt": "2026-01-01T00:00:00.000Z"}
+    finding = build_finding(PASS_A, caller_account=CALLER, partition="aws", region="us-east-1", now=NOW, previous=previous)
+    assert finding["CreatedAt"] == "2026-01-01T00:00:00.000Z"
+    assert "Workflow" not in finding
+
+
+def test_finding_rerun_updates_same_finding_not_duplicate(aws_env: None) -> None:
+    with mock_aws():
+        hub = boto3.client("securityhub", region_name="us-east-1")
+        first = publish_findings(hub, [FAIL_B, WARN_D], caller_account=CALLER, partition="aws", region="us-east-1", now=NOW)
+        second = publish_findings(hub, [FAIL_B, WARN_D], caller_account=CALLER, partition="aws", region="us-east-1", now=NOW)
+        findings = hub.get_findings()["Findings"]
+    assert first == second == ([], [])
+    assert sorted(f["Id"] for f in findings) == [
+        "root-key-guardrails/iam-root-access-key/222222222222",
+        "root-key-guardrails/iam-root-access-key/444444444444",
+    ]
+
+
+def _previous(account: str, status: str, compliance: str, workflow: str = "NEW") -> dict[str, Any]:
+    finding = build_finding(
+        _result(account, Status(status)), caller_account=CALLER, partition="aws", region="us-east-1", now=NOW, previous=None
+    )
+    finding["Compliance"]["Status"] = compliance
+    finding["Workflow"] = {"Status": workflow}
+    return finding
+
+
+def _get_findings_params(*accounts: str) -> dict[str, Any]:
+    return {
+        "Filters": {
+            "Id": [{"Value": finding_id(a), "Comparison": "EQUALS"} for a in accounts],
+            "ProductArn": [{"Value": PRODUCT, "Comparison": "EQUALS"}],
+        },
+        "MaxResults": 100,
+    }
+
+
+def test_finding_fail_to_pass_is_recovery_and_resolves_workflow(fake_clients: FakeClients) -> None:
+    hub = fake_clients.stub("securityhub")
+    hub.add_response(
+        "get_findings", {"Findings": [_previous("111111111111", "FAIL", "FAILED")]}, _get_findings_params("111111111111")
+    )
+    hub.add_response("batch_import_findings", {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []})
+    hub.add_response(
+        "batch_update_findings",
+        {"ProcessedFindings": [{"Id": finding_id("111111111111"), "ProductArn": PRODUCT}], "UnprocessedFindings": []},
+        {
+            "FindingIdentifiers": [{"Id": finding_id("111111111111"), "ProductArn": PRODUCT}],
+            "Workflow": {"Status": "RESOLVED"},
+            "Note": ANY,
+        },
+    )
+    errors, recoveries = publish_findings(
+        fake_clients("securityhub"), [PASS_A], caller_account=CALLER, partition="aws", region="us-east-1", now=NOW
+    )
+    assert errors == []
+    assert [(t.account_id, t.previous, t.current) for t in recoveries] == [("111111111111", Status.FAIL, Status.PASS)]
+    fake_clients.assert_no_pending()
+
+
+def test_finding_pass_to_pass_is_not_recovery(fake_clients: FakeClients) -> None:
+    hub = fake_clients.stub("securityhub")
+    hub.add_response(
+        "get_findings",
+        {"Findings": [_previous("111111111111", "PASS", "PASSED", workflow="RESOLVED")]},
+        _get_findings_params("111111111111"),
+    )
+    hub.add_response("batch_import_findings", {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []})
+    errors, recoveries = publish_findings(
+        fake_clients("securityhub"), [PASS_A], caller_account=CALLER, partition="aws", region="us-east-1", now=NOW
+    )
+    assert (errors, recoveries) == ([], [])
+    fake_clients.assert_no_pending()
+
+
+def test_finding_previous_unreadable_keeps_pass_findings_and_errors(fake_clients: FakeClients) -> None:
+    hub = fake_clients.stub("securityhub")
+    hub.add_client_error("get_findings", "AccessDeniedException", "not allowed", 403)
+    hub.add_response(
+        "batch_import_findings",
+        {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []},
+        {"Findings": [ANY]},  # only FAIL_B's finding: PASS_A's is held back
+    )
+    errors, recoveries = publish_findings(
+        fake_clients("securityhub"), [PASS_A, FAIL_B], caller_account=CALLER, partition="aws", region="us-east-1", now=NOW
+    )
+    assert errors == [
+        "securityhub:GetFindings failed (AccessDeniedException: not allowed); the caller lacks permission for "
+        "securityhub:GetFindings; the previous verdicts are unknown, so recoveries cannot be detected and the findings "
+        "of passing accounts were left unchanged"
+    ]
+    assert recoveries == []
+    fake_clients.assert_no_pending()
+
+
+def test_finding_rejected_by_security_hub_is_error(fake_clients: FakeClients) -> None:
+    hub = fake_clients.stub("securityhub")
+    hub.add_response("get_findings", {"Findings": []})
+    hub.add_response(
+        "batch_import_findings",
+        {
+            "FailedCount": 1,
+            "SuccessCount": 0,
+            "FailedFindings": [{"Id": finding_id("222222222222"), "ErrorCode": "InvalidAccess", "ErrorMessage": "Security Hub is not enabled"}],
+        },
+    )
+    errors, _ = publish_findings(
+        fake_clients("securityhub"), [FAIL_B], caller_account=CALLER, partition="aws", region="us-east-1", now=NOW
+    )
+    assert errors == [
+        "securityhub:BatchImportFindings rejected finding root-key-guardrails/iam-root-access-key/222222222222 "
+        "(InvalidAccess: Security Hub is not enabled)"
+    ]
+
+
+def test_alert_message_lists_non_passing_accounts_worst_first() -> None:
+    subject, body = alert_message([PASS_A, WARN_D, FAIL_B, ERROR_C], ["sns broke"], Status.ERROR)
+    assert subject == "[ERROR] Root access key audit: 1 FAIL, 1 WARN, 1 ERROR of 4 account(s)"
+    assert body.split("\n") == [
+        "Root access key audit (CIS 1.4, Security Hub IAM.4): overall ERROR.",
+        "",
+        f"- {ERROR_C.message}",
+        f"- {FAIL_B.message}",
+        f"- {WARN_D.message}",
+        "",
+        "Errors of this run:",
+        "- sns broke",
+    ]
+
+
+def test_recovery_message_names_previous_status() -> None:
+    from audit.publish import Transition
+
+    subject, body = recovery_message([Transition("111111111111", Status.FAIL, Status.PASS)])
+    assert subject == "[RECOVERED] Root access key audit: 1 account(s) back to PASS"
+    assert body.split("\n")[-1] == "- Account 111111111111: was FAIL, now PASS (the root user has no access keys)."
+
+
+# ------------------------------------------------------------------ whole runs: one sink failing
+
+
+def _arrange_single_account(fake: FakeClients, content: str) -> None:
+    fake.stub("sts").add_response("get_caller_identity", {"Account": CALLER, "Arn": f"arn:aws:iam::{CALLER}:user/a", "UserId": "A"})
+    iam = fake.stub("iam")
+    iam.add_response("generate_credential_report", {"State": "COMPLETE"})
+    iam.add_response(
+        "get_credential_report",
+        {"Content": content.encode(), "ReportFormat": "text/csv", "GeneratedTime": NOW},
+    )
+
+
+def _caller_report(**changes: str) -> str:
+    return edit_root(baseline_text().replace("111122223333", CALLER), **changes)
+
+
+def test_run_security_hub_down_still_alerts_and_counts_error(fake_clients: FakeClients, fast_retry: Any) -> None:
+    _arrange_single_account(fake_clients, _caller_report(access_key_1_active="true", access_key_1_last_rotated=ROTATED))
+    hub = fake_clients.stub("securityhub")
+    hub.add_client_error("get_findings", "InvalidAccessException", "Account is not subscribed to AWS Security Hub", 401)
+    hub.add_client_error("batch_import_findings", "InvalidAccessException", "Account is not subscribed to AWS Security Hub", 401)
+    fake_clients.stub("sns").add_response(
+        "publish",
+        {"MessageId": "m-1"},
+        {
+            "TopicArn": TOPIC,
+            "Subject": "[ERROR] Root access key audit: 1 FAIL of 1 account(s)",
+            "Message": ANY,
+            "MessageAttributes": {"status": {"DataType": "String", "StringValue": "ERROR"}},
+        },
+    )
+    fake_clients.stub("cloudwatch").add_response(
+        "put_metric_data",
+        {},
+        {
+            "Namespace": "RootKeyGuardrails",
+            "MetricData": [
+                _datum("RootAccessKeysActive", 1.0, CALLER),
+                _datum("AuditErrors", 0.0, CALLER),
+                _datum("RootAccessKeysActive", 1.0),
+                _datum("AuditErrors", 2.0),
+            ],
+        },
+    )
+    config = AuditConfig(metric_namespace="RootKeyGuardrails", sns_topic_arn=TOPIC, security_hub=True)
+    run = run_audit(config, fake_clients, retry=fast_retry, now=lambda: NOW)  # type: ignore[arg-type]
+    assert run.status is Status.ERROR
+    assert [r.status for r in run.accounts] == [Status.FAIL]
+    assert run.errors == (
+        "securityhub:GetFindings failed (InvalidAccessException: Account is not subscribed to AWS Security Hub); the "
+        "previous verdicts are unknown, so recoveries cannot be detected and the findings of passing accounts were "
+        "left unchanged",
+        "securityhub:BatchImportFindings failed (InvalidAccessException: Account is not subscribed to AWS Security Hub)",
+    )
+    fake_clients.assert_no_pending()
+
+
+def test_run_sns_down_metrics_still_published_and_run_errors(fake_clients: FakeClients, fast_retry: Any) -> None:
+    _arrange_single_account(fake_clients, _caller_report(access_key_2_last_rotated=ROTATED))
+    fake_clients.stub("sns").add_client_error("publish", "NotFound", "Topic does not exist", 404)
+    fake_clients.stub("cloudwatch").add_response(
+        "put_metric_data",
+        {},
+        {
+            "Namespace": "RootKeyGuardrails",
+            "MetricData": [
+                _datum("RootAccessKeysActive", 0.0, CALLER),
+                _datum("AuditErrors", 0.0, CALLER),
+                _datum("RootAccessKeysActive", 0.0),
+                _datum("AuditErrors", 1.0),
+            ],
+        },
+    )
+    config = AuditConfig(metric_namespace="RootKeyGuardrails", sns_topic_arn=TOPIC)
+    run = run_audit(config, fake_clients, retry=fast_retry, now=lambda: NOW)  # type: ignore[arg-type]
+    assert (run.status, [r.status for r in run.accounts]) == (Status.ERROR, [Status.WARN])
+    assert run.errors == (f"sns:Publish to {TOPIC} failed (NotFound: Topic does not exist)",)
+    assert run.notes == ("recovery notices need Security Hub (the previous verdict is read from its finding)",)
+    fake_clients.assert_no_pending()
+
+
+def test_run_recovery_sends_recovered_notice_and_no_alert(fake_clients: FakeClients, fast_retry: Any) -> None:
+    _arrange_single_account(fake_clients, _caller_report())
+    hub = fake_clients.stub("securityhub")
+    hub.add_response("get_findings", {"Findings": [_previous(CALLER, "ERROR", "NOT_AVAILABLE")]})
+    hub.add_response("batch_import_findings", {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []})
+    hub.add_response("batch_update_findings", {"ProcessedFindings": [], "UnprocessedFindings": []})
+    fake_clients.stub("sns").add_response(
+        "publish",
+        {"MessageId": "m-2"},
+        {
+            "TopicArn": TOPIC,
+            "Subject": "[RECOVERED] Root access key audit: 1 account(s) back to PASS",
+            "Message": ANY,
+            "MessageAttributes": {"status": {"DataType": "String", "StringValue": "RECOVERED"}},
+        },
+    )
+    config = AuditConfig(sns_topic_arn=TOPIC, security_hub=True)
+    run = run_audit(config, fake_clients, retry=fast_retry, now=lambda: NOW)  # type: ignore[arg-type]
+    assert (run.status, run.errors, run.recovered) == (Status.PASS, (), (CALLER,))
+    fake_clients.assert_no_pending()
+
+
+def test_run_all_pass_publishes_no_alert(fake_clients: FakeClients, fast_retry: Any) -> None:
+    _arrange_single_account(fake_clients, _caller_report())
+    config = AuditConfig(sns_topic_arn=TOPIC)
+    run = run_audit(config, fake_clients, retry=fast_retry, now=lambda: NOW)  # type: ignore[arg-type]
+    assert (run.status, run.errors) == (Status.PASS, ())
+    assert "sns" not in fake_clients.own  # no client was even created
+
+
+def test_run_recovery_notice_failure_holds_back_pass_finding(fake_clients: FakeClients, fast_retry: Any) -> None:
+    _arrange_single_account(fake_clients, _caller_report())
+    hub = fake_clients.stub("securityhub")
+    hub.add_response("get_findings", {"Findings": [_previous(CALLER, "FAIL", "FAILED")]})
+    # No batch_import_findings / batch_update_findings queued: the old FAILED finding must stay.
+    fake_clients.stub("sns").add_client_error("publish", "AuthorizationError", "not allowed", 403)
+    fake_clients.stub("sns").add_response("publish", {"MessageId": "m-3"})  # the ERROR alert that follows
+    config = AuditConfig(sns_topic_arn=TOPIC, security_hub=True)
+    run = run_audit(config, fake_clients, retry=fast_retry, now=lambda: NOW)  # type: ignore[arg-type]
+    assert (run.status, run.recovered) == (Status.ERROR, ())
+    assert run.errors == (
+        f"sns:Publish to {TOPIC} failed (AuthorizationError: not allowed); the caller lacks permission for "
+        "sns:Publish; the recovery notice was not sent, so the findings of the recovered account(s) were left "
+        "unchanged for the next run to retry",
+    )
+    fake_clients.assert_no_pending()

@@ -1,0 +1,499 @@
+"""The pure verdict over a corpus of credential reports (CIS 1.4 / Security Hub IAM.4).
+
+Every case starts from tests/audit/data/credential-report-baseline.csv, a report in AWS's real 22-column layout
+whose root row has no keys, and changes one thing.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from audit.report import AWS_COLUMNS, Status, decode_content, remediation_steps, verdict, worst
+from tests.audit.helpers import BASELINE_ACCOUNT, ROTATED, USED, baseline_text, edit_root
+
+NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
+UNKNOWN_AGE = "credential report generation time unknown, so its age was not checked"
+PREFIX = f"Account {BASELINE_ACCOUNT}: "
+ERROR_PREFIX = "The account: the root access key audit could not be completed: "
+
+
+def test_report_fixture_has_aws_column_layout() -> None:
+    header = baseline_text().split("\n", 1)[0]
+    assert tuple(header.split(",")) == AWS_COLUMNS
+    assert len(AWS_COLUMNS) == 22
+
+
+def test_report_baseline_no_keys_passes() -> None:
+    result = verdict(baseline_text())
+    assert result.status is Status.PASS
+    assert result.message == f"{PREFIX}PASS, the root user has no access keys; {UNKNOWN_AGE}."
+    assert result.account_id == BASELINE_ACCOUNT
+    assert [key.exists for key in result.keys] == [False, False]
+
+
+def _swap_columns(text: str, first: str, second: str) -> str:
+    lines = text.split("\n")
+    header = lines[0].split(",")
+    i, j = header.index(first), header.index(second)
+    out = []
+    for line in lines:
+        cells = line.split(",")
+        cells[i], cells[j] = cells[j], cells[i]
+        out.append(",".join(cells))
+    return "\n".join(out)
+
+
+def _add_column(text: str, name: str, value: str) -> str:
+    lines = text.split("\n")
+    return "\n".join([lines[0] + "," + name] + [line + "," + value for line in lines[1:]])
+
+
+def _drop_column(text: str, name: str) -> str:
+    lines = text.split("\n")
+    index = lines[0].split(",").index(name)
+    return "\n".join(",".join(c for k, c in enumerate(line.split(",")) if k != index) for line in lines)
+
+
+ACTIVE_1 = {"access_key_1_active": "true", "access_key_1_last_rotated": ROTATED}
+
+# (case id, transform of the baseline text, expected status, expected message)
+VALID_CASES = [
+    (
+        "key1-active",
+        lambda t: edit_root(t, **ACTIVE_1),
+        Status.FAIL,
+        f"{PREFIX}FAIL, the root user has 1 active access key (key 1 (active, last rotated {ROTATED}, never used)); "
+        f"{UNKNOWN_AGE}.",
+    ),
+    (
+        "key2-active-used",
+        lambda t: edit_root(
+            t,
+            access_key_2_active="true",
+            access_key_2_last_rotated=ROTATED,
+            access_key_2_last_used_date=USED,
+            access_key_2_last_used_region="us-east-1",
+            access_key_2_last_used_service="s3",
+        ),
+        Status.FAIL,
+        f"{PREFIX}FAIL, the root user has 1 active access key (key 2 (active, last rotated {ROTATED}, last used "
+        f"{USED} in us-east-1 by s3)); {UNKNOWN_AGE}.",
+    ),
+    (
+        "both-active",
+        lambda t: edit_root(t, **ACTIVE_1, access_key_2_active="true", access_key_2_last_rotated=ROTATED),
+        Status.FAIL,
+        f"{PREFIX}FAIL, the root user has 2 active access keys (key 1 (active, last rotated {ROTATED}, never used); "
+        f"key 2 (active, last rotated {ROTATED}, never used)); {UNKNOWN_AGE}.",
+    ),
+    (
+        "key1-active-without-rotation-date",
+        lambda t: edit_root(t, access_key_1_active="true"),
+        Status.FAIL,
+        f"{PREFIX}FAIL, the root user has 1 active access key (key 1 (active, last rotated unknown, never used)); "
+        f"{UNKNOWN_AGE}.",
+    ),
+    (
+        "key1-inactive-exists",
+        lambda t: edit_root(t, access_key_1_last_rotated=ROTATED),
+        Status.WARN,
+        f"{PREFIX}WARN, the root user has no active access key but 1 inactive access key that must be deleted, not "
+        f"only deactivated (key 1 (inactive, last rotated {ROTATED}, never used)); {UNKNOWN_AGE}.",
+    ),
+    (
+        "key2-inactive-used-region-only",
+        lambda t: edit_root(
+            t,
+            access_key_2_last_rotated=ROTATED,
+            access_key_2_last_used_date=USED,
+            access_key_2_last_used_region="eu-central-2",
+        ),
+        Status.WARN,
+        f"{PREFIX}WARN, the root user has no active access key but 1 inactive access key that must be deleted, not "
+        f"only deactivated (key 2 (inactive, last rotated {ROTATED}, last used {USED} in eu-central-2)); "
+        f"{UNKNOWN_AGE}.",
+    ),
+    (
+        "one-active-one-inactive",
+        lambda t: edit_root(t, **ACTIVE_1, access_key_2_last_rotated=ROTATED),
+        Status.FAIL,
+        f"{PREFIX}FAIL, the root user has 1 active access key (key 1 (active, last rotated {ROTATED}, never used)); "
+        f"{UNKNOWN_AGE}.",
+    ),
+    (
+        "crlf-line-endings",
+        lambda t: edit_root(t, **ACTIVE_1).replace("\n", "\r\n"),
+        Status.FAIL,
+        f"{PREFIX}FAIL, the root user has 1 active access key (key 1 (active, last rotated {ROTATED}, never used)); "
+        f"{UNKNOWN_AGE}.",
+    ),
+    (
+        "utf8-bom",
+        lambda t: "\ufeff" + t,
+        Status.PASS,
+        f"{PREFIX}PASS, the root user has no access keys; {UNKNOWN_AGE}.",
+    ),
+    (
+        "trailing-newline",
+        lambda t: t + "\n",
+        Status.PASS,
+        f"{PREFIX}PASS, the root user has no access keys; {UNKNOWN_AGE}.",
+    ),
+    (
+        "extra-column",
+        lambda t: _add_column(edit_root(t, **ACTIVE_1), "access_key_1_last_used_ip", "N/A"),
+        Status.FAIL,
+        f"{PREFIX}FAIL, the root user has 1 active access key (key 1 (active, last rotated {ROTATED}, never used)); "
+        f"{UNKNOWN_AGE}.",
+    ),
+    (
+        "reordered-columns",
+        lambda t: _swap_columns(edit_root(t, **ACTIVE_1), "access_key_1_active", "access_key_2_active"),
+        Status.FAIL,
+        f"{PREFIX}FAIL, the root user has 1 active access key (key 1 (active, last rotated {ROTATED}, never used)); "
+        f"{UNKNOWN_AGE}.",
+    ),
+    (
+        "cert-columns-absent",
+        lambda t: _drop_column(_drop_column(t, "cert_2_active"), "cert_2_last_rotated"),
+        Status.PASS,
+        f"{PREFIX}PASS, the root user has no access keys; {UNKNOWN_AGE}.",
+    ),
+    (
+        "root-row-not-first",
+        lambda t: "\n".join([t.split("\n")[0]] + t.split("\n")[2:] + [t.split("\n")[1]]),
+        Status.PASS,
+        f"{PREFIX}PASS, the root user has no access keys; {UNKNOWN_AGE}.",
+    ),
+    (
+        "gov-cloud-partition",
+        lambda t: edit_root(t, arn=f"arn:aws-us-gov:iam::{BASELINE_ACCOUNT}:root"),
+        Status.PASS,
+        f"{PREFIX}PASS, the root user has no access keys; {UNKNOWN_AGE}.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("transform", "status", "message"), [c[1:] for c in VALID_CASES], ids=[c[0] for c in VALID_CASES])
+def test_report_valid_variant_gets_exact_verdict(transform, status: Status, message: str) -> None:
+    result = verdict(transform(baseline_text()))
+    assert (result.status, result.message) == (status, message)
+
+
+def _truncate_last_row(t: str) -> str:
+    return t[: t.rindex(",N/A,false")]
+
+
+ERROR_CASES = [
+    (
+        "missing-key-column",
+        lambda t: _drop_column(t, "access_key_2_active"),
+        "the header lacks column(s) access_key_2_active; a credential report has user, arn, access_key_1_active, "
+        "access_key_1_last_rotated, access_key_1_last_used_date, access_key_1_last_used_region, "
+        "access_key_1_last_used_service, access_key_2_active, access_key_2_last_rotated, access_key_2_last_used_date, "
+        "access_key_2_last_used_region, access_key_2_last_used_service",
+    ),
+    (
+        "no-root-row",
+        lambda t: "\n".join(line for line in t.split("\n") if not line.startswith("<root_account>")),
+        "the credential report has no root row (user <root_account> or an ARN ending in :root)",
+    ),
+    (
+        "header-only",
+        lambda t: t.split("\n")[0] + "\n",
+        "the credential report has no root row (user <root_account> or an ARN ending in :root)",
+    ),
+    (
+        "two-root-rows",
+        lambda t: t + "\n" + t.split("\n")[1],
+        "the credential report has 2 root rows; expected exactly one",
+    ),
+    (
+        "active-uppercase",
+        lambda t: edit_root(t, access_key_1_active="TRUE"),
+        "root row column access_key_1_active has unknown value 'TRUE'; expected true or false",
+    ),
+    (
+        "active-empty",
+        lambda t: edit_root(t, access_key_2_active=""),
+        "root row column access_key_2_active has unknown value ''; expected true or false",
+    ),
+    (
+        "active-not-supported",
+        lambda t: edit_root(t, access_key_1_active="not_supported"),
+        "root row column access_key_1_active has unknown value 'not_supported'; expected true or false",
+    ),
+    (
+        "rotated-garbage",
+        lambda t: edit_root(t, access_key_1_last_rotated="yesterday"),
+        "root row column access_key_1_last_rotated has unknown value 'yesterday'; expected N/A or an ISO 8601 "
+        "timestamp",
+    ),
+    (
+        "rotated-without-offset",
+        lambda t: edit_root(t, access_key_2_last_rotated="2025-02-03T04:05:06"),
+        "root row column access_key_2_last_rotated has unknown value '2025-02-03T04:05:06'; expected N/A or an ISO "
+        "8601 timestamp with a UTC offset",
+    ),
+    (
+        "used-date-garbage",
+        lambda t: edit_root(t, access_key_2_last_used_date="no_information"),
+        "root row column access_key_2_last_used_date has unknown value 'no_information'; expected N/A or an ISO 8601 "
+        "timestamp",
+    ),
+    (
+        "region-garbage",
+        lambda t: edit_root(t, access_key_1_last_used_region="Paris"),
+        "root row column access_key_1_last_used_region has unknown value 'Paris'; expected N/A or an AWS region name",
+    ),
+    (
+        "service-garbage",
+        lambda t: edit_root(t, access_key_1_last_used_service="S3 API"),
+        "root row column access_key_1_last_used_service has unknown value 'S3 API'; expected N/A or an AWS service "
+        "namespace",
+    ),
+    (
+        "root-arn-malformed",
+        lambda t: edit_root(t, arn="arn:aws:iam::1111:root"),
+        "root row column arn has unknown value 'arn:aws:iam::1111:root'; expected arn:<partition>:iam::<12 digits>:root",
+    ),
+    (
+        "root-arn-with-other-user",
+        lambda t: edit_root(t, user="root"),
+        "root row column user has unknown value 'root'; expected <root_account>",
+    ),
+    (
+        "truncated-last-row",
+        _truncate_last_row,
+        "line 4 has 19 field(s) but the header has 22; the report is truncated or corrupt",
+    ),
+    (
+        "truncated-root-row",
+        lambda t: t.split("\n")[0] + "\n" + t.split("\n")[1][:60],
+        "line 2 has 3 field(s) but the header has 22; the report is truncated or corrupt",
+    ),
+    (
+        "root-row-cut-inside-last-column",
+        lambda t: t[: t.index("\n", t.index("<root_account>")) - 2],
+        "root row column cert_2_last_rotated has unknown value 'N'; expected N/A or an ISO 8601 timestamp",
+    ),
+    (
+        "root-row-cut-inside-timestamp",
+        lambda t: t.split("\n")[0] + "\n" + t.split("\n")[1].replace("2026-11-20T09:14:02+00:00", "2026-11-20T09:14"),
+        "root row column password_last_used has unknown value '2026-11-20T09:14'; expected N/A or no_information or "
+        "not_supported or an ISO 8601 timestamp",
+    ),
+    (
+        "mfa-garbage",
+        lambda t: edit_root(t, mfa_active="enabled"),
+        "root row column mfa_active has unknown value 'enabled'; expected true or false",
+    ),
+    (
+        "duplicate-column",
+        lambda t: _add_column(t, "access_key_1_active", "true"),
+        "the header repeats column(s) access_key_1_active",
+    ),
+    (
+        "unterminated-quote",
+        lambda t: t + '\n"alice',
+        "the credential report is not valid CSV: unexpected end of data",
+    ),
+    ("empty", lambda t: "", "the credential report is empty"),
+    ("whitespace-only", lambda t: "\n\r\n  \n", "the credential report is empty"),
+    (
+        "base64-still-encoded",
+        lambda t: base64.b64encode(t.encode()).decode(),
+        "the content is still base64-encoded; decode it first (aws iam get-credential-report --query Content "
+        "--output text | base64 --decode)",
+    ),
+    (
+        "base64-wrapped-lines",
+        lambda t: base64.encodebytes(t.encode()).decode(),
+        "the content is still base64-encoded; decode it first (aws iam get-credential-report --query Content "
+        "--output text | base64 --decode)",
+    ),
+    (
+        "control-character",
+        lambda t: t.replace("alice", "al\x07ice"),
+        "the content is binary (it contains control character 0x07), not a CSV credential report",
+    ),
+]
+
+
+@pytest.mark.parametrize(("transform", "reason"), [c[1:] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES])
+def test_report_untrustworthy_variant_is_error_with_reason(transform, reason: str) -> None:
+    result = verdict(transform(baseline_text()))
+    assert (result.status, result.reason, result.message) == (Status.ERROR, reason, ERROR_PREFIX + reason)
+    assert result.keys == ()
+
+
+BINARY_CASES = [
+    ("gzip", lambda b: gzip.compress(b), "the content is gzip-compressed binary data, not a CSV credential report"),
+    ("nul-bytes", lambda b: b.replace(b"alice", b"al\x00ice"), "the content is binary (it contains NUL bytes), not a CSV credential report"),
+    (
+        "latin-1",
+        lambda b: b.replace(b"alice", "alicé".encode("latin-1")),
+        "the content is not UTF-8 text (invalid byte 0xe9 at offset 900); a credential report is a UTF-8 CSV file",
+    ),
+]
+
+
+@pytest.mark.parametrize(("transform", "reason"), [c[1:] for c in BINARY_CASES], ids=[c[0] for c in BINARY_CASES])
+def test_report_binary_bytes_is_error_with_reason(transform, reason: str) -> None:
+    result = verdict(transform(baseline_text().encode("utf-8")))
+    assert (result.status, result.reason) == (Status.ERROR, reason)
+
+
+def test_report_bytes_with_bom_and_crlf_passes() -> None:
+    content = b"\xef\xbb\xbf" + baseline_text().replace("\n", "\r\n").encode("utf-8")
+    assert verdict(content).status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    ("generated", "max_age", "status", "message"),
+    [
+        (
+            NOW - timedelta(hours=3),
+            timedelta(hours=5),
+            Status.PASS,
+            f"{PREFIX}PASS, the root user has no access keys; credential report generated 2026-11-29T07:00:00Z.",
+        ),
+        (
+            NOW - timedelta(hours=6),
+            timedelta(hours=5),
+            Status.ERROR,
+            f"{PREFIX}the root access key audit could not be completed: the credential report was generated at "
+            "2026-11-29T04:00:00Z, 6.0 h ago, which is older than the 5.0 h limit",
+        ),
+        (
+            NOW + timedelta(hours=1),
+            timedelta(hours=5),
+            Status.ERROR,
+            f"{PREFIX}the root access key audit could not be completed: the credential report claims to be generated "
+            "in the future (2026-11-29T11:00:00Z)",
+        ),
+        (
+            datetime(2026, 11, 29, 9, 0),
+            timedelta(hours=5),
+            Status.ERROR,
+            f"{PREFIX}the root access key audit could not be completed: the report generation time "
+            "2026-11-29T09:00:00 has no time zone",
+        ),
+    ],
+    ids=["fresh", "stale", "future", "naive"],
+)
+def test_report_generation_time_checked_against_limit(
+    generated: datetime, max_age: timedelta, status: Status, message: str
+) -> None:
+    result = verdict(baseline_text(), generated_at=generated, now=NOW, max_age=max_age)
+    assert (result.status, result.message) == (status, message)
+
+
+def test_report_stale_report_with_active_key_is_error_not_fail() -> None:
+    # A stale report cannot vouch for anything; ERROR (worse than FAIL) keeps the alarm firing.
+    result = verdict(
+        edit_root(baseline_text(), **ACTIVE_1),
+        generated_at=NOW - timedelta(hours=30),
+        now=NOW,
+        max_age=timedelta(hours=5),
+    )
+    assert result.status is Status.ERROR
+
+
+@pytest.mark.parametrize(
+    ("expected", "reason"),
+    [
+        ("444455556666", "the credential report's root row is for account 111122223333, not 444455556666"),
+        ("12345", "account id '12345' is not 12 digits"),
+    ],
+)
+def test_report_other_account_is_error(expected: str, reason: str) -> None:
+    result = verdict(baseline_text(), expected_account_id=expected)
+    assert (result.status, result.account_id, result.reason) == (Status.ERROR, expected, reason)
+
+
+def test_report_decode_content_strips_bom_only_once() -> None:
+    assert decode_content("\ufeffuser,arn").startswith("user")
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ([Status.PASS, Status.PASS], Status.PASS),
+        ([Status.PASS, Status.WARN], Status.WARN),
+        ([Status.WARN, Status.FAIL, Status.PASS], Status.FAIL),
+        ([Status.FAIL, Status.ERROR], Status.ERROR),
+        ([], Status.ERROR),
+    ],
+)
+def test_report_worst_orders_error_above_fail(statuses: list[Status], expected: Status) -> None:
+    assert worst(statuses) is expected
+
+
+@pytest.mark.parametrize(
+    ("transform", "count"),
+    [
+        (lambda t: t, 0),
+        (lambda t: edit_root(t, **ACTIVE_1), 4),
+        (lambda t: edit_root(t, access_key_1_last_rotated=ROTATED), 4),
+        (lambda t: "", 1),
+    ],
+    ids=["pass", "fail", "warn", "error"],
+)
+def test_report_remediation_steps_only_for_findings(transform, count: int) -> None:
+    steps = remediation_steps(verdict(transform(baseline_text())))
+    assert len(steps) == count
+    if count == 4:
+        assert steps[0].startswith(f"Delete root access key slot(s) 1 of account {BASELINE_ACCOUNT}:")
+
+
+# ------------------------------------------------------------------ fail-closed properties
+
+from hypothesis import example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_CELL = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=_CELL)
+def test_report_any_active_value_passes_only_when_false(value: str) -> None:
+    result = verdict(edit_root(baseline_text(), access_key_1_active=value))
+    if value == "false":
+        assert result.status is Status.PASS
+    elif value == "true":
+        assert result.status is Status.FAIL
+    else:
+        assert result.status is Status.ERROR
+
+
+@settings(max_examples=200, deadline=None)
+@given(column=st.sampled_from(["access_key_1_last_rotated", "access_key_2_last_rotated"]), value=_CELL)
+def test_report_any_rotation_value_never_passes_unless_na(column: str, value: str) -> None:
+    result = verdict(edit_root(baseline_text(), **{column: value}))
+    assert (result.status is Status.PASS) == (value == "N/A")
+
+
+@settings(max_examples=300, deadline=None)
+@given(content=st.binary(max_size=2048))
+def test_report_arbitrary_bytes_never_crash_never_pass(content: bytes) -> None:
+    assert verdict(content).status is Status.ERROR
+
+
+@settings(max_examples=100, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=len(baseline_text()) - 1))
+@example(cut=baseline_text().index("\n", baseline_text().index("<root_account>")) - 1)
+def test_report_truncated_anywhere_never_passes_by_accident(cut: int) -> None:
+    # Cut before the end of the root row: ERROR. Cut after it: the root row is intact, and the user rows are
+    # either complete or flagged as truncated.
+    text = baseline_text()
+    result = verdict(text[:cut])
+    root_end = text.index("\n", text.index("<root_account>"))
+    if cut <= root_end - 1:
+        assert result.status is Status.ERROR
+    else:
+        assert result.status in (Status.PASS, Status.ERROR)
