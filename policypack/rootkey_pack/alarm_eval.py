@@ -1,0 +1,227 @@
+"""Does one matching log event move a CloudWatch alarm to ALARM and notify someone? (CIS AWS 4.3 / 5.3 monitoring,
+Security Hub CloudWatch.1, and the root CreateAccessKey detection.)
+
+A metric filter publishes `metricValue` for each matching event and, when `defaultValue` is set, that default for
+every other event in the log group. The analysis computes the range the alarm's statistic can take in a period that
+holds exactly one matching event plus any number of default datapoints, and requires the comparison to hold over the
+whole range; then one breaching datapoint must suffice (datapoints-to-alarm 1), the alarm must not sit in ALARM
+without events (which would swallow the notification), and its actions must be enabled and non-empty.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from .values import MISSING, UNKNOWN
+
+GREATER_OPERATORS = ("GreaterThanOrEqualToThreshold", "GreaterThanThreshold")
+STATISTICS = ("Sum", "Maximum", "Minimum", "Average", "SampleCount")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What a metric filter publishes."""
+
+    name: Any
+    namespace: Any
+    value: Any
+    default_value: Any = MISSING
+    dimensions: Any = MISSING
+    unit: Any = MISSING
+
+    @staticmethod
+    def from_filter_props(props: Mapping[str, Any]) -> Optional[MetricSpec]:
+        mt = props.get("metricTransformation", MISSING)
+        if isinstance(mt, list):  # the provider models it as a single-item block
+            mt = mt[0] if len(mt) == 1 else MISSING
+        if not isinstance(mt, Mapping):
+            return None
+        return MetricSpec(
+            mt.get("name", MISSING),
+            mt.get("namespace", MISSING),
+            mt.get("value", MISSING),
+            mt.get("defaultValue", MISSING),
+            mt.get("dimensions", MISSING),
+            mt.get("unit", MISSING),
+        )
+
+
+@dataclass(frozen=True)
+class AlarmFinding:
+    """Either a problem (the alarm would not fire / notify) or a value that is unknown and needed."""
+
+    problem: Optional[str] = None
+    unknown_property: Optional[str] = None
+
+
+def _number(value: Any) -> Optional[float]:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(float(value)) else None
+    if isinstance(value, str):
+        try:
+            parsed = float(value.strip())
+        except ValueError:
+            return None
+        return parsed if math.isfinite(parsed) else None
+    return None
+
+
+def _shown(prop: str, value: Any) -> str:
+    return f"no {prop}" if value in (MISSING, None) else f"{prop} {value!r}"
+
+
+def metric_value(spec: MetricSpec) -> tuple[Optional[float], Optional[AlarmFinding]]:
+    if spec.value is UNKNOWN:
+        return None, AlarmFinding(unknown_property="metricTransformation.value")
+    value = _number(spec.value)
+    if value is None or value <= 0:
+        return None, AlarmFinding(
+            problem=f"publishes {_shown('metric value', spec.value)}, expected a positive constant such as \"1\" so each event counts"
+        )
+    return value, None
+
+
+def statistic_range(statistic: str, value: float, default: Optional[float]) -> tuple[float, float]:
+    """Lowest and highest value of the statistic in a period holding one matching event."""
+    if statistic == "SampleCount":
+        return (1.0, math.inf) if default is not None else (1.0, 1.0)
+    if default is None:
+        return value, value
+    low, high = min(value, default), max(value, default)
+    if statistic == "Sum":
+        if default > 0:
+            return value, math.inf
+        if default < 0:
+            return -math.inf, value
+        return value, value
+    if statistic == "Maximum":
+        return value, max(value, default)
+    if statistic == "Minimum":
+        return min(value, default), value
+    return low, high  # Average and percentiles lie between the two values
+
+
+def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int) -> list[AlarmFinding]:
+    """Findings that keep this alarm from going to ALARM on a single event of the filter's metric."""
+    findings: list[AlarmFinding] = []
+
+    def need(prop: str) -> Any:
+        value = alarm.get(prop, MISSING)
+        if value is UNKNOWN:
+            findings.append(AlarmFinding(unknown_property=prop))
+        return value
+
+    if alarm.get("metricQueries", MISSING) not in (MISSING, None, []):
+        return [AlarmFinding(problem="uses metricQueries (metric math), which the pack cannot evaluate; expected a single metric alarm")]
+
+    value, finding = metric_value(spec)
+    if finding:
+        findings.append(finding)
+    default: Optional[float] = None
+    if spec.default_value not in (MISSING, None):
+        if spec.default_value is UNKNOWN:
+            findings.append(AlarmFinding(unknown_property="metricTransformation.defaultValue"))
+        else:
+            default = _number(spec.default_value)
+            if default is None:
+                findings.append(AlarmFinding(problem=f"has a filter defaultValue {spec.default_value!r} that is not a number"))
+
+    statistic = need("statistic")
+    extended = need("extendedStatistic")
+    comparison = need("comparisonOperator")
+    threshold_raw = need("threshold")
+    if any(f.unknown_property for f in findings):
+        return findings
+
+    if statistic in (MISSING, None) and extended in (MISSING, None):
+        findings.append(AlarmFinding(problem="has no statistic, expected Sum, Maximum or SampleCount"))
+        stat_name = None
+    elif statistic not in (MISSING, None):
+        stat_name = statistic if statistic in STATISTICS else None
+        if stat_name is None:
+            findings.append(AlarmFinding(problem=f"has statistic {statistic!r}, expected one of {', '.join(STATISTICS)}"))
+    else:
+        stat_name = "Percentile"
+
+    threshold = _number(threshold_raw)
+    if threshold is None:
+        findings.append(AlarmFinding(problem=f"has {_shown('threshold', threshold_raw)}, expected a number"))
+    if comparison not in GREATER_OPERATORS:
+        findings.append(
+            AlarmFinding(problem=f"uses comparison operator {comparison!r}, expected GreaterThanOrEqualToThreshold or GreaterThanThreshold")
+        )
+    if value is not None and stat_name is not None and threshold is not None and comparison in GREATER_OPERATORS:
+        low, _ = statistic_range(stat_name, value, default)
+        fires = low >= threshold if comparison == "GreaterThanOrEqualToThreshold" else low > threshold
+        if not fires:
+            op = ">=" if comparison == "GreaterThanOrEqualToThreshold" else ">"
+            findings.append(
+                AlarmFinding(
+                    problem=f"needs {stat_name} {op} {threshold:g} but one matching event can give {low:g}, so a single event does not fire it"
+                )
+            )
+        if default is not None:
+            idle_low, _ = statistic_range(stat_name, default, None) if stat_name != "SampleCount" else (1.0, 1.0)
+            idle_fires = idle_low >= threshold if comparison == "GreaterThanOrEqualToThreshold" else idle_low > threshold
+            if idle_fires:
+                findings.append(
+                    AlarmFinding(problem="breaches on the filter's defaultValue alone, so it stays in ALARM and never notifies a new event")
+                )
+
+    periods = need("evaluationPeriods")
+    datapoints = need("datapointsToAlarm")
+    period = need("period")
+    if any(f.unknown_property for f in findings):
+        return findings
+    n_periods = _number(periods)
+    if n_periods is None or n_periods < 1 or n_periods != int(n_periods):
+        findings.append(AlarmFinding(problem=f"has {_shown('evaluationPeriods', periods)}, expected a positive integer"))
+    required = _number(datapoints) if datapoints not in (MISSING, None) else n_periods
+    if required is not None and required != 1:
+        findings.append(
+            AlarmFinding(problem=f"needs {required:g} breaching datapoints to alarm but a single event produces one")
+        )
+    seconds = _number(period)
+    if seconds is None:
+        findings.append(AlarmFinding(problem=f"has {_shown('period', period)}, expected a number of seconds"))
+    elif seconds > max_period:
+        findings.append(AlarmFinding(problem=f"has period {seconds:g} s, longer than the {max_period} s allowed"))
+
+    treat = alarm.get("treatMissingData", MISSING)
+    if treat is UNKNOWN:
+        findings.append(AlarmFinding(unknown_property="treatMissingData"))
+    elif treat == "breaching":
+        findings.append(AlarmFinding(problem="treats missing data as breaching, so it stays in ALARM and never notifies a new event"))
+
+    # The alarm watches the filter's metric only if name, namespace, dimensions and unit all line up.
+    for prop, expected in (("metricName", spec.name), ("namespace", spec.namespace)):
+        actual = alarm.get(prop, MISSING)
+        if actual is UNKNOWN:
+            findings.append(AlarmFinding(unknown_property=prop))
+        elif expected is UNKNOWN:
+            findings.append(AlarmFinding(unknown_property=f"metricTransformation.{'name' if prop == 'metricName' else 'namespace'}"))
+        elif actual != expected:
+            findings.append(AlarmFinding(problem=f"watches {_shown(prop, actual)} but the filter publishes {expected if expected not in (MISSING, None) else 'none'!r}"))
+    dims = alarm.get("dimensions", MISSING)
+    filter_dims = spec.dimensions if spec.dimensions not in (MISSING, None) else {}
+    if dims is UNKNOWN:
+        findings.append(AlarmFinding(unknown_property="dimensions"))
+    elif (dims if dims not in (MISSING, None) else {}) != filter_dims:
+        findings.append(AlarmFinding(problem=f"watches dimensions {dims!r} but the filter publishes {filter_dims!r}"))
+    unit = alarm.get("unit", MISSING)
+    filter_unit = spec.unit if spec.unit not in (MISSING, None) else "None"
+    if unit is UNKNOWN:
+        findings.append(AlarmFinding(unknown_property="unit"))
+    elif unit not in (MISSING, None) and unit != filter_unit:
+        findings.append(AlarmFinding(problem=f"watches unit {unit!r} but the filter publishes unit {filter_unit!r}"))
+
+    enabled = alarm.get("actionsEnabled", MISSING)
+    if enabled is UNKNOWN:
+        findings.append(AlarmFinding(unknown_property="actionsEnabled"))
+    elif enabled is False:
+        findings.append(AlarmFinding(problem="has actionsEnabled false, so it notifies nobody"))
+    return findings

@@ -1,0 +1,474 @@
+"""IAM policy-document analysis for the deny-root-access-keys SCP (CIS AWS 1.4 / Security Hub IAM.4 /
+Control Tower AWS-GR_RESTRICT_ROOT_USER_ACCESS_KEYS) and for the audit role's least privilege.
+
+The question the pack asks of an SCP is semantic: *would this document deny `iam:CreateAccessKey` to the root user
+of every member account it is attached to?* It is answered by evaluating each statement the way IAM does for that
+request, for the root principal of an arbitrary account. "Arbitrary account" is checked with the ten uniform probe
+accounts 000000000000 ... 999999999999: the fixed parts of the root ARN contain no digit, so an IAM wildcard pattern
+that matches all ten either has no literal digit in the account position or none at all, which is exactly the set of
+patterns matching every 12-digit account.
+
+No library evaluates IAM policies offline in Python (policy-sentry and parliament lint text, they do not evaluate a
+request), so the evaluator is small and hand-written; its approximations are listed in `APPROXIMATIONS`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+SCP_MAX_CHARS = 5120
+TARGET_ACTION = "iam:CreateAccessKey"
+PROBE_ACCOUNTS = tuple(str(d) * 12 for d in range(10))
+
+APPROXIMATIONS = (
+    "The request modelled is root creating its own key: resource and aws:PrincipalArn are "
+    "arn:<partition>:iam::<account>:root, for the one partition configured (default aws).",
+    "Any condition key other than aws:PrincipalArn is treated as possibly false for root (a loophole).",
+    "Condition operator names are matched case-sensitively; an unrecognised operator is a loophole.",
+    "The 5,120-character SCP limit is applied to the document text as written, whitespace included.",
+)
+
+
+def as_list(value: Any) -> Optional[list[Any]]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, (str, int, float, bool)):
+        return [value]
+    return None
+
+
+_GLOB_CACHE: dict[tuple[str, bool], re.Pattern[str]] = {}
+
+
+def glob_match(pattern: str, value: str, *, ignore_case: bool) -> bool:
+    """IAM wildcard matching: `*` any run of characters, `?` one character, everything else literal."""
+    key = (pattern, ignore_case)
+    compiled = _GLOB_CACHE.get(key)
+    if compiled is None:
+        parts = []
+        for ch in pattern:
+            parts.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
+        compiled = re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+        if len(_GLOB_CACHE) < 4096:
+            _GLOB_CACHE[key] = compiled
+    return compiled.fullmatch(value) is not None
+
+
+def arn_match(pattern: str, arn: str) -> bool:
+    """ArnLike / ArnEquals: the six colon-separated components are matched separately, wildcards allowed."""
+    p_parts = pattern.split(":", 5)
+    a_parts = arn.split(":", 5)
+    if len(p_parts) != 6 or len(a_parts) != 6:
+        return False
+    return all(glob_match(p, a, ignore_case=False) for p, a in zip(p_parts, a_parts, strict=True))
+
+
+_VARIABLE_RE = re.compile(r"\$\{([^}]*)\}")
+
+
+def substitute_variables(value: str, context: Mapping[str, str]) -> Optional[str]:
+    """Resolve IAM policy variables; None when one cannot be resolved for the request."""
+    unresolved = False
+
+    def repl(match: re.Match[str]) -> str:
+        nonlocal unresolved
+        name = match.group(1)
+        if name in ("*", "?", "$"):
+            # ${*} etc. are escapes for literal wildcard characters; mark them so they stay literal.
+            return {"*": "\x00STAR\x00", "?": "\x00QM\x00", "$": "$"}[name]
+        resolved = context.get(name.lower())
+        if resolved is None:
+            unresolved = True
+            return ""
+        return resolved
+
+    out = _VARIABLE_RE.sub(repl, value)
+    return None if unresolved else out
+
+
+@dataclass(frozen=True)
+class Request:
+    action: str
+    resource: str
+    context: Mapping[str, str]  # lower-cased condition keys
+
+    @staticmethod
+    def root_create_access_key(account: str, partition: str = "aws") -> Request:
+        arn = f"arn:{partition}:iam::{account}:root"
+        return Request(
+            TARGET_ACTION,
+            arn,
+            {"aws:principalarn": arn, "aws:principalaccount": account, "aws:principaltype": "Account"},
+        )
+
+
+@dataclass(frozen=True)
+class StatementResult:
+    applies: bool
+    reasons: tuple[str, ...] = ()
+
+
+_STRING_OPS = {
+    "StringEquals": ("eq", False, False),
+    "StringNotEquals": ("eq", False, True),
+    "StringEqualsIgnoreCase": ("eq", True, False),
+    "StringNotEqualsIgnoreCase": ("eq", True, True),
+    "StringLike": ("like", False, False),
+    "StringNotLike": ("like", False, True),
+    "ArnEquals": ("arn", False, False),
+    "ArnLike": ("arn", False, False),
+    "ArnNotEquals": ("arn", False, True),
+    "ArnNotLike": ("arn", False, True),
+}
+
+# Condition keys whose value for root is known in the modelled request.
+_SUPPORTED_KEYS = ("aws:principalarn",)
+
+
+def _single_match(kind: str, ignore_case: bool, pattern: str, value: str) -> bool:
+    if kind == "eq":
+        return pattern.lower() == value.lower() if ignore_case else pattern == value
+    if kind == "like":
+        return glob_match(pattern, value, ignore_case=False)
+    return arn_match(pattern, value)
+
+
+def _evaluate_operator(
+    op: str, key: str, raw_values: Any, request: Request
+) -> tuple[Optional[bool], Optional[str]]:
+    """(result, loophole) for one operator/key pair; result None means the pack cannot decide."""
+    base = op
+    set_prefix = ""
+    if ":" in base:
+        set_prefix, _, base = base.partition(":")
+        if set_prefix not in ("ForAnyValue", "ForAllValues"):
+            return None, f"uses the unknown condition set operator '{op}'"
+    if_exists = base.endswith("IfExists")
+    if if_exists:
+        base = base[: -len("IfExists")]
+    lowered_key = key.lower()
+    values = as_list(raw_values)
+    if values is None or not values:
+        return None, f"has a malformed value {raw_values!r} for condition key '{key}' under '{op}'"
+
+    if base == "Null":
+        if lowered_key not in _SUPPORTED_KEYS:
+            return None, f"has a condition '{op}' on key '{key}' that could be false for the root user"
+        present = lowered_key in request.context
+        wanted = [str(v).lower() for v in values]
+        if any(w not in ("true", "false") for w in wanted):
+            return None, f"has a malformed Null condition value {raw_values!r} on key '{key}'"
+        # "true" asks for the key to be absent; several values are OR'ed.
+        return any((w == "true") != present for w in wanted), None
+
+    if lowered_key not in _SUPPORTED_KEYS:
+        return None, f"has a condition '{op}' on key '{key}' that could be false for the root user"
+    spec = _STRING_OPS.get(base)
+    if spec is None:
+        return None, f"has a condition operator '{op}' on key '{key}' that the pack cannot prove true for the root user"
+    kind, ignore_case, negated = spec
+    request_value = request.context.get(lowered_key)
+    if request_value is None:
+        # Absent key: IfExists and ForAllValues make the condition true, everything else false.
+        return (if_exists or set_prefix == "ForAllValues"), None
+    patterns: list[str] = []
+    for v in values:
+        if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+            return None, f"has a malformed value {v!r} for condition key '{key}' under '{op}'"
+        resolved = substitute_variables(str(v), request.context)
+        if resolved is None:
+            return None, f"uses a policy variable the pack cannot resolve in {v!r} under '{op}'"
+        patterns.append(resolved)
+
+    def one(pattern: str) -> bool:
+        literal = pattern.replace("\x00STAR\x00", "*").replace("\x00QM\x00", "?")
+        if kind == "eq":
+            return _single_match(kind, ignore_case, literal, request_value)
+        # Escaped wildcards stay literal: match them via a sentinel character that cannot occur in ARNs.
+        marked = pattern.replace("\x00STAR\x00", "\x01").replace("\x00QM\x00", "\x02")
+        target = request_value.replace("*", "\x01").replace("?", "\x02")
+        return _single_match(kind, ignore_case, marked, target)
+
+    matched = any(one(p) for p in patterns)
+    # One request value: ForAnyValue and ForAllValues reduce to the plain operator.
+    return (not matched if negated else matched), None
+
+
+def evaluate_conditions(condition: Any, request: Request) -> tuple[Optional[bool], tuple[str, ...]]:
+    if condition is None:
+        return True, ()
+    if not isinstance(condition, Mapping):
+        return None, (f"has a malformed Condition block {condition!r}",)
+    loopholes: list[str] = []
+    result: Optional[bool] = True
+    false_ops: list[str] = []
+    for op, block in condition.items():
+        if not isinstance(block, Mapping) or not block:
+            loopholes.append(f"has a malformed condition block under '{op}'")
+            result = None
+            continue
+        for key, raw_values in block.items():
+            value, loophole = _evaluate_operator(str(op), str(key), raw_values, request)
+            if loophole:
+                loopholes.append(loophole)
+            if value is None:
+                result = None
+            elif value is False:
+                false_ops.append(f"{op} on {key} {raw_values!r}")
+                if result is not None:
+                    result = False
+    if result is False:
+        return False, (f"has a condition {false_ops[0]} that is false for the root principal {request.context.get('aws:principalarn')}",)
+    return result, tuple(loopholes)
+
+
+@dataclass(frozen=True)
+class Statement:
+    index: int
+    sid: Optional[str]
+    raw: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"statement '{self.sid}'" if self.sid else f"statement #{self.index + 1}"
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    document: Optional[Mapping[str, Any]]
+    statements: tuple[Statement, ...]
+    errors: tuple[str, ...]
+
+
+def parse_document(text: Any) -> ParsedDocument:
+    """Parse a policy document (JSON text or an already-decoded object) into statements, collecting errors."""
+    if isinstance(text, str):
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            return ParsedDocument(None, (), (f"is not valid JSON ({exc.__class__.__name__}: {str(exc)[:80]})",))
+    else:
+        doc = text
+    if not isinstance(doc, Mapping):
+        return ParsedDocument(None, (), (f"is a JSON {type(doc).__name__}, not an object",))
+    errors: list[str] = []
+    raw_statements = doc.get("Statement")
+    if isinstance(raw_statements, Mapping):
+        raw_statements = [raw_statements]
+    if not isinstance(raw_statements, list) or not raw_statements:
+        return ParsedDocument(doc, (), ("has no Statement (an object or a non-empty list is required)",))
+    statements: list[Statement] = []
+    for index, raw in enumerate(raw_statements):
+        if not isinstance(raw, Mapping):
+            errors.append(f"has statement #{index + 1} that is a JSON {type(raw).__name__}, not an object")
+            continue
+        sid = raw.get("Sid")
+        statements.append(Statement(index, sid if isinstance(sid, str) and sid else None, raw))
+    return ParsedDocument(doc, tuple(statements), tuple(errors))
+
+
+def statement_structure_errors(statement: Statement, *, scp: bool) -> list[str]:
+    raw = statement.raw
+    errors: list[str] = []
+    label = statement.label
+    effect = raw.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        errors.append(f"has {label} with Effect {effect!r} (only \"Allow\" or \"Deny\" is valid)")
+    if scp:
+        for element in ("Principal", "NotPrincipal"):
+            if element in raw:
+                errors.append(f"has {label} with a {element} element, which SCPs do not support")
+    has_action, has_not_action = "Action" in raw, "NotAction" in raw
+    if has_action == has_not_action:
+        errors.append(f"has {label} with {'both Action and' if has_action else 'neither Action nor'} NotAction (exactly one is required)")
+    has_res, has_not_res = "Resource" in raw, "NotResource" in raw
+    if has_res == has_not_res:
+        errors.append(f"has {label} with {'both Resource and' if has_res else 'neither Resource nor'} NotResource (exactly one is required)")
+    for element in ("Action", "NotAction", "Resource", "NotResource"):
+        if element in raw:
+            items = as_list(raw[element])
+            if items is None or not items or not all(isinstance(i, str) and i for i in items):
+                errors.append(f"has {label} whose {element} is {raw[element]!r} (a string or a list of strings is required)")
+    return errors
+
+
+def validate_scp(text: Any) -> list[str]:
+    """Problems that make AWS Organizations reject (or mis-read) an SCP; [] when the document is acceptable."""
+    if not isinstance(text, str):
+        return [f"is a {type(text).__name__}, not a JSON string"]
+    problems: list[str] = []
+    if len(text) > SCP_MAX_CHARS:
+        problems.append(f"is {len(text)} characters long, over the {SCP_MAX_CHARS}-character SCP limit")
+    parsed = parse_document(text)
+    problems.extend(parsed.errors)
+    if parsed.document is not None:
+        version = parsed.document.get("Version")
+        if version is not None and version not in ("2012-10-17", "2008-10-17"):
+            problems.append(f"has Version {version!r} (expected \"2012-10-17\")")
+    for statement in parsed.statements:
+        problems.extend(statement_structure_errors(statement, scp=True))
+    return problems
+
+
+def _covers(patterns: Sequence[str], value: str, *, ignore_case: bool) -> bool:
+    return any(glob_match(p, value, ignore_case=ignore_case) for p in patterns)
+
+
+def evaluate_statement(statement: Statement, request: Request) -> StatementResult:
+    """Whether this statement denies the request, with the reasons it does not."""
+    raw = statement.raw
+    structure = statement_structure_errors(statement, scp=True)
+    if structure:
+        return StatementResult(False, tuple(s.replace(f"has {statement.label} ", "", 1) for s in structure))
+    reasons: list[str] = []
+    if raw.get("Effect") != "Deny":
+        reasons.append("is an Allow statement, which cannot deny anything in an SCP")
+    if "Action" in raw:
+        if not _covers(as_list(raw["Action"]) or [], request.action, ignore_case=True):
+            reasons.append(f"has an Action that does not cover {request.action}")
+    elif _covers(as_list(raw["NotAction"]) or [], request.action, ignore_case=True):
+        reasons.append(f"has a NotAction that excludes {request.action}")
+    if "Resource" in raw:
+        if not _covers(as_list(raw["Resource"]) or [], request.resource, ignore_case=False):
+            reasons.append(f"has a Resource that does not cover the root user {request.resource}")
+    elif _covers(as_list(raw["NotResource"]) or [], request.resource, ignore_case=False):
+        reasons.append(f"has a NotResource that excludes the root user {request.resource}")
+    conditions, condition_reasons = evaluate_conditions(raw.get("Condition"), request)
+    reasons.extend(condition_reasons)
+    return StatementResult(not reasons and conditions is True, tuple(reasons))
+
+
+@dataclass(frozen=True)
+class DenialVerdict:
+    denies: bool
+    explanation: str  # why not, when denies is False; "" otherwise
+    denying_statements: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _mentions_target(statement: Statement) -> bool:
+    raw = statement.raw
+    items = as_list(raw.get("Action")) or []
+    return any(isinstance(i, str) and glob_match(i, TARGET_ACTION, ignore_case=True) for i in items) or (
+        "NotAction" in raw
+    )
+
+
+def root_access_key_denial(text: Any, partition: str = "aws") -> DenialVerdict:
+    """Does this SCP deny iam:CreateAccessKey to the root user of every account (of `partition`) it applies to?"""
+    if not isinstance(text, str):
+        return DenialVerdict(False, f"the document is a {type(text).__name__}, not a JSON string")
+    if len(text) > SCP_MAX_CHARS:
+        return DenialVerdict(False, f"the document is {len(text)} characters long, over the {SCP_MAX_CHARS}-character SCP limit, so AWS rejects it")
+    parsed = parse_document(text)
+    if parsed.document is None or not parsed.statements:
+        return DenialVerdict(False, "the document " + (parsed.errors[0] if parsed.errors else "has no statements"))
+    invalid = [e for s in parsed.statements for e in statement_structure_errors(s, scp=True)] + list(parsed.errors)
+    if invalid:
+        return DenialVerdict(False, f"the document {invalid[0]}, so AWS rejects it")
+    requests = [Request.root_create_access_key(a, partition) for a in PROBE_ACCOUNTS]
+    denying: list[str] = []
+    candidates: list[tuple[bool, str]] = []
+    for statement in parsed.statements:
+        failure: Optional[str] = None
+        for request in requests:
+            result = evaluate_statement(statement, request)
+            if not result.applies:
+                failure = result.reasons[0] if result.reasons else (
+                    f"does not apply to the root principal {request.context['aws:principalarn']}"
+                )
+                break
+        if failure is None:
+            denying.append(statement.label)
+        else:
+            candidates.append((_mentions_target(statement), f"{statement.label} {failure}"))
+    if denying:
+        return DenialVerdict(True, "", tuple(denying))
+    # Explain with the statement that was meant to deny the action when there is one.
+    preferred = [r for mentions, r in candidates if mentions] or [r for _, r in candidates]
+    return DenialVerdict(False, preferred[0] if preferred else "no statement applies")
+
+
+def mentions_create_access_key(text: Any) -> bool:
+    """Whether a Deny statement of an SCP names iam:CreateAccessKey in its Action/NotAction.
+
+    Deny statements only: allow-list SCPs name the action in Allow statements for unrelated reasons.
+    """
+    parsed = parse_document(text) if isinstance(text, str) else ParsedDocument(None, (), ())
+    for statement in parsed.statements:
+        if statement.raw.get("Effect") != "Deny":
+            continue
+        for element in ("Action", "NotAction"):
+            items = as_list(statement.raw.get(element)) or []
+            if any(isinstance(i, str) and "createaccesskey" in i.lower() for i in items):
+                return True
+    return False
+
+
+# --- identity policies (audit role least privilege) ---
+
+
+@dataclass(frozen=True)
+class AllowedGrant:
+    """An action the audit role may be granted, and the resources it may be granted on."""
+
+    action: str
+    resources: tuple[str, ...] = ("*",)  # allowed resource patterns; "*" means any
+    required_condition_keys: tuple[str, ...] = ()
+    # A resource ending in a wildcard (e.g. every key of the account) is accepted only with one of these conditions.
+    wildcard_condition_keys: tuple[str, ...] = ()
+
+
+def allow_statements(text: Any) -> tuple[list[Statement], list[str]]:
+    parsed = parse_document(text)
+    problems = list(parsed.errors)
+    if parsed.document is None:
+        return [], problems
+    allows = []
+    for statement in parsed.statements:
+        problems.extend(statement_structure_errors(statement, scp=False))
+        if statement.raw.get("Effect") == "Allow":
+            allows.append(statement)
+    return allows, problems
+
+
+def grant_problems(statement: Statement, allowed: Iterable[AllowedGrant]) -> list[str]:
+    """Least-privilege problems of one Allow statement against the allow-list."""
+    raw = statement.raw
+    label = statement.label
+    allowed = list(allowed)
+    problems: list[str] = []
+    if "NotAction" in raw:
+        return [f"{label} uses NotAction, which grants every other action"]
+    if "NotResource" in raw:
+        return [f"{label} uses NotResource, which grants every other resource"]
+    actions = [a for a in (as_list(raw.get("Action")) or []) if isinstance(a, str)]
+    resources = [r for r in (as_list(raw.get("Resource")) or []) if isinstance(r, str)]
+    condition_keys: set[str] = set()
+    if isinstance(raw.get("Condition"), Mapping):
+        for block in raw["Condition"].values():
+            if isinstance(block, Mapping):
+                condition_keys.update(str(k).lower() for k in block)
+    for action in actions:
+        if "*" in action or "?" in action:
+            problems.append(f"{label} grants the wildcard action '{action}'")
+            continue
+        grant = next((g for g in allowed if g.action.lower() == action.lower()), None)
+        if grant is None:
+            problems.append(f"{label} grants '{action}', which the audit does not need")
+            continue
+        if grant.resources != ("*",):
+            for resource in resources:
+                if not any(glob_match(p, resource, ignore_case=False) and (resource != "*" or p == "*") for p in grant.resources):
+                    problems.append(f"{label} grants '{action}' on '{resource}', wider than {list(grant.resources)}")
+                elif grant.wildcard_condition_keys and resource.endswith("*") and not (
+                    condition_keys & {k.lower() for k in grant.wildcard_condition_keys}
+                ):
+                    keys = " or ".join(grant.wildcard_condition_keys)
+                    problems.append(f"{label} grants '{action}' on the wildcard '{resource}' without a condition on {keys}")
+        for key in grant.required_condition_keys:
+            if key.lower() not in condition_keys:
+                problems.append(f"{label} grants '{action}' without a condition on '{key}'")
+    return problems

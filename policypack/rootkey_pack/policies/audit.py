@@ -1,0 +1,306 @@
+"""Audit: a scheduled function reads the IAM credential report and reports active root keys (Prowler
+iam_no_root_access_key, CIS AWS 1.4 and successors, Security Hub IAM.4), and its role holds only what that needs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    Severity,
+    StackValidationArgs,
+)
+
+from .. import metadata as md
+from ..base import Context, Issue, stack_context, stack_policy
+from ..iam_eval import AllowedGrant, allow_statements, grant_problems
+from ..types import (
+    AUDIT_COMPONENT,
+    AUDIT_HANDLER,
+    EVENT_RULE,
+    EVENT_TARGET,
+    IAM_ROLE,
+    IAM_ROLE_POLICY,
+    IAM_ROLE_POLICY_ATTACHMENT,
+    LAMBDA_FUNCTION,
+    LAMBDA_PERMISSION,
+)
+from ..values import MISSING, UNKNOWN, Res, StackView, contains_unknown
+
+SCHEDULED = md.PolicyMeta(
+    name="root-access-key-audit-scheduled",
+    description="Ensure an audit function exists and an enabled EventBridge schedule invokes it with permission to do so.",
+    severity=Severity.HIGH,
+    enforcement=EnforcementLevel.MANDATORY,
+    remediation=(
+        "Deploy the audit Lambda (handler audit.handler.handler), an aws.cloudwatch.EventRule with a rate() or "
+        "cron() scheduleExpression and state ENABLED, an aws.cloudwatch.EventTarget from that rule to the function, "
+        "and an aws.lambda_.Permission letting events.amazonaws.com invoke it from that rule."
+    ),
+    url=md.URL_CREDENTIAL_REPORT,
+    frameworks=md.AUDIT,
+    kind="stack",
+)
+
+LEAST_PRIVILEGE = md.PolicyMeta(
+    name="audit-role-least-privilege",
+    description="Ensure the audit function's role grants only the actions the audit needs, scoped by resource or condition.",
+    severity=Severity.HIGH,
+    enforcement=EnforcementLevel.MANDATORY,
+    remediation=(
+        "Grant the audit role only iam:GenerateCredentialReport / iam:GetCredentialReport, cloudwatch:PutMetricData "
+        "with a cloudwatch:namespace condition, sns:Publish on the alert topic, securityhub:BatchImportFindings (and "
+        "GetFindings / BatchUpdateFindings on the hub), "
+        "kms:GenerateDataKey / kms:Decrypt on the topic key, organizations:ListAccounts and sts:AssumeRole on the "
+        "audit role name (org mode), sts:AssumeRoot (remediation) and log delivery; no wildcards, no NotAction."
+    ),
+    url=md.URL_CREDENTIAL_REPORT,
+    frameworks=md.AUDIT,
+    kind="stack",
+)
+
+# A key ARN is unknown until apply; an account-wide key/* grant is narrow enough only when it is limited to use
+# through SNS or to the alert key's alias.
+_KMS_SCOPE = ("kms:ViaService", "kms:ResourceAliases", "kms:RequestAlias")
+
+# Resource patterns a grant may use: "*" only where the action has no resource type.
+ALLOWED_GRANTS = (
+    AllowedGrant("iam:GenerateCredentialReport"),
+    AllowedGrant("iam:GetCredentialReport"),
+    AllowedGrant("cloudwatch:PutMetricData", required_condition_keys=("cloudwatch:namespace",)),
+    AllowedGrant("sns:Publish", ("arn:aws*:sns:*:*:*",)),
+    AllowedGrant("securityhub:BatchImportFindings", ("arn:aws*:securityhub:*:*:product/*",)),
+    # The previous finding is the audit's memory, and only BatchUpdateFindings can resolve it once the key is gone.
+    AllowedGrant("securityhub:GetFindings", ("arn:aws*:securityhub:*:*:hub/default",)),
+    AllowedGrant("securityhub:BatchUpdateFindings", ("arn:aws*:securityhub:*:*:hub/default",)),
+    AllowedGrant("kms:GenerateDataKey", ("arn:aws*:kms:*:*:key/*",), wildcard_condition_keys=_KMS_SCOPE),
+    AllowedGrant("kms:Decrypt", ("arn:aws*:kms:*:*:key/*",), wildcard_condition_keys=_KMS_SCOPE),
+    AllowedGrant("organizations:ListAccounts"),
+    AllowedGrant("sts:AssumeRole", ("arn:aws*:iam::*:role/*",)),
+    AllowedGrant("sts:AssumeRoot", ("arn:aws*:iam::*:root",)),
+    AllowedGrant("logs:CreateLogGroup", ("arn:aws*:logs:*:*:log-group:*",)),
+    AllowedGrant("logs:CreateLogStream", ("arn:aws*:logs:*:*:log-group:*",)),
+    AllowedGrant("logs:PutLogEvents", ("arn:aws*:logs:*:*:log-group:*",)),
+)
+ALLOWED_MANAGED_POLICIES = (
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+)
+
+SCHEDULE_TYPES = (LAMBDA_FUNCTION, EVENT_RULE, EVENT_TARGET, LAMBDA_PERMISSION)
+ROLE_TYPES = (LAMBDA_FUNCTION, IAM_ROLE, IAM_ROLE_POLICY, IAM_ROLE_POLICY_ATTACHMENT)
+
+_RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_CRON_RE = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
+
+
+def schedule_problem(expression: Any) -> Optional[str]:
+    if not isinstance(expression, str) or not expression:
+        return "has no scheduleExpression"
+    rate = _RATE_RE.match(expression)
+    if rate:
+        value, unit = int(rate.group(1)), rate.group(2)
+        if value < 1:
+            return f"has scheduleExpression {expression!r} with a zero rate"
+        if (value == 1) != (not unit.endswith("s")):
+            return f"has scheduleExpression {expression!r}; EventBridge wants the singular unit for 1 and the plural otherwise"
+        return None
+    if _CRON_RE.match(expression):
+        return None
+    return f"has scheduleExpression {expression!r}, which is neither rate(...) nor a six-field cron(...)"
+
+
+def audit_functions(stack: StackView) -> list[Res]:
+    found = []
+    for fn in stack.of_type(LAMBDA_FUNCTION):
+        in_component = AUDIT_COMPONENT in stack.ancestor_types(fn)
+        if fn.get("handler") == AUDIT_HANDLER or in_component:
+            found.append(fn)
+    return found
+
+
+def _links(stack: StackView, res: Res, prop: str, target: Res, known_values: set[str]) -> Optional[bool]:
+    return stack.link_state(res, prop, target, known_values)
+
+
+def _identifiers(res: Res) -> set[str]:
+    return {v for v in (res.get("name"), res.get("arn"), res.get("id"), res.get("invokeArn")) if isinstance(v, str) and v}
+
+
+def _rule_enabled(rule: Res) -> Optional[bool]:
+    state, enabled = rule.get("state"), rule.get("isEnabled")
+    if state is UNKNOWN or enabled is UNKNOWN:
+        return None
+    return state not in ("DISABLED",) and enabled is not False
+
+
+def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
+    """[] when an enabled schedule invokes the function with permission; otherwise what is missing."""
+    assert ctx.stack is not None
+    stack = ctx.stack
+    issues: list[Optional[Issue]] = []
+    fn_ids = _identifiers(fn)
+    for target in stack.of_type(EVENT_TARGET):
+        to_fn = _links(stack, target, "arn", fn, fn_ids)
+        if to_fn is None:
+            issues.append(ctx.unknown_issue(target, "arn", f"whether it invokes {fn.urn}", "pass the function's arn output"))
+            continue
+        if not to_fn:
+            continue
+        for rule in stack.of_type(EVENT_RULE):
+            from_rule = _links(stack, target, "rule", rule, _identifiers(rule))
+            if from_rule is None:
+                issues.append(ctx.unknown_issue(target, "rule", "which rule it belongs to", "pass the rule's name output"))
+                continue
+            if not from_rule:
+                continue
+            expression = rule.get("scheduleExpression")
+            if expression is UNKNOWN:
+                issues.append(ctx.unknown_issue(rule, "scheduleExpression", f"that it schedules {fn.urn}", "set it literally"))
+                continue
+            problem = schedule_problem(expression)
+            if problem:
+                issues.append(Issue(f"{rule.urn}, which targets {fn.urn}, {problem}; expected rate(...) or cron(...).", rule.urn))
+                continue
+            enabled = _rule_enabled(rule)
+            if enabled is None:
+                issues.append(ctx.unknown_issue(rule, "state", "that the schedule is enabled", "set state=\"ENABLED\" literally"))
+                continue
+            if not enabled:
+                issues.append(Issue(f"{rule.urn}, which schedules {fn.urn}, is disabled; expected state ENABLED.", rule.urn))
+                continue
+            permission_issues = permission_problems(ctx, fn, rule)
+            if not permission_issues:
+                return []
+            issues.extend(permission_issues)
+    if not any(issues):
+        issues.append(Issue(
+            f"{fn.urn} is not the target of any scheduled EventBridge rule in this stack; expected an "
+            f"aws:cloudwatch/eventRule:EventRule with a scheduleExpression and an EventTarget invoking the function.",
+            fn.urn,
+        ))
+    return issues
+
+
+def permission_problems(ctx: Context, fn: Res, rule: Res) -> list[Optional[Issue]]:
+    assert ctx.stack is not None
+    stack = ctx.stack
+    issues: list[Optional[Issue]] = []
+    for perm in stack.of_type(LAMBDA_PERMISSION):
+        linked = _links(stack, perm, "function", fn, _identifiers(fn))
+        if linked is None:
+            issues.append(ctx.unknown_issue(perm, "function", f"whether it grants invoking {fn.urn}", "pass the function's name output"))
+            continue
+        if not linked:
+            continue
+        action, principal = perm.get("action"), perm.get("principal")
+        if action is UNKNOWN or principal is UNKNOWN:
+            issues.append(ctx.unknown_issue(perm, "action" if action is UNKNOWN else "principal", "what it grants", "set it literally"))
+            continue
+        if action != "lambda:InvokeFunction" or principal != "events.amazonaws.com":
+            continue
+        source = perm.get("sourceArn")
+        if source in (MISSING, None) or rule.urn in perm.property_dependencies.get("sourceArn", ()) or (
+            isinstance(source, str) and source in _identifiers(rule)
+        ):
+            return []
+        if source is UNKNOWN:
+            issues.append(ctx.unknown_issue(perm, "sourceArn", f"that it lets {rule.urn} invoke the function", "pass the rule's arn output"))
+    if not any(issues):
+        issues.append(Issue(
+            f"{fn.urn} is scheduled by {rule.urn} but no aws:lambda/permission:Permission lets events.amazonaws.com "
+            f"invoke it from that rule; expected action lambda:InvokeFunction, principal events.amazonaws.com and the "
+            f"rule's ARN as sourceArn.",
+            fn.urn,
+        ))
+    return issues
+
+
+def validate_root_access_key_audit_scheduled(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    ctx = stack_context(SCHEDULED, args, report_violation, (), SCHEDULE_TYPES)
+    if ctx is None:
+        return
+    assert ctx.stack is not None
+    functions = audit_functions(ctx.stack)
+    if not functions:
+        stack = ctx.stack.stack_name or "this stack"
+        ctx.report(
+            f"Stack '{stack}' has no audit function; expected an aws:lambda/function:Function with handler "
+            f"{AUDIT_HANDLER} (or inside a {AUDIT_COMPONENT} component) that a schedule invokes."
+        )
+        return
+    pending: list[Optional[Issue]] = []
+    for fn in functions:
+        issues = schedule_issues(ctx, fn)
+        if not issues:
+            return
+        pending.extend(issues)
+    ctx.report_issues(pending)
+
+
+def _role_of(ctx: Context, fn: Res) -> tuple[Optional[Res], Optional[Issue]]:
+    assert ctx.stack is not None
+    linked = ctx.stack.linked(fn, "role", IAM_ROLE)
+    if linked:
+        return linked[0], None
+    role_arn = fn.get("role")
+    if role_arn is UNKNOWN:
+        return None, ctx.unknown_issue(fn, "role", "which role the audit function runs as", "pass the role's arn output")
+    for role in ctx.stack.of_type(IAM_ROLE):
+        if isinstance(role_arn, str) and role_arn in _identifiers(role):
+            return role, None
+    return None, Issue(f"{fn.urn} runs as role {role_arn!r}, which is not in this stack; expected the audit role to be managed with the function so the pack can judge it.", fn.urn)
+
+
+def _documents_of(ctx: Context, role: Res) -> list[tuple[Res, str, Any]]:
+    """(owner, label, document) for every inline policy granting to the role."""
+    assert ctx.stack is not None
+    docs: list[tuple[Res, str, Any]] = []
+    inline = role.get("inlinePolicies")
+    if isinstance(inline, list):
+        for item in inline:
+            if isinstance(item, dict) and item.get("policy") not in (MISSING, None, ""):
+                docs.append((role, f"inline policy {item.get('name')!r}", item.get("policy")))
+    for rp in ctx.stack.of_type(IAM_ROLE_POLICY):
+        if _links(ctx.stack, rp, "role", role, _identifiers(role)):
+            docs.append((rp, "policy", rp.get("policy")))
+    return docs
+
+
+def validate_audit_role_least_privilege(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    ctx = stack_context(LEAST_PRIVILEGE, args, report_violation, (), ROLE_TYPES)
+    if ctx is None:
+        return
+    assert ctx.stack is not None
+    functions = audit_functions(ctx.stack)
+    if not functions:
+        return  # nothing to judge; root-access-key-audit-scheduled reports the missing audit
+    for fn in functions:
+        role, issue = _role_of(ctx, fn)
+        if role is None:
+            ctx.report_issues([issue])
+            continue
+        for owner, label, document in _documents_of(ctx, role):
+            if document is UNKNOWN or contains_unknown(document):
+                ctx.report_issues([ctx.unknown_issue(owner, "policy", f"that the audit role {role.urn} is least privilege", "build the document with json.dumps from known values, e.g. scope KMS with kms:ViaService instead of the key's ARN")])
+                continue
+            statements, problems = allow_statements(document)
+            for problem in problems:
+                ctx.report(f"{owner.urn} has a {label} that {problem}; expected a valid IAM policy document.", owner.urn)
+            for statement in statements:
+                for problem in grant_problems(statement, ALLOWED_GRANTS):
+                    ctx.report(f"{owner.urn} {problem}; expected only the grants the audit needs, scoped by resource or condition.", owner.urn)
+        managed = [m for m in (role.get("managedPolicyArns") if isinstance(role.get("managedPolicyArns"), list) else [])]
+        for att in ctx.stack.of_type(IAM_ROLE_POLICY_ATTACHMENT):
+            if _links(ctx.stack, att, "role", role, _identifiers(role)):
+                managed.append(att.get("policyArn"))
+        for arn in managed:
+            if arn is UNKNOWN:
+                ctx.report_issues([ctx.unknown_issue(role, "managed policy ARN", "what the audit role is granted", "attach AWS managed policies by literal ARN")])
+            elif arn not in ALLOWED_MANAGED_POLICIES:
+                ctx.report(f"{role.urn} has managed policy {arn!r} attached; expected only {', '.join(ALLOWED_MANAGED_POLICIES)} besides the audit's own inline grants.", role.urn)
+
+
+ROOT_ACCESS_KEY_AUDIT_SCHEDULED = stack_policy(SCHEDULED, validate_root_access_key_audit_scheduled, ())
+AUDIT_ROLE_LEAST_PRIVILEGE = stack_policy(LEAST_PRIVILEGE, validate_audit_role_least_privilege, ())

@@ -1,0 +1,285 @@
+"""Detection: a CloudWatch Logs metric filter on a CloudTrail-fed log group matches a root CreateAccessKey event and
+an alarm on its metric fires on a single event (CIS AWS 1.4 detective counterpart, CIS AWS 3.3 / 4.3 / 5.3 root-usage
+monitoring, Security Hub CloudWatch.1). EventBridge rules are welcome extra detection but do not count here: they
+have no alarm state, no CIS mapping and no metric history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    Severity,
+    StackValidationArgs,
+)
+
+from .. import metadata as md
+from .. import samples
+from ..alarm_eval import MetricSpec, evaluate_alarm
+from ..base import Context, Issue, stack_context, stack_policy
+from ..cloudtrail import log_group_name_from_arn, trail_findings
+from ..config import EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD
+from ..filter_pattern import PatternError, matches, parse
+from ..types import LOG_GROUP, METRIC_ALARM, METRIC_FILTER, TRAIL
+from ..values import MISSING, UNKNOWN, Res, contains_unknown
+
+ROOT_KEY_EXAMPLE = '{ ($.userIdentity.type = "Root") && ($.eventName = "CreateAccessKey") }'
+CIS_EXAMPLE = '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }'
+DETECTION_TYPES = (METRIC_FILTER, METRIC_ALARM, LOG_GROUP, TRAIL)
+HOW_LITERAL = "set it from a literal value"
+
+CREATION_ALARMED = md.PolicyMeta(
+    name="root-access-key-creation-alarmed",
+    description="Ensure a metric filter on a CloudTrail-fed log group matches a root CreateAccessKey event and an enabled alarm on its metric fires on a single event.",
+    severity=Severity.HIGH,
+    enforcement=EnforcementLevel.MANDATORY,
+    remediation=(
+        "Send a multi-region CloudTrail trail to a CloudWatch Logs log group, add an aws.cloudwatch.LogMetricFilter "
+        f"with pattern {ROOT_KEY_EXAMPLE} and metricTransformation value \"1\", and an aws.cloudwatch.MetricAlarm on "
+        "the same metric name and namespace with statistic Sum, threshold 1, GreaterThanOrEqualToThreshold, "
+        "evaluationPeriods 1 and the alert SNS topic in alarmActions."
+    ),
+    url=md.URL_CLOUDTRAIL_ALARMS,
+    frameworks=md.DETECTION,
+    kind="stack",
+)
+
+CIS_ROOT_USAGE = md.PolicyMeta(
+    name="cis-root-usage-alarmed",
+    description="Ensure the CIS root-usage metric filter and an alarm that fires on a single root action exist on a CloudTrail-fed log group.",
+    severity=Severity.MEDIUM,
+    enforcement=EnforcementLevel.ADVISORY,
+    remediation=(
+        f"Add an aws.cloudwatch.LogMetricFilter with the CIS pattern {CIS_EXAMPLE} on the trail's log group and an "
+        "aws.cloudwatch.MetricAlarm on its metric (Sum >= 1 over one period) with the alert topic in alarmActions."
+    ),
+    url=md.URL_SECURITY_HUB_CW1,
+    frameworks=md.MONITORING,
+    kind="stack",
+)
+
+
+@dataclass(frozen=True)
+class FilterCheck:
+    res: Res
+    pattern: object
+    error: Optional[str] = None
+    missed: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+    unknown: bool = False
+
+    @property
+    def correct(self) -> bool:
+        return self.error is None and not self.missed and not self.extra
+
+
+
+def check_filter(res: Res, expectation: samples.Expectation) -> FilterCheck:
+    pattern = res.get("pattern")
+    if pattern is UNKNOWN:
+        return FilterCheck(res, pattern, unknown=True)
+    try:
+        parsed = parse(pattern)
+        verdicts = {name: matches(parsed, samples.load(name)) for name in expectation.must_match + expectation.must_not_match}
+    except PatternError as exc:
+        return FilterCheck(res, pattern, error=str(exc))
+    missed = tuple(n for n in expectation.must_match if not verdicts[n])
+    extra = tuple(n for n in expectation.must_not_match if verdicts[n])
+    return FilterCheck(res, pattern, missed=missed, extra=extra)
+
+
+def _closest(checks: list[FilterCheck], expectation: samples.Expectation) -> list[FilterCheck]:
+    """The filters worth explaining: unparseable ones, and those nearest to the expectation.
+
+    Nearest means matching the most required events, then the fewest forbidden ones; a filter that matches none of
+    the required events (such as the denied-attempt filter) is another control and is not explained.
+    """
+    broken = [c for c in checks if not c.unknown and c.error is not None]
+    partial = [c for c in checks if not c.unknown and c.error is None and len(c.missed) < len(expectation.must_match)]
+    if partial:
+        best_missed = min(len(c.missed) for c in partial)
+        partial = [c for c in partial if len(c.missed) == best_missed]
+        best_extra = min(len(c.extra) for c in partial)
+        partial = [c for c in partial if len(c.extra) == best_extra]
+    return broken + partial
+
+
+def _filter_issue(check: FilterCheck, expectation: samples.Expectation, example: str) -> Issue:
+    subject = f"{check.res.urn} has filter pattern {check.pattern!r}"
+    expected = f"expected a pattern matching {expectation.summary}, such as {example}"
+    if check.error is not None:
+        return Issue(f"{subject} that the pack cannot evaluate ({check.error}); {expected}.", check.res.urn)
+    if check.missed:
+        missed = ", ".join(samples.DESCRIPTIONS[n] for n in check.missed)
+        return Issue(f"{subject} that does not match {missed}; {expected}.", check.res.urn)
+    extra = ", ".join(samples.DESCRIPTIONS[n] for n in check.extra)
+    return Issue(f"{subject} that also matches {extra}, so its alarm would be noise; {expected} and nothing else.", check.res.urn)
+
+
+def _feeds(trail: Res, groups: list[Res], names: set[str]) -> Optional[bool]:
+    linked = trail.property_dependencies.get("cloudWatchLogsGroupArn", ())
+    if any(g.urn in linked for g in groups):
+        return True
+    arn = trail.get("cloudWatchLogsGroupArn")
+    if arn is UNKNOWN:
+        return None
+    return log_group_name_from_arn(arn) in names
+
+
+def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
+    """Why the filter's log group is not proven to receive CloudTrail events ([] when it is)."""
+    assert ctx.stack is not None
+    external = set(ctx.settings[EXTERNAL_LOG_GROUPS])
+    name = filt.get("logGroupName")
+    groups = ctx.stack.linked(filt, "logGroupName", LOG_GROUP)
+    if not groups and isinstance(name, str):
+        groups = [g for g in ctx.stack.of_type(LOG_GROUP) if g.get("name") == name]
+    names = {n for n in [name] + [g.get("name") for g in groups] if isinstance(n, str) and n}
+    if names & external:
+        return []
+    if name is UNKNOWN and not groups:
+        return [ctx.unknown_issue(filt, "logGroupName", "which log group the filter reads", "give the log group an explicit name or pass the LogGroup resource's name output")]
+    if name in (MISSING, None, ""):
+        return [Issue(f"{filt.urn} has no logGroupName; expected the log group a multi-region CloudTrail trail delivers to.", filt.urn)]
+    issues: list[Optional[Issue]] = []
+    feeding: list[Res] = []
+    for trail in ctx.stack.of_type(TRAIL):
+        feeds = _feeds(trail, groups, names)
+        if feeds is None:
+            issues.append(ctx.unknown_issue(trail, "cloudWatchLogsGroupArn", f"whether it feeds the log group of {filt.urn}", "pass the LogGroup's arn output so the engine records the dependency"))
+        elif feeds:
+            feeding.append(trail)
+    if not feeding:
+        if issues:
+            return issues
+        shown = sorted(names)[0] if names else repr(name)
+        return [Issue(
+            f"{filt.urn} reads log group {shown!r}, which no CloudTrail trail in this stack feeds and which is not listed "
+            f"in externalTrailLogGroups; expected a multi-region trail whose cloudWatchLogsGroupArn is that log group, "
+            f"or the log group name in the '{ctx.meta.name}' policy config.",
+            filt.urn,
+        )]
+    trail_issues: list[Optional[Issue]] = []
+    for trail in feeding:
+        findings = trail_findings(trail.props)
+        problems = [f for f in findings if f.problem]
+        unknowns = [ctx.unknown_issue(trail, f.unknown_property or "", "that the trail delivers root CreateAccessKey events from every region", HOW_LITERAL) for f in findings if f.unknown_property]
+        if not problems and all(u is None for u in unknowns):
+            return []
+        trail_issues.extend(unknowns)
+        trail_issues.extend(
+            Issue(f"{trail.urn} feeds the detection's log group but {p.problem}; expected a logging, multi-region trail recording IAM write management events.", trail.urn)
+            for p in problems
+        )
+    return trail_issues
+
+
+def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res) -> list[Optional[Issue]]:
+    issues: list[Optional[Issue]] = []
+    for finding in evaluate_alarm(alarm.props, spec, ctx.settings[MAX_ALARM_PERIOD]):
+        if finding.unknown_property:
+            owner = filt if finding.unknown_property.startswith("metricTransformation") else alarm
+            issues.append(ctx.unknown_issue(owner, finding.unknown_property, f"that {alarm.urn} fires on one event of {filt.urn}", HOW_LITERAL))
+        else:
+            issues.append(Issue(f"{alarm.urn} {finding.problem}; expected an alarm that a single event of {filt.urn} moves to ALARM.", alarm.urn))
+    actions = alarm.get("alarmActions")
+    linked = alarm.property_dependencies.get("alarmActions", ())
+    if actions in (MISSING, None) or actions == []:
+        issues.append(Issue(f"{alarm.urn} has no alarmActions, so it notifies nobody; expected the alert SNS topic's ARN.", alarm.urn))
+    elif (actions is UNKNOWN or contains_unknown(actions)) and not linked:
+        issues.append(ctx.unknown_issue(alarm, "alarmActions", "that the alarm notifies someone", "pass the topic's arn output so the engine records the dependency"))
+    return issues
+
+
+def watching_alarms(ctx: Context, filt: Res, spec: MetricSpec) -> tuple[list[Res], list[Optional[Issue]]]:
+    """Alarms on the filter's metric, matched by known name+namespace or by a propertyDependencies link."""
+    assert ctx.stack is not None
+    found: list[Res] = []
+    unknowns: list[Optional[Issue]] = []
+    for alarm in ctx.stack.of_type(METRIC_ALARM):
+        linked = filt.urn in alarm.property_dependencies.get("metricName", ()) or filt.urn in alarm.property_dependencies.get("namespace", ())
+        name, namespace = alarm.get("metricName"), alarm.get("namespace")
+        if linked or (name == spec.name and namespace == spec.namespace and isinstance(name, str)):
+            found.append(alarm)
+        elif name is UNKNOWN or namespace is UNKNOWN:
+            unknowns.append(ctx.unknown_issue(alarm, "metricName" if name is UNKNOWN else "namespace", f"whether it watches the metric of {filt.urn}", "pass the metric name and namespace as literal strings"))
+    return found, unknowns
+
+
+def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: str, control: str) -> None:
+    assert ctx.stack is not None
+    checks = [check_filter(f, expectation) for f in ctx.stack.of_type(METRIC_FILTER)]
+    candidates: list[FilterCheck] = []
+    for check in checks:
+        if check.unknown:
+            issue = ctx.unknown_issue(check.res, "pattern", f"that the filter matches {expectation.summary}", HOW_LITERAL)
+            if issue is None:
+                candidates.append(check)
+        elif check.correct:
+            candidates.append(check)
+    if not candidates:
+        unknown_issues = [ctx.unknown_issue(c.res, "pattern", f"that the filter matches {expectation.summary}", HOW_LITERAL) for c in checks if c.unknown]
+        explained: list[Optional[Issue]] = [_filter_issue(c, expectation, example) for c in _closest(checks, expectation)]
+        if unknown_issues or explained:
+            ctx.report_issues(unknown_issues + explained)
+        else:
+            stack = ctx.stack.stack_name or "this stack"
+            ctx.report(f"Stack '{stack}' has no CloudWatch Logs metric filter matching {expectation.summary}; expected {control} with a pattern such as {example} on a CloudTrail-fed log group, and an alarm on its metric.")
+        return
+
+    pending: list[Optional[Issue]] = []
+    for check in candidates:
+        filt = check.res
+        group_issues = log_group_issues(ctx, filt)
+        spec = MetricSpec.from_filter_props(filt.props)
+        if spec is None:
+            pending.append(Issue(f"{filt.urn} has no metricTransformation; expected one publishing value \"1\" to the metric its alarm watches.", filt.urn))
+            continue
+        if spec.name is UNKNOWN or spec.namespace is UNKNOWN:
+            pending.append(ctx.unknown_issue(filt, "metricTransformation", "which metric the filter publishes", "pass the metric name and namespace as literal strings"))
+            if not ctx.allow_unknown:
+                continue
+        alarms, alarm_unknowns = watching_alarms(ctx, filt, spec)
+        best: Optional[list[Optional[Issue]]] = None
+        for alarm in alarms:
+            found = alarm_issues(ctx, filt, spec, alarm)
+            if all(i is None for i in found):
+                best = []
+                break
+            if best is None or len([i for i in found if i]) < len([i for i in best if i]):
+                best = found
+        if best == [] and all(i is None for i in group_issues):
+            return  # one filter, fed by CloudTrail, watched by an alarm that fires: the control is present
+        pending.extend(group_issues)
+        if best is None:
+            if any(alarm_unknowns):
+                pending.extend(alarm_unknowns)
+            else:
+                pending.append(Issue(
+                    f"{filt.urn} publishes metric {spec.namespace}/{spec.name} but no alarm in this stack watches it; "
+                    f"expected an aws:cloudwatch/metricAlarm:MetricAlarm on that metric that fires on a single event.",
+                    filt.urn,
+                ))
+        else:
+            pending.extend(best)
+    ctx.report_issues(pending)
+
+
+def validate_root_access_key_creation_alarmed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    ctx = stack_context(CREATION_ALARMED, args, report_violation, (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD), DETECTION_TYPES)
+    if ctx is not None:
+        evaluate_detection(ctx, samples.ROOT_ACCESS_KEY_FILTER, ROOT_KEY_EXAMPLE, "a root CreateAccessKey metric filter")
+
+
+def validate_cis_root_usage_alarmed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    ctx = stack_context(CIS_ROOT_USAGE, args, report_violation, (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD), DETECTION_TYPES)
+    if ctx is not None:
+        evaluate_detection(ctx, samples.CIS_ROOT_USAGE_FILTER, CIS_EXAMPLE, "the CIS root-usage metric filter")
+
+
+ROOT_ACCESS_KEY_CREATION_ALARMED = stack_policy(
+    CREATION_ALARMED, validate_root_access_key_creation_alarmed, (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD)
+)
+CIS_ROOT_USAGE_ALARMED = stack_policy(CIS_ROOT_USAGE, validate_cis_root_usage_alarmed, (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD))

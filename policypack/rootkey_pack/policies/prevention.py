@@ -1,0 +1,190 @@
+"""Prevention: an Organizations SCP denies iam:CreateAccessKey to every member account's root user, and every SCP
+document is one AWS accepts (CIS AWS 1.4 and successors, Security Hub IAM.4, Control Tower
+AWS-GR_RESTRICT_ROOT_USER_ACCESS_KEYS)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    Severity,
+    StackValidationArgs,
+)
+
+from .. import metadata as md
+from ..base import (
+    Context,
+    resource_context,
+    resource_policy,
+    stack_context,
+    stack_policy,
+)
+from ..config import PARTITION
+from ..iam_eval import root_access_key_denial, validate_scp
+from ..types import SCP, SCP_ATTACHMENT
+from ..values import MISSING, UNKNOWN, Res
+
+SCP_TYPE = "SERVICE_CONTROL_POLICY"
+EXPECTED_SCP = (
+    "expected a SERVICE_CONTROL_POLICY with a Deny statement for iam:CreateAccessKey on Resource \"*\" whose only "
+    "condition is ArnLike/StringLike aws:PrincipalArn \"arn:aws:iam::*:root\""
+)
+HOW_KNOWN_DOCUMENT = "build the document with json.dumps from literal values instead of from resource outputs"
+
+CREATION_DENIED = md.PolicyMeta(
+    name="root-access-key-creation-denied",
+    description="Ensure an attached service control policy denies iam:CreateAccessKey to the root user of every member account.",
+    severity=Severity.CRITICAL,
+    enforcement=EnforcementLevel.MANDATORY,
+    remediation=(
+        "Create an aws.organizations.Policy of type SERVICE_CONTROL_POLICY whose document denies iam:CreateAccessKey "
+        "on \"*\" with the condition ArnLike aws:PrincipalArn arn:aws:iam::*:root and no other condition, and attach "
+        "it with an aws.organizations.PolicyAttachment to the organization root (or every OU/account to protect)."
+    ),
+    url=md.URL_SCP_EXAMPLES,
+    frameworks=md.PREVENTION,
+    kind="stack",
+)
+
+DOCUMENT_VALID = md.PolicyMeta(
+    name="scp-document-valid",
+    description="Ensure every service control policy document is valid JSON within 5,120 characters, without Principal or NotPrincipal, and with only Allow or Deny effects.",
+    severity=Severity.HIGH,
+    enforcement=EnforcementLevel.MANDATORY,
+    remediation=(
+        "Write the SCP document with json.dumps from a dict, keep it under 5,120 characters, drop Principal / "
+        "NotPrincipal (SCPs apply to every principal of the accounts they are attached to), and use Effect \"Allow\" "
+        "or \"Deny\" with exactly one of Action/NotAction and one of Resource/NotResource per statement."
+    ),
+    url=md.URL_SCP_SYNTAX,
+    frameworks=md.PREVENTION,
+    kind="resource",
+)
+
+
+def _is_scp(ctx: Context, res: Res) -> Optional[bool]:
+    kind = res.get("type")
+    if kind is UNKNOWN:
+        return None
+    # AWS Organizations (and the provider) default the policy type to SERVICE_CONTROL_POLICY.
+    return kind in (MISSING, None, "", SCP_TYPE)
+
+
+def _policy_ids(res: Res) -> set[str]:
+    return {v for v in (res.get("id"), res.get("arn")) if isinstance(v, str) and v}
+
+
+def attachments_of(ctx: Context, policy: Res) -> list[Res]:
+    """PolicyAttachments of this SCP: linked through propertyDependencies (new policy) or by its known id."""
+    assert ctx.stack is not None
+    ids = _policy_ids(policy)
+    found = []
+    for att in ctx.stack.of_type(SCP_ATTACHMENT):
+        linked = policy.urn in att.property_dependencies.get("policyId", ())
+        policy_id = att.get("policyId")
+        if linked or (isinstance(policy_id, str) and policy_id in ids):
+            found.append(att)
+    return found
+
+
+def _target_problem(att: Res) -> Optional[str]:
+    target = att.get("targetId")
+    if target is UNKNOWN or (isinstance(target, str) and target.strip()):
+        # An unknown target id is still a target: the engine only leaves it unknown when it comes from a resource.
+        return None
+    return f"{att.urn} has targetId {target!r}; expected the organization root, an OU or an account id"
+
+
+def validate_root_access_key_creation_denied(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    ctx = stack_context(CREATION_DENIED, args, report_violation, (PARTITION,), (SCP, SCP_ATTACHMENT))
+    if ctx is None:
+        return
+    assert ctx.stack is not None
+    denying: list[Res] = []
+    near_misses: list[tuple[Res, str]] = []
+    for policy in ctx.stack.of_type(SCP):
+        is_scp = _is_scp(ctx, policy)
+        if is_scp is None:
+            if ctx.unknown(policy, "type", "that it is a service control policy", "set type=\"SERVICE_CONTROL_POLICY\" literally"):
+                is_scp = True
+            else:
+                continue
+        if not is_scp:
+            continue
+        content = policy.get("content")
+        if content is UNKNOWN:
+            if ctx.unknown(policy, "content", "that the SCP denies root access-key creation", HOW_KNOWN_DOCUMENT):
+                denying.append(policy)
+            continue
+        verdict = root_access_key_denial(content, ctx.settings[PARTITION])
+        if verdict.denies:
+            denying.append(policy)
+        else:
+            near_misses.append((policy, verdict.explanation))
+
+    attached = False
+    unattached: list[Res] = []
+    target_problems: list[tuple[Res, str]] = []
+    for policy in denying:
+        attachments = attachments_of(ctx, policy)
+        good = [a for a in attachments if _target_problem(a) is None]
+        target_problems.extend((a, p) for a in attachments if (p := _target_problem(a)) is not None)
+        if good:
+            attached = True
+        elif not attachments:
+            unattached.append(policy)
+    if attached:
+        return
+    if denying:
+        for att, problem in target_problems:
+            ctx.report(f"{problem}.", att.urn)
+        for policy in unattached:
+            ctx.report(
+                f"{policy.urn} denies root access-key creation but is not attached to any target; expected an "
+                f"aws:organizations/policyAttachment:PolicyAttachment of it to the organization root, an OU or an account.",
+                policy.urn,
+            )
+        return
+    if ctx.reported:
+        return  # unknown values were already reported for the candidate SCPs
+    relevant = [(p, why) for p, why in near_misses if "CreateAccessKey".lower() in str(p.get("content")).lower()]
+    for policy, why in relevant or near_misses:
+        ctx.report(
+            f"{policy.urn} does not deny iam:CreateAccessKey to the root user of every account because {why}; {EXPECTED_SCP}.",
+            policy.urn,
+        )
+    if not near_misses:
+        stack = ctx.stack.stack_name or "this stack"
+        ctx.report(f"Stack '{stack}' has no service control policy denying iam:CreateAccessKey to the root user; {EXPECTED_SCP}, attached to the organization root.")
+
+
+def validate_scp_document_valid(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    ctx = resource_context(DOCUMENT_VALID, args, report_violation, (), (SCP,))
+    if ctx is None:
+        return
+    res = ctx.resource
+    assert res is not None
+    kind = res.get("type")
+    if kind is UNKNOWN:
+        ctx.unknown(res, "type", "that it is a service control policy", "set type literally")
+        return
+    if kind not in (MISSING, None, "", SCP_TYPE):
+        return
+    content = res.get("content")
+    if content is UNKNOWN:
+        ctx.unknown(res, "content", "that the SCP document is valid", HOW_KNOWN_DOCUMENT)
+        return
+    problems = validate_scp(content)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+        ctx.report(
+            f"{res.label} has an SCP document that {problems[0]}{more}; expected valid JSON under 5,120 characters "
+            f"without Principal/NotPrincipal and with Allow or Deny effects only."
+        )
+
+
+ROOT_ACCESS_KEY_CREATION_DENIED = stack_policy(CREATION_DENIED, validate_root_access_key_creation_denied, (PARTITION,))
+SCP_DOCUMENT_VALID = resource_policy(DOCUMENT_VALID, validate_scp_document_valid, ())

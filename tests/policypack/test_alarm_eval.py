@@ -1,0 +1,107 @@
+"""Alarm analysis: does one matching event move the alarm to ALARM?"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from rootkey_pack.alarm_eval import (
+    AlarmFinding,
+    MetricSpec,
+    evaluate_alarm,
+    statistic_range,
+)
+from rootkey_pack.values import UNKNOWN
+
+SPEC = MetricSpec("RootAccessKeyCreated", "RootKeyGuardrails", "1")
+ALARM = {
+    "metricName": "RootAccessKeyCreated", "namespace": "RootKeyGuardrails", "statistic": "Sum", "period": 300,
+    "evaluationPeriods": 1, "threshold": 1, "comparisonOperator": "GreaterThanOrEqualToThreshold",
+}
+
+
+def findings(spec: MetricSpec = SPEC, **changes: Any) -> list[AlarmFinding]:
+    alarm = {**ALARM, **changes}
+    return evaluate_alarm({k: v for k, v in alarm.items() if v is not None}, spec, 300)
+
+
+@pytest.mark.parametrize(("statistic", "value", "default", "expected"), [
+    ("Sum", 1.0, None, (1.0, 1.0)),
+    ("Sum", 1.0, 0.0, (1.0, 1.0)),
+    ("Sum", 1.0, 2.0, (1.0, math.inf)),
+    ("Sum", 1.0, -1.0, (-math.inf, 1.0)),
+    ("SampleCount", 1.0, None, (1.0, 1.0)),
+    ("SampleCount", 1.0, 0.0, (1.0, math.inf)),
+    ("Maximum", 1.0, 0.0, (1.0, 1.0)),
+    ("Minimum", 1.0, 0.0, (0.0, 1.0)),
+    ("Average", 1.0, 0.0, (0.0, 1.0)),
+    ("Average", 1.0, None, (1.0, 1.0)),
+])
+def test_statistic_range_one_event(statistic: str, value: float, default: Any, expected: tuple[float, float]) -> None:
+    assert statistic_range(statistic, value, default) == expected
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"statistic": "Maximum"},
+    {"statistic": "SampleCount"},
+    {"statistic": "Average"},
+    {"statistic": None, "extendedStatistic": "p100"},
+    {"threshold": 0, "comparisonOperator": "GreaterThanThreshold"},
+    {"threshold": 0.5},
+    {"evaluationPeriods": 3, "datapointsToAlarm": 1},
+    {"period": 60},
+    {"threshold": "1"},
+    {"treatMissingData": "notBreaching"},
+    {"actionsEnabled": True},
+    {"unit": "None"},
+])
+def test_evaluate_alarm_equivalent_alarm_fires(changes: dict[str, Any]) -> None:
+    assert findings(**changes) == []
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"threshold": 1, "comparisonOperator": "GreaterThanThreshold"}, "needs Sum > 1 but one matching event can give 1, so a single event does not fire it"),
+    ({"threshold": None}, "has no threshold, expected a number"),
+    ({"statistic": None}, "has no statistic, expected Sum, Maximum or SampleCount"),
+    ({"comparisonOperator": "LessThanLowerOrGreaterThanUpperThreshold"}, "uses comparison operator 'LessThanLowerOrGreaterThanUpperThreshold', expected GreaterThanOrEqualToThreshold or GreaterThanThreshold"),
+    ({"evaluationPeriods": 0}, "has evaluationPeriods 0, expected a positive integer"),
+    ({"period": 600}, "has period 600 s, longer than the 300 s allowed"),
+    ({"metricName": "RootAccountUsage"}, "watches metricName 'RootAccountUsage' but the filter publishes 'RootAccessKeyCreated'"),
+    ({"metricQueries": [{"id": "m1"}]}, "uses metricQueries (metric math), which the pack cannot evaluate; expected a single metric alarm"),
+])
+def test_evaluate_alarm_weakened_alarm_problem(changes: dict[str, Any], problem: str) -> None:
+    assert AlarmFinding(problem=problem) in findings(**changes)
+
+
+def test_evaluate_alarm_default_value_that_breaches_idle_reported() -> None:
+    spec = MetricSpec("RootAccessKeyCreated", "RootKeyGuardrails", "1", default_value=1)
+    assert findings(spec) == [AlarmFinding(problem="breaches on the filter's defaultValue alone, so it stays in ALARM and never notifies a new event")]
+
+
+def test_evaluate_alarm_samplecount_with_default_always_breaches() -> None:
+    spec = MetricSpec("RootAccessKeyCreated", "RootKeyGuardrails", "1", default_value=0)
+    assert findings(spec, statistic="SampleCount") == [AlarmFinding(problem="breaches on the filter's defaultValue alone, so it stays in ALARM and never notifies a new event")]
+
+
+@pytest.mark.parametrize(("changes", "prop"), [
+    ({"threshold": UNKNOWN}, "threshold"),
+    ({"statistic": UNKNOWN}, "statistic"),
+    ({"period": UNKNOWN}, "period"),
+    ({"metricName": UNKNOWN}, "metricName"),
+    ({"actionsEnabled": UNKNOWN}, "actionsEnabled"),
+])
+def test_evaluate_alarm_unknown_value_named(changes: dict[str, Any], prop: str) -> None:
+    assert AlarmFinding(unknown_property=prop) in findings(**changes)
+
+
+def test_evaluate_alarm_unknown_metric_value_named() -> None:
+    spec = MetricSpec("RootAccessKeyCreated", "RootKeyGuardrails", UNKNOWN)
+    assert findings(spec) == [AlarmFinding(unknown_property="metricTransformation.value")]
+
+
+def test_metric_spec_from_filter_props_single_item_list() -> None:
+    props = {"metricTransformation": [{"name": "n", "namespace": "ns", "value": "1"}]}
+    assert MetricSpec.from_filter_props(props) == MetricSpec("n", "ns", "1")
+    assert MetricSpec.from_filter_props({}) is None

@@ -1,0 +1,125 @@
+"""Property-based tests: arbitrary text and JSON never crash the analysers; they always return a verdict."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pulumi_policy import StackValidationPolicy
+from rootkey_pack import samples
+from rootkey_pack.alarm_eval import MetricSpec, evaluate_alarm
+from rootkey_pack.cloudtrail import trail_findings
+from rootkey_pack.filter_pattern import PatternError, matches, parse
+from rootkey_pack.iam_eval import root_access_key_denial, validate_scp
+
+settings.register_profile("pack", max_examples=150, deadline=None)
+settings.load_profile("pack")
+
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=12))
+json_value = st.recursive(json_leaf, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=20)
+
+# Statement-shaped JSON: the keys the analyser branches on, with arbitrary values.
+statement = st.dictionaries(
+    st.sampled_from(["Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition", "Principal"]),
+    st.one_of(
+        json_value,
+        st.sampled_from(["Deny", "Allow", "iam:*", "*", "iam:CreateAccessKey", "arn:aws:iam::*:root"]),
+        st.dictionaries(
+            st.sampled_from(["ArnLike", "StringEquals", "ForAnyValue:StringLike", "Null", "Bool", "StringNotLikeIfExists", "ForAllValues:ArnNotLike", "Weird:Op"]),
+            st.dictionaries(st.sampled_from(["aws:PrincipalArn", "aws:principalarn", "aws:MultiFactorAuthPresent"]), json_value, max_size=2),
+            max_size=3,
+        ),
+    ),
+    max_size=8,
+)
+document = st.one_of(
+    st.builds(lambda s: json.dumps({"Version": "2012-10-17", "Statement": s}), st.one_of(statement, st.lists(statement, max_size=3))),
+    st.builds(json.dumps, json_value),
+    st.text(max_size=200),
+)
+
+pattern_alphabet = st.sampled_from(list('{}()$.[]0123456789 "=!<>&|*%-?abcRootISNULLTRUEFALSENOTEXISTS\\'))
+patterns = st.one_of(
+    st.text(max_size=80),
+    st.lists(pattern_alphabet, max_size=60).map("".join),
+    st.lists(st.sampled_from(["{", "}", "(", ")", "$.eventName", "$.userIdentity.type", "=", "!=", ">", "&&", "||",
+                              '"Root"', "CreateAccessKey", "IS NULL", "NOT EXISTS", "EXISTS", "IS TRUE", "*", "5", "$.a[0]"]),
+             max_size=14).map(" ".join),
+)
+
+
+@given(document)
+def test_root_access_key_denial_any_document_returns_verdict(text: Any) -> None:
+    verdict = root_access_key_denial(text)
+    assert isinstance(verdict.denies, bool)
+    assert verdict.denies or verdict.explanation
+
+
+@given(document)
+def test_validate_scp_any_document_returns_list(text: Any) -> None:
+    assert all(isinstance(p, str) and p for p in validate_scp(text))
+
+
+@given(json_value)
+def test_root_access_key_denial_non_text_returns_verdict(value: Any) -> None:
+    assert root_access_key_denial(value).denies is False
+
+
+@given(patterns)
+def test_filter_pattern_any_text_parses_or_raises_pattern_error(text: str) -> None:
+    try:
+        parsed = parse(text)
+    except PatternError as exc:
+        assert str(exc)
+        return
+    for name in samples.ALL_SAMPLES:
+        try:
+            assert isinstance(matches(parsed, samples.load(name)), bool)
+        except PatternError as exc:
+            assert "precedence" in str(exc)
+
+
+@given(st.dictionaries(st.sampled_from(["metricName", "namespace", "statistic", "extendedStatistic", "period", "evaluationPeriods",
+                                        "datapointsToAlarm", "threshold", "comparisonOperator", "treatMissingData", "actionsEnabled",
+                                        "dimensions", "unit", "metricQueries"]), json_value, max_size=10),
+       json_value, json_value)
+def test_evaluate_alarm_any_props_returns_findings(alarm: dict[str, Any], value: Any, default: Any) -> None:
+    spec = MetricSpec("RootAccessKeyCreated", "RootKeyGuardrails", value, default)
+    assert isinstance(evaluate_alarm(alarm, spec, 300), list)
+
+
+@given(st.dictionaries(st.sampled_from(["enableLogging", "isMultiRegionTrail", "includeGlobalServiceEvents", "eventSelectors", "advancedEventSelectors"]), json_value, max_size=5))
+def test_trail_findings_any_props_returns_findings(props: dict[str, Any]) -> None:
+    assert isinstance(trail_findings(props), list)
+
+
+# --- whole validators: any property value on any baseline resource yields a verdict, never an exception ---
+
+from rootkey_pack.pack import POLICIES  # noqa: E402
+
+from tests.policypack import stackkit as k  # noqa: E402
+
+_BASELINE_NAMES = sorted(k.baseline())
+_prop_value = st.one_of(json_value, st.just(k.UNKNOWN), st.lists(st.just(k.UNKNOWN), max_size=2), st.builds(json.dumps, json_value))
+
+
+@given(st.lists(st.tuples(st.sampled_from(_BASELINE_NAMES), st.text(min_size=1, max_size=3) | st.sampled_from(
+    ["content", "type", "pattern", "metricTransformation", "logGroupName", "alarmActions", "threshold", "statistic",
+     "policy", "kmsMasterKeyId", "isMultiRegionTrail", "eventSelectors", "scheduleExpression", "state", "handler",
+     "cloudWatchLogsGroupArn", "topic", "function", "principal", "targetId", "policyId"]), _prop_value), max_size=6),
+       st.dictionaries(st.sampled_from(["stacks", "allowUnknownValues", "maxAlarmPeriodSeconds", "externalTrailLogGroups"]), json_value, max_size=2))
+@settings(max_examples=60)
+def test_stack_validators_any_mutation_return_verdict(changes: list[tuple[str, str, Any]], config: dict[str, Any]) -> None:
+    specs = k.baseline()
+    for name, prop, value in changes:
+        specs[name].props[prop] = value
+    for policy in POLICIES:
+        if isinstance(policy, StackValidationPolicy):
+            outcome = k.run(policy.validate, k.stack_args(specs, config))
+        else:
+            outcome = None
+            for spec in specs.values():
+                outcome = k.run(policy.validate, k.resource_args(spec.type, spec.name, spec.props, config))
+        assert outcome is None or all(isinstance(m, str) and m for m, _ in outcome.messages)

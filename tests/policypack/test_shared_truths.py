@@ -1,0 +1,63 @@
+"""The program's copies of the shared truths (components/documents.py) judged by the pack's analysers directly.
+
+The pack never imports the program; this test does, so a change on either side that breaks the other fails here
+in milliseconds, before the end-to-end contract test in tests/preflight runs the whole program.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from rootkey_pack import samples
+from rootkey_pack.filter_pattern import matches, parse
+from rootkey_pack.iam_eval import (
+    allow_statements,
+    grant_problems,
+    parse_document,
+    root_access_key_denial,
+    validate_scp,
+)
+from rootkey_pack.policies.audit import ALLOWED_GRANTS
+from rootkey_pack.policies.delivery import CLOUDWATCH, EVENTBRIDGE, key_policy_problem
+
+from components import documents
+from components.context import AwsContext, Organization
+
+CTX = AwsContext(account_id="111122223333", region="us-east-1", partition="aws", stack="dev",
+                 organization=Organization(id="o-a1b2c3d4e5", root_id="r-a1b2", management_account_id="111122223333"))
+
+
+@pytest.mark.parametrize(("partition", "deny_all"), list(itertools.product(["aws", "aws-us-gov", "aws-cn"], [False, True])))
+def test_shared_scp_document_denies_and_is_valid(partition: str, deny_all: bool) -> None:
+    text = json.dumps(documents.scp_document(partition, deny_all_root_actions=deny_all))
+    assert validate_scp(text) == []
+    assert root_access_key_denial(text, partition).denies is True
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    (documents.PATTERN_ROOT_ACCESS_KEY_CREATED, {samples.ROOT_CREATE_ACCESS_KEY}),
+    (documents.PATTERN_ROOT_ACCESS_KEY_CREATION_DENIED, {samples.ROOT_CREATE_ACCESS_KEY_DENIED}),
+    (documents.PATTERN_CIS_ROOT_USAGE, {samples.ROOT_CREATE_ACCESS_KEY, samples.ROOT_CREATE_ACCESS_KEY_DENIED, samples.ROOT_CONSOLE_LOGIN}),
+], ids=["created", "denied", "cis"])
+def test_shared_filter_patterns_match_expected_samples(pattern: str, expected: set[str]) -> None:
+    parsed = parse(pattern)
+    assert {n for n in samples.ALL_SAMPLES if matches(parsed, samples.load(n))} == expected
+
+
+@pytest.mark.parametrize("service", [CLOUDWATCH, EVENTBRIDGE])
+def test_shared_alert_key_policy_usable_by_publishers(service: str) -> None:
+    assert key_policy_problem(json.dumps(documents.alert_key_policy(CTX)), service) is None
+
+
+@pytest.mark.parametrize(("security_hub", "org_role", "remediate"), list(itertools.product([False, True], ["", "AuditRole"], [False, True])))
+def test_shared_audit_role_policy_least_privilege(security_hub: bool, org_role: str, remediate: bool) -> None:
+    document = documents.audit_role_policy(
+        CTX, log_group_arn="arn:aws:logs:us-east-1:111122223333:log-group:/aws/lambda/audit",
+        namespace="RootKeyGuardrails", topic_arn="arn:aws:sns:us-east-1:111122223333:alerts",
+        key_alias="alias/root-key-guardrails-dev-alerts", security_hub=security_hub, org_role_name=org_role, remediate=remediate,
+    )
+    statements, problems = allow_statements(document)
+    assert problems == [] and parse_document(document).errors == ()
+    assert [p for s in statements for p in grant_problems(s, ALLOWED_GRANTS)] == []

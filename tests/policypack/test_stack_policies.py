@@ -1,0 +1,465 @@
+"""Stack policies from a compliant baseline, one change per case, with exact messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Optional
+
+import pytest
+from rootkey_pack.policies import audit, delivery, detection, prevention
+
+from tests.policypack import stackkit as k
+
+Mutation = Callable[[dict[str, k.Spec]], Any]
+
+SCP = "deny-root-access-keys-scp"
+ATTACH = "deny-root-access-keys-attach-r-a1b2"
+TRAIL = "root-access-key-detection-trail"
+LOGS = "root-access-key-detection-trail-logs"
+F_CREATED = "root-access-key-detection-filter-created"
+F_DENIED = "root-access-key-detection-filter-denied"
+F_CIS = "root-access-key-detection-filter-cis-root-usage"
+A_CREATED = "root-access-key-detection-alarm-created"
+A_CIS = "root-access-key-detection-alarm-cis-root-usage"
+TOPIC = "root-access-key-detection-alerts"
+KEY = "root-access-key-detection-alerts-key"
+SUB = "root-access-key-detection-alerts-email-1f2e3d4c"
+FN = "root-access-key-audit-function"
+SCHEDULE = "root-access-key-audit-schedule"
+TARGET = "root-access-key-audit-schedule-target"
+PERMISSION = "root-access-key-audit-invoke-permission"
+AUDIT_POLICY = "root-access-key-audit-policy"
+
+
+def U(name: str) -> str:
+    return k.urn(name)
+
+
+def setp(name: str, **props: Any) -> Mutation:
+    return lambda specs: specs[name].props.update(props)
+
+
+def drop(*names: str) -> Mutation:
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        for n in names:
+            del specs[n]
+
+    return mutate
+
+
+def unlink(name: str, *props: str) -> Mutation:
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        for p in props:
+            specs[name].links.pop(p)
+
+    return mutate
+
+
+def both(*mutations: Mutation) -> Mutation:
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        for m in mutations:
+            m(specs)
+
+    return mutate
+
+
+def scp_with(**statement_changes: Any) -> str:
+    doc = json.loads(json.dumps(k.SCP_DOCUMENT))
+    for key, value in statement_changes.items():
+        if value is None:
+            doc["Statement"][0].pop(key, None)
+        else:
+            doc["Statement"][0][key] = value
+    return json.dumps(doc)
+
+
+def outcome(validate: Callable[..., Any], mutate: Optional[Mutation] = None, config: Optional[dict[str, Any]] = None) -> k.Outcome:
+    specs = k.baseline()
+    if mutate is not None:
+        mutate(specs)
+    return k.run(validate, k.stack_args(specs, config))
+
+
+STACK_VALIDATORS = [
+    prevention.validate_root_access_key_creation_denied,
+    detection.validate_root_access_key_creation_alarmed,
+    detection.validate_cis_root_usage_alarmed,
+    audit.validate_root_access_key_audit_scheduled,
+    audit.validate_audit_role_least_privilege,
+    delivery.validate_alarm_topic_has_subscriber,
+    delivery.validate_alarm_topic_key_usable,
+]
+
+
+ALL_STACKS = {"stacks": ["*"]}  # the default for every stack policy, spelled out
+
+
+@pytest.mark.parametrize("validate", STACK_VALIDATORS, ids=lambda v: v.__name__)
+def test_stack_policy_baseline_passes(validate: Callable[..., Any]) -> None:
+    assert outcome(validate, None, ALL_STACKS) == k.Outcome(())
+
+
+def test_alarm_topic_has_subscriber_default_config_applies_to_every_stack() -> None:
+    result = outcome(delivery.validate_alarm_topic_has_subscriber, drop(SUB))
+    assert [urn for _, urn in result.messages] == [U(TOPIC)]
+    assert result.not_applicable is None
+
+
+@pytest.mark.parametrize("validate", STACK_VALIDATORS, ids=lambda v: v.__name__)
+def test_stack_policy_guard_only_stack_not_applicable(validate: Callable[..., Any]) -> None:
+    result = outcome(validate, drop(SCP, F_CREATED, FN, TOPIC), {"stacks": ["prod-*", "security"]})
+    assert result == k.Outcome((), "stack 'dev' is not in this policy's 'stacks' config, so it only gets the guards")
+
+
+@pytest.mark.parametrize("validate", STACK_VALIDATORS, ids=lambda v: v.__name__)
+def test_stack_policy_invalid_config_reported(validate: Callable[..., Any]) -> None:
+    name = validate.__name__.removeprefix("validate_").replace("_", "-")
+    result = outcome(validate, None, {"stacks": "dev"})
+    assert result.messages == ((
+        f"The '{name}' policy config is invalid: policy config key 'stacks' is 'dev'; expected an array of strings "
+        f"(non-empty glob patterns of stack names).",
+        None,
+    ),)
+
+
+def test_stack_policy_unrecognised_config_key_reported() -> None:
+    result = outcome(prevention.validate_root_access_key_creation_denied, None, {"stack": ["dev"]})
+    assert result.messages == ((
+        "The 'root-access-key-creation-denied' policy config is invalid: policy config key 'stack' is not recognised; "
+        "expected one of: allowUnknownValues, partition, stacks.",
+        None,
+    ),)
+
+
+def test_stack_policy_selected_by_project_and_stack_pattern_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULUMI_PROJECT", "root-key-guardrails")
+    result = outcome(prevention.validate_root_access_key_creation_denied, drop(SCP), {"stacks": ["root-key-guardrails/d*"]})
+    assert result.not_applicable is None and len(result.messages) == 1
+
+
+EXPECTED_SCP = (
+    'expected a SERVICE_CONTROL_POLICY with a Deny statement for iam:CreateAccessKey on Resource "*" whose only '
+    'condition is ArnLike/StringLike aws:PrincipalArn "arn:aws:iam::*:root"'
+)
+UNKNOWN_TAIL = "or allowUnknownValues: true in the '{policy}' policy config to defer the check to `pulumi up`."
+
+DENIED_CASES = [
+    pytest.param(drop(SCP, ATTACH), None, [(
+        f"Stack 'dev' has no service control policy denying iam:CreateAccessKey to the root user; {EXPECTED_SCP}, "
+        f"attached to the organization root.", None)], id="no-scp"),
+    pytest.param(drop(ATTACH), None, [(
+        f"{U(SCP)} denies root access-key creation but is not attached to any target; expected an "
+        f"aws:organizations/policyAttachment:PolicyAttachment of it to the organization root, an OU or an account.", U(SCP))],
+        id="not-attached"),
+    pytest.param(setp(ATTACH, targetId=""), None, [(
+        f"{U(ATTACH)} has targetId ''; expected the organization root, an OU or an account id.", U(ATTACH))], id="empty-target"),
+    pytest.param(setp(SCP, content=scp_with(Effect="Allow")), None, [(
+        f"{U(SCP)} does not deny iam:CreateAccessKey to the root user of every account because statement "
+        f"'DenyRootAccessKeyCreation' is an Allow statement, which cannot deny anything in an SCP; {EXPECTED_SCP}.", U(SCP))],
+        id="allow-effect"),
+    pytest.param(setp(SCP, content=scp_with(Condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, "Bool": {"aws:MultiFactorAuthPresent": "true"}})), None, [(
+        f"{U(SCP)} does not deny iam:CreateAccessKey to the root user of every account because statement "
+        f"'DenyRootAccessKeyCreation' has a condition 'Bool' on key 'aws:MultiFactorAuthPresent' that could be false "
+        f"for the root user; {EXPECTED_SCP}.", U(SCP))], id="mfa-loophole"),
+    pytest.param(setp(SCP, type="TAG_POLICY"), None, [(
+        f"Stack 'dev' has no service control policy denying iam:CreateAccessKey to the root user; {EXPECTED_SCP}, "
+        f"attached to the organization root.", None)], id="not-an-scp"),
+    pytest.param(setp(SCP, content=k.UNKNOWN), None, [(
+        f"{U(SCP)} has content unknown during preview, so the pack cannot verify that the SCP denies root access-key "
+        f"creation; expected a value known at preview (build the document with json.dumps from literal values instead "
+        f"of from resource outputs), " + UNKNOWN_TAIL.format(policy="root-access-key-creation-denied"), U(SCP))],
+        id="unknown-content"),
+    pytest.param(setp(SCP, content=k.UNKNOWN), {"allowUnknownValues": True}, [], id="unknown-content-relaxed"),
+    pytest.param(both(unlink(ATTACH, "policyId"), setp(SCP, id="p-abcdefgh12"), setp(ATTACH, policyId="p-abcdefgh12")), None, [],
+                 id="attached-by-known-id"),
+    pytest.param(setp(SCP, type=None), None, [], id="type-defaults-to-scp"),
+    pytest.param(setp(SCP, content=scp_with(Condition={"ArnLike": {"aws:PrincipalArn": "arn:aws-us-gov:iam::*:root"}})), {"partition": "aws-us-gov"}, [],
+                 id="govcloud-partition"),
+    pytest.param(None, {"partition": "aws-us-gov"}, [(
+        f"{U(SCP)} does not deny iam:CreateAccessKey to the root user of every account because statement "
+        f"'DenyRootAccessKeyCreation' has a condition ArnLike on aws:PrincipalArn 'arn:aws:iam::*:root' that is false for "
+        f"the root principal arn:aws-us-gov:iam::000000000000:root; {EXPECTED_SCP}.", U(SCP))], id="commercial-scp-in-govcloud"),
+    pytest.param(None, {"partition": "aws-mars"}, [(
+        "The 'root-access-key-creation-denied' policy config is invalid: policy config key 'partition' is 'aws-mars'; expected one of "
+        "aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, aws-iso-e, aws-iso-f, aws-eusc.", None)], id="unknown-partition"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "config", "expected"), DENIED_CASES)
+def test_root_access_key_creation_denied_changed_baseline_reports(mutate: Mutation, config: Any, expected: list[Any]) -> None:
+    assert list(outcome(prevention.validate_root_access_key_creation_denied, mutate, config).messages) == expected
+
+
+ROOT_KEY_EXAMPLE = '{ ($.userIdentity.type = "Root") && ($.eventName = "CreateAccessKey") }'
+ALARM_EXPECTED = f"expected an alarm that a single event of {U(F_CREATED)} moves to ALARM."
+NO_CIS = drop(F_CIS, A_CIS)  # the CIS filter also catches a root CreateAccessKey; remove it to isolate a change
+
+
+def _alarm_case(change: Mutation, problem: str, case_id: str) -> Any:
+    return pytest.param(both(NO_CIS, change), None, [(f"{U(A_CREATED)} {problem}; {ALARM_EXPECTED}", U(A_CREATED))], id=case_id)
+
+
+ALARMED_CASES = [
+    pytest.param(drop(F_CREATED, F_CIS), None, [(
+        f"Stack 'dev' has no CloudWatch Logs metric filter matching the root user creating its own access key; expected a "
+        f"root CreateAccessKey metric filter with a pattern such as {ROOT_KEY_EXAMPLE} on a CloudTrail-fed log group, and "
+        f"an alarm on its metric.", None)], id="no-filter"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{ $.eventName = "CreateAccessKey" }')), None, [(
+        f"{U(F_CREATED)} has filter pattern '{{ $.eventName = \"CreateAccessKey\" }}' that also matches an IAM user "
+        f"creating an access key, an assumed role creating an access key, so its alarm would be noise; expected a pattern "
+        f"matching the root user creating its own access key, such as {ROOT_KEY_EXAMPLE} and nothing else.", U(F_CREATED))],
+        id="filter-matches-every-principal"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{ $.userIdentity.type = "root" && $.eventName = "CreateAccessKey" }')), None, [(
+        f"Stack 'dev' has no CloudWatch Logs metric filter matching the root user creating its own access key; expected a "
+        f"root CreateAccessKey metric filter with a pattern such as {ROOT_KEY_EXAMPLE} on a CloudTrail-fed log group, and "
+        f"an alarm on its metric.", None)], id="filter-wrong-case"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{ $.eventName = "CreateAccessKey" ')), None, [(
+        f"{U(F_CREATED)} has filter pattern '{{ $.eventName = \"CreateAccessKey\" ' that the pack cannot evaluate "
+        f"(expected '}}' at character 35); expected a pattern matching the root user creating its own access key, such as "
+        f"{ROOT_KEY_EXAMPLE}.", U(F_CREATED))], id="filter-malformed"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern=k.UNKNOWN)), None, [(
+        f"{U(F_CREATED)} has pattern unknown during preview, so the pack cannot verify that the filter matches the root "
+        f"user creating its own access key; expected a value known at preview (set it from a literal value), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-creation-alarmed"), U(F_CREATED))], id="filter-pattern-unknown"),
+    _alarm_case(setp(A_CREATED, threshold=2), "needs Sum >= 2 but one matching event can give 1, so a single event does not fire it", "threshold-2"),
+    _alarm_case(setp(A_CREATED, comparisonOperator="GreaterThanThreshold"), "needs Sum > 1 but one matching event can give 1, so a single event does not fire it", "strictly-greater"),
+    _alarm_case(setp(A_CREATED, comparisonOperator="LessThanThreshold"), "uses comparison operator 'LessThanThreshold', expected GreaterThanOrEqualToThreshold or GreaterThanThreshold", "less-than"),
+    _alarm_case(setp(A_CREATED, statistic="p99"), "has statistic 'p99', expected one of Sum, Maximum, Minimum, Average, SampleCount", "bad-statistic"),
+    _alarm_case(both(setp(A_CREATED, statistic="Minimum"), lambda s: s[F_CREATED].props["metricTransformation"].update(defaultValue=0)),
+                "needs Minimum >= 1 but one matching event can give 0, so a single event does not fire it", "minimum-with-default"),
+    _alarm_case(setp(A_CREATED, evaluationPeriods=3, datapointsToAlarm=2), "needs 2 breaching datapoints to alarm but a single event produces one", "two-datapoints"),
+    _alarm_case(both(setp(A_CREATED, evaluationPeriods=2), lambda s: s[A_CREATED].props.pop("datapointsToAlarm")),
+                "needs 2 breaching datapoints to alarm but a single event produces one", "two-periods-default-datapoints"),
+    _alarm_case(setp(A_CREATED, period=3600), "has period 3600 s, longer than the 300 s allowed", "period-too-long"),
+    _alarm_case(setp(A_CREATED, treatMissingData="breaching"), "treats missing data as breaching, so it stays in ALARM and never notifies a new event", "missing-breaching"),
+    _alarm_case(setp(A_CREATED, actionsEnabled=False), "has actionsEnabled false, so it notifies nobody", "actions-disabled"),
+    _alarm_case(setp(A_CREATED, dimensions={"AccountId": "111122223333"}), "watches dimensions {'AccountId': '111122223333'} but the filter publishes {}", "dimension-mismatch"),
+    _alarm_case(setp(A_CREATED, unit="Seconds"), "watches unit 'Seconds' but the filter publishes unit 'None'", "unit-mismatch"),
+    _alarm_case(lambda s: s[F_CREATED].props["metricTransformation"].update(value="$.count"),
+                "publishes metric value '$.count', expected a positive constant such as \"1\" so each event counts", "metric-value-field"),
+    pytest.param(both(NO_CIS, setp(A_CREATED, alarmActions=[])), None, [(
+        f"{U(A_CREATED)} has no alarmActions, so it notifies nobody; expected the alert SNS topic's ARN.", U(A_CREATED))], id="no-actions"),
+    pytest.param(both(NO_CIS, unlink(A_CREATED, "alarmActions")), None, [(
+        f"{U(A_CREATED)} has alarmActions unknown during preview, so the pack cannot verify that the alarm notifies someone; "
+        f"expected a value known at preview (pass the topic's arn output so the engine records the dependency), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-creation-alarmed"), U(A_CREATED))], id="actions-unknown-unlinked"),
+    pytest.param(both(NO_CIS, setp(A_CREATED, namespace="Other"), unlink(A_CREATED, "metricName", "namespace")), None, [(
+        f"{U(F_CREATED)} publishes metric RootKeyGuardrails/RootAccessKeyCreated but no alarm in this stack watches it; "
+        f"expected an aws:cloudwatch/metricAlarm:MetricAlarm on that metric that fires on a single event.", U(F_CREATED))],
+        id="alarm-other-namespace"),
+    pytest.param(both(NO_CIS, drop(A_CREATED)), None, [(
+        f"{U(F_CREATED)} publishes metric RootKeyGuardrails/RootAccessKeyCreated but no alarm in this stack watches it; "
+        f"expected an aws:cloudwatch/metricAlarm:MetricAlarm on that metric that fires on a single event.", U(F_CREATED))],
+        id="no-alarm"),
+    pytest.param(both(NO_CIS, setp(TRAIL, isMultiRegionTrail=False)), None, [(
+        f"{U(TRAIL)} feeds the detection's log group but is not multi-region (isMultiRegionTrail is not true); expected a "
+        f"logging, multi-region trail recording IAM write management events.", U(TRAIL))], id="trail-single-region"),
+    pytest.param(both(NO_CIS, setp(TRAIL, enableLogging=False)), None, [(
+        f"{U(TRAIL)} feeds the detection's log group but has enableLogging false; expected a logging, multi-region trail "
+        f"recording IAM write management events.", U(TRAIL))], id="trail-not-logging"),
+    pytest.param(both(NO_CIS, setp(TRAIL, eventSelectors=[{"readWriteType": "ReadOnly", "includeManagementEvents": True}])), None, [(
+        f"{U(TRAIL)} feeds the detection's log group but its event selectors exclude write management events from "
+        f"iam.amazonaws.com; expected a logging, multi-region trail recording IAM write management events.", U(TRAIL))],
+        id="trail-read-only"),
+    pytest.param(both(NO_CIS, drop(TRAIL)), None, [(
+        f"{U(F_CREATED)} reads log group '{k.LOG_GROUP_NAME}', which no CloudTrail trail in this stack feeds and which is "
+        f"not listed in externalTrailLogGroups; expected a multi-region trail whose cloudWatchLogsGroupArn is that log "
+        f"group, or the log group name in the 'root-access-key-creation-alarmed' policy config.", U(F_CREATED))], id="no-trail"),
+    pytest.param(drop(TRAIL), {"externalTrailLogGroups": [k.LOG_GROUP_NAME]}, [], id="external-trail-log-group"),
+    pytest.param(both(NO_CIS, drop(TRAIL, LOGS), unlink(F_CREATED, "logGroupName"), setp(F_CREATED, logGroupName="aws-controltower/CloudTrailLogs")),
+                 {"externalTrailLogGroups": ["aws-controltower/CloudTrailLogs"]}, [], id="existing-control-tower-log-group"),
+    pytest.param(both(NO_CIS, setp(TRAIL, advancedEventSelectors=[{"name": "mgmt", "fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}, {"field": "readOnly", "equals": ["false"]}]}])),
+                 None, [], id="advanced-selectors-write-management"),
+    pytest.param(both(NO_CIS, setp(A_CREATED, statistic="SampleCount")), None, [], id="samplecount-equivalent"),
+    pytest.param(both(NO_CIS, setp(A_CREATED, statistic="Maximum", threshold=0.5, comparisonOperator="GreaterThanThreshold")), None, [], id="maximum-gt-half-equivalent"),
+    pytest.param(both(NO_CIS, setp(A_CREATED, evaluationPeriods=5, datapointsToAlarm=1, period=60)), None, [], id="one-of-five-datapoints"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{$.userIdentity.type=Root&&$.eventName=CreateAccessKey}')), None, [], id="unquoted-compact-pattern"),
+    pytest.param(setp(A_CREATED, threshold=2), None, [], id="cis-alarm-still-detects"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "config", "expected"), ALARMED_CASES)
+def test_root_access_key_creation_alarmed_changed_baseline_reports(mutate: Mutation, config: Any, expected: list[Any]) -> None:
+    assert list(outcome(detection.validate_root_access_key_creation_alarmed, mutate, config).messages) == expected
+
+
+def test_root_access_key_creation_alarmed_max_period_config_accepts_longer_period() -> None:
+    result = outcome(detection.validate_root_access_key_creation_alarmed, both(NO_CIS, setp(A_CREATED, period=3600)), {"maxAlarmPeriodSeconds": 3600})
+    assert result.messages == ()
+
+
+def test_root_access_key_creation_alarmed_invalid_max_period_reported() -> None:
+    result = outcome(detection.validate_root_access_key_creation_alarmed, None, {"maxAlarmPeriodSeconds": 90})
+    assert result.messages == ((
+        "The 'root-access-key-creation-alarmed' policy config is invalid: policy config key 'maxAlarmPeriodSeconds' is "
+        "90; expected 10, 30 or a multiple of 60 up to 86400 seconds.", None),)
+
+
+CIS_EXAMPLE = '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }'
+CIS_CASES = [
+    pytest.param(drop(F_CIS, A_CIS), [
+        (f"{U(F_CREATED)} has filter pattern {k.PATTERN_CREATED!r} that does not match the root user's CreateAccessKey "
+         f"denied by an SCP (errorCode AccessDenied), a root console sign-in; expected a pattern matching every root user "
+         f"action and sign-in but not AWS services acting for root, such as {CIS_EXAMPLE}.", U(F_CREATED)),
+        (f"{U(F_DENIED)} has filter pattern {k.PATTERN_DENIED!r} that does not match the root user creating its own "
+         f"access key, a root console sign-in; expected a pattern matching every root user action and sign-in but not AWS "
+         f"services acting for root, such as {CIS_EXAMPLE}.", U(F_DENIED)),
+    ], id="cis-filter-removed"),
+    pytest.param(setp(F_CIS, pattern='{ $.userIdentity.type = "Root" }'), [
+        (f"{U(F_CIS)} has filter pattern '{{ $.userIdentity.type = \"Root\" }}' that also matches an AWS service acting on "
+         f"behalf of the root user (invokedBy set), so its alarm would be noise; expected a pattern matching every root "
+         f"user action and sign-in but not AWS services acting for root, such as {CIS_EXAMPLE} and nothing else.", U(F_CIS)),
+    ], id="cis-without-invokedby-exclusion"),
+    pytest.param(setp(F_CIS, pattern='{ ($.userIdentity.type = Root) && ($.userIdentity.invokedBy NOT EXISTS) && ($.eventType != AwsServiceEvent) }'), [],
+                 id="cis-parenthesised-unquoted"),
+    pytest.param(drop(A_CIS), [
+        (f"{U(F_CIS)} publishes metric RootKeyGuardrails/RootAccountUsage but no alarm in this stack watches it; expected "
+         f"an aws:cloudwatch/metricAlarm:MetricAlarm on that metric that fires on a single event.", U(F_CIS)),
+    ], id="cis-alarm-removed"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), CIS_CASES)
+def test_cis_root_usage_alarmed_changed_baseline_reports(mutate: Mutation, expected: list[Any]) -> None:
+    assert list(outcome(detection.validate_cis_root_usage_alarmed, mutate).messages) == expected
+
+
+SCHEDULED_CASES = [
+    pytest.param(drop(FN), [(
+        "Stack 'dev' has no audit function; expected an aws:lambda/function:Function with handler audit.handler.handler "
+        "(or inside a root-key-guardrails:audit:RootAccessKeyAudit component) that a schedule invokes.", None)], id="no-function"),
+    pytest.param(setp(FN, handler="other.handler"), [], id="function-found-by-component"),
+    pytest.param(drop(TARGET), [(
+        f"{U(FN)} is not the target of any scheduled EventBridge rule in this stack; expected an "
+        f"aws:cloudwatch/eventRule:EventRule with a scheduleExpression and an EventTarget invoking the function.", U(FN))],
+        id="no-target"),
+    pytest.param(drop(PERMISSION), [(
+        f"{U(FN)} is scheduled by {U(SCHEDULE)} but no aws:lambda/permission:Permission lets events.amazonaws.com invoke "
+        f"it from that rule; expected action lambda:InvokeFunction, principal events.amazonaws.com and the rule's ARN as "
+        f"sourceArn.", U(FN))], id="no-permission"),
+    pytest.param(setp(PERMISSION, principal="sns.amazonaws.com"), [(
+        f"{U(FN)} is scheduled by {U(SCHEDULE)} but no aws:lambda/permission:Permission lets events.amazonaws.com invoke "
+        f"it from that rule; expected action lambda:InvokeFunction, principal events.amazonaws.com and the rule's ARN as "
+        f"sourceArn.", U(FN))], id="permission-wrong-principal"),
+    pytest.param(setp(SCHEDULE, state="DISABLED"), [(
+        f"{U(SCHEDULE)}, which schedules {U(FN)}, is disabled; expected state ENABLED.", U(SCHEDULE))], id="schedule-disabled"),
+    pytest.param(setp(SCHEDULE, scheduleExpression="rate(1 hours)"), [(
+        f"{U(SCHEDULE)}, which targets {U(FN)}, has scheduleExpression 'rate(1 hours)'; EventBridge wants the singular "
+        f"unit for 1 and the plural otherwise; expected rate(...) or cron(...).", U(SCHEDULE))], id="schedule-bad-rate"),
+    pytest.param(setp(SCHEDULE, scheduleExpression="cron(0 * * * ? *)"), [], id="cron-schedule"),
+    pytest.param(both(unlink(PERMISSION, "sourceArn"), setp(PERMISSION, sourceArn=None)), [], id="permission-without-source-arn"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), SCHEDULED_CASES)
+def test_root_access_key_audit_scheduled_changed_baseline_reports(mutate: Mutation, expected: list[Any]) -> None:
+    assert list(outcome(audit.validate_root_access_key_audit_scheduled, mutate).messages) == expected
+
+
+def audit_policy_with(extra: Optional[dict[str, Any]] = None, drop_condition_of: Optional[str] = None) -> str:
+    doc = json.loads(json.dumps(k.AUDIT_POLICY))
+    if extra:
+        doc["Statement"].append(extra)
+    if drop_condition_of:
+        for st in doc["Statement"]:
+            if st.get("Sid") == drop_condition_of:
+                st.pop("Condition")
+    return json.dumps(doc)
+
+
+LP = "expected only the grants the audit needs, scoped by resource or condition."
+LEAST_PRIVILEGE_CASES = [
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Effect": "Allow", "Action": "iam:*", "Resource": "*"})), [
+        (f"{U(AUDIT_POLICY)} statement #8 grants the wildcard action 'iam:*'; {LP}", U(AUDIT_POLICY))], id="iam-wildcard"),
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Keys", "Effect": "Allow", "Action": "iam:DeleteAccessKey", "Resource": "*"})), [
+        (f"{U(AUDIT_POLICY)} statement 'Keys' grants 'iam:DeleteAccessKey', which the audit does not need; {LP}", U(AUDIT_POLICY))], id="extra-action"),
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Any", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})), [
+        (f"{U(AUDIT_POLICY)} statement 'Any' uses NotAction, which grants every other action; {LP}", U(AUDIT_POLICY))], id="not-action"),
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with(drop_condition_of="PublishAuditMetrics")), [
+        (f"{U(AUDIT_POLICY)} statement 'PublishAuditMetrics' grants 'cloudwatch:PutMetricData' without a condition on "
+         f"'cloudwatch:namespace'; {LP}", U(AUDIT_POLICY))], id="metrics-unscoped"),
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Hub", "Effect": "Allow", "Action": "securityhub:BatchUpdateFindings", "Resource": "*"})), [
+        (f"{U(AUDIT_POLICY)} statement 'Hub' grants 'securityhub:BatchUpdateFindings' on '*', wider than "
+         f"['arn:aws*:securityhub:*:*:hub/default']; {LP}", U(AUDIT_POLICY))], id="update-findings-anywhere"),
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Publish", "Effect": "Allow", "Action": "sns:Publish", "Resource": "*"})), [
+        (f"{U(AUDIT_POLICY)} statement 'Publish' grants 'sns:Publish' on '*', wider than ['arn:aws*:sns:*:*:*']; {LP}", U(AUDIT_POLICY))], id="publish-anywhere"),
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with(drop_condition_of="EncryptAlerts")), [
+        (f"{U(AUDIT_POLICY)} statement 'EncryptAlerts' grants 'kms:GenerateDataKey' on the wildcard "
+         f"'arn:aws:kms:us-east-1:111122223333:key/*' without a condition on kms:ViaService or kms:ResourceAliases or "
+         f"kms:RequestAlias; {LP}", U(AUDIT_POLICY)),
+        (f"{U(AUDIT_POLICY)} statement 'EncryptAlerts' grants 'kms:Decrypt' on the wildcard "
+         f"'arn:aws:kms:us-east-1:111122223333:key/*' without a condition on kms:ViaService or kms:ResourceAliases or "
+         f"kms:RequestAlias; {LP}", U(AUDIT_POLICY)),
+    ], id="kms-unscoped"),
+    pytest.param(setp(AUDIT_POLICY, policy=k.UNKNOWN), [
+        (f"{U(AUDIT_POLICY)} has policy unknown during preview, so the pack cannot verify that the audit role "
+         f"{U('root-access-key-audit-role')} is least privilege; expected a value known at preview (build the document with "
+         f"json.dumps from known values, e.g. scope KMS with kms:ViaService instead of the key's ARN), "
+         + UNKNOWN_TAIL.format(policy="audit-role-least-privilege"), U(AUDIT_POLICY))], id="policy-unknown"),
+    pytest.param(lambda s: s.__setitem__("admin", k.Spec("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "root-access-key-audit-admin",
+        {"role": k.UNKNOWN, "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, parent="root-access-key-audit",
+        links={"role": ["root-access-key-audit-role"]})), [
+        (f"{U('root-access-key-audit-role')} has managed policy 'arn:aws:iam::aws:policy/AdministratorAccess' attached; "
+         f"expected only arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole besides the audit's own inline "
+         f"grants.", U('root-access-key-audit-role'))], id="admin-attached"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), LEAST_PRIVILEGE_CASES)
+def test_audit_role_least_privilege_changed_baseline_reports(mutate: Mutation, expected: list[Any]) -> None:
+    assert list(outcome(audit.validate_audit_role_least_privilege, mutate).messages) == expected
+
+
+EXTERNAL_ACTIONS = both(unlink(A_CREATED, "alarmActions"), setp(A_CREATED, alarmActions=["arn:aws:sns:us-east-1:999988887777:central-alerts"]))
+SUBSCRIBER_CASES = [
+    pytest.param(drop(SUB), None, [(
+        f"{U(TOPIC)} receives notifications from {U(A_CREATED)} but has no subscription or other consumer; expected an "
+        f"aws:sns/topicSubscription:TopicSubscription (e.g. set alarmEmails) so alerts reach someone.", U(TOPIC))], id="no-subscription"),
+    pytest.param(both(unlink(SUB, "topic"), setp(TOPIC, arn=k.TOPIC_ARN)), None, [], id="subscription-by-known-arn"),
+    pytest.param(EXTERNAL_ACTIONS, None, [(
+        f"{U(A_CREATED)} notifies SNS topic 'arn:aws:sns:us-east-1:999988887777:central-alerts', which is not in this stack "
+        f"nor in externalTopicArns; expected a topic whose subscribers the pack can see, or its ARN in the "
+        f"'alarm-topic-has-subscriber' policy config.", U(A_CREATED))], id="external-topic-unlisted"),
+    pytest.param(EXTERNAL_ACTIONS,
+                 {"externalTopicArns": ["arn:aws:sns:us-east-1:999988887777:central-alerts"]}, [], id="external-topic-listed"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "config", "expected"), SUBSCRIBER_CASES)
+def test_alarm_topic_has_subscriber_changed_baseline_reports(mutate: Mutation, config: Any, expected: list[Any]) -> None:
+    assert list(outcome(delivery.validate_alarm_topic_has_subscriber, mutate, {**ALL_STACKS, **(config or {})}).messages) == expected
+
+
+def key_policy_without(sid: str) -> str:
+    doc = json.loads(json.dumps(k.ALERT_KEY_POLICY))
+    doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") != sid]
+    return json.dumps(doc)
+
+
+KEY_CASES = [
+    pytest.param(both(unlink(TOPIC, "kmsMasterKeyId"), setp(TOPIC, kmsMasterKeyId="alias/aws/sns")), [(
+        f"{U(TOPIC)} is encrypted with the AWS-managed key alias/aws/sns, whose policy CloudWatch and EventBridge cannot "
+        f"use; expected a customer-managed key whose policy lets cloudwatch.amazonaws.com and events.amazonaws.com use it.", U(TOPIC))],
+        id="aws-managed-key"),
+    pytest.param(setp(KEY, policy=key_policy_without("AllowCloudWatchAlarms")), [(
+        f"{U(KEY)}, the key of {U(TOPIC)}, does not let cloudwatch.amazonaws.com use it because no key policy statement "
+        f"allows cloudwatch.amazonaws.com kms:Decrypt without conditions the publisher may not meet; expected an Allow "
+        f"statement for cloudwatch.amazonaws.com with kms:Decrypt and kms:GenerateDataKey*, or notifications are dropped.", U(KEY))],
+        id="no-cloudwatch-grant"),
+    pytest.param(setp(KEY, policy=None), [
+        (f"{U(KEY)}, the key of {U(TOPIC)}, does not let {svc} use it because it has no key policy, and the default one only "
+         f"trusts the account's IAM policies, which cannot grant a service principal; expected an Allow statement for {svc} "
+         f"with kms:Decrypt and kms:GenerateDataKey*, or notifications are dropped.", U(KEY))
+        for svc in ("cloudwatch.amazonaws.com", "events.amazonaws.com")], id="default-key-policy"),
+    pytest.param(setp(KEY, isEnabled=False), [(f"{U(KEY)}, the key of {U(TOPIC)}, is disabled; expected an enabled key.", U(KEY))], id="key-disabled"),
+    pytest.param(setp(KEY, policy=k.UNKNOWN), [(
+        f"{U(KEY)} has policy unknown during preview, so the pack cannot verify that cloudwatch.amazonaws.com, "
+        f"events.amazonaws.com may use the key of {U(TOPIC)}; expected a value known at preview (build the key policy with "
+        f"json.dumps from known values), " + UNKNOWN_TAIL.format(policy="alarm-topic-key-usable"), U(KEY))], id="key-policy-unknown"),
+    pytest.param(both(unlink(TOPIC, "kmsMasterKeyId"), setp(TOPIC, kmsMasterKeyId=None)), [], id="unencrypted-topic"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), KEY_CASES)
+def test_alarm_topic_key_usable_changed_baseline_reports(mutate: Mutation, expected: list[Any]) -> None:
+    assert list(outcome(delivery.validate_alarm_topic_key_usable, mutate).messages) == expected
