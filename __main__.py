@@ -17,13 +17,20 @@ from components.detection import RootAccessKeyDetection, RootAccessKeyDetectionA
 from components.prevention import DenyRootAccessKeys, DenyRootAccessKeysArgs
 
 config = load_config()
+# An SCP always needs the organization: its root is the default target, and explicit targets are checked against
+# the management account.
 needs_organization = (
-    (config.enable_scp and not config.scp_targets)
+    config.enable_scp
     or (config.enable_detection and config.trail_mode is TrailMode.ORGANIZATION)
     or bool(config.audit_org_role_name)
 )
 ctx = lookup_context(pulumi.get_stack(), with_organization=needs_organization)
-check_environment(config, ctx.region, ctx.partition)
+check_environment(
+    config,
+    ctx.region,
+    ctx.partition,
+    management_account_id=ctx.organization.management_account_id if ctx.organization else None,
+)
 for warning in environment_warnings(config):
     pulumi.log.warn(warning)
 if ctx.organization and ctx.organization.management_account_id != ctx.account_id:

@@ -18,7 +18,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, UnknownRegionError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from audit.report import AccountResult, error_result, verdict
 
@@ -39,6 +40,10 @@ _RETRYABLE = frozenset(
         "InternalFailure",
     }
 )
+# Network faults may pass; other BotoCoreErrors (no credentials, bad parameters, unknown region) never will.
+_TRANSIENT = (BotoConnectionError, HTTPClientError)
+# What a failed AWS call raises: a service answer, or botocore's own failure to get one.
+AWS_ERRORS = (ClientError, BotoCoreError)
 # The report vanished between generation and download: ask for a new one.
 _REGENERATE = frozenset({"ReportNotPresent", "ReportExpired"})
 _EXPLAIN = {
@@ -110,6 +115,14 @@ def describe_client_error(exc: ClientError, action: str, *, denied_hint: str | N
     return f"{action} failed ({detail})" + (f"; {explained}" if explained else "")
 
 
+def describe_error(exc: Exception, action: str, *, denied_hint: str | None = None) -> str:
+    """describe_client_error for a service answer; for botocore's own failures (no endpoint, no credentials)
+    the action and botocore's message."""
+    if isinstance(exc, ClientError):
+        return describe_client_error(exc, action, denied_hint=denied_hint)
+    return f"{action} failed ({exc})"
+
+
 def client_config(max_pool_connections: int = 10) -> Config:
     """Timeouts keep one hung endpoint from eating the Lambda's time; botocore's standard retry mode adds a
     short retry of its own below our backoff."""
@@ -146,6 +159,14 @@ class Clients:
 
     @property
     def partition(self) -> str:
+        """The region's partition from botocore's endpoint data (aws, aws-cn, aws-us-gov, aws-iso-b, ...), so role
+        and task-policy ARNs are right outside the commercial partition too."""
+        resolve = getattr(self.session, "get_partition_for_region", None)
+        if resolve is not None:
+            try:
+                return str(resolve(self.region))
+            except UnknownRegionError:
+                pass  # a region newer than this botocore: fall back to the naming rules
         if self.region.startswith("us-gov-"):
             return "aws-us-gov"
         if self.region.startswith("cn-"):
@@ -184,12 +205,25 @@ class Clients:
 def caller_account_id(clients: ClientFactory) -> str:
     try:
         return str(clients("sts").get_caller_identity()["Account"])
-    except ClientError as exc:
+    except AWS_ERRORS as exc:
         LOG.error("sts:GetCallerIdentity failed: %s", exc)
-        raise AuditError(describe_client_error(exc, "sts:GetCallerIdentity")) from exc
-    except BotoCoreError as exc:
-        LOG.error("sts:GetCallerIdentity failed: %s", exc)
-        raise AuditError(f"sts:GetCallerIdentity failed ({exc})") from exc
+        raise AuditError(describe_error(exc, "sts:GetCallerIdentity")) from exc
+
+
+class _Retry(Exception):
+    """This attempt failed in a way that waiting may fix; str() is what went wrong."""
+
+
+def _call(operation: Callable[[], dict[str, Any]], action: str, retry_codes: frozenset[str]) -> dict[str, Any]:
+    """One API call: its response, _Retry for a fault worth waiting out, AuditError for a final one."""
+    try:
+        return operation()
+    except AWS_ERRORS as exc:
+        problem = describe_error(exc, action)
+        LOG.warning("%s", problem)
+        if isinstance(exc, _TRANSIENT) or (isinstance(exc, ClientError) and error_code(exc) in retry_codes):
+            raise _Retry(problem) from exc
+        raise AuditError(problem) from exc
 
 
 def fetch_credential_report(iam: Any, policy: RetryPolicy) -> FetchedReport:
@@ -212,38 +246,18 @@ def fetch_credential_report(iam: Any, policy: RetryPolicy) -> FetchedReport:
                 )
             policy.sleep(pause)
         try:
-            state = iam.generate_credential_report().get("State")
-        except ClientError as exc:
-            code = error_code(exc)
-            last_problem = describe_client_error(exc, "iam:GenerateCredentialReport")
-            LOG.warning("attempt %d: %s", attempt + 1, last_problem)
-            if code in _RETRYABLE:
-                continue
-            raise AuditError(last_problem) from exc
-        except BotoCoreError as exc:
-            last_problem = f"iam:GenerateCredentialReport failed ({exc})"
-            LOG.warning("attempt %d: %s", attempt + 1, last_problem)
-            continue
-        if state in ("STARTED", "INPROGRESS"):
-            last_problem = f"the credential report was still being generated (State {state})"
-            continue
-        if state != "COMPLETE":
-            raise AuditError(
-                f"iam:GenerateCredentialReport returned unknown State {state!r}; expected STARTED, INPROGRESS or "
-                "COMPLETE"
-            )
-        try:
-            response = iam.get_credential_report()
-        except ClientError as exc:
-            code = error_code(exc)
-            last_problem = describe_client_error(exc, "iam:GetCredentialReport")
-            LOG.warning("attempt %d: %s", attempt + 1, last_problem)
-            if code in _RETRYABLE or code in _REGENERATE:
-                continue
-            raise AuditError(last_problem) from exc
-        except BotoCoreError as exc:
-            last_problem = f"iam:GetCredentialReport failed ({exc})"
-            LOG.warning("attempt %d: %s", attempt + 1, last_problem)
+            state = _call(iam.generate_credential_report, "iam:GenerateCredentialReport", _RETRYABLE).get("State")
+            if state in ("STARTED", "INPROGRESS"):
+                raise _Retry(f"the credential report was still being generated (State {state})")
+            if state != "COMPLETE":
+                raise AuditError(
+                    f"iam:GenerateCredentialReport returned unknown State {state!r}; expected STARTED, INPROGRESS "
+                    "or COMPLETE"
+                )
+            response = _call(iam.get_credential_report, "iam:GetCredentialReport", _RETRYABLE | _REGENERATE)
+        except _Retry as retry:
+            last_problem = str(retry)
+            LOG.info("attempt %d: %s", attempt + 1, last_problem)
             continue
         fmt = response.get("ReportFormat", "text/csv")
         if fmt != "text/csv":

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from audit.report import Status, error_result, remediation_steps, verdict
 from audit.runner import MAX_REPORT_AGE_HOURS, MIN_REPORT_AGE_HOURS, AuditConfig, RunResult
@@ -72,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=5,
         help="a credential report older than this is ERROR (default 5; AWS caches reports for up to 4 h)",
     )
-    parser.add_argument("--remediate", action="store_true", help="delete root keys via sts:AssumeRoot (with --org)")
+    parser.add_argument(
+        "--remediate", action="store_true", help="with --org: delete member root keys via sts:AssumeRoot"
+    )
     parser.add_argument("--dry-run", action="store_true", help="with --remediate: only show what would be deleted")
     parser.add_argument("--metric-namespace", default="", help="publish CloudWatch metrics to this namespace")
     parser.add_argument("--sns-topic-arn", default="", help="publish alerts to this SNS topic")
@@ -118,10 +121,17 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: Text
         parser.error("--org needs --role-name NAME (the role assumed in every member account)")
     if args.dry_run and not args.remediate:
         parser.error("--dry-run needs --remediate")
+    if args.remediate and not args.org:
+        parser.error("--remediate needs --org: sts:AssumeRoot reaches member accounts, never the calling account")
     if args.credential_report and (
         args.remediate or args.metric_namespace or args.sns_topic_arn or args.security_hub or args.endpoint_url
+        or args.region or args.profile
     ):
         parser.error("--credential-report judges a file offline; it takes no AWS options")
+    if args.endpoint_url:
+        problem = _endpoint_problem(args.endpoint_url)
+        if problem:
+            parser.error(f"argument --endpoint-url: {args.endpoint_url!r} {problem}")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         stream=sys.stderr,
@@ -155,7 +165,24 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: Text
     return _EXIT[run.status]
 
 
+def _endpoint_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an http:// or https:// URL with a host"
+    return None
+
+
 def _online(config: AuditConfig, args: argparse.Namespace, session: Any) -> RunResult:
+    try:
+        return _run_online(config, args, session)
+    except Exception as exc:  # noqa: BLE001 - a crash must exit 2 (ERROR), not 1, which reads as a plain FAIL
+        logging.getLogger("audit").exception("the audit run failed unexpectedly")
+        return RunResult(
+            accounts=(error_result(None, f"the audit run failed unexpectedly: {type(exc).__name__}: {exc}"),)
+        )
+
+
+def _run_online(config: AuditConfig, args: argparse.Namespace, session: Any) -> RunResult:
     import boto3
     from botocore.exceptions import BotoCoreError
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,8 @@ ENV_MAX_AGE = "AUDIT_MAX_REPORT_AGE_HOURS"
 ENV_REMEDIATE = "AUDIT_REMEDIATE"
 ENV_WORKERS = "AUDIT_MAX_WORKERS"
 DEFAULT_NAMESPACE = "RootKeyGuardrails"
+# arn:<partition>:sns:<region>:<12-digit account>:<topic name>
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?$")
 
 
 class ConfigError(ValueError):
@@ -66,7 +69,7 @@ def config_from_env(env: Mapping[str, str]) -> AuditConfig:
     if not namespace:
         raise ConfigError(f"{ENV_NAMESPACE} is empty; the alarms watch the audit's metrics in this namespace")
     topic = env.get(ENV_TOPIC, "").strip()
-    if topic and not topic.startswith("arn:"):
+    if topic and not _TOPIC_ARN.match(topic):
         raise ConfigError(f"{ENV_TOPIC}={topic!r} is not an SNS topic ARN; use an ARN or leave it empty")
     try:
         return AuditConfig(
@@ -98,7 +101,10 @@ def handler(event: Mapping[str, Any] | None, context: Any, *, session: Any = Non
         region=os.environ.get("AWS_REGION"),
         config=client_config(max_pool_connections=max(10, config.workers)),
     )
-    run: RunResult = run_audit(config, clients)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    # A run cut off by the Lambda timeout publishes nothing; within a budget it publishes what it found.
+    budget = remaining() / 1000 if callable(remaining) else None
+    run: RunResult = run_audit(config, clients, time_budget_seconds=budget)
     summary = run.to_dict()
     for account in summary["accounts"]:
         LOG.info("%s", account["message"])

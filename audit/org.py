@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from audit.aws import AuditError, Clients, RetryPolicy, audit_account, caller_account_id, describe_client_error
+from audit.aws import AWS_ERRORS, AuditError, Clients, RetryPolicy, audit_account, caller_account_id, describe_error
 from audit.report import AccountResult, Status, error_result, worst
 
 LOG = logging.getLogger(__name__)
@@ -84,10 +82,8 @@ def list_active_accounts(organizations: Any) -> list[Account]:
                     accounts.append(Account(account_id=str(account["Id"]), name=str(account.get("Name", ""))))
                 else:
                     LOG.info("skipping account %s: state %s", account.get("Id"), state)
-    except ClientError as exc:
-        raise AuditError(describe_client_error(exc, "organizations:ListAccounts")) from exc
-    except BotoCoreError as exc:
-        raise AuditError(f"organizations:ListAccounts failed ({exc})") from exc
+    except AWS_ERRORS as exc:
+        raise AuditError(describe_error(exc, "organizations:ListAccounts")) from exc
     return sorted(accounts, key=lambda account: account.account_id)
 
 
@@ -95,17 +91,15 @@ def assume_audit_role(clients: Clients, account_id: str, role_name: str) -> Call
     role_arn = f"arn:{clients.partition}:iam::{account_id}:role/{role_name}"
     try:
         response = clients("sts").assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME, DurationSeconds=900)
-    except ClientError as exc:
+    except AWS_ERRORS as exc:
         raise AuditError(
-            describe_client_error(
+            describe_error(
                 exc,
                 f"sts:AssumeRole on {role_arn}",
                 denied_hint="the role is missing in that account, does not trust the caller, or the caller lacks "
                 "sts:AssumeRole on it",
             )
         ) from exc
-    except BotoCoreError as exc:
-        raise AuditError(f"sts:AssumeRole on {role_arn} failed ({exc})") from exc
     return clients.for_credentials(response["Credentials"])
 
 
@@ -118,7 +112,13 @@ def audit_member(
     policy: RetryPolicy,
     max_age: timedelta,
     now: Callable[[], datetime],
+    start_by: float | None = None,
 ) -> AccountResult:
+    if start_by is not None and policy.clock() > start_by:
+        # Starting now could outlive the run (the Lambda's timeout): say so instead of being cut off silently.
+        reason = "not audited: the run's time budget ran out before this account's turn"
+        LOG.error("account %s: %s", account.account_id, reason)
+        return error_result(account.account_id, reason)
     try:
         factory = clients if account.account_id == caller_account else assume_audit_role(
             clients, account.account_id, role_name
@@ -154,11 +154,14 @@ def audit_organization(
     retry: RetryPolicy | None = None,
     progress: bool | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    start_by: float | None = None,
 ) -> OrgAudit:
     """Audit every ACTIVE account of the organization with `workers` threads.
 
     clients: a Clients over the management (or delegated admin) account's session; role_name: the role assumed in
-    every member account; progress: None shows a bar only when stderr is a terminal.
+    every member account; progress: None shows a bar only when stderr is a terminal; start_by: a time on the
+    retry policy's clock after which no further account is started (each one left is ERROR), so a run that cannot
+    finish in time still publishes what it found.
     """
     validate_role_name(role_name)
     validate_workers(workers)
@@ -188,6 +191,7 @@ def audit_organization(
                 policy=policy,
                 max_age=max_age,
                 now=now,
+                start_by=start_by,
             ): account
             for account in accounts
         }

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from audit.aws import describe_client_error
+from audit.aws import AWS_ERRORS, describe_error
 from audit.report import AccountResult, Status
 
 LOG = logging.getLogger(__name__)
@@ -74,7 +72,9 @@ def metric_data(results: Sequence[AccountResult], extra_errors: int, timestamp: 
     """Per-account datums (dimension AccountId) and org-wide totals (no dimension, what the alarms watch).
 
     An account in ERROR gets no RootAccessKeysActive datum: a 0 there would claim a clean account. It counts in
-    AuditErrors instead, as does every failed sink of the run.
+    AuditErrors instead, as does every failed sink of the run. For the same reason the org-wide
+    RootAccessKeysActive total is sent only when it proves something: a key was found (>= 1), or every account
+    was evaluated. A 0 that left accounts out is not sent, so the alarm sees missing data (breaching), not "clean".
     """
     data: list[dict[str, Any]] = []
     active_total = 0
@@ -90,7 +90,9 @@ def metric_data(results: Sequence[AccountResult], extra_errors: int, timestamp: 
         if not is_error:
             data.append(_datum(METRIC_KEYS_ACTIVE, len(result.active_keys), timestamp, dims))
         data.append(_datum(METRIC_AUDIT_ERRORS, int(is_error), timestamp, dims))
-    data.append(_datum(METRIC_KEYS_ACTIVE, active_total, timestamp, None))
+    unevaluated = any(result.status is Status.ERROR for result in results) or not results
+    if active_total or not unevaluated:
+        data.append(_datum(METRIC_KEYS_ACTIVE, active_total, timestamp, None))
     data.append(_datum(METRIC_AUDIT_ERRORS, error_total, timestamp, None))
     return data
 
@@ -110,10 +112,8 @@ def publish_metrics(
     for start in range(0, len(data), _METRIC_BATCH):
         try:
             cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + _METRIC_BATCH])
-        except ClientError as exc:
-            errors.append(describe_client_error(exc, f"cloudwatch:PutMetricData to namespace {namespace}"))
-        except BotoCoreError as exc:
-            errors.append(f"cloudwatch:PutMetricData to namespace {namespace} failed ({exc})")
+        except AWS_ERRORS as exc:
+            errors.append(describe_error(exc, f"cloudwatch:PutMetricData to namespace {namespace}"))
     for error in errors:
         LOG.error("%s", error)
     return errors
@@ -212,7 +212,7 @@ def previous_status(finding: Mapping[str, Any]) -> Status | None:
 def read_previous_findings(
     securityhub: Any, ids: Sequence[str], product: str
 ) -> dict[str, dict[str, Any]]:
-    """Our previous findings by Id. Raises ClientError/BotoCoreError: the caller decides what not to claim."""
+    """Our previous findings by Id. Raises one of AWS_ERRORS: the caller decides what not to claim."""
     wanted = set(ids)
     found: dict[str, dict[str, Any]] = {}
     paginator = securityhub.get_paginator("get_findings")
@@ -254,12 +254,8 @@ def publish_findings(
     previous: dict[str, dict[str, Any]] | None
     try:
         previous = read_previous_findings(securityhub, ids, product)
-    except (ClientError, BotoCoreError) as exc:
-        reason = (
-            describe_client_error(exc, "securityhub:GetFindings")
-            if isinstance(exc, ClientError)
-            else f"securityhub:GetFindings failed ({exc})"
-        )
+    except AWS_ERRORS as exc:
+        reason = describe_error(exc, "securityhub:GetFindings")
         errors.append(
             f"{reason}; the previous verdicts are unknown, so recoveries cannot be detected and the findings of "
             "passing accounts were left unchanged"
@@ -303,11 +299,8 @@ def publish_findings(
         batch = to_import[start : start + _FINDING_BATCH]
         try:
             response = securityhub.batch_import_findings(Findings=batch)
-        except ClientError as exc:
-            errors.append(describe_client_error(exc, "securityhub:BatchImportFindings"))
-            continue
-        except BotoCoreError as exc:
-            errors.append(f"securityhub:BatchImportFindings failed ({exc})")
+        except AWS_ERRORS as exc:
+            errors.append(describe_error(exc, "securityhub:BatchImportFindings"))
             continue
         for failed in response.get("FailedFindings", []):
             errors.append(
@@ -328,11 +321,8 @@ def publish_findings(
                     "UpdatedBy": GENERATOR_ID,
                 },
             )
-        except ClientError as exc:
-            errors.append(describe_client_error(exc, "securityhub:BatchUpdateFindings (workflow RESOLVED)"))
-            continue
-        except BotoCoreError as exc:
-            errors.append(f"securityhub:BatchUpdateFindings (workflow RESOLVED) failed ({exc})")
+        except AWS_ERRORS as exc:
+            errors.append(describe_error(exc, "securityhub:BatchUpdateFindings (workflow RESOLVED)"))
             continue
         for failed in response.get("UnprocessedFindings", []):
             ident = failed.get("FindingIdentifier", {}).get("Id")
@@ -395,12 +385,8 @@ def publish_sns(sns: Any, topic_arn: str, subject: str, body: str, status: str) 
             Message=body,
             MessageAttributes={"status": {"DataType": "String", "StringValue": status}},
         )
-    except ClientError as exc:
-        error = describe_client_error(exc, f"sns:Publish to {topic_arn}")
-        LOG.error("%s", error)
-        return [error]
-    except BotoCoreError as exc:
-        error = f"sns:Publish to {topic_arn} failed ({exc})"
+    except AWS_ERRORS as exc:
+        error = describe_error(exc, f"sns:Publish to {topic_arn}")
         LOG.error("%s", error)
         return [error]
     return []

@@ -12,9 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from audit.aws import Clients, describe_client_error
+from audit.aws import AWS_ERRORS, Clients, describe_error
 
 LOG = logging.getLogger(__name__)
 
@@ -40,39 +38,33 @@ def remediate_account(clients: Clients, account_id: str, *, dry_run: bool) -> Re
     deactivation). Returns the log of actions; an error stops this account only."""
     partition = clients.partition
     actions: list[str] = []
+
+    def failed(exc: Exception, action: str, denied_hint: str | None = None) -> Remediation:
+        error = describe_error(exc, action, denied_hint=denied_hint)
+        LOG.error("remediation of account %s: %s", account_id, error)
+        return Remediation(account_id, tuple(actions), error)
+
     try:
         response = clients("sts").assume_root(
             TargetPrincipal=account_id,
             TaskPolicyArn={"arn": task_policy_arn(partition)},
             DurationSeconds=ROOT_SESSION_SECONDS,
         )
-    except ClientError as exc:
-        error = describe_client_error(
+    except AWS_ERRORS as exc:
+        return failed(
             exc,
             f"sts:AssumeRoot into {account_id}",
-            denied_hint="centralized root access must be enabled and the caller must be the management account or "
-            "the delegated administrator for IAM, with sts:AssumeRoot",
+            "centralized root access must be enabled and the caller must be the management account or the "
+            "delegated administrator for IAM, with sts:AssumeRoot",
         )
-        LOG.error("remediation of account %s: %s", account_id, error)
-        return Remediation(account_id, (), error)
-    except BotoCoreError as exc:
-        error = f"sts:AssumeRoot into {account_id} failed ({exc})"
-        LOG.error("remediation of account %s: %s", account_id, error)
-        return Remediation(account_id, (), error)
     iam = clients.for_credentials(response["Credentials"])("iam")
     try:
         keys: list[dict[str, Any]] = []
         # Without UserName, ListAccessKeys lists the caller's keys: the root session's, i.e. root's keys.
         for page in iam.get_paginator("list_access_keys").paginate():
             keys.extend(page.get("AccessKeyMetadata", []))
-    except ClientError as exc:
-        error = describe_client_error(exc, f"iam:ListAccessKeys as root of {account_id}")
-        LOG.error("remediation of account %s: %s", account_id, error)
-        return Remediation(account_id, (), error)
-    except BotoCoreError as exc:
-        error = f"iam:ListAccessKeys as root of {account_id} failed ({exc})"
-        LOG.error("remediation of account %s: %s", account_id, error)
-        return Remediation(account_id, (), error)
+    except AWS_ERRORS as exc:
+        return failed(exc, f"iam:ListAccessKeys as root of {account_id}")
     if not keys:
         actions.append(f"account {account_id}: the root user has no access key to delete")
         LOG.warning("%s", actions[-1])
@@ -85,14 +77,9 @@ def remediate_account(clients: Clients, account_id: str, *, dry_run: bool) -> Re
             continue
         try:
             iam.delete_access_key(AccessKeyId=key_id)
-        except ClientError as exc:
-            error = describe_client_error(exc, f"iam:DeleteAccessKey {key_id} as root of {account_id}")
-            LOG.error("remediation of account %s: %s", account_id, error)
-            return Remediation(account_id, tuple(actions), error)
-        except BotoCoreError as exc:
-            error = f"iam:DeleteAccessKey {key_id} as root of {account_id} failed ({exc})"
-            LOG.error("remediation of account %s: %s", account_id, error)
-            return Remediation(account_id, tuple(actions), error)
+        except AWS_ERRORS as exc:
+            # Stop at the first failure: the log so far says exactly which keys are gone.
+            return failed(exc, f"iam:DeleteAccessKey {key_id} as root of {account_id}")
         actions.append(f"account {account_id}: deleted {status} root access key {key_id}")
         LOG.warning("%s", actions[-1])
     return Remediation(account_id, tuple(actions))

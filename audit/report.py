@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import dataclasses
 import enum
 import io
 import re
@@ -163,15 +164,7 @@ class AccountResult:
         return tuple(key for key in self.keys if key.exists)
 
     def with_remediation(self, actions: Sequence[str]) -> AccountResult:
-        return AccountResult(
-            account_id=self.account_id,
-            status=self.status,
-            message=self.message,
-            keys=self.keys,
-            report_generated_at=self.report_generated_at,
-            reason=self.reason,
-            remediation=tuple(actions),
-        )
+        return dataclasses.replace(self, remediation=tuple(actions))
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -209,6 +202,12 @@ def decode_content(content: bytes | str) -> str:
     """Text of a credential report as GetCredentialReport's Content (already base64-decoded by the SDK) or a
     file written by `aws iam get-credential-report --query Content --output text | base64 --decode`."""
     if isinstance(content, bytes):
+        if content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            # What PowerShell's `>` writes; the bytes are fine, the encoding is not what AWS produces.
+            raise ReportError(
+                "the content is UTF-16 text, not the UTF-8 CSV that AWS produces; save the decoded report as UTF-8 "
+                "(e.g. base64 --decode > report.csv, or Out-File -Encoding utf8 in PowerShell)"
+            )
         if content[:2] == b"\x1f\x8b":
             raise ReportError("the content is gzip-compressed binary data, not a CSV credential report")
         if b"\x00" in content:
@@ -231,6 +230,11 @@ def decode_content(content: bytes | str) -> str:
         )
     if not text.strip():
         raise ReportError("the credential report is empty")
+    if text.lstrip().startswith("{") and '"Content"' in text:
+        raise ReportError(
+            "the content is the JSON answer of get-credential-report, not the report; extract and decode it "
+            "(aws iam get-credential-report --query Content --output text | base64 --decode)"
+        )
     _reject_base64(text)
     return text
 
@@ -429,17 +433,12 @@ def verdict(
     inactive = [key for key in root.keys if key.exists and not key.active]
     if active:
         status = Status.FAIL
-        noun = "access key" if len(active) == 1 else "access keys"
-        message = (
-            f"{_label(account)}: FAIL, the root user has {len(active)} active {noun} "
-            f"({'; '.join(key.describe() for key in active)}); {when}."
-        )
+        message = f"{_label(account)}: FAIL, the root user has {_count(active, 'active')} ({_details(active)}); {when}."
     elif inactive:
         status = Status.WARN
-        noun = "access key" if len(inactive) == 1 else "access keys"
         message = (
-            f"{_label(account)}: WARN, the root user has no active access key but {len(inactive)} inactive {noun} "
-            f"that must be deleted, not only deactivated ({'; '.join(key.describe() for key in inactive)}); {when}."
+            f"{_label(account)}: WARN, the root user has no active access key but {_count(inactive, 'inactive')} "
+            f"that must be deleted, not only deactivated ({_details(inactive)}); {when}."
         )
     else:
         status = Status.PASS
@@ -447,6 +446,14 @@ def verdict(
     return AccountResult(
         account_id=account, status=status, message=message, keys=root.keys, report_generated_at=generated_at
     )
+
+
+def _count(keys: Sequence[KeySlot], state: str) -> str:
+    return f"{len(keys)} {state} access key" + ("" if len(keys) == 1 else "s")
+
+
+def _details(keys: Sequence[KeySlot]) -> str:
+    return "; ".join(key.describe() for key in keys)
 
 
 def _hours(delta: timedelta) -> str:

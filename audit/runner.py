@@ -30,6 +30,8 @@ LOG = logging.getLogger(__name__)
 
 MIN_REPORT_AGE_HOURS = 1
 MAX_REPORT_AGE_HOURS = 24
+# Kept back from a time budget beyond the retry deadline: the last API call's own timeouts, then publishing.
+RUN_RESERVE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,11 @@ class RunResult:
 
 
 def _audit(
-    config: AuditConfig, clients: Clients, retry: RetryPolicy, now: Callable[[], datetime]
+    config: AuditConfig,
+    clients: Clients,
+    retry: RetryPolicy,
+    now: Callable[[], datetime],
+    start_by: float | None,
 ) -> tuple[list[AccountResult], list[str], str | None]:
     if config.org_role_name:
         org = audit_organization(
@@ -99,6 +105,7 @@ def _audit(
             retry=retry,
             progress=config.progress,
             now=now,
+            start_by=start_by,
         )
         return list(org.accounts), list(org.errors), org.caller_account
     try:
@@ -142,9 +149,16 @@ def run_audit(
     *,
     retry: RetryPolicy | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    time_budget_seconds: float | None = None,
 ) -> RunResult:
+    """Audit, remediate if configured, publish. time_budget_seconds: how long the run may take (the Lambda's
+    remaining time); organization accounts are started only while one more can finish within it."""
     policy = retry or RetryPolicy()
-    results, errors, caller = _audit(config, clients, policy, now)
+    start_by = None
+    if time_budget_seconds is not None:
+        # One account can take the retry deadline plus a slow last call; publishing needs a little more.
+        start_by = policy.clock() + time_budget_seconds - (policy.deadline_seconds + RUN_RESERVE_SECONDS)
+    results, errors, caller = _audit(config, clients, policy, now, start_by)
     notes: list[str] = []
     if config.remediate:
         results, remediation_errors, remediation_notes = _remediate(config, clients, results, caller)

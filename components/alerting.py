@@ -75,3 +75,43 @@ def build_alert_topic(
         for endpoint in endpoints
     )
     return AlertTopic(topic=topic, key=key, key_alias=key_alias, policy=policy, subscriptions=subscriptions, arn=arn)
+
+
+def build_alarm(
+    parent: pulumi.Resource,
+    name: str,
+    *,
+    description: str,
+    namespace: pulumi.Input[str],
+    metric_name: pulumi.Input[str],
+    period: int,
+    topic_arn: pulumi.Input[str],
+    dimensions: dict[str, pulumi.Input[str]] | None = None,
+    statistic: str = "Sum",
+    treat_missing_data: str = "notBreaching",
+    notify_ok: bool = False,
+) -> aws.cloudwatch.MetricAlarm:
+    """An alarm that fires on one datapoint >= 1 in one period (1 of 1) and notifies the alert topic.
+
+    Every guardrail alarm has these semantics: a single root key event, Lambda error or active key is an
+    incident, so there is no smoothing over several periods. Only what differs per alarm is a parameter.
+    notify_ok also sends the all-clear, for a state (not an event) whose end people wait for.
+    """
+    return aws.cloudwatch.MetricAlarm(
+        name,
+        alarm_description=description,
+        namespace=namespace,
+        metric_name=metric_name,
+        dimensions=dimensions,
+        statistic=statistic,
+        period=period,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        threshold=1,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        treat_missing_data=treat_missing_data,
+        actions_enabled=True,
+        alarm_actions=[topic_arn],
+        ok_actions=[topic_arn] if notify_ok else None,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import documents
-from components.alerting import AlertTopic, build_alert_topic
+from components.alerting import AlertTopic, build_alarm, build_alert_topic
 from components.config import schedule_interval_seconds
 from components.context import AwsContext
 
@@ -207,38 +207,31 @@ class RootAccessKeyAudit(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
         )
 
-        errors = aws.cloudwatch.MetricAlarm(
+        errors = build_alarm(
+            self,
             f"{name}-alarm-errors",
-            alarm_description=ALARM_ERRORS_DESCRIPTION,
+            description=ALARM_ERRORS_DESCRIPTION,
             namespace="AWS/Lambda",
             metric_name="Errors",
             dimensions={"FunctionName": self.function.name},
-            statistic="Sum",
             period=args.alarm_period_seconds,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            actions_enabled=True,
-            alarm_actions=[self.alerts.arn],
-            opts=child,
+            topic_arn=self.alerts.arn,
         )
-        keys_active = aws.cloudwatch.MetricAlarm(
+        # Maximum of the org-wide total over two schedule intervals; a missing datapoint is breaching, because an
+        # audit that stopped reporting proves nothing.
+        keys_active = build_alarm(
+            self,
             f"{name}-alarm-root-keys-active",
-            alarm_description=ALARM_KEYS_ACTIVE_DESCRIPTION,
+            description=ALARM_KEYS_ACTIVE_DESCRIPTION,
             namespace=args.metric_namespace,
             metric_name=documents.METRIC_ROOT_ACCESS_KEYS_ACTIVE,
             statistic="Maximum",
             period=keys_active_alarm_period(args.schedule),
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
+            topic_arn=self.alerts.arn,
             treat_missing_data="breaching",
-            actions_enabled=True,
-            alarm_actions=[self.alerts.arn],
-            opts=child,
+            # The all-clear once no root key is left: without Security Hub it is the only recovery notice, since
+            # the audit then keeps no previous verdict to compare with.
+            notify_ok=True,
         )
         self.alarms = (errors, keys_active)
 

@@ -11,9 +11,11 @@ the engine; `load_config` feeds it from `pulumi.Config` the way the CLI passes v
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Callable
 from urllib.parse import urlsplit
@@ -88,6 +90,15 @@ class GuardrailsConfig:
     @property
     def has_subscriptions(self) -> bool:
         return bool(self.alarm_emails or self.alarm_https_endpoints)
+
+
+def _camel(field_name: str) -> str:
+    head, *rest = field_name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+# The project's config keys, derived from the dataclass so a new field cannot be forgotten here.
+CONFIG_KEYS: tuple[str, ...] = tuple(_camel(f.name) for f in fields(GuardrailsConfig))
 
 
 def schedule_interval_seconds(expression: str) -> int:
@@ -212,10 +223,28 @@ def _schedule_problem(expression: str) -> str | None:
     return "must be an EventBridge schedule expression: rate(<n> <minute(s)|hour(s)|day(s)>) or cron(<6 fields>)"
 
 
-def parse_config(lookup: Callable[[str], str | None]) -> GuardrailsConfig:
-    """Build the config from raw CLI values (full keys), or raise ConfigError listing every bad value."""
+def _unknown_keys(c: _Collector, present: Iterable[str]) -> None:
+    # A misspelt key (scpTarget for scpTargets) would be ignored and its control silently left at the default.
+    prefix = f"{PROJECT}:"
+    for full in sorted(set(present)):
+        if not full.startswith(prefix) or full[len(prefix):] in CONFIG_KEYS:
+            continue
+        name = full[len(prefix):]
+        close = difflib.get_close_matches(name, CONFIG_KEYS, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"the keys are {', '.join(CONFIG_KEYS)}"
+        raw = c.raw(name)
+        c.fail(name, "" if raw is None else raw, f"is not a configuration key of this project; {hint}")
+
+
+def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) -> GuardrailsConfig:
+    """Build the config from raw CLI values (full keys), or raise ConfigError listing every bad value.
+
+    `keys`: every config key the stack sets (full keys); one in this project's namespace that the project does
+    not declare is an error.
+    """
     c = _Collector(lookup)
     d = GuardrailsConfig()
+    _unknown_keys(c, keys)
 
     enable_scp = c.boolean("enableScp", d.enable_scp)
     scp_targets = c.string_list("scpTargets")
@@ -339,25 +368,37 @@ def parse_config(lookup: Callable[[str], str | None]) -> GuardrailsConfig:
 
 def load_config() -> GuardrailsConfig:
     """Read the project's config as the CLI passed it. Raw strings, so every value goes through parse_config."""
-    from pulumi.runtime.config import get_config
+    from pulumi.runtime.config import CONFIG, get_config, get_config_env
 
-    return parse_config(get_config)
+    # The language host hands the stack's config to the SDK (CONFIG); PULUMI_CONFIG is the older channel.
+    present = set(CONFIG.get()) | set(get_config_env() or {})
+    return parse_config(get_config, present)
 
 
 # IAM is a global service: EventBridge receives its API-call events only in the partition's home region.
 IAM_EVENTS_REGION = {"aws": "us-east-1", "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1"}
 
 
-def check_environment(config: GuardrailsConfig, region: str, partition: str = "aws") -> None:
-    """Checks that need the deployment's region (an invoke, still before any resource)."""
+def check_environment(
+    config: GuardrailsConfig, region: str, partition: str = "aws", *, management_account_id: str | None = None
+) -> None:
+    """Checks that need the deployment's region or organization (invokes, still before any resource)."""
+    errors: list[str] = []
     home = IAM_EVENTS_REGION.get(partition, "us-east-1")
     if config.enable_detection and config.event_bridge_detection and region != home:
-        raise ConfigError(
-            "Invalid configuration:\n"
-            f"  {_key('eventBridgeDetection')} = \"true\": needs the stack in {home}, where EventBridge receives "
+        errors.append(
+            f"{_key('eventBridgeDetection')} = \"true\": needs the stack in {home}, where EventBridge receives "
             f"IAM API calls (this stack deploys to {region}); set aws:region to {home} or eventBridgeDetection "
             "to false (the metric-filter alarm still covers every region through the multi-region trail)"
         )
+    if management_account_id and management_account_id in config.scp_targets:
+        # Organizations accepts the attachment, and it does nothing: a control that only looks deployed.
+        errors.append(
+            f"{_key('scpTargets')} = {_show(management_account_id)}: is the organization's management account, where "
+            "SCPs never apply; remove it (detection and the audit cover the management account)"
+        )
+    if errors:
+        raise ConfigError("Invalid configuration:\n" + "\n".join(f"  {e}" for e in errors))
 
 
 def environment_warnings(config: GuardrailsConfig) -> list[str]:
@@ -381,6 +422,7 @@ def environment_warnings(config: GuardrailsConfig) -> list[str]:
 
 
 __all__ = [
+    "CONFIG_KEYS",
     "ConfigError",
     "GuardrailsConfig",
     "LOG_RETENTION_DAYS",

@@ -19,7 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import documents
-from components.alerting import AlertTopic, build_alert_topic
+from components.alerting import AlertTopic, build_alarm, build_alert_topic
 from components.config import TrailMode
 from components.context import AwsContext
 
@@ -103,11 +103,11 @@ class RootAccessKeyDetection(pulumi.ComponentResource):
         # Counted, not alarmed: evidence that the SCP refuses the call in member accounts.
         self._filter(name, "denied", documents.METRIC_ROOT_ACCESS_KEY_CREATION_DENIED,
                      documents.PATTERN_ROOT_ACCESS_KEY_CREATION_DENIED, args, child)
-        alarms = [self._alarm(name, "created", created, ALARM_CREATED_DESCRIPTION, args, child)]
+        alarms = [self._alarm(name, "created", created, ALARM_CREATED_DESCRIPTION, args)]
         if args.cis_root_usage_alarm:
             cis = self._filter(name, "cis-root-usage", documents.METRIC_ROOT_ACCOUNT_USAGE,
                                documents.PATTERN_CIS_ROOT_USAGE, args, child)
-            alarms.append(self._alarm(name, "cis-root-usage", cis, ALARM_CIS_DESCRIPTION, args, child))
+            alarms.append(self._alarm(name, "cis-root-usage", cis, ALARM_CIS_DESCRIPTION, args))
         self.alarms = tuple(alarms)
 
         self.rule = None
@@ -281,23 +281,15 @@ class RootAccessKeyDetection(pulumi.ComponentResource):
         metric_filter: aws.cloudwatch.LogMetricFilter,
         description: str,
         args: RootAccessKeyDetectionArgs,
-        child: pulumi.ResourceOptions,
     ) -> aws.cloudwatch.MetricAlarm:
         transformation = metric_filter.metric_transformation
-        # One matching event in one period alarms; no events is the normal state, not missing data.
-        return aws.cloudwatch.MetricAlarm(
+        # No events is the normal state of these metrics, not missing data.
+        return build_alarm(
+            self,
             f"{name}-alarm-{role}",
-            alarm_description=description,
-            metric_name=transformation.name,
+            description=description,
             namespace=transformation.namespace,
-            statistic="Sum",
+            metric_name=transformation.name,
             period=args.alarm_period_seconds,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            actions_enabled=True,
-            alarm_actions=[self.alerts.arn],
-            opts=child,
+            topic_arn=self.alerts.arn,
         )

@@ -281,8 +281,8 @@ def audit_role_policy(
 ) -> Document:
     """Everything the audit does, known at preview.
 
-    The credential report actions have no resource type, so `*` is the only valid resource there; every other
-    action is scoped by resource or condition. The topic key's ARN exists only after apply, so the key grant names
+    The credential report actions and organizations:ListAccounts have no resource type, so `*` is the only valid
+    resource there; every other action is scoped by resource or condition. The topic key's ARN exists only after apply, so the key grant names
     it by its alias (kms:ResourceAliases) and allows its use only through SNS (kms:ViaService).
     """
     statements: list[Document] = [
@@ -336,6 +336,7 @@ def audit_role_policy(
         org = ctx.require_organization()
         statements.extend(
             [
+                # No resource type exists for ListAccounts; it reads account ids and names, nothing else.
                 {
                     "Sid": "ListOrganizationAccounts",
                     "Effect": "Allow",

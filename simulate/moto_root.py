@@ -5,6 +5,9 @@ The root access key audit (CIS 1.4, Security Hub IAM.4, Prowler iam_no_root_acce
 "no root row" (ERROR). The patch also makes GetCredentialReport's GeneratedTime the time the report was
 generated (moto hard-codes 2015-02-02), so the audit's staleness check sees a fresh report, as on AWS.
 
+Unlike AWS, the rows reflect the simulated state at download time, not at generation time, so a test can change
+an account's root keys and see the change in the next report without waiting for a new one.
+
 The patch is applied to moto's IAM classes, not to a backend instance, so it holds for `mock_aws` in process
 and for a `ThreadedMotoServer` running in the same process, and it survives moto's backend resets.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 __all__ = [
@@ -28,6 +31,8 @@ __all__ = [
     "set_root_credentials",
 ]
 
+# How long GenerateCredentialReport reuses an existing report (IAM User Guide, "Getting credential reports").
+REPORT_REUSE = timedelta(hours=4)
 # AWS's literal user name for the root row of a credential report.
 ROOT_USER = "<root_account>"
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
@@ -185,9 +190,12 @@ def _with_root_row(original: Callable[[Any], str]) -> Callable[[Any], str]:
 def _recording_generation_time(original: Callable[[Any], None]) -> Callable[[Any], None]:
     @functools.wraps(original)
     def generate_report(self: Any) -> None:
-        # AWS regenerates at most every 4 hours; keep the first time like moto keeps its flag.
-        if not getattr(self, "_rkg_generated_at", None):
-            self._rkg_generated_at = datetime.now(timezone.utc)
+        # AWS reuses a report younger than 4 hours and generates a new one after that. Without the renewal a
+        # long-running moto server (demo, bench) would age into the audit's staleness limit and read as ERROR.
+        now = datetime.now(timezone.utc)
+        generated = getattr(self, "_rkg_generated_at", None)
+        if generated is None or now - generated >= REPORT_REUSE:
+            self._rkg_generated_at = now
         original(self)
 
     generate_report.__rkg_patched__ = True  # type: ignore[attr-defined]

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError, NoCredentialsError, ParamValidationError, ReadTimeoutError
 
-from audit.aws import AuditError, RetryPolicy, audit_account, fetch_credential_report
+from audit.aws import AuditError, Clients, RetryPolicy, audit_account, fetch_credential_report
 from audit.report import Status
 from tests.audit.helpers import BASELINE_ACCOUNT, FakeClients, Recorder, baseline_text
 
@@ -235,19 +235,27 @@ def test_fetch_untrustworthy_response_is_error(
     assert (result.status, result.reason) == (Status.ERROR, reason)
 
 
-class _Unreachable:
-    """An IAM client whose endpoint cannot be reached (a BotoCoreError, not a ClientError)."""
+class _Failing:
+    """An IAM client whose calls fail in botocore itself (a BotoCoreError, not a ClientError)."""
 
-    def __init__(self) -> None:
+    def __init__(self, generate: Exception | None = None, get: Exception | None = None) -> None:
+        self.generate, self.get = generate, get
         self.calls = 0
 
     def generate_credential_report(self) -> dict[str, Any]:
         self.calls += 1
-        raise EndpointConnectionError(endpoint_url="https://iam.amazonaws.com/")
+        if self.generate:
+            raise self.generate
+        return {"State": "COMPLETE"}
+
+    def get_credential_report(self) -> dict[str, Any]:
+        self.calls += 1
+        assert self.get is not None
+        raise self.get
 
 
 def test_fetch_endpoint_unreachable_retries_then_errors(fast_retry: RetryPolicy, recorder: Recorder) -> None:
-    iam = _Unreachable()
+    iam = _Failing(generate=EndpointConnectionError(endpoint_url="https://iam.amazonaws.com/"))
     with pytest.raises(AuditError) as excinfo:
         fetch_credential_report(iam, fast_retry)
     assert str(excinfo.value) == (
@@ -255,6 +263,59 @@ def test_fetch_endpoint_unreachable_retries_then_errors(fast_retry: RetryPolicy,
         'endpoint URL: "https://iam.amazonaws.com/")'
     )
     assert iam.calls == ATTEMPTS
+
+
+@pytest.mark.parametrize(
+    ("iam", "reason", "calls", "sleeps"),
+    [
+        pytest.param(
+            _Failing(get=ReadTimeoutError(endpoint_url="https://iam.amazonaws.com/")),
+            f"gave up after {ATTEMPTS} attempt(s); last: iam:GetCredentialReport failed (Read timeout on endpoint "
+            'URL: "https://iam.amazonaws.com/")',
+            2 * ATTEMPTS,
+            [1.0, 2.0, 4.0, 8.0, 8.0],
+            id="read-timeout-is-retried",
+        ),
+        pytest.param(
+            _Failing(generate=NoCredentialsError()),
+            "iam:GenerateCredentialReport failed (Unable to locate credentials)",
+            1,
+            [],
+            id="no-credentials-is-final",
+        ),
+        pytest.param(
+            _Failing(get=ParamValidationError(report="Unknown parameter")),
+            "iam:GetCredentialReport failed (Parameter validation failed:\nUnknown parameter)",
+            2,
+            [],
+            id="param-validation-is-final",
+        ),
+    ],
+)
+def test_fetch_botocore_failure_retried_only_when_transient(
+    fast_retry: RetryPolicy, recorder: Recorder, iam: _Failing, reason: str, calls: int, sleeps: list[float]
+) -> None:
+    # Waiting cannot bring credentials back: only network faults are worth the backoff.
+    with pytest.raises(AuditError) as excinfo:
+        fetch_credential_report(iam, fast_retry)
+    assert (str(excinfo.value), iam.calls, recorder.sleeps) == (reason, calls, sleeps)
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [
+        ("us-east-1", "aws"),
+        ("eu-central-2", "aws"),
+        ("us-gov-west-1", "aws-us-gov"),
+        ("cn-northwest-1", "aws-cn"),
+        ("us-isob-east-1", "aws-iso-b"),
+        ("zz-future-1", "aws"),
+    ],
+)
+def test_clients_partition_follows_region(region: str, partition: str) -> None:
+    import boto3
+
+    assert Clients(boto3.session.Session(), region=region).partition == partition
 
 
 @pytest.mark.parametrize(
@@ -271,8 +332,10 @@ def test_retry_policy_invalid_bounds_raise(kwargs: dict[str, float], message: st
     assert str(excinfo.value) == message
 
 
-def test_retry_policy_default_jitter_stays_within_half_to_full_delay() -> None:
+@pytest.mark.parametrize(("attempt", "ceiling"), [(0, 2.0), (1, 4.0), (2, 8.0), (3, 10.0), (10, 10.0)])
+def test_retry_policy_default_jitter_stays_within_half_to_full_delay(attempt: int, ceiling: float) -> None:
+    # Exponential (2 * 2**attempt), capped at max_delay, and jittered into [half, full] of that.
     policy = RetryPolicy(base_delay=2.0, max_delay=10.0)
-    delays = [policy.delay(attempt) for attempt in range(6) for _ in range(20)]
-    assert all(0.5 <= d <= 10.0 for d in delays)
-    assert max(policy.delay(10) for _ in range(50)) <= 10.0
+    delays = [policy.delay(attempt) for _ in range(200)]
+    assert all(ceiling / 2 <= d <= ceiling for d in delays)
+    assert max(delays) > ceiling * 0.75 and min(delays) < ceiling * 0.75

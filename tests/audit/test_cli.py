@@ -91,7 +91,8 @@ def test_cli_offline_json_shape_one_entry_per_account(tmp_path: Path) -> None:
     assert account == {
         "account_id": "111122223333",
         "status": "FAIL",
-        "message": account["message"],
+        "message": f"Account 111122223333: FAIL, the root user has 1 active access key (key 1 (active, last rotated "
+        f"{ROTATED}, never used)); {UNKNOWN_AGE}.",
         "reason": None,
         "root_keys": [
             {"slot": 1, "active": True, "last_rotated": ROTATED, "last_used_date": None, "last_used_region": None, "last_used_service": None},
@@ -157,6 +158,11 @@ def test_cli_offline_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--credential-report", "x.csv", "--org", "--role-name", "R"], "argument --org: not allowed with argument --credential-report"),
         (["--org", "--role-name", "bad/name"], "role name 'bad/name' is not a valid IAM role name (1-64 characters of letters, digits and +=,.@_-)"),
         (["--metric-namespace", "AWS/IAM"], "metric namespace 'AWS/IAM' must not start with AWS/ (reserved)"),
+        (["--remediate"], "--remediate needs --org: sts:AssumeRoot reaches member accounts, never the calling account"),
+        (["--credential-report", "x.csv", "--region", "eu-west-1"], "--credential-report judges a file offline; it takes no AWS options"),
+        (["--credential-report", "x.csv", "--profile", "audit"], "--credential-report judges a file offline; it takes no AWS options"),
+        (["--endpoint-url", "localhost:5000"], "argument --endpoint-url: 'localhost:5000' is not an http:// or https:// URL with a host"),
+        (["--endpoint-url", "ftp://moto"], "argument --endpoint-url: 'ftp://moto' is not an http:// or https:// URL with a host"),
     ],
 )
 def test_cli_bad_usage_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,6 +173,25 @@ def test_cli_bad_usage_exit_2(argv: list[str], message: str, capsys: pytest.Capt
 
 
 # ------------------------------------------------------------------ online, over real HTTP
+
+
+class _BrokenSession:
+    """A session whose clients blow up with something no handler expects."""
+
+    region_name = "us-east-1"
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("botocore data directory is corrupt")
+
+
+def test_cli_unexpected_crash_is_error_exit_2_not_fail() -> None:
+    out = io.StringIO()
+    code = main(["--format", "json"], session=_BrokenSession(), stdout=out)
+    doc = json.loads(out.getvalue())
+    assert (code, doc["status"]) == (2, "ERROR")
+    assert doc["accounts"][0]["reason"] == (
+        "the audit run failed unexpectedly: RuntimeError: botocore data directory is corrupt"
+    )
 
 
 @pytest.fixture

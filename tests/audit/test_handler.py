@@ -66,6 +66,12 @@ def test_handler_config_defaults_when_unset() -> None:
         ("AUDIT_METRIC_NAMESPACE", "AWS/IAM", "metric namespace 'AWS/IAM' must not start with AWS/ (reserved)"),
         ("AUDIT_SNS_TOPIC_ARN", "alerts", "AUDIT_SNS_TOPIC_ARN='alerts' is not an SNS topic ARN; use an ARN or leave it empty"),
         (
+            "AUDIT_SNS_TOPIC_ARN",
+            "arn:aws:sqs:us-east-1:123456789012:alerts",
+            "AUDIT_SNS_TOPIC_ARN='arn:aws:sqs:us-east-1:123456789012:alerts' is not an SNS topic ARN; use an ARN or "
+            "leave it empty",
+        ),
+        (
             "AUDIT_ORG_ROLE_NAME",
             "role/Audit",
             "role name 'role/Audit' is not a valid IAM role name (1-64 characters of letters, digits and +=,.@_-)",
@@ -114,7 +120,10 @@ def test_handler_active_key_returns_fail_and_alerts(lambda_env: None, monkeypatc
     (message,) = messages
     envelope = json.loads(message["Body"])
     assert envelope["Subject"] == "[FAIL] Root access key audit: 1 FAIL of 1 account(s)"
-    assert summary["accounts"][0]["message"] in envelope["Message"]
+    assert envelope["Message"] == (
+        "Root access key audit (CIS 1.4, Security Hub IAM.4): overall FAIL.\n\n- " + summary["accounts"][0]["message"]
+    )
+    assert envelope["MessageAttributes"]["status"] == {"Type": "String", "Value": "FAIL"}
 
 
 def test_handler_error_run_raises_with_summary(lambda_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,3 +146,33 @@ def test_handler_import_path_needs_only_boto3() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert (proc.returncode, proc.stdout.strip()) == (0, "[]")
+
+
+class _LambdaContext:
+    """The one method of Lambda's context object the handler reads."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.mark.filterwarnings("ignore:Exception\\(STSClientError\\) with code AccessDenied:UserWarning")
+def test_handler_org_run_without_time_left_reports_accounts_not_audited(
+    lambda_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.audit.helpers import AUDIT_ROLE, ORG_MEMBERS, build_org
+
+    monkeypatch.setenv("AUDIT_ORG_ROLE_NAME", AUDIT_ROLE)
+    monkeypatch.setenv("AUDIT_SECURITY_HUB", "false")
+    with mock_aws():
+        ids = build_org(boto3.session.Session(), {"clean": ORG_MEMBERS["clean"]})
+        # 30 s left is less than one account may need (the 180 s retry deadline): nothing may start.
+        with pytest.raises(AuditRunError) as excinfo:
+            handler({}, _LambdaContext(30_000))
+    summary = excinfo.value.summary
+    assert [(a["account_id"], a["status"], a["reason"]) for a in summary["accounts"]] == [
+        (account, "ERROR", "not audited: the run's time budget ran out before this account's turn")
+        for account in sorted([MANAGEMENT_ACCOUNT, ids["clean"]])
+    ]

@@ -77,6 +77,21 @@ def test_moto_root_generated_time_is_fresh_not_moto_constant() -> None:
     assert abs(datetime.now(timezone.utc) - generated) < timedelta(minutes=5)
 
 
+@pytest.mark.parametrize(("age", "renewed"), [(timedelta(hours=3, minutes=59), False), (timedelta(hours=4), True)])
+def test_moto_root_report_reused_under_4_hours_then_regenerated(age: timedelta, renewed: bool) -> None:
+    from moto.iam.models import iam_backends
+
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        iam.generate_credential_report()
+        aged = (datetime.now(timezone.utc) - age).replace(microsecond=0)
+        iam_backends[DEFAULT_ACCOUNT]["aws"]._rkg_generated_at = aged
+        _, generated = _report(iam)
+    assert (generated > aged) is renewed
+    if not renewed:
+        assert generated == aged
+
+
 def test_moto_root_report_before_generation_raises_report_not_present() -> None:
     with mock_aws():
         iam = boto3.client("iam", region_name="us-east-1")

@@ -149,3 +149,35 @@ def test_org_progress_bar_hidden_off_terminal(fast_retry: RetryPolicy, capsys: p
         build_org(session, {"clean": ORG_MEMBERS["clean"]})
         audit_organization(Clients(session, region="us-east-1"), AUDIT_ROLE, retry=fast_retry, progress=None)
     assert capsys.readouterr().err == ""
+
+
+def test_org_time_budget_spent_later_accounts_error_not_silently_cut(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Any
+) -> None:
+    # One worker, so accounts run in order: the caller's report takes one 1 s backoff (virtual clock), which
+    # passes start_by; the member is then reported as not audited instead of being cut off by a timeout.
+    from tests.audit.helpers import baseline_text
+
+    member = "999999999999"
+    fake_clients.stub("sts").add_response(
+        "get_caller_identity", {"Account": MANAGEMENT_ACCOUNT, "Arn": "arn:aws:iam::123456789012:user/a", "UserId": "A"}
+    )
+    fake_clients.stub("organizations").add_response(
+        "list_accounts", {"Accounts": [_account(MANAGEMENT_ACCOUNT, "ACTIVE"), _account(member, "ACTIVE")]}
+    )
+    iam = fake_clients.stub("iam")
+    iam.add_response("generate_credential_report", {"State": "INPROGRESS"})
+    iam.add_response("generate_credential_report", {"State": "COMPLETE"})
+    iam.add_response(
+        "get_credential_report",
+        {"Content": baseline_text().replace("111122223333", MANAGEMENT_ACCOUNT).encode(), "ReportFormat": "text/csv",
+         "GeneratedTime": datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)},
+    )
+    org = audit_organization(
+        fake_clients, AUDIT_ROLE, workers=1, retry=fast_retry, progress=False, start_by=0.5,  # type: ignore[arg-type]
+        now=lambda: datetime(2026, 11, 29, 10, 5, tzinfo=timezone.utc),
+    )
+    assert _statuses(org) == {MANAGEMENT_ACCOUNT: "PASS", member: "ERROR"}
+    assert org.accounts[1].reason == "not audited: the run's time budget ran out before this account's turn"
+    assert recorder.sleeps == [1.0]
+    fake_clients.assert_no_pending()  # no AssumeRole into the member was even attempted

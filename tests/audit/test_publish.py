@@ -71,6 +71,26 @@ def test_metric_data_per_account_and_totals_error_gets_no_key_count() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("results", "totals"),
+    [
+        ([PASS_A, WARN_D], [_datum("RootAccessKeysActive", 0.0), _datum("AuditErrors", 0.0)]),
+        ([PASS_A, FAIL_B], [_datum("RootAccessKeysActive", 1.0), _datum("AuditErrors", 0.0)]),
+        # A 0 that left an account out would read as "no root keys": the total is not sent at all.
+        ([PASS_A, ERROR_C], [_datum("AuditErrors", 1.0)]),
+        ([ERROR_C], [_datum("AuditErrors", 1.0)]),
+        # A key found is a key found, whatever else failed.
+        ([FAIL_B, ERROR_C], [_datum("RootAccessKeysActive", 1.0), _datum("AuditErrors", 1.0)]),
+    ],
+    ids=["all-evaluated-clean", "all-evaluated-key", "error-hides-zero", "only-error", "error-with-key"],
+)
+def test_metric_data_org_total_only_when_it_proves_something(
+    results: list[AccountResult], totals: list[dict[str, Any]]
+) -> None:
+    data = metric_data(results, extra_errors=0, timestamp=NOW)
+    assert [d for d in data if "Dimensions" not in d] == totals
+
+
 def test_metric_publish_reaches_cloudwatch_in_namespace(aws_env: None) -> None:
     with mock_aws():
         cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
@@ -127,6 +147,79 @@ def test_finding_new_account_maps_status(result: AccountResult, compliance: str,
     ]
     assert finding["Description"] == result.message
     assert finding["CreatedAt"] == finding["UpdatedAt"] == "2026-11-29T10:00:00.000Z"
+
+
+def _asff_problems(finding: dict[str, Any]) -> list[str]:
+    """What Security Hub would refuse in a finding: the ASFF required attributes, botocore's shapes and enums for
+    AwsSecurityFinding, and the documented limits of the free-text fields."""
+    import re
+
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("securityhub")
+    problems: list[str] = []
+    required = ["SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Types", "CreatedAt",
+                "UpdatedAt", "Severity", "Title", "Description", "Resources"]
+    problems += [f"missing {name}" for name in required if not finding.get(name)]
+    report = ParamValidator().validate({"Findings": [finding]}, model.operation_model("BatchImportFindings").input_shape)
+    if report.has_errors():
+        problems.append(report.generate_report())
+
+    def enum(shape: str, member: str, value: Any) -> None:
+        allowed = model.shape_for(shape).members[member].enum
+        if value not in allowed:
+            problems.append(f"{shape}.{member} {value!r} not in {allowed}")
+
+    enum("Compliance", "Status", finding["Compliance"]["Status"])
+    enum("Severity", "Label", finding["Severity"]["Label"])
+    if "Workflow" in finding:
+        enum("Workflow", "Status", finding["Workflow"]["Status"])
+    for resource in finding["Resources"]:
+        enum("Resource", "Partition", resource["Partition"])
+    stamp = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$")
+    problems += [f"{name} {finding[name]!r} is not ISO 8601 UTC" for name in ("CreatedAt", "UpdatedAt")
+                 if not stamp.match(finding[name])]
+    namespaces = ("Software and Configuration Checks", "TTPs", "Effects", "Unusual Behaviors", "Sensitive Data Identifications")
+    problems += [f"type {t!r} is not namespace/category[/classifier]" for t in finding["Types"]
+                 if not (t.split("/")[0] in namespaces and 2 <= len(t.split("/")) <= 3)]
+    for name, limit in (("Id", 512), ("Title", 256), ("Description", 1024), ("GeneratorId", 512)):
+        if len(finding.get(name, "")) > limit:
+            problems.append(f"{name} longer than {limit}")
+    if len(finding["Remediation"]["Recommendation"]["Text"]) > 512:
+        problems.append("Remediation.Recommendation.Text longer than 512")
+    if len(finding["ProductFields"]) > 50:
+        problems.append("more than 50 ProductFields")
+    return problems
+
+
+@pytest.mark.parametrize("result", [PASS_A, FAIL_B, ERROR_C, WARN_D], ids=["pass", "fail", "error", "warn"])
+@pytest.mark.parametrize(
+    ("partition", "region", "previous"),
+    [
+        ("aws", "us-east-1", None),
+        ("aws-us-gov", "us-gov-west-1", None),
+        ("aws", "eu-west-1", {"CreatedAt": "2026-01-01T00:00:00.000Z"}),
+    ],
+    ids=["new", "gov-cloud", "update"],
+)
+def test_finding_is_valid_asff(
+    result: AccountResult, partition: str, region: str, previous: dict[str, Any] | None
+) -> None:
+    finding = build_finding(result, caller_account=CALLER, partition=partition, region=region, now=NOW, previous=previous)
+    assert _asff_problems(finding) == []
+    assert finding["ProductArn"] == f"arn:{partition}:securityhub:{region}:{CALLER}:product/{CALLER}/default"
+
+
+def test_finding_asff_check_catches_a_bad_finding() -> None:
+    # The validator above must be able to fail: one broken field per kind of check.
+    finding = build_finding(FAIL_B, caller_account=CALLER, partition="aws", region="us-east-1", now=NOW, previous=None)
+    finding["Compliance"]["Status"] = "FAIL"
+    finding["UpdatedAt"] = "2026-11-29 10:00"
+    del finding["GeneratorId"]
+    assert _asff_problems(finding)[:1] == ["missing GeneratorId"]
+    assert "Compliance.Status 'FAIL' not in ['PASSED', 'WARNING', 'FAILED', 'NOT_AVAILABLE']" in _asff_problems(finding)
+    assert "UpdatedAt '2026-11-29 10:00' is not ISO 8601 UTC" in _asff_problems(finding)
 
 
 def test_finding_existing_keeps_created_at_and_leaves_workflow_alone() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -317,6 +318,13 @@ ERROR_CASES = [
         "--output text | base64 --decode)",
     ),
     (
+        "json-answer-not-extracted",
+        lambda t: json.dumps({"Content": base64.b64encode(t.encode()).decode(), "ReportFormat": "text/csv",
+                              "GeneratedTime": "2026-11-29T09:00:00+00:00"}, indent=4),
+        "the content is the JSON answer of get-credential-report, not the report; extract and decode it "
+        "(aws iam get-credential-report --query Content --output text | base64 --decode)",
+    ),
+    (
         "control-character",
         lambda t: t.replace("alice", "al\x07ice"),
         "the content is binary (it contains control character 0x07), not a CSV credential report",
@@ -334,6 +342,12 @@ def test_report_untrustworthy_variant_is_error_with_reason(transform, reason: st
 BINARY_CASES = [
     ("gzip", lambda b: gzip.compress(b), "the content is gzip-compressed binary data, not a CSV credential report"),
     ("nul-bytes", lambda b: b.replace(b"alice", b"al\x00ice"), "the content is binary (it contains NUL bytes), not a CSV credential report"),
+    (
+        "utf-16-as-powershell-writes",
+        lambda b: b.decode("utf-8").encode("utf-16"),
+        "the content is UTF-16 text, not the UTF-8 CSV that AWS produces; save the decoded report as UTF-8 "
+        "(e.g. base64 --decode > report.csv, or Out-File -Encoding utf8 in PowerShell)",
+    ),
     (
         "latin-1",
         lambda b: b.replace(b"alice", "alicé".encode("latin-1")),
@@ -416,8 +430,14 @@ def test_report_other_account_is_error(expected: str, reason: str) -> None:
     assert (result.status, result.account_id, result.reason) == (Status.ERROR, expected, reason)
 
 
-def test_report_decode_content_strips_bom_only_once() -> None:
-    assert decode_content("\ufeffuser,arn").startswith("user")
+@pytest.mark.parametrize(
+    ("content", "text"),
+    [("\ufeffuser,arn", "user,arn"), ("\ufeff\ufeffuser,arn", "\ufeffuser,arn"), (b"\xef\xbb\xbfuser,arn", "user,arn")],
+    ids=["one-bom", "second-bom-kept", "bom-bytes"],
+)
+def test_report_decode_content_strips_bom_only_once(content: str | bytes, text: str) -> None:
+    # One BOM is an encoding marker; a second one is content, and the header check then refuses it.
+    assert decode_content(content) == text
 
 
 @pytest.mark.parametrize(
@@ -449,6 +469,11 @@ def test_report_remediation_steps_only_for_findings(transform, count: int) -> No
     assert len(steps) == count
     if count == 4:
         assert steps[0].startswith(f"Delete root access key slot(s) 1 of account {BASELINE_ACCOUNT}:")
+        assert steps[1].startswith(f"With centralized root access (AWS Organizations), from the management or "
+                                   f"delegated admin account: aws sts assume-root --target-principal {BASELINE_ACCOUNT} ")
+    if count == 1:
+        assert steps == ("Fix the cause above and rerun the audit; until it passes, treat the account as possibly "
+                         "having an active root access key.",)
 
 
 # ------------------------------------------------------------------ fail-closed properties

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from components.config import (
+    CONFIG_KEYS,
     ConfigError,
     GuardrailsConfig,
     TrailMode,
@@ -25,7 +26,7 @@ LIST_RULE = "must be a list of strings (in YAML a list, on the command line a JS
 
 def _parse(overrides: dict[str, object]) -> GuardrailsConfig:
     raw = {key(k): encode(v) for k, v in overrides.items()}
-    return parse_config(raw.get)
+    return parse_config(raw.get, raw)
 
 
 def test_config_no_values_gives_the_declared_defaults() -> None:
@@ -37,7 +38,7 @@ def test_config_project_file_defaults_match_code_defaults() -> None:
     _, defaults = project_config_defaults(PROJECT_DIR)
     assert parse_config(defaults.get) == GuardrailsConfig()
     declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
-    assert len(declared) == 20
+    assert tuple(declared) == CONFIG_KEYS
     assert all({"type", "default", "description"} <= set(spec) for spec in declared.values())
 
 
@@ -165,6 +166,13 @@ BAD_INPUTS = [
                   _line("auditRemediate", '"true"', "needs enableCentralizedRootAccess true: sts:AssumeRoot only "
                         "works with RootSessions enabled")],
                  id="remediate-prerequisites"),
+    pytest.param({"enableSCP": False},
+                 [_line("enableSCP", '"false"', "is not a configuration key of this project; did you mean enableScp?")],
+                 id="misspelt-key"),
+    pytest.param({"colour": "blue"},
+                 [_line("colour", '"blue"', "is not a configuration key of this project; the keys are "
+                        + ", ".join(CONFIG_KEYS))],
+                 id="unknown-key"),
     pytest.param({"enableDetection": False, "enableAudit": False, "alarmEmails": ["secops@example.com"]},
                  [_line("alarmEmails", '["secops@example.com"]',
                         "must be empty when enableDetection and enableAudit are both false (no alarm topic)")],
@@ -254,3 +262,35 @@ def test_program_wrong_region_for_eventbridge_fails_and_registers_nothing() -> N
     records = run_program(PROJECT_DIR, "dev", {"aws:region": "eu-west-1", key("eventBridgeDetection"): "false"})
     trail = next(r for r in records if r.type == "aws:cloudtrail/trail:Trail")
     assert trail.inputs["cloudWatchLogsGroupArn"].startswith("arn:aws:logs:eu-west-1:")
+
+
+MANAGEMENT_TARGET_ERROR = (
+    'Invalid configuration:\n  root-key-guardrails:scpTargets = "111122223333": is the organization\'s management '
+    "account, where SCPs never apply; remove it (detection and the audit cover the management account)"
+)
+
+
+@pytest.mark.parametrize(
+    ("targets", "error"),
+    [
+        (["444455556666"], None),
+        (["ou-a1b2-workload1", "111122223333"], MANAGEMENT_TARGET_ERROR),
+    ],
+    ids=["member-account", "management-account"],
+)
+def test_config_scp_target_management_account_is_refused(targets: list[str], error: str | None) -> None:
+    config = _parse({"scpTargets": targets})
+    if error is None:
+        check_environment(config, "us-east-1", management_account_id="111122223333")
+    else:
+        with pytest.raises(ConfigError) as err:
+            check_environment(config, "us-east-1", management_account_id="111122223333")
+        assert str(err.value) == error
+
+
+def test_program_scp_on_management_account_fails_and_registers_nothing() -> None:
+    # preflight's mock organization has 111122223333 as its management account, as the deploying account.
+    with pytest.raises(ProgramError) as err:
+        program({"scpTargets": ["111122223333"], "trailMode": "account"})
+    assert err.value.message == MANAGEMENT_TARGET_ERROR
+    assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]

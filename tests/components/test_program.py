@@ -237,6 +237,15 @@ def test_detection_baseline_alarms_fire_on_one_event_to_topic(baseline: Register
     assert not any(a.inputs["metricName"] == "RootAccessKeyCreationDenied" for a in baseline.of_type(ALARM))
 
 
+def test_program_baseline_every_alarm_says_why_and_what_to_do_within_aws_limit(baseline: Registered) -> None:
+    # PutMetricAlarm refuses descriptions over 1024 characters: a longer one would only fail at `pulumi up`.
+    descriptions = {a.name: a.inputs["alarmDescription"] for a in baseline.of_type(ALARM)}
+    assert len(descriptions) == 4
+    for name, text in descriptions.items():
+        assert text.startswith("Why: ") and "What to do: " in text, name
+        assert len(text) <= 1024, name
+
+
 def test_detection_baseline_topic_encrypted_with_key_cloudwatch_and_eventbridge_can_use(baseline: Registered) -> None:
     topic, key = baseline.one(TOPIC), baseline.named(f"{DETECTION}-alerts-key")
     assert topic.inputs["kmsMasterKeyId"] == UNKNOWN
@@ -378,6 +387,8 @@ def test_audit_baseline_alarms_errors_and_active_keys_fail_closed(baseline: Regi
     active = baseline.named(f"{AUDIT}-alarm-root-keys-active").inputs
     assert (active["namespace"], active["metricName"], "dimensions" in active) == (
         "RootKeyGuardrails", "RootAccessKeysActive", False)
+    # Only the active-keys alarm, a state people wait to see end, also sends the all-clear.
+    assert (active["okActions"], "okActions" in errors) == ([topic_arn], False)
     # A stopped audit (no datapoint in two schedule intervals) alarms too.
     assert _alarm_semantics(active) == {
         "statistic": "Maximum", "period": 7200, "evaluationPeriods": 1, "datapointsToAlarm": 1, "threshold": 1,
@@ -507,3 +518,14 @@ def test_program_audit_without_detection_builds_its_own_topic_with_subscriptions
 def test_program_everything_off_registers_only_the_stack() -> None:
     reg = program({"enableScp": False, "enableDetection": False, "enableAudit": False})
     assert reg.types() == ["pulumi:pulumi:Stack"]
+
+
+@pytest.mark.parametrize("overrides", [{}, {"auditOrgRoleName": "RootKeyAuditReader"}], ids=["account", "organization"])
+def test_audit_function_timeout_outlasts_one_account_audit(overrides: dict[str, Any]) -> None:
+    # The function must outlive one account's bounded fetch plus publishing, or every slow run would be cut off
+    # by Lambda before it could report ERROR itself.
+    from audit.aws import RetryPolicy
+    from audit.runner import RUN_RESERVE_SECONDS
+
+    timeout = program(overrides).one(FUNCTION).inputs["timeout"]
+    assert timeout > RetryPolicy().deadline_seconds + RUN_RESERVE_SECONDS
