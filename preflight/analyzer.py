@@ -89,6 +89,13 @@ SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
+
+def _default_sigint() -> None:
+    """Runs in the child before exec. A shell starts background jobs (CI steps, nohup) with SIGINT ignored, the child
+    inherits that, and Python then never turns SIGINT into the KeyboardInterrupt that stops the SDK's server loop:
+    every pack would sit out the shutdown grace period and be killed."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 class PolicyPackError(PreflightError):
     """A policy pack could not be started, configured or run to the end."""
 
@@ -351,7 +358,9 @@ class PolicyPackProcess:
         try:
             self._proc = subprocess.Popen(
                 argv, cwd=self.pack_dir, env=_pack_env(self._ctx),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                # Only when needed: a preexec hook forces a full fork, which gRPC reports on stderr.
+                preexec_fn=_default_sigint if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else None)
         except OSError as exc:
             raise PolicyPackError(f"policy pack {self.pack_dir} failed to start: {exc}") from exc
         self._threads = [

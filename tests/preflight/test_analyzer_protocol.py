@@ -8,13 +8,16 @@ messages, failures) match the engine, independently of the real program and pack
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
 import pytest
 
 from preflight.analyzer import (
+    EngineServer,
     PolicyPackError,
+    PolicyPackProcess,
     PolicyPackSpec,
     StackContext,
     Violation,
@@ -290,3 +293,19 @@ def test_pack_interpreter_virtualenv_option_used_when_present(tmp_path: Path, ve
     # Like the pulumi-analyzer-policy-python shim when the virtualenv exists; otherwise preflight's own
     # interpreter (the CLI would create the virtualenv first).
     assert chosen == (str(python) if venv_exists else sys.executable)
+
+
+def test_pack_process_sigint_ignored_by_parent_pack_still_stops_on_sigint() -> None:
+    # CI steps and nohup start background jobs with SIGINT ignored; the pack must still stop on the SIGINT that
+    # ends the SDK's server loop (exit 0), not sit out the grace period and be killed.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with EngineServer(fx.STACK_URN) as engine:
+            pack = PolicyPackProcess(FIXTURE_PACK, engine, CTX)
+            pack.spawn()
+            pack.connect()
+            pack.close()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    assert pack._proc is not None and pack._proc.returncode == 0
