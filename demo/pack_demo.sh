@@ -18,11 +18,15 @@ expect_exit() {
     printf '\n--> exit status %s, as expected\n' "$status"
 }
 
+# The defaults plus the one value no default can know: who receives the alerts. (Without it the pack passes with
+# one advisory, alarm-topic-has-subscriber.)
+SUBSCRIBER='alarmEmails=["secops@example.com"]'
+
 expect_exit 0 "1. The default program passes the policy pack (no credentials, no Pulumi CLI)" \
-    python -m preflight --policy-pack policypack --stack dev
+    python -m preflight --policy-pack policypack --stack dev --config "$SUBSCRIBER"
 
 # Weakened twice: the SCP is switched off, and the alarms are still there but evaluate once a day, so a root key
 # created now would alert tomorrow.
 expect_exit 1 "2. A weakened variant is blocked with the pack's messages: exit status 1 is the expected result" \
-    python -m preflight --policy-pack policypack --stack dev \
+    python -m preflight --policy-pack policypack --stack dev --config "$SUBSCRIBER" \
         --config enableScp=false --config alarmPeriodSeconds=86400

@@ -313,8 +313,9 @@ def pack_interpreter(pack_dir: Path, manifest: PackManifest) -> str:
     if isinstance(venv, str) and venv:
         candidate = (pack_dir / venv / "bin" / "python")
         if candidate.is_file():
-            return str(candidate)
-    return sys.executable
+            return str(candidate.absolute())
+    # The pack starts in its own directory, so a relative interpreter path (a relative PATH entry) would not resolve.
+    return os.path.abspath(sys.executable)
 
 
 def _pack_env(ctx: StackContext) -> dict[str, str]:

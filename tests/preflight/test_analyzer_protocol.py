@@ -295,6 +295,15 @@ def test_pack_interpreter_virtualenv_option_used_when_present(tmp_path: Path, ve
     assert chosen == (str(python) if venv_exists else sys.executable)
 
 
+def test_pack_interpreter_relative_executable_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `PATH=.venv/bin:$PATH python -m preflight` gives a relative sys.executable; the pack starts in its own directory.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "executable", "venv/bin/python")
+    (tmp_path / "PulumiPolicy.yaml").write_text("runtime: python\n", encoding="utf-8")
+
+    assert pack_interpreter(tmp_path, load_pack_manifest(tmp_path)) == str(tmp_path / "venv" / "bin" / "python")
+
+
 def test_pack_process_sigint_ignored_by_parent_pack_still_stops_on_sigint() -> None:
     # CI steps and nohup start background jobs with SIGINT ignored; the pack must still stop on the SIGINT that
     # ends the SDK's server loop (exit 0), not sit out the grace period and be killed.
