@@ -4,8 +4,16 @@ The CLI runs this file from the pack's directory (`python -m pulumi.policy <addr
 as the top-level package `rootkey_pack` next to it.
 """
 
+import gc
+
 from pulumi_policy import EnforcementLevel, PolicyPack
 from rootkey_pack.pack import PACK_NAME, POLICIES
+
+# The SDK builds a fresh object graph of every resource for every stack policy, and the default collector thresholds
+# then rescan the long-lived imports over and over: AnalyzeStack grows faster than linearly with stack size. The
+# analyzer lives for one preview, so freezing what is loaded and collecting young objects less often is safe here.
+gc.freeze()
+gc.set_threshold(200_000, 50, 100)
 
 PolicyPack(
     name=PACK_NAME,
