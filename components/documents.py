@@ -74,7 +74,7 @@ PATTERN_ROOT_ACCESS_KEY_CREATION_DENIED = (
     '{ ($.userIdentity.type = "Root") && ($.eventSource = "iam.amazonaws.com") '
     '&& ($.eventName = "CreateAccessKey") && ($.errorCode = "AccessDenied") }'
 )
-# CIS AWS Foundations 1.7 (v1.4) / 4.3 (v3): the prescribed text. Security Hub CloudWatch.1 runs the CIS audit
+# CIS AWS Foundations 3.3 (v1.2) / 4.3 (v1.3 to v5.0): the prescribed text. Security Hub CloudWatch.1 runs the CIS audit
 # steps, Prowler's cloudwatch_log_metric_filter_root_usage and Steampipe's log_metric_filter_root_login match it
 # with regexes built from it, so it is kept character for character.
 PATTERN_CIS_ROOT_USAGE = (
