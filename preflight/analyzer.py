@@ -688,7 +688,8 @@ class _Providers:
 
 
 def _violation(diag: analyzer_pb2.AnalyzeDiagnostic, urn: str, pack: str, version: str) -> Violation:
-    level = _LEVEL_FROM_PROTO.get(diag.enforcementLevel, "advisory")
+    # A level this driver does not know (a newer protocol) must not pass silently: count it as blocking.
+    level = _LEVEL_FROM_PROTO.get(diag.enforcementLevel, "mandatory")
     if level == "remediate":
         level = "mandatory"  # the engine downgrades a remediate diagnostic to mandatory
     message = diag.message

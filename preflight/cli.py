@@ -10,6 +10,7 @@ pack that fails to start or crashes -- a check that did not run never passes).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 from importlib import metadata
@@ -93,8 +94,16 @@ def _run_program(base: Path, stack: str, config: dict[str, str]) -> list[Recorde
     return list(resources)
 
 
+# The CLI's rule for stack names; a name it would refuse must not get a verdict here (it would also end up in URNs).
+_STACK_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.stack is not None and not _STACK_NAME_RE.fullmatch(args.stack):
+        raise PreflightError(
+            f"--stack {args.stack!r} is not a valid stack name; expected 1 to 100 letters, digits, '-', '_' or '.' "
+            f"(the stack's own name, without an organization or project prefix)")
     base = Path(args.cwd)
     if not base.is_dir():
         raise PreflightError(f"--cwd {base} is not a directory")

@@ -146,6 +146,14 @@ def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int) 
             findings.append(AlarmFinding(problem=f"has statistic {statistic!r}, expected one of {', '.join(STATISTICS)}"))
     else:
         stat_name = "Percentile"
+        low_samples = alarm.get("evaluateLowSampleCountPercentile", MISSING)
+        if low_samples is UNKNOWN:
+            findings.append(AlarmFinding(unknown_property="evaluateLowSampleCountPercentile"))
+        elif low_samples == "ignore":
+            # One event is a low sample count: "ignore" keeps the alarm in its current state instead of evaluating.
+            findings.append(AlarmFinding(problem="has evaluateLowSampleCountPercentile 'ignore', so a period with a single event keeps the alarm's state"))
+    if statistic not in (MISSING, None) and extended not in (MISSING, None):
+        findings.append(AlarmFinding(problem="sets both statistic and extendedStatistic, which CloudWatch rejects; expected statistic Sum"))
 
     threshold = _number(threshold_raw)
     if threshold is None:
@@ -188,6 +196,8 @@ def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int) 
     seconds = _number(period)
     if seconds is None:
         findings.append(AlarmFinding(problem=f"has {_shown('period', period)}, expected a number of seconds"))
+    elif seconds not in (10, 30) and (seconds < 60 or seconds % 60):
+        findings.append(AlarmFinding(problem=f"has period {seconds:g} s, expected 10, 30 or a multiple of 60 seconds"))
     elif seconds > max_period:
         findings.append(AlarmFinding(problem=f"has period {seconds:g} s, longer than the {max_period} s allowed"))
 

@@ -11,7 +11,8 @@ approximations listed in `APPROXIMATIONS`.
 Supported: JSON patterns `{ ... }` with `&&`, `||`, parentheses, `=` / `!=` on quoted or unquoted strings with `*`
 wildcards, numeric `= != < > <= >=`, `IS NULL`, `IS TRUE`, `IS FALSE`, `EXISTS`, `NOT EXISTS`, selectors
 `$.a.b[0]`; term patterns (words, "quoted phrases", `-exclusions`, `?alternatives`) against the raw event text.
-Not evaluated (reported as errors, so the policy fails closed): `%regex%` values and space-delimited `[...]` patterns.
+Not evaluated (reported as errors, so the policy fails closed): `%regex%` values, space-delimited `[...]` patterns,
+and `?alternative` terms mixed with required or excluded terms.
 """
 
 from __future__ import annotations
@@ -264,6 +265,9 @@ def _parse_terms(text: str) -> TermPattern:
         elif not re.fullmatch(r"[A-Za-z0-9_]+", body):
             raise PatternError(f"term {token!r} has characters other than letters, digits or '_' and must be quoted")
         {"-": excluded, "?": alternatives, "": required}[prefix].append(body)
+    if alternatives and (required or excluded):
+        # AWS documents ?terms only on their own; guessing how they combine could pass a filter that never matches.
+        raise PatternError("mixing ?alternative terms with required or -excluded terms is not evaluated by the pack")
     return TermPattern(tuple(required), tuple(excluded), tuple(alternatives))
 
 
@@ -387,7 +391,7 @@ def matches(pattern: ParsedPattern, event: Mapping[str, Any]) -> bool:
         text = json.dumps(event, separators=(",", ":"))
         if any(term in text for term in pattern.excluded):
             return False
-        if pattern.alternatives and not pattern.required:
+        if pattern.alternatives:
             return any(term in text for term in pattern.alternatives)
         return all(term in text for term in pattern.required)
     usual = _eval(_build(pattern.root, True), event)

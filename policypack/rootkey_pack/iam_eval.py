@@ -3,10 +3,12 @@ Control Tower AWS-GR_RESTRICT_ROOT_USER_ACCESS_KEYS) and for the audit role's le
 
 The question the pack asks of an SCP is semantic: *would this document deny `iam:CreateAccessKey` to the root user
 of every member account it is attached to?* It is answered by evaluating each statement the way IAM does for that
-request, for the root principal of an arbitrary account. "Arbitrary account" is checked with the ten uniform probe
-accounts 000000000000 ... 999999999999: the fixed parts of the root ARN contain no digit, so an IAM wildcard pattern
-that matches all ten either has no literal digit in the account position or none at all, which is exactly the set of
-patterns matching every 12-digit account.
+request, for the root principal of an arbitrary account. "Arbitrary account" is checked with probe accounts: the ten
+uniform ones 000000000000 ... 999999999999 (the fixed parts of the root ARN contain no digit, so a wildcard pattern
+matching all ten has no literal digit in the account position, which is the set of patterns matching every 12-digit
+account), a few mixed-digit ones (which no list of literal accounts covers), and accounts built from each run of
+digits and wildcards in the document (so that an exemption such as ArnNotLike "arn:aws:iam::111122223333:root" or
+NotResource "arn:aws:iam::12*:root" is exercised by an account it exempts).
 
 No library evaluates IAM policies offline in Python (policy-sentry and parliament lint text, they do not evaluate a
 request), so the evaluator is small and hand-written; its approximations are listed in `APPROXIMATIONS`.
@@ -22,6 +24,10 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 SCP_MAX_CHARS = 5120
 TARGET_ACTION = "iam:CreateAccessKey"
 PROBE_ACCOUNTS = tuple(str(d) * 12 for d in range(10))
+# Mixed-digit accounts: a list of literal accounts (even all ten uniform ones) never covers these.
+MIXED_PROBE_ACCOUNTS = ("012345678901", "987654321098", "100000000001")
+_ACCOUNT_RUN_RE = re.compile(r"[0-9?*]+")
+_MAX_DERIVED_PROBES = 400
 
 APPROXIMATIONS = (
     "The request modelled is root creating its own key: resource and aws:PrincipalArn are "
@@ -29,7 +35,12 @@ APPROXIMATIONS = (
     "Any condition key other than aws:PrincipalArn is treated as possibly false for root (a loophole).",
     "Condition operator names are matched case-sensitively; an unrecognised operator is a loophole.",
     "The 5,120-character SCP limit is applied to the document text as written, whitespace included.",
+    "A JSON object with a duplicate key is rejected: which value AWS keeps is not documented.",
 )
+
+# Policy variables are substituted only in documents of this version; in any other (or no) version IAM reads
+# "${aws:PrincipalAccount}" as literal text, so a condition built on it never matches.
+POLICY_VARIABLES_VERSION = "2012-10-17"
 
 
 def as_list(value: Any) -> Optional[list[Any]]:
@@ -94,14 +105,16 @@ class Request:
     action: str
     resource: str
     context: Mapping[str, str]  # lower-cased condition keys
+    policy_variables: bool = True  # whether the document's Version enables ${...} substitution
 
     @staticmethod
-    def root_create_access_key(account: str, partition: str = "aws") -> Request:
+    def root_create_access_key(account: str, partition: str = "aws", *, policy_variables: bool = True) -> Request:
         arn = f"arn:{partition}:iam::{account}:root"
         return Request(
             TARGET_ACTION,
             arn,
             {"aws:principalarn": arn, "aws:principalaccount": account, "aws:principaltype": "Account"},
+            policy_variables,
         )
 
 
@@ -149,6 +162,9 @@ def _evaluate_operator(
     if_exists = base.endswith("IfExists")
     if if_exists:
         base = base[: -len("IfExists")]
+        if base == "Null":
+            # IAM allows IfExists on every operator but Null: the document is invalid, so nothing is proven.
+            return None, f"uses the invalid condition operator '{op}' (IfExists cannot qualify Null)"
     lowered_key = key.lower()
     values = as_list(raw_values)
     if values is None or not values:
@@ -178,7 +194,7 @@ def _evaluate_operator(
     for v in values:
         if not isinstance(v, (str, int, float)) or isinstance(v, bool):
             return None, f"has a malformed value {v!r} for condition key '{key}' under '{op}'"
-        resolved = substitute_variables(str(v), request.context)
+        resolved = substitute_variables(str(v), request.context) if request.policy_variables else str(v)
         if resolved is None:
             return None, f"uses a policy variable the pack cannot resolve in {v!r} under '{op}'"
         patterns.append(resolved)
@@ -243,13 +259,34 @@ class ParsedDocument:
     errors: tuple[str, ...]
 
 
+def _object_noting_duplicates(pairs: list[tuple[str, Any]], duplicates: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            duplicates.append(key)
+        out[key] = value
+    return out
+
+
+def version_problem(document: Mapping[str, Any]) -> Optional[str]:
+    version = document.get("Version")
+    if version is not None and version not in ("2012-10-17", "2008-10-17"):
+        return f"has Version {version!r} (expected \"2012-10-17\")"
+    return None
+
+
 def parse_document(text: Any) -> ParsedDocument:
     """Parse a policy document (JSON text or an already-decoded object) into statements, collecting errors."""
     if isinstance(text, str):
+        duplicates: list[str] = []
         try:
-            doc = json.loads(text)
+            doc = json.loads(text, object_pairs_hook=lambda pairs: _object_noting_duplicates(pairs, duplicates))
         except (ValueError, RecursionError) as exc:
             return ParsedDocument(None, (), (f"is not valid JSON ({exc.__class__.__name__}: {str(exc)[:80]})",))
+        if duplicates:
+            # json keeps the last value, AWS's reading is undocumented: judging either reading could pass a
+            # document that AWS enforces differently, so the ambiguity itself is the problem.
+            return ParsedDocument(None, (), (f"repeats the key '{duplicates[0]}' in one JSON object, which AWS may read differently from this pack",))
     else:
         doc = text
     if not isinstance(doc, Mapping):
@@ -304,10 +341,8 @@ def validate_scp(text: Any) -> list[str]:
         problems.append(f"is {len(text)} characters long, over the {SCP_MAX_CHARS}-character SCP limit")
     parsed = parse_document(text)
     problems.extend(parsed.errors)
-    if parsed.document is not None:
-        version = parsed.document.get("Version")
-        if version is not None and version not in ("2012-10-17", "2008-10-17"):
-            problems.append(f"has Version {version!r} (expected \"2012-10-17\")")
+    if parsed.document is not None and (problem := version_problem(parsed.document)) is not None:
+        problems.append(problem)
     for statement in parsed.statements:
         problems.extend(statement_structure_errors(statement, scp=True))
     return problems
@@ -315,6 +350,19 @@ def validate_scp(text: Any) -> list[str]:
 
 def _covers(patterns: Sequence[str], value: str, *, ignore_case: bool) -> bool:
     return any(glob_match(p, value, ignore_case=ignore_case) for p in patterns)
+
+
+def _resource_patterns(items: Sequence[str], request: Request) -> list[str]:
+    """Resource patterns with policy variables resolved (an unresolvable one matches nothing, as in IAM)."""
+    if not request.policy_variables:
+        return list(items)
+    out = []
+    for item in items:
+        resolved = substitute_variables(item, request.context)
+        if resolved is not None:
+            # Escaped wildcards (${*}, ${?}) stay literal; the root ARN contains neither, so they never match it.
+            out.append(resolved.replace("\x00STAR\x00", "\x01").replace("\x00QM\x00", "\x02"))
+    return out
 
 
 def evaluate_statement(statement: Statement, request: Request) -> StatementResult:
@@ -332,9 +380,9 @@ def evaluate_statement(statement: Statement, request: Request) -> StatementResul
     elif _covers(as_list(raw["NotAction"]) or [], request.action, ignore_case=True):
         reasons.append(f"has a NotAction that excludes {request.action}")
     if "Resource" in raw:
-        if not _covers(as_list(raw["Resource"]) or [], request.resource, ignore_case=False):
+        if not _covers(_resource_patterns(as_list(raw["Resource"]) or [], request), request.resource, ignore_case=False):
             reasons.append(f"has a Resource that does not cover the root user {request.resource}")
-    elif _covers(as_list(raw["NotResource"]) or [], request.resource, ignore_case=False):
+    elif _covers(_resource_patterns(as_list(raw["NotResource"]) or [], request), request.resource, ignore_case=False):
         reasons.append(f"has a NotResource that excludes the root user {request.resource}")
     conditions, condition_reasons = evaluate_conditions(raw.get("Condition"), request)
     reasons.extend(condition_reasons)
@@ -366,9 +414,14 @@ def root_access_key_denial(text: Any, partition: str = "aws") -> DenialVerdict:
     if parsed.document is None or not parsed.statements:
         return DenialVerdict(False, "the document " + (parsed.errors[0] if parsed.errors else "has no statements"))
     invalid = [e for s in parsed.statements for e in statement_structure_errors(s, scp=True)] + list(parsed.errors)
+    if (problem := version_problem(parsed.document)) is not None:
+        invalid.insert(0, problem)
     if invalid:
         return DenialVerdict(False, f"the document {invalid[0]}, so AWS rejects it")
-    requests = [Request.root_create_access_key(a, partition) for a in PROBE_ACCOUNTS]
+    variables = parsed.document.get("Version") == POLICY_VARIABLES_VERSION
+    requests = [
+        Request.root_create_access_key(a, partition, policy_variables=variables) for a in probe_accounts(parsed.statements)
+    ]
     denying: list[str] = []
     candidates: list[tuple[bool, str]] = []
     for statement in parsed.statements:
@@ -391,8 +444,76 @@ def root_access_key_denial(text: Any, partition: str = "aws") -> DenialVerdict:
     return DenialVerdict(False, preferred[0] if preferred else "no statement applies")
 
 
+def _names_target(item: Any) -> bool:
+    """An action pattern aimed at iam:CreateAccessKey: the literal name, or a wildcard that covers it and spells
+    "access" or "key" ("iam:Create*Key", "iam:*AccessKey"). Broader wildcards ("iam:*", "iam:Create*", "*") are not
+    aimed at it: region, allow-list or IAM-hardening SCPs use them for unrelated reasons, and flagging those would
+    block other teams' stacks."""
+    if not isinstance(item, str):
+        return False
+    if "createaccesskey" in item.lower():
+        return True
+    _, _, action_part = item.partition(":")
+    lowered = action_part.lower()
+    return ("access" in lowered or "key" in lowered) and glob_match(item, TARGET_ACTION, ignore_case=True)
+
+
+def _instantiate_run(run: str, fill: str) -> Optional[str]:
+    """A 12-digit account matching the glob `run`, taking filler digits from `fill`; None when none fits."""
+    fixed = sum(1 for ch in run if ch != "*")
+    if fixed > 12 or (fixed < 12 and "*" not in run):
+        return None
+    spare = 12 - fixed
+    out: list[str] = []
+    fill_iter = iter(fill * 12)
+    for ch in run:
+        if ch == "*":
+            out.extend(next(fill_iter) for _ in range(spare))
+            spare = 0  # the first star takes all the spare digits, the others match nothing
+        elif ch == "?":
+            out.append(next(fill_iter))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+
+
+def probe_accounts(statements: Sequence[Statement]) -> tuple[str, ...]:
+    """The accounts whose root user a document is evaluated for.
+
+    The uniform accounts decide wildcard patterns that must match every account. A pattern that singles out some
+    accounts (a literal account, a prefix "12*", "*3333") matters most under the negated operators and NotResource,
+    where it exempts exactly those accounts, so each run of digits and wildcards in the conditions and resources is
+    also turned into accounts it matches; the mixed-digit accounts defeat lists of literal accounts.
+    """
+    derived: list[str] = []
+    seen = set(PROBE_ACCOUNTS) | set(MIXED_PROBE_ACCOUNTS)
+    for statement in statements:
+        for element in ("Condition", "Resource", "NotResource"):
+            for text in _strings(statement.raw.get(element)):
+                for run in _ACCOUNT_RUN_RE.findall(text):
+                    if not any(ch.isdigit() or ch == "?" for ch in run):
+                        continue  # pure wildcards are what the uniform accounts decide
+                    for fill in ("0", "9", "5", "0123456789"):
+                        account = _instantiate_run(run, fill)
+                        if account is not None and account not in seen and len(derived) < _MAX_DERIVED_PROBES:
+                            seen.add(account)
+                            derived.append(account)
+    return PROBE_ACCOUNTS + MIXED_PROBE_ACCOUNTS + tuple(derived)
+
+
 def mentions_create_access_key(text: Any) -> bool:
-    """Whether a Deny statement of an SCP names iam:CreateAccessKey in its Action/NotAction.
+    """Whether a Deny statement of an SCP aims at iam:CreateAccessKey in its Action/NotAction (see `_names_target`).
 
     Deny statements only: allow-list SCPs name the action in Allow statements for unrelated reasons.
     """
@@ -402,7 +523,7 @@ def mentions_create_access_key(text: Any) -> bool:
             continue
         for element in ("Action", "NotAction"):
             items = as_list(statement.raw.get(element)) or []
-            if any(isinstance(i, str) and "createaccesskey" in i.lower() for i in items):
+            if any(_names_target(i) for i in items):
                 return True
     return False
 
@@ -419,6 +540,30 @@ class AllowedGrant:
     required_condition_keys: tuple[str, ...] = ()
     # A resource ending in a wildcard (e.g. every key of the account) is accepted only with one of these conditions.
     wildcard_condition_keys: tuple[str, ...] = ()
+    # The resource's name after its last "/" must be literal (e.g. one role name, not every role of every account).
+    literal_name: bool = False
+
+
+# Operators under which a condition narrows a grant; a negated operator or a bare "*" value does not.
+_NARROWING_OPERATORS = ("StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike")
+
+
+def _narrowing_condition_keys(condition: Any) -> set[str]:
+    """Lower-cased condition keys that actually narrow a grant (a value other than a bare wildcard)."""
+    keys: set[str] = set()
+    if not isinstance(condition, Mapping):
+        return keys
+    for op, block in condition.items():
+        base = str(op).partition(":")[2] or str(op)
+        if base.endswith("IfExists"):
+            continue  # an absent key satisfies it, which narrows nothing
+        if base not in _NARROWING_OPERATORS or not isinstance(block, Mapping):
+            continue
+        for key, values in block.items():
+            items = as_list(values) or []
+            if items and all(isinstance(v, str) and v.strip("*?") for v in items):
+                keys.add(str(key).lower())
+    return keys
 
 
 def allow_statements(text: Any) -> tuple[list[Statement], list[str]]:
@@ -446,11 +591,7 @@ def grant_problems(statement: Statement, allowed: Iterable[AllowedGrant]) -> lis
         return [f"{label} uses NotResource, which grants every other resource"]
     actions = [a for a in (as_list(raw.get("Action")) or []) if isinstance(a, str)]
     resources = [r for r in (as_list(raw.get("Resource")) or []) if isinstance(r, str)]
-    condition_keys: set[str] = set()
-    if isinstance(raw.get("Condition"), Mapping):
-        for block in raw["Condition"].values():
-            if isinstance(block, Mapping):
-                condition_keys.update(str(k).lower() for k in block)
+    condition_keys = _narrowing_condition_keys(raw.get("Condition"))
     for action in actions:
         if "*" in action or "?" in action:
             problems.append(f"{label} grants the wildcard action '{action}'")
@@ -463,6 +604,8 @@ def grant_problems(statement: Statement, allowed: Iterable[AllowedGrant]) -> lis
             for resource in resources:
                 if not any(glob_match(p, resource, ignore_case=False) and (resource != "*" or p == "*") for p in grant.resources):
                     problems.append(f"{label} grants '{action}' on '{resource}', wider than {list(grant.resources)}")
+                elif grant.literal_name and any(ch in resource.rpartition("/")[2] for ch in "*?"):
+                    problems.append(f"{label} grants '{action}' on '{resource}', which matches every name instead of one")
                 elif grant.wildcard_condition_keys and resource.endswith("*") and not (
                     condition_keys & {k.lower() for k in grant.wildcard_condition_keys}
                 ):
@@ -470,5 +613,5 @@ def grant_problems(statement: Statement, allowed: Iterable[AllowedGrant]) -> lis
                     problems.append(f"{label} grants '{action}' on the wildcard '{resource}' without a condition on {keys}")
         for key in grant.required_condition_keys:
             if key.lower() not in condition_keys:
-                problems.append(f"{label} grants '{action}' without a condition on '{key}'")
+                problems.append(f"{label} grants '{action}' without a narrowing condition on '{key}'")
     return problems

@@ -56,6 +56,11 @@ def test_statistic_range_one_event(statistic: str, value: float, default: Any, e
     {"treatMissingData": "notBreaching"},
     {"actionsEnabled": True},
     {"unit": "None"},
+    {"period": 10},
+    {"period": 30},
+    {"statistic": None, "extendedStatistic": "p99", "evaluateLowSampleCountPercentile": "evaluate"},
+    {"treatMissingData": "missing"},
+    {"treatMissingData": "ignore"},
 ])
 def test_evaluate_alarm_equivalent_alarm_fires(changes: dict[str, Any]) -> None:
     assert findings(**changes) == []
@@ -69,6 +74,18 @@ def test_evaluate_alarm_equivalent_alarm_fires(changes: dict[str, Any]) -> None:
     ({"evaluationPeriods": 0}, "has evaluationPeriods 0, expected a positive integer"),
     ({"period": 600}, "has period 600 s, longer than the 300 s allowed"),
     ({"metricName": "RootAccountUsage"}, "watches metricName 'RootAccountUsage' but the filter publishes 'RootAccessKeyCreated'"),
+    ({"period": 0}, "has period 0 s, expected 10, 30 or a multiple of 60 seconds"),
+    ({"period": -60}, "has period -60 s, expected 10, 30 or a multiple of 60 seconds"),
+    ({"period": 90}, "has period 90 s, expected 10, 30 or a multiple of 60 seconds"),
+    ({"statistic": None, "extendedStatistic": "p99", "evaluateLowSampleCountPercentile": "ignore"},
+     "has evaluateLowSampleCountPercentile 'ignore', so a period with a single event keeps the alarm's state"),
+    ({"extendedStatistic": "p99"}, "sets both statistic and extendedStatistic, which CloudWatch rejects; expected statistic Sum"),
+    ({"evaluationPeriods": 2, "datapointsToAlarm": 2}, "needs 2 breaching datapoints to alarm but a single event produces one"),
+    ({"comparisonOperator": "LessThanThreshold"}, "uses comparison operator 'LessThanThreshold', expected GreaterThanOrEqualToThreshold or GreaterThanThreshold"),
+    ({"comparisonOperator": "LessThanOrEqualToThreshold"}, "uses comparison operator 'LessThanOrEqualToThreshold', expected GreaterThanOrEqualToThreshold or GreaterThanThreshold"),
+    ({"actionsEnabled": False}, "has actionsEnabled false, so it notifies nobody"),
+    ({"namespace": "AWS/Logs"}, "watches namespace 'AWS/Logs' but the filter publishes 'RootKeyGuardrails'"),
+    ({"metricName": "rootaccesskeycreated"}, "watches metricName 'rootaccesskeycreated' but the filter publishes 'RootAccessKeyCreated'"),
     ({"metricQueries": [{"id": "m1"}]}, "uses metricQueries (metric math), which the pack cannot evaluate; expected a single metric alarm"),
 ])
 def test_evaluate_alarm_weakened_alarm_problem(changes: dict[str, Any], problem: str) -> None:

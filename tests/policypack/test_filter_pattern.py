@@ -78,6 +78,8 @@ MALFORMED = {
     "regex-value": ('{ $.eventName = %Create.*% }', "regular-expression values (%...%) are not evaluated by the pack at character 17"),
     "quoted-regex": ('{ $.eventName = "%Create.*%" }', "regular-expression values (%...%) are not evaluated by the pack at character 29"),
     "space-delimited": ("[ip, user, ...]", "space-delimited patterns ([...]) are not evaluated by the pack"),
+    "alternatives-with-required": ("CreateAccessKey ?Root ?root", "mixing ?alternative terms with required or -excluded terms is not evaluated by the pack"),
+    "alternatives-with-excluded": ("?CreateAccessKey -AssumedRole", "mixing ?alternative terms with required or -excluded terms is not evaluated by the pack"),
     "bad-index": ("{ $.a[x] = 1 }", "expected an array index like [0] at character 6"),
     "unquoted-term-symbols": ("arn:aws:iam::root", "term 'arn:aws:iam::root' has characters other than letters, digits or '_' and must be quoted"),
     "too-long": ("{ " + "$.a = 1 && " * 100 + "$.a = 1 }", "the pattern is 1111 characters long, over the 1024-character limit"),

@@ -11,6 +11,8 @@ from rootkey_pack.iam_eval import (
     arn_match,
     glob_match,
     mentions_create_access_key,
+    parse_document,
+    probe_accounts,
     root_access_key_denial,
     validate_scp,
 )
@@ -66,6 +68,15 @@ EQUIVALENT = {
     "notresource-other": doc(deny(Resource=None, NotResource="arn:aws:s3:::*")),
     "second-statement-denies": doc({"Sid": "Other", "Effect": "Deny", "Action": "s3:*", "Resource": "*"}, deny()),
     "with-allow-all": doc({"Effect": "Allow", "Action": "*", "Resource": "*"}, deny()),
+    "action-create-prefix": doc(deny(Action="iam:Create*")),
+    "action-all-lowercase": doc(deny(Action="iam:createaccesskey")),
+    "condition-key-upper-arn": doc(deny(Condition={"ArnLike": {"AWS:PrincipalARN": ROOT}})),
+    "arn-list-with-non-matching": doc(deny(Condition={"ArnLike": {"aws:PrincipalArn": [ROOT, "arn:aws:iam::*:role/x"]}})),
+    "forallvalues-notlike-role": doc(deny(Condition={"ForAllValues:ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/*"}})),
+    "resource-policy-variable": doc(deny(Resource="arn:aws:iam::${aws:PrincipalAccount}:root")),
+    "empty-condition": doc(deny(Condition={})),
+    "allow-first-deny-object": json.dumps({"Version": "2012-10-17", "Statement": deny()}),
+    "every-leading-digit": doc(deny(Condition={"ArnLike": {"aws:PrincipalArn": [f"arn:aws:iam::{d}*:root" for d in range(10)]}})),
 }
 
 S = "statement 'DenyRootKeys'"
@@ -111,6 +122,54 @@ WEAKENED = {
     "no-resource": (doc(deny(Resource=None)), "the document has statement 'DenyRootKeys' with neither Resource nor NotResource (exactly one is required), so AWS rejects it"),
     "not-json": ("{'Statement': []}", "the document is not valid JSON (JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
     "empty-statement": (json.dumps({"Version": "2012-10-17", "Statement": []}), "the document has no Statement (an object or a non-empty list is required)"),
+    "notaction-list-includes-action": (doc(deny(Action=None, NotAction=["s3:*", "iam:CreateAccessKey"])),
+        f"{S} has a NotAction that excludes iam:CreateAccessKey"),
+    "notaction-lowercase": (doc(deny(Action=None, NotAction="iam:createaccesskey")), f"{S} has a NotAction that excludes iam:CreateAccessKey"),
+    "notresource-star": (doc(deny(Resource=None, NotResource="*")),
+        f"{S} has a NotResource that excludes the root user arn:aws:iam::000000000000:root"),
+    "stringequalsifexists-wildcard": (doc(deny(Condition={"StringEqualsIfExists": {"aws:PrincipalArn": ROOT}})),
+        f"{S} has a condition StringEqualsIfExists on aws:PrincipalArn 'arn:aws:iam::*:root' that is false for the root principal arn:aws:iam::000000000000:root"),
+    "arnnotlikeifexists-root": (doc(deny(Condition={"ArnNotLikeIfExists": {"aws:PrincipalArn": ROOT}})),
+        f"{S} has a condition ArnNotLikeIfExists on aws:PrincipalArn 'arn:aws:iam::*:root' that is false for the root principal arn:aws:iam::000000000000:root"),
+    "foranyvalue-notlike-root": (doc(deny(Condition={"ForAnyValue:ArnNotLike": {"aws:PrincipalArn": ROOT}})),
+        f"{S} has a condition ForAnyValue:ArnNotLike on aws:PrincipalArn 'arn:aws:iam::*:root' that is false for the root principal arn:aws:iam::000000000000:root"),
+    "forallvalues-other-key": (doc(deny(Condition={"ForAllValues:StringEquals": {"aws:PrincipalTag/team": "x"}})),
+        f"{S} has a condition 'ForAllValues:StringEquals' on key 'aws:PrincipalTag/team' that could be false for the root user"),
+    "stringequalsignorecase-wildcard": (doc(deny(Condition={"StringEqualsIgnoreCase": {"aws:PrincipalArn": "ARN:AWS:IAM::*:ROOT"}})),
+        f"{S} has a condition StringEqualsIgnoreCase on aws:PrincipalArn 'ARN:AWS:IAM::*:ROOT' that is false for the root principal arn:aws:iam::000000000000:root"),
+    "principal-type-condition": (doc(deny(Condition={"StringEquals": {"aws:PrincipalType": "Account"}})),
+        f"{S} has a condition 'StringEquals' on key 'aws:PrincipalType' that could be false for the root user"),
+    "null-ifexists-invalid": (doc(deny(Condition={"ArnLike": {"aws:PrincipalArn": ROOT}, "NullIfExists": {"aws:PrincipalArn": "false"}})),
+        f"{S} uses the invalid condition operator 'NullIfExists' (IfExists cannot qualify Null)"),
+    "lowercase-operator": (doc(deny(Condition={"arnlike": {"aws:PrincipalArn": ROOT}})),
+        f"{S} has a condition operator 'arnlike' on key 'aws:PrincipalArn' that the pack cannot prove true for the root user"),
+    "variable-without-version": (json.dumps({"Statement": [deny(Condition={"StringEquals": {"aws:PrincipalArn": "arn:aws:iam::${aws:PrincipalAccount}:root"}})]}),
+        f"{S} has a condition StringEquals on aws:PrincipalArn 'arn:aws:iam::${{aws:PrincipalAccount}}:root' that is false for the root principal arn:aws:iam::000000000000:root"),
+    "variable-version-2008": (json.dumps({"Version": "2008-10-17", "Statement": [deny(Condition={"StringEquals": {"aws:PrincipalArn": "arn:aws:iam::${aws:PrincipalAccount}:root"}})]}),
+        f"{S} has a condition StringEquals on aws:PrincipalArn 'arn:aws:iam::${{aws:PrincipalAccount}}:root' that is false for the root principal arn:aws:iam::000000000000:root"),
+    "unsupported-version": (json.dumps({"Version": "2020-01-01", "Statement": [deny()]}),
+        "the document has Version '2020-01-01' (expected \"2012-10-17\"), so AWS rejects it"),
+    "duplicate-effect-key": ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Effect": "Deny", "Action": "iam:CreateAccessKey", "Resource": "*"}]}',
+        "the document repeats the key 'Effect' in one JSON object, which AWS may read differently from this pack"),
+    "duplicate-operator-key": ('{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:CreateAccessKey", "Resource": "*", '
+        '"Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/x"}, "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}}}]}',
+        "the document repeats the key 'ArnLike' in one JSON object, which AWS may read differently from this pack"),
+    "allow-only-mix": (doc(deny(Effect="Allow"), {"Effect": "Allow", "Action": "*", "Resource": "*"}),
+        f"{S} is an Allow statement, which cannot deny anything in an SCP"),
+    "exempt-one-account-arnnotlike": (doc(deny(Condition={"ArnLike": {"aws:PrincipalArn": ROOT}, "ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:root"}})),
+        f"{S} has a condition ArnNotLike on aws:PrincipalArn 'arn:aws:iam::111122223333:root' that is false for the root principal arn:aws:iam::111122223333:root"),
+    "exempt-one-account-stringnotequals": (doc(deny(Condition={"ArnLike": {"aws:PrincipalArn": ROOT}, "StringNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111122223333:root"}})),
+        f"{S} has a condition StringNotEquals on aws:PrincipalArn 'arn:aws:iam::111122223333:root' that is false for the root principal arn:aws:iam::111122223333:root"),
+    "exempt-one-account-ignorecase": (doc(deny(Condition={"StringNotEqualsIgnoreCase": {"aws:PrincipalArn": "ARN:AWS:IAM::111122223333:ROOT"}})),
+        f"{S} has a condition StringNotEqualsIgnoreCase on aws:PrincipalArn 'ARN:AWS:IAM::111122223333:ROOT' that is false for the root principal arn:aws:iam::111122223333:root"),
+    "exempt-account-prefix": (doc(deny(Condition={"ArnLike": {"aws:PrincipalArn": ROOT}, "ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::12*:root"}})),
+        f"{S} has a condition ArnNotLike on aws:PrincipalArn 'arn:aws:iam::12*:root' that is false for the root principal arn:aws:iam::120000000000:root"),
+    "exempt-account-glob-anywhere": (doc(deny(Condition={"ArnLike": {"aws:PrincipalArn": ROOT}, "StringNotLike": {"aws:PrincipalArn": "*:1234567890??:*"}})),
+        f"{S} has a condition StringNotLike on aws:PrincipalArn '*:1234567890??:*' that is false for the root principal arn:aws:iam::123456789000:root"),
+    "notresource-one-account": (doc(deny(Resource=None, NotResource="arn:aws:iam::111122223333:root")),
+        f"{S} has a NotResource that excludes the root user arn:aws:iam::111122223333:root"),
+    "literal-uniform-accounts-only": (doc(deny(Condition={"ArnLike": {"aws:PrincipalArn": [f"arn:aws:iam::{str(i) * 12}:root" for i in range(10)]}})),
+        f"{S} has a condition ArnLike on aws:PrincipalArn {[f'arn:aws:iam::{str(i) * 12}:root' for i in range(10)]!r} that is false for the root principal arn:aws:iam::012345678901:root"),
     "too-long": (LONG, f"the document is {len(LONG)} characters long, over the 5120-character SCP limit, so AWS rejects it"),
 }
 
@@ -134,6 +193,17 @@ def test_root_access_key_denial_prefers_statement_meant_for_the_action() -> None
 
 def test_root_access_key_denial_non_string_document_rejected() -> None:
     assert root_access_key_denial({"Statement": []}).explanation == "the document is a dict, not a JSON string"
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ("arn:aws:iam::111122223333:root", "111122223333"),
+    ("arn:aws:iam::12*:root", "120000000000"),
+    ("arn:aws:iam::*3333:root", "000000003333"),
+    ("arn:aws:iam::12345678901?:root", "123456789010"),
+])
+def test_probe_accounts_derived_from_document_include_exempted_account(pattern: str, expected: str) -> None:
+    parsed = parse_document(doc(deny(Condition={"ArnNotLike": {"aws:PrincipalArn": pattern}})))
+    assert expected in probe_accounts(parsed.statements)
 
 
 def test_probe_accounts_cover_every_digit() -> None:
@@ -181,6 +251,12 @@ def test_validate_scp_reports_every_problem() -> None:
     (EQUIVALENT["iam-wildcard"], False),
     (EQUIVALENT["stringlike"], True),
     (doc(deny(Action=["s3:*", "IAM:CreateAccessKey"])), True),
+    (doc(deny(Action="iam:Create*Key")), True),
+    (doc(deny(Action="iam:*accesskey")), True),
+    (doc(deny(Action=None, NotAction="iam:CreateAccess*")), True),
+    (doc(deny(Action="iam:Create*")), False),
+    (doc(deny(Action="iam:Delete*")), False),
+    (doc(deny(Action="*")), False),
     ("not json", False),
 ])
 def test_mentions_create_access_key_literal_mentions_only(text: str, expected: bool) -> None:

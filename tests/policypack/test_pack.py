@@ -47,6 +47,21 @@ def test_pack_policy_metadata_complete(policy: object) -> None:
     assert "allowUnknownValues" in policy.config_schema.properties
 
 
+CIS_VERSIONS = ("1.2.0", "1.3.0", "1.4.0", "1.5.0", "2.0.0", "3.0.0", "4.0.1", "5.0.0", "6.0.0", "7.0.0")
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.name)
+def test_pack_policy_frameworks_every_cis_version_and_security_hub(policy: object) -> None:
+    cis_versions = {t.split(":")[0].rsplit(" ", 1)[-1] for t in policy.tags if t.startswith("CIS AWS Foundations Benchmark")}
+    assert cis_versions >= set(CIS_VERSIONS)
+    assert any(t.startswith("AWS Security Hub") and (t.endswith("IAM.4") or t.endswith("CloudWatch.1")) for t in policy.tags)
+
+
+def test_pack_prevention_policies_carry_control_tower_control() -> None:
+    tagged = {p.name for p in POLICIES if any("GRRESTRICTROOTUSERACCESSKEYS" in t for t in p.tags)}
+    assert tagged >= {"root-access-key-creation-denied", "scp-document-valid", "deny-root-keys-scp-not-weakened"}
+
+
 def test_pack_enforcement_defaults() -> None:
     levels = {p.name: p.enforcement_level for p in POLICIES}
     advisory = {"cis-root-usage-alarmed", "alarm-topic-has-subscriber"}

@@ -83,7 +83,7 @@ def test_filter_pattern_any_text_parses_or_raises_pattern_error(text: str) -> No
 
 @given(st.dictionaries(st.sampled_from(["metricName", "namespace", "statistic", "extendedStatistic", "period", "evaluationPeriods",
                                         "datapointsToAlarm", "threshold", "comparisonOperator", "treatMissingData", "actionsEnabled",
-                                        "dimensions", "unit", "metricQueries"]), json_value, max_size=10),
+                                        "dimensions", "unit", "metricQueries", "evaluateLowSampleCountPercentile"]), json_value, max_size=10),
        json_value, json_value)
 def test_evaluate_alarm_any_props_returns_findings(alarm: dict[str, Any], value: Any, default: Any) -> None:
     spec = MetricSpec("RootAccessKeyCreated", "RootKeyGuardrails", value, default)

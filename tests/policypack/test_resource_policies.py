@@ -137,6 +137,12 @@ PROTECTED_CASES = [
         f"'DenyRootAccessKeyCreation' has a condition StringEquals on aws:PrincipalArn 'arn:aws:iam::*:root' that is false for the "
         f"root principal arn:aws:iam::000000000000:root; expected the full denial to stay."], id="string-equals-wildcard"),
     pytest.param(SCP, {"content": scp_json(Action="iam:CreateUser")}, None, [], id="unrelated-scp-ignored"),
+    pytest.param(SCP, {"content": scp_json(Action="iam:Create*Key", Condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, "Bool": {"aws:MultiFactorAuthPresent": "false"}})}, None, [
+        f"{label(SCP)} is a deny-root-keys SCP that no longer denies iam:CreateAccessKey to every root user because statement "
+        f"'DenyRootAccessKeyCreation' has a condition 'Bool' on key 'aws:MultiFactorAuthPresent' that could be false for the "
+        f"root user; expected the full denial to stay."], id="renamed-action-glob-with-mfa-loophole"),
+    pytest.param(SCP, {"content": scp_json(Action="iam:Create*", Condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/dev-*"}})}, None, [],
+        id="unrelated-iam-hardening-scp-ignored"),
     pytest.param(SCP, {"content": scp_json(Action="iam:CreateUser")}, {"protectedPolicyNames": ["deny-root-access-keys-*"]}, [
         f"{label(SCP)} is a deny-root-keys SCP that no longer denies iam:CreateAccessKey to every root user because statement "
         f"'DenyRootAccessKeyCreation' has an Action that does not cover iam:CreateAccessKey; expected the full denial to stay."],
@@ -177,6 +183,9 @@ VALID_CASES = [
         f"problem); {VALID_EXPECTED}"], id="not-principal-and-effect"),
     pytest.param({"content": json.dumps({"Statement": [{"Effect": "deny", "Action": "*", "Resource": "*"}]})}, [
         f"{label(SCP)} has an SCP document that has statement #1 with Effect 'deny' (only \"Allow\" or \"Deny\" is valid); {VALID_EXPECTED}"], id="lowercase-effect"),
+    pytest.param({"content": '{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Effect": "Allow", "Action": "*", "Resource": "*"}]}'}, [
+        f"{label(SCP)} has an SCP document that repeats the key 'Effect' in one JSON object, which AWS may read differently "
+        f"from this pack; {VALID_EXPECTED}"], id="duplicate-key"),
     pytest.param({"content": json.dumps([1, 2])}, [f"{label(SCP)} has an SCP document that is a JSON list, not an object; {VALID_EXPECTED}"], id="array-document"),
     pytest.param({"content": json.dumps({"Version": "2012-10-17"})}, [
         f"{label(SCP)} has an SCP document that has no Statement (an object or a non-empty list is required); {VALID_EXPECTED}"], id="no-statement"),

@@ -209,6 +209,31 @@ ALARMED_CASES = [
         f"creating an access key, an assumed role creating an access key, so its alarm would be noise; expected a pattern "
         f"matching the root user creating its own access key, such as {ROOT_KEY_EXAMPLE} and nothing else.", U(F_CREATED))],
         id="filter-matches-every-principal"),
+    *[pytest.param(both(NO_CIS, setp(F_CREATED, pattern=f'{{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && {pin} }}')), None, [(
+        f"{U(F_CREATED)} has filter pattern '{{ $.userIdentity.type = \"Root\" && $.eventName = \"CreateAccessKey\" && {pin} }}' "
+        f"that does not match the root user creating its own access key in another account, from another address, user "
+        f"agent and time, without MFA or TLS details; expected a pattern matching the root user creating its own access "
+        f"key, such as {ROOT_KEY_EXAMPLE}.", U(F_CREATED))], id=f"filter-pinned-{case}")
+      for case, pin in [
+          ("account", '$.userIdentity.accountId = "111122223333"'),
+          ("source-ip", "$.sourceIPAddress = 203.0.113.*"),
+          ("mfa", '$.userIdentity.sessionContext.attributes.mfaAuthenticated = "true"'),
+          ("tls", "$.tlsDetails.tlsVersion EXISTS"),
+          ("recipient", "$.recipientAccountId = 111122223333"),
+      ]],
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern="Root CreateAccessKey")), None, [(
+        f"{U(F_CREATED)} has filter pattern 'Root CreateAccessKey' that also matches an IAM user creating an access key "
+        f"named with the word Root in another account, from another address, user agent and time, without MFA or TLS "
+        f"details, an assumed role creating an access key named with the word Root in another account, from another "
+        f"address, user agent and time, without MFA or TLS details, so its alarm would be noise; expected a pattern "
+        f"matching the root user creating its own access key, such as {ROOT_KEY_EXAMPLE} and nothing else.", U(F_CREATED))],
+        id="filter-term-root-word"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{ $.userIdentity.type = "AssumedRole" && $.eventName = "CreateAccessKey" }')), None, [(
+        f"Stack 'dev' has no CloudWatch Logs metric filter matching the root user creating its own access key; expected a "
+        f"root CreateAccessKey metric filter with a pattern such as {ROOT_KEY_EXAMPLE} on a CloudTrail-fed log group, and "
+        f"an alarm on its metric.", None)], id="filter-assumed-role-only"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{ $.userIdentity.arn = "arn:aws:iam::*:root" && $.eventName = "CreateAccess*" && $.errorCode NOT EXISTS }')),
+                 None, [], id="filter-arn-wildcard-equivalent"),
     pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{ $.userIdentity.type = "root" && $.eventName = "CreateAccessKey" }')), None, [(
         f"Stack 'dev' has no CloudWatch Logs metric filter matching the root user creating its own access key; expected a "
         f"root CreateAccessKey metric filter with a pattern such as {ROOT_KEY_EXAMPLE} on a CloudTrail-fed log group, and "
@@ -239,6 +264,12 @@ ALARMED_CASES = [
                 "publishes metric value '$.count', expected a positive constant such as \"1\" so each event counts", "metric-value-field"),
     pytest.param(both(NO_CIS, setp(A_CREATED, alarmActions=[])), None, [(
         f"{U(A_CREATED)} has no alarmActions, so it notifies nobody; expected the alert SNS topic's ARN.", U(A_CREATED))], id="no-actions"),
+    *[pytest.param(both(NO_CIS, setp(A_CREATED, alarmActions=actions), unlink(A_CREATED, "alarmActions")), None, [(
+        f"{U(A_CREATED)} has alarmActions {actions!r}, none of which notifies anyone; expected the alert SNS topic's ARN "
+        f"(or a Lambda function or Systems Manager incident response plan).", U(A_CREATED))], id=f"actions-{case}")
+      for case, actions in [("empty-string", [""]), ("ec2-reboot", ["arn:aws:automate:us-east-1:ec2:reboot"])]],
+    pytest.param(both(NO_CIS, setp(A_CREATED, alarmActions=["arn:aws:sns:us-east-1:111122223333:secops"]), unlink(A_CREATED, "alarmActions")),
+                 None, [], id="actions-external-topic-arn"),
     pytest.param(both(NO_CIS, unlink(A_CREATED, "alarmActions")), None, [(
         f"{U(A_CREATED)} has alarmActions unknown during preview, so the pack cannot verify that the alarm notifies someone; "
         f"expected a value known at preview (pass the topic's arn output so the engine records the dependency), "
@@ -376,8 +407,21 @@ LEAST_PRIVILEGE_CASES = [
     pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Any", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})), [
         (f"{U(AUDIT_POLICY)} statement 'Any' uses NotAction, which grants every other action; {LP}", U(AUDIT_POLICY))], id="not-action"),
     pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with(drop_condition_of="PublishAuditMetrics")), [
-        (f"{U(AUDIT_POLICY)} statement 'PublishAuditMetrics' grants 'cloudwatch:PutMetricData' without a condition on "
+        (f"{U(AUDIT_POLICY)} statement 'PublishAuditMetrics' grants 'cloudwatch:PutMetricData' without a narrowing condition on "
          f"'cloudwatch:namespace'; {LP}", U(AUDIT_POLICY))], id="metrics-unscoped"),
+    *[pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Metrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*", "Condition": condition})), [
+        (f"{U(AUDIT_POLICY)} statement 'Metrics' grants 'cloudwatch:PutMetricData' without a narrowing condition on "
+         f"'cloudwatch:namespace'; {LP}", U(AUDIT_POLICY))], id=f"metrics-{case}")
+      for case, condition in [
+          ("namespace-any", {"StringLike": {"cloudwatch:namespace": "*"}}),
+          ("namespace-negated", {"StringNotEquals": {"cloudwatch:namespace": "AWS/EC2"}}),
+          ("namespace-ifexists", {"StringEqualsIfExists": {"cloudwatch:namespace": "RootKeyGuardrails"}}),
+      ]],
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Assume", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/*"})), [
+        (f"{U(AUDIT_POLICY)} statement 'Assume' grants 'sts:AssumeRole' on 'arn:aws:iam::*:role/*', which matches every "
+         f"name instead of one; {LP}", U(AUDIT_POLICY))], id="assume-any-role"),
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Assume", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/RootKeyAudit"})), [],
+        id="assume-named-role-in-every-account"),
     pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Hub", "Effect": "Allow", "Action": "securityhub:BatchUpdateFindings", "Resource": "*"})), [
         (f"{U(AUDIT_POLICY)} statement 'Hub' grants 'securityhub:BatchUpdateFindings' on '*', wider than "
          f"['arn:aws*:securityhub:*:*:hub/default']; {LP}", U(AUDIT_POLICY))], id="update-findings-anywhere"),

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pulumi.runtime.proto import analyzer_pb2
 
 from preflight.analyzer import (
     EngineServer,
@@ -21,6 +22,7 @@ from preflight.analyzer import (
     PolicyPackSpec,
     StackContext,
     Violation,
+    _violation,
     analyze,
     load_pack_manifest,
     pack_interpreter,
@@ -318,3 +320,51 @@ def test_pack_process_sigint_ignored_by_parent_pack_still_stops_on_sigint() -> N
         signal.signal(signal.SIGINT, previous)
 
     assert pack._proc is not None and pack._proc.returncode == 0
+
+
+class _RecordingStub:
+    """Records every RPC a pack receives, in order, and forwards it."""
+
+    def __init__(self, stub: object, calls: list[str]) -> None:
+        self._stub, self._calls = stub, calls
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self._stub, name)
+
+        def recorded(*args: object, **kwargs: object) -> object:
+            self._calls.append(name)
+            return method(*args, **kwargs)
+        return recorded
+
+
+def test_analyze_engine_call_order_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real_connect = PolicyPackProcess.connect
+
+    def connect(self: PolicyPackProcess, *args: object, **kwargs: object) -> object:
+        out = real_connect(self, *args, **kwargs)  # type: ignore[arg-type]
+        self.stub = _RecordingStub(self.stub, calls)  # type: ignore[assignment]
+        return out
+
+    monkeypatch.setattr(PolicyPackProcess, "connect", connect)
+
+    result = analyze([FIXTURE_PACK], fx.baseline(), CTX)
+
+    # As the engine: Handshake, ConfigureStack, GetAnalyzerInfo, Configure, then per resource the remediation pass
+    # and Analyze, then AnalyzeStack.
+    assert [c for c in calls if c != "Remediate"] == (
+        ["Handshake", "ConfigureStack", "GetAnalyzerInfo", "Configure"]
+        + ["Analyze"] * result.resources_analyzed + ["AnalyzeStack"])
+    assert calls.index("Configure") < calls.index("Remediate") < calls.index("AnalyzeStack")
+
+
+@pytest.mark.parametrize(("level", "expected"), [
+    pytest.param(analyzer_pb2.ADVISORY, "advisory", id="advisory"),
+    pytest.param(analyzer_pb2.MANDATORY, "mandatory", id="mandatory"),
+    pytest.param(analyzer_pb2.REMEDIATE, "mandatory", id="remediate-as-engine"),
+    pytest.param(97, "mandatory", id="unknown-level-fails-closed"),
+])
+def test_violation_enforcement_level_mapped(level: int, expected: str) -> None:
+    diag = analyzer_pb2.AnalyzeDiagnostic(policyName="p", message="m", enforcementLevel=level)  # type: ignore[arg-type]
+
+    assert _violation(diag, fx.TRAIL_URN, "pack", "1.0.0").enforcement == expected

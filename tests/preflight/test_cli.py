@@ -95,6 +95,12 @@ FAIL: 1 mandatory and 0 advisory policy violation(s); `pulumi preview --policy-p
                      "or none", id="config-count"),
         pytest.param(["--policy-pack", FIXTURE_PACK, "--stack", "prod"],
                      "error: --stack prod does not match the stack 'dev' in {export}", id="stack-mismatch"),
+        pytest.param(["--policy-pack", FIXTURE_PACK, "--stack", "bad name!"],
+                     "error: --stack 'bad name!' is not a valid stack name; expected 1 to 100 letters, digits, '-', '_' "
+                     "or '.' (the stack's own name, without an organization or project prefix)", id="invalid-stack-name"),
+        pytest.param(["--policy-pack", FIXTURE_PACK, "--stack", "acme/dev"],
+                     "error: --stack 'acme/dev' is not a valid stack name; expected 1 to 100 letters, digits, '-', '_' "
+                     "or '.' (the stack's own name, without an organization or project prefix)", id="qualified-stack-name"),
         pytest.param(["--policy-pack", str(PACKS / "crash_pack")],
                      f"error: policy pack {(PACKS / 'crash_pack').resolve()} crashed during Analyze of {fx.TRAIL_URN} "
                      f"(exit status 3)\n  pack stderr:\n    crash-pack: giving up on {fx.TRAIL_URN}",

@@ -144,3 +144,55 @@ def test_contract_invalid_config_program_error_exit_2(capsys: pytest.CaptureFixt
     first, *rest = captured.err.splitlines()
     assert first == "error: the program failed under the mock engine: Invalid configuration:"
     assert 'root-key-guardrails:trailMode = "bogus"' in rest[0]
+
+
+SCP_URN_SUFFIX = "aws:organizations/policy:Policy::"
+EXEMPT_ONE_ACCOUNT = {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:root"}}
+
+
+def _tamper(document: dict[str, object], type_token: str, name_suffixes: tuple[str, ...], change: object) -> None:
+    """Apply `change(props)` to the inputs and outputs of each resource of that type whose name ends so."""
+    found = [r for r in document["deployment"]["resources"]  # type: ignore[index]
+             if r["type"] == type_token and r["urn"].endswith(name_suffixes)]
+    assert len(found) == len(name_suffixes), [r["urn"] for r in found]
+    for resource in found:
+        for props in (resource["inputs"], resource["outputs"]):
+            change(props)  # type: ignore[operator]
+
+
+def _exempt_account(props: dict[str, object]) -> None:
+    doc = json.loads(props["content"])  # type: ignore[arg-type]
+    doc["Statement"][0]["Condition"].update(EXEMPT_ONE_ACCOUNT)
+    props["content"] = json.dumps(doc)
+
+
+def _pin_pattern(props: dict[str, object]) -> None:
+    # Both root-key filters are pinned: the CIS root-usage filter alone also catches a root CreateAccessKey.
+    props["pattern"] = str(props["pattern"]).rstrip("} ") + ' && ($.userIdentity.accountId = "111122223333") }'
+
+
+
+@pytest.mark.parametrize(
+    ("type_token", "name_suffixes", "change", "fired"),
+    [
+        pytest.param("aws:organizations/policy:Policy", ("",), _exempt_account,
+                     [("root-access-key-creation-denied", "mandatory"), ("deny-root-keys-scp-not-weakened", "mandatory")],
+                     id="scp-exempts-one-account"),
+        pytest.param("aws:cloudwatch/logMetricFilter:LogMetricFilter", ("-filter-created", "-filter-cis-root-usage"),
+                     _pin_pattern, [("root-access-key-creation-alarmed", "mandatory")] * 2 + [("cis-root-usage-alarmed", "advisory")],
+                     id="filters-pinned-to-one-account"),
+    ],
+)
+def test_contract_weakened_export_blocked_over_protocol(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                        type_token: str, name_suffixes: tuple[str, ...], change: object,
+                                                        fired: list[tuple[str, str]]) -> None:
+    export = tmp_path / "stack.json"
+    _run(capsys, "--export-state", str(export))
+    document = json.loads(export.read_text(encoding="utf-8"))
+    _tamper(document, type_token, name_suffixes, change)
+    export.write_text(json.dumps(document), encoding="utf-8")
+
+    code, result = _run(capsys, "--stack-export", str(export))
+
+    assert sorted(_fired(result)) == sorted(fired)
+    assert code == 1

@@ -78,7 +78,8 @@ ALLOWED_GRANTS = (
     AllowedGrant("kms:GenerateDataKey", ("arn:aws*:kms:*:*:key/*",), wildcard_condition_keys=_KMS_SCOPE),
     AllowedGrant("kms:Decrypt", ("arn:aws*:kms:*:*:key/*",), wildcard_condition_keys=_KMS_SCOPE),
     AllowedGrant("organizations:ListAccounts"),
-    AllowedGrant("sts:AssumeRole", ("arn:aws*:iam::*:role/*",)),
+    # The audit role name in every member account, never every role: another role trusting this account could be an admin.
+    AllowedGrant("sts:AssumeRole", ("arn:aws*:iam::*:role/*",), literal_name=True),
     AllowedGrant("sts:AssumeRoot", ("arn:aws*:iam::*:root",)),
     AllowedGrant("logs:CreateLogGroup", ("arn:aws*:logs:*:*:log-group:*",)),
     AllowedGrant("logs:CreateLogStream", ("arn:aws*:logs:*:*:log-group:*",)),

@@ -5,6 +5,7 @@ have no alarm state, no CIS mapping and no metric history."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -29,6 +30,8 @@ ROOT_KEY_EXAMPLE = '{ ($.userIdentity.type = "Root") && ($.eventName = "CreateAc
 CIS_EXAMPLE = '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }'
 DETECTION_TYPES = (METRIC_FILTER, METRIC_ALARM, LOG_GROUP, TRAIL)
 HOW_LITERAL = "set it from a literal value"
+# Alarm actions that reach a person or a responder: SNS topics, Lambda functions, Systems Manager OpsItems/incidents.
+_NOTIFYING_ACTION_RE = re.compile(r"^arn:aws[a-z-]*:(sns|lambda|ssm|ssm-incidents):")
 
 CREATION_ALARMED = md.PolicyMeta(
     name="root-access-key-creation-alarmed",
@@ -82,11 +85,17 @@ def check_filter(res: Res, expectation: samples.Expectation) -> FilterCheck:
         return FilterCheck(res, pattern, unknown=True)
     try:
         parsed = parse(pattern)
-        verdicts = {name: matches(parsed, samples.load(name)) for name in expectation.must_match + expectation.must_not_match}
+        # One entry per sample: the first of the sample and its variant that the pattern gets wrong, if any.
+        missed = tuple(
+            miss for name in expectation.must_match
+            if (miss := next((v for v, event in samples.load_with_variants(name) if not matches(parsed, event)), None))
+        )
+        extra = tuple(
+            hit for name in expectation.must_not_match
+            if (hit := next((v for v, event in samples.load_with_variants(name) if matches(parsed, event)), None))
+        )
     except PatternError as exc:
         return FilterCheck(res, pattern, error=str(exc))
-    missed = tuple(n for n in expectation.must_match if not verdicts[n])
-    extra = tuple(n for n in expectation.must_not_match if verdicts[n])
     return FilterCheck(res, pattern, missed=missed, extra=extra)
 
 
@@ -97,7 +106,12 @@ def _closest(checks: list[FilterCheck], expectation: samples.Expectation) -> lis
     the required events (such as the denied-attempt filter) is another control and is not explained.
     """
     broken = [c for c in checks if not c.unknown and c.error is not None]
-    partial = [c for c in checks if not c.unknown and c.error is None and len(c.missed) < len(expectation.must_match)]
+
+    def missed_samples(check: FilterCheck) -> int:
+        # A filter that matches a sample but not its variant is pinned to incidental fields: worth explaining.
+        return sum(1 for name in check.missed if not name.endswith(samples.VARIANT_SUFFIX))
+
+    partial = [c for c in checks if not c.unknown and c.error is None and missed_samples(c) < len(expectation.must_match)]
     if partial:
         best_missed = min(len(c.missed) for c in partial)
         partial = [c for c in partial if len(c.missed) == best_missed]
@@ -112,9 +126,9 @@ def _filter_issue(check: FilterCheck, expectation: samples.Expectation, example:
     if check.error is not None:
         return Issue(f"{subject} that the pack cannot evaluate ({check.error}); {expected}.", check.res.urn)
     if check.missed:
-        missed = ", ".join(samples.DESCRIPTIONS[n] for n in check.missed)
+        missed = ", ".join(samples.describe(n) for n in check.missed)
         return Issue(f"{subject} that does not match {missed}; {expected}.", check.res.urn)
-    extra = ", ".join(samples.DESCRIPTIONS[n] for n in check.extra)
+    extra = ", ".join(samples.describe(n) for n in check.extra)
     return Issue(f"{subject} that also matches {extra}, so its alarm would be noise; {expected} and nothing else.", check.res.urn)
 
 
@@ -190,6 +204,11 @@ def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res) -> list[
         issues.append(Issue(f"{alarm.urn} has no alarmActions, so it notifies nobody; expected the alert SNS topic's ARN.", alarm.urn))
     elif (actions is UNKNOWN or contains_unknown(actions)) and not linked:
         issues.append(ctx.unknown_issue(alarm, "alarmActions", "that the alarm notifies someone", "pass the topic's arn output so the engine records the dependency"))
+    elif not linked and not any(isinstance(a, str) and _NOTIFYING_ACTION_RE.match(a) for a in (actions if isinstance(actions, list) else [actions])):
+        # Known actions that notify nobody ("", an EC2 reboot, an Auto Scaling policy) must not count as alerting.
+        issues.append(Issue(
+            f"{alarm.urn} has alarmActions {actions!r}, none of which notifies anyone; expected the alert SNS topic's ARN "
+            f"(or a Lambda function or Systems Manager incident response plan).", alarm.urn))
     return issues
 
 
