@@ -194,7 +194,8 @@ def _recording_generation_time(original: Callable[[Any], None]) -> Callable[[Any
         # long-running moto server (demo, bench) would age into the audit's staleness limit and read as ERROR.
         now = datetime.now(timezone.utc)
         generated = getattr(self, "_rkg_generated_at", None)
-        if generated is None or now - generated >= REPORT_REUSE:
+        # moto's own flag unset means no report exists (never generated, or dropped by the simulation): a new one.
+        if generated is None or not self.credential_report or now - generated >= REPORT_REUSE:
             self._rkg_generated_at = now
         original(self)
 

@@ -92,6 +92,22 @@ def test_moto_root_report_reused_under_4_hours_then_regenerated(age: timedelta, 
         assert generated == aged
 
 
+def test_moto_root_dropped_report_regenerated_with_new_time() -> None:
+    # A report dropped from moto (the slow server's forget_reports) is a new report, even under 4 hours.
+    from moto.iam.models import iam_backends
+
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        iam.generate_credential_report()
+        backend = iam_backends[DEFAULT_ACCOUNT]["aws"]
+        aged = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0)
+        backend._rkg_generated_at = aged
+        backend.credential_report = None
+        iam.generate_credential_report()
+        _, generated = _report(iam)
+    assert generated > aged
+
+
 def test_moto_root_report_before_generation_raises_report_not_present() -> None:
     with mock_aws():
         iam = boto3.client("iam", region_name="us-east-1")
