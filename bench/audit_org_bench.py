@@ -50,6 +50,7 @@ from simulate.slow_moto import (  # noqa: E402
     SlowMotoServer,
     Timing,
     create_organization,
+    offline_child_env,
 )
 
 # One member in this many gets an active root key, so the run must find FAILs among PASSes.
@@ -82,20 +83,6 @@ class RunResult:
     server_cpu_s: float
     verdict: str
     problems: tuple[str, ...] = field(default=())
-
-
-def _child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        # No profile or config file from the machine may change the audit's clients.
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        PYTHONPATH=str(REPO),
-    )
-    return env
 
 
 def run_child(argv: Sequence[str], env: dict[str, str], timeout_s: float) -> ChildRun:
@@ -194,7 +181,7 @@ def run_once(
     server.forget_reports()
     server.clear_calls()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    child = run_child(audit_argv(server.endpoint_url, org.role_name, workers), _child_env(), timeout_s)
+    child = run_child(audit_argv(server.endpoint_url, org.role_name, workers), offline_child_env(str(REPO)), timeout_s)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     calls = server.calls()
     verdict, problems = check_output(child, org, failing)
@@ -279,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workers = sorted(set(args.workers))
     plain_workers = [] if args.no_plain else sorted(set(args.plain_workers))
 
-    floor = run_child([sys.executable, "-c", FLOOR_CODE], _child_env(), 120.0)
+    floor = run_child([sys.executable, "-c", FLOOR_CODE], offline_child_env(str(REPO)), 120.0)
     if floor.returncode != 0:
         print(f"cannot import the audit: {floor.stderr.strip()}", file=sys.stderr)
         return 2

@@ -14,7 +14,6 @@ The demo exits 1 if any outcome differs from the expected one, and 2 if it could
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -26,7 +25,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from simulate import moto_root  # noqa: E402
-from simulate.slow_moto import SlowMotoServer, Timing  # noqa: E402
+from simulate.slow_moto import SlowMotoServer, Timing, offline_child_env  # noqa: E402
 
 # moto's account for any credentials it has not issued itself (the "testing" keys below).
 ACCOUNT_ID = "123456789012"
@@ -67,25 +66,11 @@ STEPS = (
 )
 
 
-def _audit_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        # The machine's own AWS profile must not leak into a demo that promises to be offline.
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        PYTHONPATH=str(REPO),
-    )
-    return env
-
-
 def _run_audit(endpoint_url: str, output_format: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "audit", "--endpoint-url", endpoint_url, "--format", output_format],
         cwd=REPO,
-        env=_audit_env(),
+        env=offline_child_env(str(REPO)),
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,

@@ -153,6 +153,21 @@ def _generation_in_progress(start_response: Callable[..., Any]) -> list[bytes]:
     )
 
 
+def offline_child_env(pythonpath: str) -> dict[str, str]:
+    """The environment for a child process (the audit CLI) that talks only to this server: fake credentials, and
+    none of the machine's AWS variables, profiles or config files, so nothing can reach a real account."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        PYTHONPATH=pythonpath,
+    )
+    return env
+
+
 @dataclass
 class _State:
     timing: Timing
