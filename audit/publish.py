@@ -58,13 +58,6 @@ class Transition:
     current: Status
 
 
-@dataclass(frozen=True)
-class PublishOutcome:
-    errors: tuple[str, ...] = ()
-    recoveries: tuple[Transition, ...] = ()
-    notifications: tuple[str, ...] = ()
-
-
 # ---------------------------------------------------------------- CloudWatch
 
 

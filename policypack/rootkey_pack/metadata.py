@@ -70,11 +70,9 @@ DETECTION = CIS_NO_ROOT_KEY + CIS_ROOT_USAGE_MONITORED + (SECURITY_HUB_IAM_4, SE
 MONITORING = CIS_ROOT_USAGE_MONITORED + (SECURITY_HUB_CLOUDWATCH_1,)
 AUDIT = CIS_NO_ROOT_KEY + (SECURITY_HUB_IAM_4,)
 
-URL_ROOT_KEYS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_root-user_manage_delete-key.html"
 URL_SCP_EXAMPLES = "https://docs.aws.amazon.com/controltower/latest/controlreference/strongly-recommended-preventive-controls.html"
 URL_SCP_SYNTAX = "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_syntax.html"
 URL_CLOUDTRAIL_ALARMS = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudwatch-alarms-for-cloudtrail.html"
-URL_FILTER_SYNTAX = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntaxForMetricFilters.html"
 URL_SECURITY_HUB_CW1 = "https://docs.aws.amazon.com/securityhub/latest/userguide/cloudwatch-controls.html#cloudwatch-1"
 URL_SNS_ENCRYPTION = "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html"
 URL_CREDENTIAL_REPORT = "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_getting-report.html"

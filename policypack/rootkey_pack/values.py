@@ -60,10 +60,6 @@ _SENTINELS = frozenset(
 )
 
 
-def is_unknown(value: Any) -> bool:
-    return value is UNKNOWN
-
-
 def contains_unknown(value: Any) -> bool:
     if value is UNKNOWN:
         return True
