@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import pulumi
 
+from components.schedule import ScheduleError, describe_seconds, longest_gap
+
 PROJECT = "root-key-guardrails"
 
 # PutRetentionPolicy accepts exactly these values (0/"never expire" is refused on purpose: CloudWatch.16).
@@ -43,12 +45,6 @@ EMAIL_RE = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
-RATE_RE = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
-CRON_RE = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
-# One cron field: values, ranges, steps, lists and the wildcards EventBridge knows (L, W, #).
-_CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*?,/#\-]+$")
-
-RATE_UNIT_SECONDS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 # The RootAccessKeysActive alarm treats a missing datapoint as breaching, so the audit must report at least twice
 # within the 1-day maximum alarm period.
 MAX_AUDIT_INTERVAL_SECONDS = 12 * 3600
@@ -102,11 +98,8 @@ CONFIG_KEYS: tuple[str, ...] = tuple(_camel(f.name) for f in fields(GuardrailsCo
 
 
 def schedule_interval_seconds(expression: str) -> int:
-    """Longest gap between two runs of a valid schedule; a (validated, daily) cron counts as one day."""
-    match = RATE_RE.match(expression)
-    if match:
-        return int(match["value"]) * RATE_UNIT_SECONDS[match["unit"]]
-    return 86400
+    """Longest gap between two runs of a valid schedule (EventBridge semantics, see components.schedule)."""
+    return longest_gap(expression).seconds
 
 
 def _key(name: str) -> str:
@@ -194,33 +187,18 @@ def _https_problem(url: str) -> str | None:
     return None
 
 
-def _cron_problem(fields: str) -> str | None:
-    parts = fields.split(" ")
-    if len(parts) != 6 or not all(parts):
-        return "cron() takes six space-separated fields: minutes hours day-of-month month day-of-week year"
-    if not all(_CRON_FIELD_RE.match(part) for part in parts):
-        return "cron() fields may contain only digits, letters, and , - * ? / L W #"
-    minutes, hours, day_of_month, month, day_of_week, year = parts
-    if (day_of_month == "?") == (day_of_week == "?"):
-        return "cron() needs ? in exactly one of day-of-month and day-of-week"
-    if not (day_of_month in ("*", "?") and day_of_week in ("*", "?") and month == "*" and year == "*"):
-        return "cron() must run every day (day-of-month, month, day-of-week and year * or ?), or the audit alarm reads the silent days as a stopped audit"
-    return None
-
-
 def _schedule_problem(expression: str) -> str | None:
-    rate = RATE_RE.match(expression)
-    if rate:
-        value, unit = int(rate["value"]), rate["unit"]
-        if (value == 1) != (unit in ("minute", "hour", "day")):
-            return "rate() uses a singular unit for 1 and a plural unit otherwise, e.g. rate(1 hour), rate(2 hours)"
-        if value * RATE_UNIT_SECONDS[unit] > MAX_AUDIT_INTERVAL_SECONDS:
-            return "rate() must run at least every 12 hours, or the audit alarm reads the gap as a stopped audit"
-        return None
-    cron = CRON_RE.match(expression)
-    if cron:
-        return _cron_problem(cron["fields"])
-    return "must be an EventBridge schedule expression: rate(<n> <minute(s)|hour(s)|day(s)>) or cron(<6 fields>)"
+    try:
+        gap = longest_gap(expression)
+    except ScheduleError as exc:
+        return str(exc)
+    if gap.ends is not None:
+        return (f"stops running after {gap.ends.isoformat()} (its year field), and the audit alarm would then read "
+                "the silence as a stopped audit; use * or a range open to the future in the year field")
+    if gap.seconds > MAX_AUDIT_INTERVAL_SECONDS:
+        return (f"leaves up to {describe_seconds(gap.seconds)} between runs; at most 12 hours are allowed, because "
+                "the audit alarm's period is two gaps and CloudWatch caps a period at one day")
+    return None
 
 
 def _unknown_keys(c: _Collector, present: Iterable[str]) -> None:

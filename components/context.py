@@ -14,6 +14,8 @@ import pulumi_aws as aws
 from components.config import PROJECT
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+# CloudTrail refuses adjacent -, _ or . in trail names (my--trail, my-_trail); one rule for every physical name.
+_NAME_RUNS = re.compile(r"[-_.]{2,}")
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,11 @@ class AwsContext:
         return f"{service}.{self.region}.{self.dns_suffix}"
 
     def physical_name(self, suffix: str, *, limit: int) -> str:
-        """A stack-qualified name for resources whose ARN must be known before they exist (trail, log groups)."""
-        return _NAME_UNSAFE.sub("-", f"{PROJECT}-{self.stack}-{suffix}")[:limit]
+        """A stack-qualified name for resources whose ARN must be known before they exist (trail, log groups, the
+        audit role). Letters, digits, - and _ only, no two separators in a row, starting and ending alphanumeric:
+        the intersection of the naming rules of CloudTrail, IAM, Lambda, KMS aliases and CloudWatch Logs."""
+        name = _NAME_RUNS.sub("-", _NAME_UNSAFE.sub("-", f"{PROJECT}-{self.stack}-{suffix}"))
+        return name[:limit].strip("-_")
 
     def require_organization(self) -> Organization:
         if self.organization is None:

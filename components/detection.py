@@ -220,9 +220,11 @@ class RootAccessKeyDetection(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-trail-logs-role",
             description=f"Lets CloudTrail trail {trail_name} deliver to its CloudWatch log group, and nothing else.",
-            assume_role_policy=json.dumps(
-                documents.service_trust_policy("cloudtrail.amazonaws.com", source_arn=trail_arn)
-            ),
+            # No aws:SourceArn / aws:SourceAccount: CloudTrail's CloudWatch Logs role does not support them (AWS,
+            # "Role policy document for CloudTrail to use CloudWatch Logs"), and with them CreateTrail fails with
+            # InvalidCloudWatchLogsRoleArnException or delivery stops, blinding every metric-filter alarm. The
+            # permission policy is what keeps the role to this one log group.
+            assume_role_policy=json.dumps(documents.service_trust_policy("cloudtrail.amazonaws.com")),
             opts=child,
         )
         role_policy = aws.iam.RolePolicy(
