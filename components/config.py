@@ -82,10 +82,30 @@ class GuardrailsConfig:
     audit_remediate: bool = False
     audit_security_hub: bool = True
     audit_max_report_age_hours: int = 5
+    member_stack_set: bool = True
+    member_stack_set_targets: tuple[str, ...] = ()
+    org_event_forwarding: bool = False
 
     @property
     def has_subscriptions(self) -> bool:
         return bool(self.alarm_emails or self.alarm_https_endpoints)
+
+    @property
+    def deploys_member_stack_set(self) -> bool:
+        """The StackSet carries the audit reader role (org audit) and/or the forwarding rule (opt-in)."""
+        return self.member_stack_set and (bool(self.audit_org_role_name) or self.org_event_forwarding)
+
+    @property
+    def needs_organization(self) -> bool:
+        # An SCP always needs the organization: its root is the default target, and explicit targets are checked
+        # against the management account.
+        return (
+            self.enable_scp
+            or self.enable_centralized_root_access
+            or (self.enable_detection and self.trail_mode is TrailMode.ORGANIZATION)
+            or bool(self.audit_org_role_name)
+            or self.deploys_member_stack_set
+        )
 
 
 def _camel(field_name: str) -> str:
@@ -291,6 +311,15 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
         c.fail("auditMaxReportAgeHours", str(max_age), "must be a whole number of hours from 5 to 24 "
                "(AWS serves a cached credential report for up to 4 hours)")
 
+    member_stack_set = c.boolean("memberStackSet", d.member_stack_set)
+    member_targets = c.string_list("memberStackSetTargets")
+    for target in member_targets or ():
+        if not (ROOT_ID_RE.match(target) or OU_ID_RE.match(target)):
+            c.fail("memberStackSetTargets", target,
+                   "each target must be a root id r-[0-9a-z]{4,32} or an OU id ou-[0-9a-z]{4,32}-[a-z0-9]{8,32} "
+                   "(a service-managed StackSet deploys to organizational units, not to single accounts)")
+    forwarding = c.boolean("orgEventForwarding", d.org_event_forwarding)
+
     # Combinations: a value that would be silently ignored is an error, so nobody believes in a control that is off.
     if trail_mode is TrailMode.EXISTING and not existing:
         c.fail("existingLogGroupName", existing, "must name the trail's log group when trailMode is existing")
@@ -318,6 +347,16 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
             c.fail("auditRemediate", "true",
                    "needs enableCentralizedRootAccess true: sts:AssumeRoot only works with RootSessions enabled")
 
+    if forwarding and not (enable_detection and event_bridge):
+        c.fail("orgEventForwarding", "true",
+               "needs enableDetection and eventBridgeDetection true: member events go to the central rule's alert topic")
+    if forwarding and not member_stack_set:
+        c.fail("orgEventForwarding", "true", "needs memberStackSet true: the StackSet deploys the member-account rule")
+    if member_targets and not (member_stack_set and (role_name or forwarding)):
+        c.fail("memberStackSetTargets", json.dumps(list(member_targets)),
+               "must be empty unless memberStackSet deploys something (auditOrgRoleName set or orgEventForwarding "
+               "true)", as_json=True)
+
     if c.errors:
         raise ConfigError("Invalid configuration:\n" + "\n".join(f"  {e}" for e in c.errors))
     return GuardrailsConfig(
@@ -341,6 +380,9 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
         audit_remediate=remediate,
         audit_security_hub=security_hub,
         audit_max_report_age_hours=max_age,
+        member_stack_set=member_stack_set,
+        member_stack_set_targets=member_targets or (),
+        org_event_forwarding=forwarding,
     )
 
 

@@ -153,14 +153,16 @@ class RootAccessKeyDetection(pulumi.ComponentResource):
         org_id = ctx.require_organization().id if organization else None
         # Named up front: the bucket, key and role policies must name the trail (aws:SourceArn) before it exists.
         trail_name = ctx.physical_name("trail", limit=128)
-        trail_arn = ctx.arn("cloudtrail", f"trail/{trail_name}")
+        # An organization trail is the management account's even when a delegated administrator creates it.
+        trail_account = ctx.trail_owner_account_id if organization else ctx.account_id
+        trail_arn = f"arn:{ctx.partition}:cloudtrail:{ctx.region}:{trail_account}:trail/{trail_name}"
 
         key = aws.kms.Key(
             f"{name}-trail-key",
             description=f"Encrypts the log files of CloudTrail trail {trail_name}.",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=json.dumps(documents.trail_key_policy(ctx, trail_arn=trail_arn)),
+            policy=json.dumps(documents.trail_key_policy(ctx, trail_arn=trail_arn, trail_account_id=trail_account)),
             opts=child,
         )
         bucket = aws.s3.Bucket(f"{name}-trail-bucket", opts=child)
@@ -203,7 +205,10 @@ class RootAccessKeyDetection(pulumi.ComponentResource):
             bucket=bucket.bucket,
             policy=bucket.bucket.apply(
                 lambda bucket_name: json.dumps(
-                    documents.trail_bucket_policy(ctx, bucket=bucket_name, trail_arn=trail_arn, organization_id=org_id)
+                    documents.trail_bucket_policy(
+                        ctx, bucket=bucket_name, trail_arn=trail_arn, trail_account_id=trail_account,
+                        organization_id=org_id,
+                    )
                 )
             ),
             # A public-access block applied after the policy could reject it; apply the block first.
