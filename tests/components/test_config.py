@@ -191,6 +191,23 @@ BAD_INPUTS = [
                   _line("auditRemediate", '"true"', "needs enableCentralizedRootAccess true: sts:AssumeRoot only "
                         "works with RootSessions enabled")],
                  id="remediate-prerequisites"),
+    pytest.param({"auditOrgRoleName": "RootKeyAuditReader", "memberStackSetTargets": ["444455556666"]},
+                 [_line("memberStackSetTargets", '"444455556666"', "each target must be a root id r-[0-9a-z]{4,32} or "
+                        "an OU id ou-[0-9a-z]{4,32}-[a-z0-9]{8,32} (a service-managed StackSet deploys to "
+                        "organizational units, not to single accounts)")],
+                 id="stack-set-target-account"),
+    pytest.param({"memberStackSetTargets": ["ou-a1b2-workload1"]},
+                 [_line("memberStackSetTargets", '["ou-a1b2-workload1"]', "must be empty unless memberStackSet "
+                        "deploys something (auditOrgRoleName set or orgEventForwarding true)")],
+                 id="stack-set-targets-unused"),
+    pytest.param({"orgEventForwarding": True, "eventBridgeDetection": False},
+                 [_line("orgEventForwarding", '"true"', "needs enableDetection and eventBridgeDetection true: member "
+                        "events go to the central rule's alert topic")],
+                 id="forwarding-without-event-bridge"),
+    pytest.param({"orgEventForwarding": True, "memberStackSet": False},
+                 [_line("orgEventForwarding", '"true"',
+                        "needs memberStackSet true: the StackSet deploys the member-account rule")],
+                 id="forwarding-without-stack-set"),
     pytest.param({"enableSCP": False},
                  [_line("enableSCP", '"false"', "is not a configuration key of this project; did you mean enableScp?")],
                  id="misspelt-key"),
