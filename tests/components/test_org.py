@@ -263,3 +263,12 @@ def test_org_event_forwarding_member_rule_central_bus_org_only() -> None:
 def test_org_event_forwarding_alone_deploys_only_forwarding() -> None:
     reg = program({"orgEventForwarding": True})
     assert set(_template(reg)["Resources"]) == {"ForwardRootKeyEventsRole", "ForwardRootKeyEventsRule"}
+
+
+def test_stack_set_template_is_the_one_proved_on_moto() -> None:
+    # tests/components/test_member_stack_set.py deploys documents.member_template; the program ships exactly it.
+    from components import documents
+
+    assert _template(program(ORG_AUDIT)) == documents.member_template(
+        "aws", audit_account_id=ACCOUNT_ID, audit_role_arn=AUDIT_ROLE_ARN, audit_role_name="RootKeyAuditReader",
+        central_bus_arn=None)
