@@ -15,7 +15,9 @@ Where this differs from the real engine, it errs on the side the pack must handl
   they get values shaped like AWS's.
 - Values keep the engine's wire encoding: unknowns as `UNKNOWN`, secrets/assets/archives as signature objects
   (asset hashes are not computed).
-- Invokes answer from a fixed mock organization (see the constants below); an invoke nobody modelled fails the run.
+- Invokes answer from a mock organization (see the constants below) whose trusted access and policy types satisfy
+  every prerequisite of the default config and of the org-wide StackSet; `preflight:` config keys change it (a
+  missing prerequisite, a delegated administrator as the deployer). An invoke nobody modelled fails the run.
 
 The SDK keeps its runtime state (settings, root stack, config) in context variables, so each run happens in a
 fresh `contextvars` context with its own event loop: repeated runs in one process do not see each other.
