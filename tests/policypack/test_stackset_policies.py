@@ -13,8 +13,22 @@ from tests.policypack import stackkit as k
 MEMBERS = "root-key-guardrails:members:MemberAccounts"
 ROLE = "RootKeyAuditReader"
 STACK_SET_NAME = "root-key-guardrails-dev-members"
-TEMPLATE = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"RootKeyAuditReaderRole": {
-    "Type": "AWS::IAM::Role", "Properties": {"RoleName": ROLE, "AssumeRolePolicyDocument": {}}}}}
+AUDIT_ROLE_NAME = "root-access-key-audit-role-1122334"  # stackkit's audit function role
+AUDIT_ROLE_ARN = f"arn:aws:iam::{k.ACCOUNT}:role/{AUDIT_ROLE_NAME}"
+TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{k.ACCOUNT}:root"}, "Action": "sts:AssumeRole",
+    "Condition": {"ArnEquals": {"aws:PrincipalArn": AUDIT_ROLE_ARN}}}]}
+READ_REPORT = [{"PolicyName": "ReadCredentialReport", "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": ["iam:GenerateCredentialReport", "iam:GetCredentialReport"], "Resource": "*"}]}}]
+
+
+def _reader(**changes: Any) -> dict[str, Any]:
+    properties = {"RoleName": ROLE, "AssumeRolePolicyDocument": TRUST, "Policies": READ_REPORT, **changes}
+    return {"AWSTemplateFormatVersion": "2010-09-09",
+            "Resources": {"RootKeyAuditReaderRole": {"Type": "AWS::IAM::Role", "Properties": properties}}}
+
+
+TEMPLATE = _reader()
 
 
 def org_baseline() -> dict[str, k.Spec]:
@@ -84,6 +98,24 @@ def test_member_role_account_mode_not_required() -> None:
         pytest.param(_drop(SS, INST), [(NO_STACK_SET, _urn(FN))], id="no-stack-set"),
         pytest.param(_template(OTHER_ROLE), [(NO_STACK_SET, _urn(FN))], id="template-other-role"),
         pytest.param(_set(SS, "templateBody", "Resources: {}"), [(NO_STACK_SET, _urn(FN))], id="template-not-json"),
+        pytest.param(_template(_reader(AssumeRolePolicyDocument={"Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{k.ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]})),
+            [(f"{_urn(SS)} deploys the audit role {ROLE} trusting more than named roles; expected it to trust only the "
+              f"audit function's role {AUDIT_ROLE_NAME} (by ARN, or the account root pinned with aws:PrincipalArn).",
+              _urn(SS))], id="trust-whole-account"),
+        pytest.param(_template(_reader(AssumeRolePolicyDocument={"Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{k.ACCOUNT}:role/someone-else"},
+            "Action": "sts:AssumeRole"}]})),
+            [(f"{_urn(SS)} deploys the audit role {ROLE} trusting arn:aws:iam::{k.ACCOUNT}:role/someone-else; expected "
+              f"it to trust only the audit function's role {AUDIT_ROLE_NAME} (by ARN, or the account root pinned with "
+              "aws:PrincipalArn).", _urn(SS))], id="trust-other-role"),
+        pytest.param(_template(_reader(Policies=[{"PolicyName": "p", "PolicyDocument": {"Statement": [
+            {"Effect": "Allow", "Action": ["iam:GetCredentialReport", "iam:ListUsers"], "Resource": "*"}]}}])),
+            [(f"{_urn(SS)} deploys the audit role {ROLE} granting iam:listusers; expected only "
+              "iam:GenerateCredentialReport and iam:GetCredentialReport.", _urn(SS))], id="extra-action"),
+        pytest.param(_template(_reader(ManagedPolicyArns=["arn:aws:iam::aws:policy/ReadOnlyAccess"])),
+            [(f"{_urn(SS)} deploys the audit role {ROLE} granting ManagedPolicyArns; expected only "
+              "iam:GenerateCredentialReport and iam:GetCredentialReport.", _urn(SS))], id="managed-policy"),
         pytest.param(_set(SS, "permissionModel", "SELF_MANAGED"), [(
             f"{_urn(SS)} deploys the audit role {ROLE} with permissionModel SELF_MANAGED; expected SERVICE_MANAGED so "
             "every member account gets the role through Organizations.", _urn(SS))], id="self-managed"),

@@ -24,7 +24,7 @@ from pulumi_policy import (
 from .. import metadata as md
 from ..base import Context, Issue, resource_context, resource_policy, stack_context, stack_policy
 from ..config import ConfigKey, _string_list, name_matches
-from ..types import LAMBDA_FUNCTION
+from ..types import IAM_ROLE, LAMBDA_FUNCTION
 from ..values import MISSING, UNKNOWN, Res, contains_unknown
 from .audit import audit_functions
 
@@ -74,7 +74,7 @@ MEMBER_STACK_SET_KEPT = md.PolicyMeta(
     kind="resource",
 )
 
-STACK_TYPES = (LAMBDA_FUNCTION, STACK_SET, STACK_SET_INSTANCE)
+STACK_TYPES = (LAMBDA_FUNCTION, IAM_ROLE, STACK_SET, STACK_SET_INSTANCE)
 
 
 def _org_role_name(fn: Res) -> Any:
@@ -88,8 +88,11 @@ def _org_role_name(fn: Res) -> Any:
     return value
 
 
-def _template_roles(body: Any) -> Optional[set[str]]:
-    """Role names the template creates; None when the body is not a JSON template."""
+READER_ACTIONS = frozenset({"iam:generatecredentialreport", "iam:getcredentialreport"})
+
+
+def _template_roles(body: Any) -> Optional[dict[str, dict[str, Any]]]:
+    """Role name -> Properties of each role the template creates; None when the body is not a JSON template."""
     if not isinstance(body, str):
         return None
     try:
@@ -99,13 +102,70 @@ def _template_roles(body: Any) -> Optional[set[str]]:
     resources = template.get("Resources") if isinstance(template, dict) else None
     if not isinstance(resources, dict):
         return None
-    names = set()
+    roles: dict[str, dict[str, Any]] = {}
     for resource in resources.values():
         if isinstance(resource, dict) and resource.get("Type") == "AWS::IAM::Role":
-            name = (resource.get("Properties") or {}).get("RoleName")
-            if isinstance(name, str):
-                names.add(name)
-    return names
+            properties = resource.get("Properties") or {}
+            if isinstance(properties, dict) and isinstance(properties.get("RoleName"), str):
+                roles[properties["RoleName"]] = properties
+    return roles
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _trusted_arns(trust: Any) -> Optional[set[str]]:
+    """Every principal ARN the trust admits: role ARNs named as principals or pinned by aws:PrincipalArn; None
+    when some Allow admits more than named roles (an account root without a pin, "*", a service)."""
+    if not isinstance(trust, dict):
+        return None
+    admitted: set[str] = set()
+    for statement in _as_list(trust.get("Statement")):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        pinned: set[str] = set()
+        for operator in ("ArnEquals", "StringEquals"):
+            tests = (statement.get("Condition") or {}).get(operator) or {}
+            for key, value in tests.items() if isinstance(tests, dict) else ():
+                if key.lower() == "aws:principalarn":
+                    pinned.update(v for v in _as_list(value) if isinstance(v, str))
+        principal = statement.get("Principal")
+        aws = principal.get("AWS") if isinstance(principal, dict) else None
+        if aws is None or set(principal) != {"AWS"}:
+            return None
+        for entry in _as_list(aws):
+            if isinstance(entry, str) and ":role/" in entry and "*" not in entry:
+                admitted.add(entry)
+            elif pinned:
+                admitted.update(pinned)
+            else:
+                return None
+    return admitted
+
+
+def _reader_role_issues(stack_set: Res, role: str, properties: dict[str, Any], audit_role_name: Any) -> list[Optional[Issue]]:
+    issues: list[Optional[Issue]] = []
+    if isinstance(audit_role_name, str):
+        trusted = _trusted_arns(properties.get("AssumeRolePolicyDocument"))
+        if trusted is None or not trusted or any(not arn.endswith(f":role/{audit_role_name}") for arn in trusted):
+            shown = "more than named roles" if trusted is None else (", ".join(sorted(trusted)) or "no one")
+            issues.append(Issue(
+                f"{stack_set.urn} deploys the audit role {role} trusting {shown}; expected it to trust only the audit "
+                f"function's role {audit_role_name} (by ARN, or the account root pinned with aws:PrincipalArn).",
+                stack_set.urn))
+    actions: set[str] = set()
+    for policy in _as_list(properties.get("Policies") or []):
+        document = policy.get("PolicyDocument") if isinstance(policy, dict) else None
+        for statement in _as_list((document or {}).get("Statement") if isinstance(document, dict) else []):
+            if isinstance(statement, dict) and statement.get("Effect") == "Allow":
+                actions.update(str(a).lower() for a in _as_list(statement.get("Action")))
+    extra = sorted(actions - READER_ACTIONS) + (["ManagedPolicyArns"] if properties.get("ManagedPolicyArns") else [])
+    if extra:
+        issues.append(Issue(
+            f"{stack_set.urn} deploys the audit role {role} granting {', '.join(extra)}; expected only "
+            "iam:GenerateCredentialReport and iam:GetCredentialReport.", stack_set.urn))
+    return issues
 
 
 def _instances_of(ctx: Context, stack_set: Res) -> list[Res]:
@@ -118,8 +178,9 @@ def _instances_of(ctx: Context, stack_set: Res) -> list[Res]:
     return found
 
 
-def _stack_set_issues(ctx: Context, stack_set: Res, role: str) -> list[Optional[Issue]]:
-    issues: list[Optional[Issue]] = []
+def _stack_set_issues(ctx: Context, stack_set: Res, role: str, properties: dict[str, Any],
+                      audit_role_name: Any) -> list[Optional[Issue]]:
+    issues: list[Optional[Issue]] = _reader_role_issues(stack_set, role, properties, audit_role_name)
     model = stack_set.get("permissionModel")
     if model is UNKNOWN:
         issues.append(ctx.unknown_issue(stack_set, "permissionModel", "that the StackSet is service-managed", "set it literally"))
@@ -153,6 +214,18 @@ def _stack_set_issues(ctx: Context, stack_set: Res, role: str) -> list[Optional[
     return issues
 
 
+def _audit_role_name(ctx: Context, fn: Res) -> Any:
+    """The name of the role the audit function runs as (fixed by the program), UNKNOWN or MISSING."""
+    assert ctx.stack is not None
+    linked = ctx.stack.linked(fn, "role", IAM_ROLE)
+    if linked:
+        return linked[0].get("name")
+    arn = fn.get("role")
+    if isinstance(arn, str) and ":role/" in arn:
+        return arn.rsplit("/", 1)[-1]
+    return UNKNOWN if arn is UNKNOWN else MISSING
+
+
 def validate_audit_member_role_deployed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     ctx = stack_context(MEMBER_ROLE, args, report_violation, (), STACK_TYPES)
     if ctx is None:
@@ -174,7 +247,7 @@ def validate_audit_member_role_deployed(args: StackValidationArgs, report_violat
                 continue
             roles = _template_roles(body)
             if roles is not None and role in roles:
-                candidates.append(stack_set)
+                candidates.append((stack_set, roles[role]))
         if not candidates:
             pending.append(Issue(
                 f"{fn.urn} audits the organization through role {role}, but no {STACK_SET} in the stack deploys an "
@@ -182,9 +255,14 @@ def validate_audit_member_role_deployed(args: StackValidationArgs, report_violat
                 "template creates the role in every member account.", fn.urn))
             ctx.report_issues(pending)
             continue
-        found: list[Optional[Issue]] = []
-        for stack_set in candidates:
-            issues = _stack_set_issues(ctx, stack_set, role)
+        # A compliant StackSet settles it, unless the role it must trust is itself unknown.
+        audit_role_name = _audit_role_name(ctx, fn)
+        if audit_role_name is UNKNOWN or audit_role_name is MISSING:
+            ctx.report_issues([ctx.unknown_issue(fn, "role", "which role the member roles must trust",
+                                                 "give the audit role a fixed name")])
+        found: list[Optional[Issue]] = list(pending)
+        for stack_set, properties in candidates:
+            issues = _stack_set_issues(ctx, stack_set, role, properties, audit_role_name)
             if not issues:
                 found = []
                 break
