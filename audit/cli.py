@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,15 +26,16 @@ from audit.runner import MAX_REPORT_AGE_HOURS, MIN_REPORT_AGE_HOURS, AuditConfig
 EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_ERROR = 2
+_INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
 _EXIT = {Status.PASS: EXIT_OK, Status.WARN: EXIT_OK, Status.FAIL: EXIT_FAIL, Status.ERROR: EXIT_ERROR}
 
 
 def _bounded_int(low: int, high: int) -> Any:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer ({low}..{high})") from None
+        # Not int() alone: it also takes other scripts' digits, spaces and "1_0".
+        if not _INTEGER.fullmatch(text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer ({low}..{high})")
+        value = int(text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is out of range ({low}..{high})")
         return value

@@ -326,7 +326,7 @@ def test_cli_unexpected_crash_is_error_exit_2_not_fail() -> None:
     doc = json.loads(out.getvalue())
     assert (code, doc["status"]) == (2, "ERROR")
     assert doc["accounts"][0]["reason"] == (
-        "the audit run failed unexpectedly: RuntimeError: botocore data directory is corrupt"
+        "sts:GetCallerIdentity failed (unexpected RuntimeError: botocore data directory is corrupt)"
     )
 
 
