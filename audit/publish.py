@@ -230,7 +230,11 @@ def read_previous_findings(
             "ProductArn": [{"Value": product, "Comparison": "EQUALS"}],
         }
         for page in paginator.paginate(Filters=filters, PaginationConfig={"PageSize": 100}):
-            for finding in page.get("Findings", []):
+            if not isinstance(page.get("Findings"), list):
+                # botocore parses a 200 that is not JSON (a proxy's HTML page) into an empty answer; reading it
+                # as "no previous finding" would hide a recovery or a workflow to resolve.
+                raise ValueError("the answer has no Findings list")
+            for finding in page["Findings"]:
                 # Filter again here: a lenient endpoint (moto ignores Filters) must not mix in other findings.
                 if finding.get("Id") in wanted and finding.get("ProductArn") == product:
                     found[finding["Id"]] = finding
@@ -309,6 +313,12 @@ def publish_findings(
         except Exception as exc:  # noqa: BLE001 - this batch's error; the next batch still goes
             errors.append(describe_failure(exc, "securityhub:BatchImportFindings"))
             continue
+        if not isinstance(response.get("SuccessCount"), int) or not isinstance(response.get("FailedCount"), int):
+            errors.append(
+                f"securityhub:BatchImportFindings answered without SuccessCount/FailedCount, so the import of "
+                f"{len(batch)} finding(s) is unconfirmed"
+            )
+            continue
         for failed in response.get("FailedFindings", []):
             errors.append(
                 f"securityhub:BatchImportFindings rejected finding {failed.get('Id')} "
@@ -386,12 +396,15 @@ def _fit(body: str) -> str:
 
 def publish_sns(sns: Any, topic_arn: str, subject: str, body: str, status: str) -> list[str]:
     try:
-        sns.publish(
+        response = sns.publish(
             TopicArn=topic_arn,
             Subject=subject,
             Message=body,
             MessageAttributes={"status": {"DataType": "String", "StringValue": status}},
         )
+        if not response.get("MessageId"):
+            # A 200 that is not SNS's answer (a proxy's page) parses into no MessageId: delivery is unconfirmed.
+            raise ValueError("the answer has no MessageId, so the delivery is unconfirmed")
     except Exception as exc:  # noqa: BLE001 - a failed alert is this sink's error, never a crash of the run
         error = describe_failure(exc, f"sns:Publish to {topic_arn}")
         LOG.error("%s", error)
