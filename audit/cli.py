@@ -114,7 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _read_report(path: str) -> bytes:
     """The report's bytes; OSError if the path cannot be read (a usage error: there is nothing to judge)."""
-    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    if path != "-":
+        return Path(path).read_bytes()
+    if sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise OSError("stdin is closed")
+    return sys.stdin.buffer.read()
 
 
 def _offline(content: bytes, account_id: str | None) -> RunResult:

@@ -240,6 +240,16 @@ def test_cli_offline_account_id_other_account_with_active_key_is_error_not_fail(
     )
 
 
+def test_cli_offline_stdin_closed_is_usage_error_exit_2() -> None:
+    script = f'"{sys.executable}" -m audit --credential-report - <&-'
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, cwd=REPO, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (proc.returncode, proc.stdout) == (2, b"")
+    assert proc.stderr.decode().splitlines()[-1] == (
+        "python -m audit: error: argument --credential-report: cannot read '-': stdin is closed"
+    )
+
+
 # ------------------------------------------------------------------ output trouble never changes the exit status
 
 
