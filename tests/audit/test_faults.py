@@ -406,3 +406,19 @@ def test_fault_handler_raises_summary_error_when_the_run_itself_crashes(
         "root access key audit ended as ERROR: The account: the root access key audit could not be completed: the audit "
         "run failed unexpectedly: RecursionError: maximum recursion depth exceeded"
     )
+
+
+@pytest.mark.filterwarnings("ignore:Exception\\(STSClientError\\) with code AccessDenied:UserWarning")
+def test_fault_org_member_report_html_is_that_account_error_and_sinks_run(endpoint: FaultEndpoint, moto_url: str) -> None:
+    ids = build_org(_session(), {"clean": ORG_MEMBERS["clean"]}, endpoint_url=moto_url)
+    topic = _topic(moto_url)
+    endpoint.faults["GetCredentialReport"] = HTML
+    config = AuditConfig(org_role_name=AUDIT_ROLE, metric_namespace=NAMESPACE, sns_topic_arn=topic, security_hub=True)
+    run = run_audit(config, _clients(endpoint.url), retry=_fast())
+    assert run.status is Status.ERROR
+    # The exception is named; the exact wording of a member's reason belongs to the org audit.
+    assert {a.account_id: (a.status, a.reason is not None and "KeyError: 'GetCredentialReportResult'" in a.reason) for a in run.accounts} == {
+        MANAGEMENT_ACCOUNT: (Status.ERROR, True),
+        ids["clean"]: (Status.ERROR, True),
+    }
+    assert _sinks_seen(endpoint) == ["POST /findings", "POST /findings/import", "PutMetricData", "Publish"]
