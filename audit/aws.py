@@ -123,6 +123,14 @@ def describe_error(exc: Exception, action: str, *, denied_hint: str | None = Non
     return f"{action} failed ({exc})"
 
 
+def describe_failure(exc: BaseException, action: str) -> str:
+    """describe_error for an AWS error; for anything else (a parser error on a 200 answer, a KeyError on an
+    unexpected shape, an undecodable blob or timestamp) the action and the exception's type and text."""
+    if isinstance(exc, AWS_ERRORS):
+        return describe_error(exc, action)
+    return f"{action} failed (unexpected {type(exc).__name__}: {exc})"
+
+
 def client_config(max_pool_connections: int = 10) -> Config:
     """Timeouts keep one hung endpoint from eating the Lambda's time; botocore's standard retry mode adds a
     short retry of its own below our backoff."""
@@ -205,9 +213,9 @@ class Clients:
 def caller_account_id(clients: ClientFactory) -> str:
     try:
         return str(clients("sts").get_caller_identity()["Account"])
-    except AWS_ERRORS as exc:
+    except Exception as exc:  # noqa: BLE001 - not only AWS errors: a 200 answer without an Account, too
         LOG.error("sts:GetCallerIdentity failed: %s", exc)
-        raise AuditError(describe_error(exc, "sts:GetCallerIdentity")) from exc
+        raise AuditError(describe_failure(exc, "sts:GetCallerIdentity")) from exc
 
 
 class _Retry(Exception):

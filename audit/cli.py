@@ -1,35 +1,41 @@
 """`python -m audit`: the root access key audit (CIS 1.4, Security Hub IAM.4) from a terminal or a pipeline.
 
 Exit status: 0 PASS or WARN, 1 FAIL, 2 ERROR or bad usage. `--format json` prints {"status", "accounts", ...}
-on stdout; logs go to stderr.
+on stdout; logs go to stderr. The exit status says the verdict whatever happens to the output: a reader that
+closes the pipe early (`| head`) is not an error and gets no traceback, characters the terminal's encoding lacks
+are escaped, and output that cannot be written at all (a full disk, a closed stdout) is exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
+import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from audit.report import Status, error_result, remediation_steps, verdict
+from audit.report import Status, error_result, is_account_id, remediation_steps, verdict
 from audit.runner import MAX_REPORT_AGE_HOURS, MIN_REPORT_AGE_HOURS, AuditConfig, RunResult
 
 EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_ERROR = 2
+_INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
 _EXIT = {Status.PASS: EXIT_OK, Status.WARN: EXIT_OK, Status.FAIL: EXIT_FAIL, Status.ERROR: EXIT_ERROR}
 
 
 def _bounded_int(low: int, high: int) -> Any:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer ({low}..{high})") from None
+        # Not int() alone: it also takes other scripts' digits, spaces and "1_0".
+        if not _INTEGER.fullmatch(text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer ({low}..{high})")
+        value = int(text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is out of range ({low}..{high})")
         return value
@@ -47,6 +53,20 @@ def _one_of(*allowed: str) -> Any:
     return parse
 
 
+def _text(text: str) -> str:
+    # An empty value is never "not given": `--credential-report "$UNSET"` must not fall back to a live audit of
+    # whatever account the credentials reach, nor `--endpoint-url ""` to AWS's public endpoint.
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty; give a value or leave the option out")
+    return text
+
+
+def _account_id(text: str) -> str:
+    if not is_account_id(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an AWS account id (12 digits 0-9)")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m audit",
@@ -58,13 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--credential-report",
         metavar="FILE",
+        type=_text,
         help="judge a saved report offline ('-' = stdin): the output of "
         "`aws iam get-credential-report --query Content --output text | base64 --decode`",
     )
-    parser.add_argument("--role-name", metavar="NAME", help="with --org: the role assumed in each member account")
-    parser.add_argument("--endpoint-url", metavar="URL", help="an AWS-compatible endpoint, e.g. a local moto server")
-    parser.add_argument("--region", help="AWS region for the API calls (default: the session's, else us-east-1)")
-    parser.add_argument("--profile", help="AWS named profile")
+    parser.add_argument("--role-name", metavar="NAME", type=_text, help="with --org: the role assumed in each member account")
+    parser.add_argument("--endpoint-url", metavar="URL", type=_text, help="an AWS-compatible endpoint, e.g. a local moto server")
+    parser.add_argument("--region", type=_text, help="AWS region for the API calls (default: the session's, else us-east-1)")
+    parser.add_argument("--profile", type=_text, help="AWS named profile")
+    parser.add_argument(
+        "--account-id",
+        type=_account_id,
+        metavar="ID",
+        help="with --credential-report: the account the report must be of; a report of another account is ERROR",
+    )
     parser.add_argument("--format", type=_one_of("text", "json"), default="text", help="text (default) or json")
     parser.add_argument("--workers", type=_bounded_int(1, 64), default=8, help="parallel accounts with --org (1..64)")
     parser.add_argument(
@@ -77,21 +104,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--remediate", action="store_true", help="with --org: delete member root keys via sts:AssumeRoot"
     )
     parser.add_argument("--dry-run", action="store_true", help="with --remediate: only show what would be deleted")
-    parser.add_argument("--metric-namespace", default="", help="publish CloudWatch metrics to this namespace")
-    parser.add_argument("--sns-topic-arn", default="", help="publish alerts to this SNS topic")
+    parser.add_argument("--metric-namespace", type=_text, help="publish CloudWatch metrics to this namespace")
+    parser.add_argument("--sns-topic-arn", type=_text, help="publish alerts to this SNS topic")
     parser.add_argument("--security-hub", action="store_true", help="import ASFF findings into Security Hub")
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     return parser
 
 
-def _offline(path: str) -> RunResult:
-    try:
-        content = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    except OSError as exc:
-        return RunResult(accounts=(error_result(None, f"cannot read {path}: {exc.strerror or exc}"),))
-    result = verdict(content)
-    return RunResult(accounts=(result,))
+def _read_report(path: str) -> bytes:
+    """The report's bytes; OSError if the path cannot be read (a usage error: there is nothing to judge)."""
+    if path != "-":
+        return Path(path).read_bytes()
+    if sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise OSError("stdin is closed")
+    return sys.stdin.buffer.read()
+
+
+def _offline(content: bytes, account_id: str | None) -> RunResult:
+    return RunResult(accounts=(verdict(content, expected_account_id=account_id),))
 
 
 def render_text(run: RunResult, out: TextIO) -> None:
@@ -112,34 +143,40 @@ def render_text(run: RunResult, out: TextIO) -> None:
 
 
 def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: TextIO | None = None) -> int:
-    out = stdout or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.role_name and not args.org:
+    offline = args.credential_report is not None
+    if args.role_name is not None and not args.org:
         parser.error("--role-name needs --org")
-    if args.org and not args.role_name:
+    if args.org and args.role_name is None:
         parser.error("--org needs --role-name NAME (the role assumed in every member account)")
     if args.dry_run and not args.remediate:
         parser.error("--dry-run needs --remediate")
     if args.remediate and not args.org:
         parser.error("--remediate needs --org: sts:AssumeRoot reaches member accounts, never the calling account")
-    if args.credential_report and (
-        args.remediate or args.metric_namespace or args.sns_topic_arn or args.security_hub or args.endpoint_url
-        or args.region or args.profile
-    ):
+    if args.account_id is not None and not offline:
+        parser.error("--account-id needs --credential-report (online, the account is the one the credentials reach)")
+    aws_options = (args.metric_namespace, args.sns_topic_arn, args.endpoint_url, args.region, args.profile)
+    if offline and (args.remediate or args.security_hub or any(value is not None for value in aws_options)):
         parser.error("--credential-report judges a file offline; it takes no AWS options")
-    if args.endpoint_url:
+    if args.endpoint_url is not None:
         problem = _endpoint_problem(args.endpoint_url)
         if problem:
             parser.error(f"argument --endpoint-url: {args.endpoint_url!r} {problem}")
+    content = b""
+    if offline:
+        try:
+            content = _read_report(args.credential_report)
+        except OSError as exc:
+            parser.error(f"argument --credential-report: cannot read {args.credential_report!r}: {exc.strerror or exc}")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
 
-    if args.credential_report:
-        run = _offline(args.credential_report)
+    if offline:
+        run = _guarded(lambda: _offline(content, args.account_id))
     else:
         try:
             config = AuditConfig(
@@ -148,21 +185,61 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: Text
                 workers=args.workers,
                 remediate=args.remediate,
                 dry_run=args.dry_run,
-                metric_namespace=args.metric_namespace,
-                sns_topic_arn=args.sns_topic_arn,
+                metric_namespace=args.metric_namespace or "",
+                sns_topic_arn=args.sns_topic_arn or "",
                 security_hub=args.security_hub,
                 progress=False if args.no_progress else None,
             )
         except ValueError as exc:
             parser.error(str(exc))
-        run = _online(config, args, session)
+        run = _guarded(lambda: _run_online(config, args, session))
 
+    text = io.StringIO()
     if args.format == "json":
-        json.dump(run.to_dict(), out, indent=2, sort_keys=False)
-        out.write("\n")
+        json.dump(run.to_dict(), text, indent=2, sort_keys=False)
+        text.write("\n")
     else:
-        render_text(run, out)
-    return _EXIT[run.status]
+        render_text(run, text)
+    code = _EXIT[run.status]
+    if not _emit(text.getvalue(), stdout if stdout is not None else sys.stdout):
+        return EXIT_ERROR  # the verdict never reached its reader: that run did not do its job
+    return code
+
+
+def _emit(text: str, out: TextIO | None) -> bool:
+    """Write the output; False only if it could not be delivered.
+
+    A reader that closed the pipe (`| head -c 10`) took what it wanted, so that is silent and not a failure.
+    Characters the stream's encoding cannot carry (PYTHONIOENCODING=ascii) are written as backslash escapes."""
+    if out is None:  # stdout was closed (`>&-`)
+        print("python -m audit: error: cannot write the output: stdout is closed", file=sys.stderr)
+        return False
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    try:
+        out.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        out.flush()
+    except BrokenPipeError:
+        _discard_pending(out)
+        return True
+    except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+        _discard_pending(out)
+        print(f"python -m audit: error: cannot write the output: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _discard_pending(out: TextIO) -> None:
+    # What is still buffered would fail again when the interpreter flushes at exit, which prints a traceback
+    # and overrides the exit status; point the descriptor at /dev/null so that flush succeeds silently.
+    try:
+        descriptor = out.fileno()
+    except (OSError, ValueError):
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, descriptor)
+    finally:
+        os.close(null)
 
 
 def _endpoint_problem(url: str) -> str | None:
@@ -172,9 +249,9 @@ def _endpoint_problem(url: str) -> str | None:
     return None
 
 
-def _online(config: AuditConfig, args: argparse.Namespace, session: Any) -> RunResult:
+def _guarded(run: Callable[[], RunResult]) -> RunResult:
     try:
-        return _run_online(config, args, session)
+        return run()
     except Exception as exc:  # noqa: BLE001 - a crash must exit 2 (ERROR), not 1, which reads as a plain FAIL
         logging.getLogger("audit").exception("the audit run failed unexpectedly")
         return RunResult(

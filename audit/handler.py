@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from audit.report import error_result
 from audit.runner import MAX_REPORT_AGE_HOURS, MIN_REPORT_AGE_HOURS, AuditConfig, RunResult, run_audit
 
 LOG = logging.getLogger("audit")
@@ -27,8 +28,11 @@ ENV_MAX_AGE = "AUDIT_MAX_REPORT_AGE_HOURS"
 ENV_REMEDIATE = "AUDIT_REMEDIATE"
 ENV_WORKERS = "AUDIT_MAX_WORKERS"
 DEFAULT_NAMESPACE = "RootKeyGuardrails"
+# ASCII only: str.strip() and int() also take other scripts' spaces and digits (and int() takes "1_0").
+_BLANK = " \t\r\n"
+_INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
 # arn:<partition>:sns:<region>:<12-digit account>:<topic name>
-_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?$")
+_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?", re.ASCII)
 
 
 class ConfigError(ValueError):
@@ -47,33 +51,32 @@ class AuditRunError(RuntimeError):
 
 
 def _bool(env: Mapping[str, str], key: str, default: str) -> bool:
-    value = env.get(key, default).strip()
+    value = env.get(key, default).strip(_BLANK)
     if value not in ("true", "false"):
         raise ConfigError(f"{key}={value!r} is not allowed; use true or false")
     return value == "true"
 
 
 def _int(env: Mapping[str, str], key: str, default: str, low: int, high: int) -> int:
-    value = env.get(key, default).strip()
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(f"{key}={value!r} is not an integer; allowed: {low}..{high}") from None
+    value = env.get(key, default).strip(_BLANK)
+    if not _INTEGER.fullmatch(value):
+        raise ConfigError(f"{key}={value!r} is not an integer; allowed: {low}..{high}")
+    number = int(value)
     if not low <= number <= high:
         raise ConfigError(f"{key}={value!r} is out of range; allowed: {low}..{high}")
     return number
 
 
 def config_from_env(env: Mapping[str, str]) -> AuditConfig:
-    namespace = env.get(ENV_NAMESPACE, DEFAULT_NAMESPACE).strip()
+    namespace = env.get(ENV_NAMESPACE, DEFAULT_NAMESPACE).strip(_BLANK)
     if not namespace:
         raise ConfigError(f"{ENV_NAMESPACE} is empty; the alarms watch the audit's metrics in this namespace")
-    topic = env.get(ENV_TOPIC, "").strip()
-    if topic and not _TOPIC_ARN.match(topic):
+    topic = env.get(ENV_TOPIC, "").strip(_BLANK)
+    if topic and not _TOPIC_ARN.fullmatch(topic):
         raise ConfigError(f"{ENV_TOPIC}={topic!r} is not an SNS topic ARN; use an ARN or leave it empty")
     try:
         return AuditConfig(
-            org_role_name=env.get(ENV_ROLE, "").strip(),
+            org_role_name=env.get(ENV_ROLE, "").strip(_BLANK),
             max_report_age_hours=_int(env, ENV_MAX_AGE, "5", MIN_REPORT_AGE_HOURS, MAX_REPORT_AGE_HOURS),
             workers=_int(env, ENV_WORKERS, "8", 1, 64),
             remediate=_bool(env, ENV_REMEDIATE, "false"),
@@ -96,15 +99,21 @@ def handler(event: Mapping[str, Any] | None, context: Any, *, session: Any = Non
 
     logging.getLogger().setLevel(logging.INFO)
     config = config_from_env(os.environ)
-    clients = Clients(
-        session or boto3.session.Session(),
-        region=os.environ.get("AWS_REGION"),
-        config=client_config(max_pool_connections=max(10, config.workers)),
-    )
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    # A run cut off by the Lambda timeout publishes nothing; within a budget it publishes what it found.
-    budget = remaining() / 1000 if callable(remaining) else None
-    run: RunResult = run_audit(config, clients, time_budget_seconds=budget)
+    try:
+        clients = Clients(
+            session or boto3.session.Session(),
+            region=os.environ.get("AWS_REGION"),
+            config=client_config(max_pool_connections=max(10, config.workers)),
+        )
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        # A run cut off by the Lambda timeout publishes nothing; within a budget it publishes what it found.
+        budget = remaining() / 1000 if callable(remaining) else None
+        run: RunResult = run_audit(config, clients, time_budget_seconds=budget)
+    except Exception as exc:  # noqa: BLE001 - the failure destination gets the summary error, never a raw one
+        LOG.exception("the audit run failed unexpectedly")
+        run = RunResult(
+            accounts=(error_result(None, f"the audit run failed unexpectedly: {type(exc).__name__}: {exc}"),)
+        )
     summary = run.to_dict()
     for account in summary["accounts"]:
         LOG.info("%s", account["message"])

@@ -20,13 +20,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from audit.aws import AWS_ERRORS, AuditError, Clients, RetryPolicy, audit_account, caller_account_id, describe_error
+from audit.aws import describe_failure
 from audit.report import AccountResult, Status, error_result, worst
 
 LOG = logging.getLogger(__name__)
 
 ROLE_SESSION_NAME = "root-key-guardrails-audit"
 # Role names: IAM's allowed characters, 1..64; a path is not supported by the configuration.
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}", re.ASCII)
 MAX_WORKERS = 64
 
 
@@ -53,7 +54,7 @@ class OrgAudit:
 
 
 def validate_role_name(role_name: str) -> str:
-    if not _ROLE_NAME.match(role_name or ""):
+    if not isinstance(role_name, str) or not _ROLE_NAME.fullmatch(role_name):
         raise ValueError(
             f"role name {role_name!r} is not a valid IAM role name (1-64 characters of letters, digits and +=,.@_-)"
         )
@@ -82,8 +83,8 @@ def list_active_accounts(organizations: Any) -> list[Account]:
                     accounts.append(Account(account_id=str(account["Id"]), name=str(account.get("Name", ""))))
                 else:
                     LOG.info("skipping account %s: state %s", account.get("Id"), state)
-    except AWS_ERRORS as exc:
-        raise AuditError(describe_error(exc, "organizations:ListAccounts")) from exc
+    except Exception as exc:  # noqa: BLE001 - not only AWS errors: a page of an unexpected shape, too
+        raise AuditError(describe_failure(exc, "organizations:ListAccounts")) from exc
     return sorted(accounts, key=lambda account: account.account_id)
 
 

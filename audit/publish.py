@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from audit.aws import AWS_ERRORS, describe_error
+from audit.aws import describe_error, describe_failure
 from audit.report import AccountResult, Status
 
 LOG = logging.getLogger(__name__)
@@ -105,11 +105,25 @@ def publish_metrics(
     for start in range(0, len(data), _METRIC_BATCH):
         try:
             cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + _METRIC_BATCH])
-        except AWS_ERRORS as exc:
-            errors.append(describe_error(exc, f"cloudwatch:PutMetricData to namespace {namespace}"))
+        except Exception as exc:  # noqa: BLE001 - a batch failing is this sink's error; the next batch still goes
+            errors.append(describe_failure(exc, f"cloudwatch:PutMetricData to namespace {namespace}"))
     for error in errors:
         LOG.error("%s", error)
     return errors
+
+
+def publish_audit_errors(
+    cloudwatch: Any, namespace: str, results: Sequence[AccountResult], extra_errors: int, timestamp: datetime
+) -> list[str]:
+    """Only the org-wide AuditErrors total, for a correction after a later sink failed."""
+    total = [d for d in metric_data(results, extra_errors, timestamp) if d["MetricName"] == METRIC_AUDIT_ERRORS]
+    try:
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=[d for d in total if "Dimensions" not in d])
+    except Exception as exc:  # noqa: BLE001 - see publish_metrics
+        error = describe_failure(exc, f"cloudwatch:PutMetricData ({METRIC_AUDIT_ERRORS} total) to namespace {namespace}")
+        LOG.error("%s", error)
+        return [error]
+    return []
 
 
 # ---------------------------------------------------------------- Security Hub
@@ -205,7 +219,7 @@ def previous_status(finding: Mapping[str, Any]) -> Status | None:
 def read_previous_findings(
     securityhub: Any, ids: Sequence[str], product: str
 ) -> dict[str, dict[str, Any]]:
-    """Our previous findings by Id. Raises one of AWS_ERRORS: the caller decides what not to claim."""
+    """Our previous findings by Id. Raises on any failure: the caller decides what not to claim."""
     wanted = set(ids)
     found: dict[str, dict[str, Any]] = {}
     paginator = securityhub.get_paginator("get_findings")
@@ -216,7 +230,11 @@ def read_previous_findings(
             "ProductArn": [{"Value": product, "Comparison": "EQUALS"}],
         }
         for page in paginator.paginate(Filters=filters, PaginationConfig={"PageSize": 100}):
-            for finding in page.get("Findings", []):
+            if not isinstance(page.get("Findings"), list):
+                # botocore parses a 200 that is not JSON (a proxy's HTML page) into an empty answer; reading it
+                # as "no previous finding" would hide a recovery or a workflow to resolve.
+                raise ValueError("the answer has no Findings list")
+            for finding in page["Findings"]:
                 # Filter again here: a lenient endpoint (moto ignores Filters) must not mix in other findings.
                 if finding.get("Id") in wanted and finding.get("ProductArn") == product:
                     found[finding["Id"]] = finding
@@ -247,8 +265,8 @@ def publish_findings(
     previous: dict[str, dict[str, Any]] | None
     try:
         previous = read_previous_findings(securityhub, ids, product)
-    except AWS_ERRORS as exc:
-        reason = describe_error(exc, "securityhub:GetFindings")
+    except Exception as exc:  # noqa: BLE001 - unknown previous verdicts, whatever the cause
+        reason = describe_failure(exc, "securityhub:GetFindings")
         errors.append(
             f"{reason}; the previous verdicts are unknown, so recoveries cannot be detected and the findings of "
             "passing accounts were left unchanged"
@@ -292,8 +310,14 @@ def publish_findings(
         batch = to_import[start : start + _FINDING_BATCH]
         try:
             response = securityhub.batch_import_findings(Findings=batch)
-        except AWS_ERRORS as exc:
-            errors.append(describe_error(exc, "securityhub:BatchImportFindings"))
+        except Exception as exc:  # noqa: BLE001 - this batch's error; the next batch still goes
+            errors.append(describe_failure(exc, "securityhub:BatchImportFindings"))
+            continue
+        if not isinstance(response.get("SuccessCount"), int) or not isinstance(response.get("FailedCount"), int):
+            errors.append(
+                f"securityhub:BatchImportFindings answered without SuccessCount/FailedCount, so the import of "
+                f"{len(batch)} finding(s) is unconfirmed"
+            )
             continue
         for failed in response.get("FailedFindings", []):
             errors.append(
@@ -314,8 +338,8 @@ def publish_findings(
                     "UpdatedBy": GENERATOR_ID,
                 },
             )
-        except AWS_ERRORS as exc:
-            errors.append(describe_error(exc, "securityhub:BatchUpdateFindings (workflow RESOLVED)"))
+        except Exception as exc:  # noqa: BLE001 - this batch's error; the next batch still goes
+            errors.append(describe_failure(exc, "securityhub:BatchUpdateFindings (workflow RESOLVED)"))
             continue
         for failed in response.get("UnprocessedFindings", []):
             ident = failed.get("FindingIdentifier", {}).get("Id")
@@ -372,14 +396,17 @@ def _fit(body: str) -> str:
 
 def publish_sns(sns: Any, topic_arn: str, subject: str, body: str, status: str) -> list[str]:
     try:
-        sns.publish(
+        response = sns.publish(
             TopicArn=topic_arn,
             Subject=subject,
             Message=body,
             MessageAttributes={"status": {"DataType": "String", "StringValue": status}},
         )
-    except AWS_ERRORS as exc:
-        error = describe_error(exc, f"sns:Publish to {topic_arn}")
+        if not response.get("MessageId"):
+            # A 200 that is not SNS's answer (a proxy's page) parses into no MessageId: delivery is unconfirmed.
+            raise ValueError("the answer has no MessageId, so the delivery is unconfirmed")
+    except Exception as exc:  # noqa: BLE001 - a failed alert is this sink's error, never a crash of the run
+        error = describe_failure(exc, f"sns:Publish to {topic_arn}")
         LOG.error("%s", error)
         return [error]
     return []

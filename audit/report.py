@@ -53,13 +53,20 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("user", "arn") + tuple(
 ROOT_USER = "<root_account>"
 NOT_AVAILABLE = "N/A"
 
-_ROOT_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(?P<account>\d{12}):root$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+# ASCII classes and whole-string matches only: \d also matches other scripts' digits and $ matches before a
+# trailing newline, and AWS writes neither.
+_ROOT_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::(?P<account>[0-9]{12}):root", re.ASCII)
+ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 # Region names such as us-east-1, us-gov-west-1, ap-southeast-7, eusc-de-east-1.
-_REGION = re.compile(r"^[a-z]{2,4}(?:-[a-z0-9]+)+-\d{1,2}$")
+_REGION = re.compile(r"[a-z]{2,4}(?:-[a-z0-9]+)+-[0-9]{1,2}", re.ASCII)
 # Service namespaces as IAM prints them (s3, iam, sts, ec2, elasticloadbalancing, ...).
-_SERVICE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
-_BASE64 = re.compile(r"^[A-Za-z0-9+/\s]+={0,2}\s*$")
+_SERVICE = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}", re.ASCII)
+_BASE64 = re.compile(r"[A-Za-z0-9+/ \t\r\n]+={0,2}[ \t\r\n]*", re.ASCII)
+# The report's timestamps as AWS writes them (2025-02-03T04:05:06+00:00). datetime.fromisoformat alone also takes
+# week dates, the basic format and a space for the T, none of which AWS writes.
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})", re.ASCII
+)
 _UTF8_BOM = "\ufeff"
 
 
@@ -102,9 +109,46 @@ class KeySlot:
     last_used_service: str | None
 
     @property
+    def _traces(self) -> dict[str, str]:
+        """The slot's fields that are not N/A, by column suffix."""
+        values = {
+            "last_rotated": self.last_rotated,
+            "last_used_date": self.last_used_date,
+            "last_used_region": self.last_used_region,
+            "last_used_service": self.last_used_service,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+    @property
     def exists(self) -> bool:
-        # An inactive key still exists (and can be re-activated) while the slot has a rotation date.
-        return self.active or self.last_rotated is not None
+        # Any field but N/A is a trace of a key: an empty slot is N/A throughout. An inactive key still exists
+        # (and can be re-activated), so it is a finding too.
+        return self.active or bool(self._traces)
+
+    @property
+    def contradiction(self) -> str | None:
+        """Why an inactive slot's fields cannot describe one key as AWS writes it; None when they can.
+
+        An active slot needs no such check: the flag alone proves an active key, which is a FAIL whatever else
+        the row says."""
+        if self.active or not self.exists:
+            return None
+        column = f"access_key_{self.slot}_"
+        traces = self._traces
+        if "last_rotated" not in traces:
+            present = ", ".join(column + name for name in traces)
+            return (
+                f"root row access key {self.slot} is contradictory: {column}active is false and "
+                f"{column}last_rotated is N/A, but {present} is set; AWS gives every existing key a rotation date, "
+                "so whether this key exists is unknown"
+            )
+        if "last_used_date" not in traces and ({"last_used_region", "last_used_service"} & traces.keys()):
+            present = ", ".join(column + name for name in ("last_used_region", "last_used_service") if name in traces)
+            return (
+                f"root row access key {self.slot} is contradictory: {present} is set but {column}last_used_date is "
+                "N/A; AWS records where a key was used only with when"
+            )
+        return None
 
     def describe(self) -> str:
         state = "active" if self.active else "inactive"
@@ -188,6 +232,11 @@ def _label(account_id: str | None) -> str:
     return f"Account {account_id}" if account_id else "The account"
 
 
+def is_account_id(value: object) -> bool:
+    """Twelve ASCII digits, as AWS writes an account id."""
+    return isinstance(value, str) and ACCOUNT_ID.fullmatch(value) is not None
+
+
 def error_result(account_id: str | None, reason: str) -> AccountResult:
     """ERROR verdict for an account whose report could not be fetched or trusted."""
     return AccountResult(
@@ -241,7 +290,7 @@ def decode_content(content: bytes | str) -> str:
 
 def _reject_base64(text: str) -> None:
     first_line = text.lstrip().split("\n", 1)[0].strip()
-    if "," in first_line or not _BASE64.match(text):
+    if "," in first_line or not _BASE64.fullmatch(text):
         return
     try:
         decoded = base64.b64decode("".join(text.split()), validate=True)
@@ -258,24 +307,31 @@ def _optional(value: str) -> str | None:
     return None if value == NOT_AVAILABLE else value
 
 
-def _check_timestamp(column: str, value: str) -> None:
-    if value == NOT_AVAILABLE:
-        return
+def _is_timestamp(value: str) -> bool:
+    if not _TIMESTAMP.fullmatch(value):
+        return False
     try:
-        moment = datetime.fromisoformat(value)
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:  # well-formed but impossible, such as month 13
+        return False
+    return True
+
+
+def _check_timestamp(column: str, value: str) -> None:
+    if value == NOT_AVAILABLE or _is_timestamp(value):
+        return
+    expected = "expected N/A or an ISO 8601 timestamp"
+    try:
+        naive = datetime.fromisoformat(value).tzinfo is None
     except ValueError:
-        raise ReportError(
-            f"root row column {column} has unknown value {value!r}; expected N/A or an ISO 8601 timestamp"
-        ) from None
-    if moment.tzinfo is None:
-        raise ReportError(
-            f"root row column {column} has unknown value {value!r}; expected N/A or an ISO 8601 timestamp "
-            "with a UTC offset"
-        )
+        naive = False
+    raise ReportError(
+        f"root row column {column} has unknown value {value!r}; {expected}" + (" with a UTC offset" if naive else "")
+    )
 
 
 def _check_pattern(column: str, value: str, pattern: re.Pattern[str], what: str) -> None:
-    if value != NOT_AVAILABLE and not pattern.match(value):
+    if value != NOT_AVAILABLE and not pattern.fullmatch(value):
         raise ReportError(f"root row column {column} has unknown value {value!r}; expected N/A or {what}")
 
 
@@ -295,13 +351,6 @@ _ROOT_OTHER_COLUMNS: dict[str, tuple[tuple[str, ...], bool]] = {
     "cert_2_active": (_FLAG, False),
     "cert_2_last_rotated": (("N/A",), True),
 }
-
-
-def _is_timestamp(value: str) -> bool:
-    try:
-        return datetime.fromisoformat(value).tzinfo is not None
-    except ValueError:
-        return False
 
 
 def _check_other_columns(row: dict[str, str]) -> None:
@@ -370,7 +419,7 @@ def parse_root_row(text: str) -> RootRow:
     if len(roots) > 1:
         raise ReportError(f"the credential report has {len(roots)} root rows; expected exactly one")
     root = roots[0]
-    match = _ROOT_ARN.match(root["arn"])
+    match = _ROOT_ARN.fullmatch(root["arn"])
     if not match:
         raise ReportError(
             f"root row column arn has unknown value {root['arn']!r}; expected arn:<partition>:iam::<12 digits>:root"
@@ -397,7 +446,7 @@ def verdict(
     4 hours and a stale PASS could hide a key created since. Without generated_at (an offline file) age is not
     checked and the message says so.
     """
-    if expected_account_id is not None and not _ACCOUNT_ID.match(expected_account_id):
+    if expected_account_id is not None and not is_account_id(expected_account_id):
         return error_result(expected_account_id, f"account id {expected_account_id!r} is not 12 digits")
     try:
         root = parse_root_row(decode_content(content))
@@ -431,6 +480,14 @@ def verdict(
     )
     active = [key for key in root.keys if key.active]
     inactive = [key for key in root.keys if key.exists and not key.active]
+    contradictions = [key.contradiction for key in root.keys if key.contradiction]
+    if contradictions:
+        reason = "; ".join(contradictions)
+        if active:
+            reason += f"; the root user also has {_count(active, 'active')} ({_details(active)})"
+        return dataclasses.replace(
+            error_result(account, reason), keys=root.keys, report_generated_at=generated_at
+        )
     if active:
         status = Status.FAIL
         message = f"{_label(account)}: FAIL, the root user has {_count(active, 'active')} ({_details(active)}); {when}."

@@ -3,6 +3,13 @@ audit (one account or the organization), optionally remediate, then publish to e
 
 The run's status is the worst of the accounts' verdicts, and ERROR if any step of the run failed (a sink, a
 remediation, the account listing): a run that could not do its whole job never reads as PASS.
+
+Isolation: any exception while auditing one account (not only ClientError/BotoCoreError: a parser error on a 200
+answer, a KeyError on an unexpected shape, a bad timestamp) is an ERROR of that account, and any exception in one
+sink is an ERROR of that sink; the other sinks still run and report the run as ERROR. The sinks run in the order
+that lets each one see the failures before it: Security Hub, then metrics, then the SNS alert (decided after the
+metrics, so a PutMetricData failure on a PASS run still alerts). Only the SNS alert comes after the metrics, so if
+it fails the AuditErrors total is sent again with that failure counted.
 """
 
 from __future__ import annotations
@@ -11,19 +18,21 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
-from audit.aws import AuditError, Clients, RetryPolicy, audit_account, caller_account_id
+from audit.aws import AuditError, Clients, RetryPolicy, audit_account, caller_account_id, describe_failure
 from audit.org import audit_organization, validate_role_name, validate_workers
 from audit.publish import (
+    METRIC_AUDIT_ERRORS,
     Transition,
     alert_message,
+    publish_audit_errors,
     publish_findings,
     publish_metrics,
     publish_sns,
     recovery_message,
 )
-from audit.remediate import remediate_account
+from audit.remediate import Remediation, remediate_account
 from audit.report import AccountResult, Status, error_result, worst
 
 LOG = logging.getLogger(__name__)
@@ -97,24 +106,35 @@ def _audit(
     start_by: float | None,
 ) -> tuple[list[AccountResult], list[str], str | None]:
     if config.org_role_name:
-        org = audit_organization(
-            clients,
-            config.org_role_name,
-            workers=config.workers,
-            max_age_hours=config.max_report_age_hours,
-            retry=retry,
-            progress=config.progress,
-            now=now,
-            start_by=start_by,
-        )
+        try:
+            org = audit_organization(
+                clients,
+                config.org_role_name,
+                workers=config.workers,
+                max_age_hours=config.max_report_age_hours,
+                retry=retry,
+                progress=config.progress,
+                now=now,
+                start_by=start_by,
+            )
+        except Exception as exc:  # noqa: BLE001 - listing or identity failing in a way no handler expected
+            LOG.exception("the organization audit failed")
+            return [], [describe_failure(exc, "the organization audit")], None
         return list(org.accounts), list(org.errors), org.caller_account
     try:
         caller = caller_account_id(clients)
     except AuditError as exc:
         return [error_result(None, str(exc))], [], None
-    result = audit_account(
-        clients, caller, policy=retry, max_age=timedelta(hours=config.max_report_age_hours), now=now
-    )
+    except Exception as exc:  # noqa: BLE001 - e.g. a 200 answer without an Account
+        LOG.exception("sts:GetCallerIdentity failed")
+        return [error_result(None, describe_failure(exc, "sts:GetCallerIdentity"))], [], None
+    try:
+        result = audit_account(
+            clients, caller, policy=retry, max_age=timedelta(hours=config.max_report_age_hours), now=now
+        )
+    except Exception as exc:  # noqa: BLE001 - one account's surprise is that account's ERROR, never a crash
+        LOG.exception("account %s: unexpected failure", caller)
+        result = error_result(caller, describe_failure(exc, "the credential report audit"))
     return [result], [], caller
 
 
@@ -135,12 +155,54 @@ def _remediate(
             )
             updated.append(result)
             continue
-        outcome = remediate_account(clients, result.account_id, dry_run=config.dry_run)
+        try:
+            outcome = remediate_account(clients, result.account_id, dry_run=config.dry_run)
+        except Exception as exc:  # noqa: BLE001 - one account's remediation must not end the run
+            LOG.exception("remediation of account %s failed", result.account_id)
+            outcome = Remediation(result.account_id, (), describe_failure(exc, "the remediation"))
         if outcome.error:
             errors.append(f"remediation of account {result.account_id} failed: {outcome.error}")
         # The verdict stays: the credential report shows the deletion only once regenerated (up to 4 hours).
         updated.append(result.with_remediation(outcome.actions + ((outcome.error,) if outcome.error else ())))
     return updated, errors, notes
+
+
+_T = TypeVar("_T")
+
+
+def _sink(name: str, publish: Callable[[], _T], failed: Callable[[str], _T]) -> _T:
+    """Run one sink; an exception it did not turn into an error itself becomes that sink's error only."""
+    try:
+        return publish()
+    except Exception as exc:  # noqa: BLE001 - the other sinks must still run and report the run as ERROR
+        LOG.exception("publishing to %s failed", name)
+        return failed(describe_failure(exc, f"publishing to {name}"))
+
+
+def _one(error: str) -> list[str]:
+    return [error]
+
+
+def _publish_hub(
+    config: AuditConfig, clients: Clients, results: list[AccountResult], caller: str | None, stamp: datetime
+) -> tuple[list[str], list[Transition]]:
+    if caller is None:
+        return ["Security Hub findings were not sent: the calling account is unknown"], []
+    topic = config.sns_topic_arn
+
+    def notify(recoveries: Sequence[Transition]) -> list[str]:
+        subject, body = recovery_message(recoveries)
+        return publish_sns(clients("sns"), topic, subject, body, "RECOVERED")
+
+    return publish_findings(
+        clients("securityhub"),
+        results,
+        caller_account=caller,
+        partition=clients.partition,
+        region=clients.region,
+        now=stamp,
+        notify_recoveries=notify if topic else None,
+    )
 
 
 def run_audit(
@@ -168,36 +230,38 @@ def run_audit(
     recovered: list[str] = []
     stamp = now()
     if config.security_hub:
-        if caller is None:
-            errors.append("Security Hub findings were not sent: the calling account is unknown")
-        else:
-            topic = config.sns_topic_arn
-
-            def notify(recoveries: Sequence[Transition]) -> list[str]:
-                subject, body = recovery_message(recoveries)
-                return publish_sns(clients("sns"), topic, subject, body, "RECOVERED")
-
-            hub_errors, recoveries = publish_findings(
-                clients("securityhub"),
-                results,
-                caller_account=caller,
-                partition=clients.partition,
-                region=clients.region,
-                now=stamp,
-                notify_recoveries=notify if topic else None,
-            )
-            errors += hub_errors
-            recovered = [t.account_id for t in recoveries]
+        hub_errors, recoveries = _sink(
+            "Security Hub", lambda: _publish_hub(config, clients, results, caller, stamp), lambda e: ([e], [])
+        )
+        errors += hub_errors
+        recovered = [t.account_id for t in recoveries]
     elif config.sns_topic_arn:
         notes.append("recovery notices need Security Hub (the previous verdict is read from its finding)")
 
+    if config.metric_namespace:
+        # Before the SNS alert, so the alert is decided with a metrics failure known; AuditErrors counts the
+        # failed sinks before it.
+        metric_errors = _sink(
+            "CloudWatch metrics",
+            lambda: publish_metrics(clients("cloudwatch"), config.metric_namespace, results, len(errors), stamp),
+            _one,
+        )
+        errors += metric_errors
     status = worst([r.status for r in results] + ([Status.ERROR] if errors else []))
     if config.sns_topic_arn and status is not Status.PASS:
         subject, body = alert_message(results, errors, status)
-        errors += publish_sns(clients("sns"), config.sns_topic_arn, subject, body, status.value)
-    if config.metric_namespace:
-        # Last, so AuditErrors also counts failed sinks above.
-        errors += publish_metrics(clients("cloudwatch"), config.metric_namespace, results, len(errors), stamp)
+        topic = config.sns_topic_arn
+        sns_errors = _sink("SNS alert", lambda: publish_sns(clients("sns"), topic, subject, body, status.value), _one)
+        errors += sns_errors
+        if sns_errors and config.metric_namespace:
+            # The metrics went out before the alert failed: send the run's error total again, counting it.
+            errors += _sink(
+                f"CloudWatch {METRIC_AUDIT_ERRORS} correction",
+                lambda: publish_audit_errors(
+                    clients("cloudwatch"), config.metric_namespace, results, len(errors), stamp
+                ),
+                _one,
+            )
     run = RunResult(accounts=tuple(results), errors=tuple(errors), notes=tuple(notes), recovered=tuple(recovered))
     LOG.info("root access key audit finished: %s", run.status.value)
     return run

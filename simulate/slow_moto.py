@@ -58,9 +58,10 @@ AUDIT_ROLE_NAME = "RootKeyAuditRole"
 ORG_ACCESS_ROLE_NAME = "OrganizationAccountAccessRole"
 DEFAULT_REGION = "us-east-1"
 _IAM_XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
-_ACCESS_KEY = re.compile(r"Credential=([A-Za-z0-9+/=]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
-_ROLE_ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/")
-_CBOR_OPERATION = re.compile(r"/operation/([A-Za-z0-9]+)$")
+# ASCII classes, and \Z rather than $ (which also matches before a trailing newline).
+_ACCESS_KEY = re.compile(r"Credential=([A-Za-z0-9+/=]+)/[0-9]{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request", re.ASCII)
+_ROLE_ARN_ACCOUNT = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):role/", re.ASCII)
+_CBOR_OPERATION = re.compile(r"/operation/([A-Za-z0-9]+)\Z", re.ASCII)
 
 
 @dataclass(frozen=True)

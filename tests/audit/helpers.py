@@ -35,8 +35,9 @@ def edit_root(text: str, **changes: str) -> str:
             for column, value in changes.items():
                 row[header.index(column)] = value
             buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="").writerow(row)
-            lines[index] = buffer.getvalue()
+            # A "\n" terminator, removed again, so that a value holding a newline is quoted as CSV requires.
+            csv.writer(buffer, lineterminator="\n").writerow(row)
+            lines[index] = buffer.getvalue()[:-1]
     return "\n".join(lines)
 
 

@@ -31,6 +31,7 @@ from tests.audit.helpers import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
+ARABIC_INDIC_12 = "\u0661" * 12  # int() and \\d take these as digits; AWS never writes them
 UNKNOWN_AGE = "credential report generation time unknown, so its age was not checked"
 
 
@@ -131,13 +132,6 @@ def test_cli_offline_file_as_aws_cli_writes_it(tmp_path: Path, aws_env: None, mo
     )
 
 
-def test_cli_offline_missing_file_exit_2(tmp_path: Path) -> None:
-    code, out = _run(["--credential-report", str(tmp_path / "nope.csv"), "--format", "json"])
-    doc = json.loads(out)
-    assert (code, doc["status"]) == (2, "ERROR")
-    assert doc["accounts"][0]["reason"] == f"cannot read {tmp_path / 'nope.csv'}: No such file or directory"
-
-
 def test_cli_offline_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(BASELINE_FILE.read_bytes())))
     code, out = _run(["--credential-report", "-", "--format", "json"])
@@ -151,6 +145,11 @@ def test_cli_offline_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--role-name", "R"], "--role-name needs --org"),
         (["--workers", "0"], "argument --workers: 0 is out of range (1..64)"),
         (["--workers", "many"], "argument --workers: 'many' is not an integer (1..64)"),
+        (["--workers", "\u0668"], "argument --workers: '\u0668' is not an integer (1..64)"),
+        (["--workers", "1_6"], "argument --workers: '1_6' is not an integer (1..64)"),
+        (["--max-age-hours", " 5"], "argument --max-age-hours: ' 5' is not an integer (1..24)"),
+        (["--org", "--role-name", "Audit\u0131"], "role name 'Audit\u0131' is not a valid IAM role name (1-64 characters of letters, digits and +=,.@_-)"),
+        (["--org", "--role-name", "Audit\n"], "role name 'Audit\\n' is not a valid IAM role name (1-64 characters of letters, digits and +=,.@_-)"),
         (["--max-age-hours", "25"], "argument --max-age-hours: 25 is out of range (1..24)"),
         (["--format", "xml"], "argument --format: 'xml' is not one of text, json"),
         (["--dry-run"], "--dry-run needs --remediate"),
@@ -163,6 +162,30 @@ def test_cli_offline_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--credential-report", "x.csv", "--profile", "audit"], "--credential-report judges a file offline; it takes no AWS options"),
         (["--endpoint-url", "localhost:5000"], "argument --endpoint-url: 'localhost:5000' is not an http:// or https:// URL with a host"),
         (["--endpoint-url", "ftp://moto"], "argument --endpoint-url: 'ftp://moto' is not an http:// or https:// URL with a host"),
+        # An empty value is never "option not given", which would change what the run does.
+        (["--credential-report", ""], "argument --credential-report: '' is empty; give a value or leave the option out"),
+        (["--credential-report="], "argument --credential-report: '' is empty; give a value or leave the option out"),
+        (["--credential-report", "  "], "argument --credential-report: '  ' is empty; give a value or leave the option out"),
+        (["--endpoint-url", ""], "argument --endpoint-url: '' is empty; give a value or leave the option out"),
+        (["--org", "--role-name", ""], "argument --role-name: '' is empty; give a value or leave the option out"),
+        (["--role-name", ""], "argument --role-name: '' is empty; give a value or leave the option out"),
+        (["--region", ""], "argument --region: '' is empty; give a value or leave the option out"),
+        (["--profile", ""], "argument --profile: '' is empty; give a value or leave the option out"),
+        (["--metric-namespace", ""], "argument --metric-namespace: '' is empty; give a value or leave the option out"),
+        (["--sns-topic-arn", "\t"], "argument --sns-topic-arn: '\\t' is empty; give a value or leave the option out"),
+        (["--credential-report", "x.csv", "--account-id", ""], "argument --account-id: '' is not an AWS account id (12 digits 0-9)"),
+        (["--credential-report", "x.csv", "--account-id", "12345"], "argument --account-id: '12345' is not an AWS account id (12 digits 0-9)"),
+        (
+            ["--credential-report", "x.csv", "--account-id", ARABIC_INDIC_12],
+            f"argument --account-id: '{ARABIC_INDIC_12}' is not an AWS account id (12 digits 0-9)",
+        ),
+        (
+            ["--credential-report", "x.csv", "--account-id", "111122223333\n"],
+            "argument --account-id: '111122223333\\n' is not an AWS account id (12 digits 0-9)",
+        ),
+        (["--account-id", "111122223333"], "--account-id needs --credential-report (online, the account is the one the credentials reach)"),
+        (["--credential-report", "x.csv", "--security-hub"], "--credential-report judges a file offline; it takes no AWS options"),
+        (["--credential-report", "x.csv", "--metric-namespace", "NS"], "--credential-report judges a file offline; it takes no AWS options"),
     ],
 )
 def test_cli_bad_usage_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,6 +193,134 @@ def test_cli_bad_usage_exit_2(argv: list[str], message: str, capsys: pytest.Capt
         main(argv)
     assert excinfo.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == f"python -m audit: error: {message}"
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("nope.csv", "No such file or directory"),
+        (".", "Is a directory"),
+        ("report.csv/inner.csv", "Not a directory"),
+    ],
+    ids=["missing", "directory", "below-a-file"],
+)
+def test_cli_offline_unreadable_path_is_usage_error_exit_2(
+    tmp_path: Path, path: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path, baseline_text())
+    target = str(tmp_path / path)
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--credential-report", target], session=_BrokenSession())
+    captured = capsys.readouterr()
+    assert (excinfo.value.code, captured.out) == (2, "")
+    assert captured.err.splitlines()[-1] == f"python -m audit: error: argument --credential-report: cannot read {target!r}: {problem}"
+
+
+@pytest.mark.parametrize(
+    ("account_id", "code", "reason"),
+    [
+        ("111122223333", 0, None),
+        ("444455556666", 2, "the credential report's root row is for account 111122223333, not 444455556666"),
+    ],
+    ids=["same-account", "other-account"],
+)
+def test_cli_offline_account_id_asserts_report_account(account_id: str, code: int, reason: str | None) -> None:
+    exit_code, out = _run(["--credential-report", str(BASELINE_FILE), "--account-id", account_id, "--format", "json"])
+    (account,) = json.loads(out)["accounts"]
+    assert (exit_code, account["account_id"], account["reason"]) == (code, account_id, reason)
+
+
+def test_cli_offline_account_id_other_account_with_active_key_is_error_not_fail(tmp_path: Path) -> None:
+    path = _write(tmp_path, edit_root(baseline_text(), access_key_1_active="true", access_key_1_last_rotated=ROTATED))
+    code, out = _run(["--credential-report", path, "--account-id", "444455556666"])
+    assert code == 2
+    assert out.splitlines()[0] == (
+        "Account 444455556666: the root access key audit could not be completed: the credential report's root row is "
+        "for account 111122223333, not 444455556666."
+    )
+
+
+def test_cli_offline_stdin_closed_is_usage_error_exit_2() -> None:
+    script = f'"{sys.executable}" -m audit --credential-report - <&-'
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, cwd=REPO, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (proc.returncode, proc.stdout) == (2, b"")
+    assert proc.stderr.decode().splitlines()[-1] == (
+        "python -m audit: error: argument --credential-report: cannot read '-': stdin is closed"
+    )
+
+
+# ------------------------------------------------------------------ output trouble never changes the exit status
+
+
+def _module(args: list[str], **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **kw.pop("env", {})}
+    return subprocess.run([sys.executable, "-m", "audit", *args], env=env, cwd=REPO, timeout=60, **kw)
+
+
+def _big_report(tmp_path: Path, **changes: str) -> str:
+    # A value this long is repeated in the message, so the output is larger than a pipe's buffer and the writer
+    # meets the closed pipe for certain.
+    return _write(tmp_path, edit_root(baseline_text(), **changes))
+
+
+BIG = "x" * 100_000  # under the csv module's 128 KiB field limit
+OUTPUT_VERDICTS = [
+    ("pass", {}, 0),
+    ("fail", {"access_key_1_active": "true", "access_key_1_last_rotated": ROTATED}, 1),
+    ("error", {"access_key_1_last_used_region": "us-" + BIG}, 2),
+]
+
+
+@pytest.mark.parametrize(("changes", "code"), [c[1:] for c in OUTPUT_VERDICTS], ids=[c[0] for c in OUTPUT_VERDICTS])
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_cli_closed_pipe_is_silent_and_keeps_verdict_exit(tmp_path: Path, changes: dict[str, str], code: int, fmt: str) -> None:
+    path = _write(tmp_path, edit_root(baseline_text(), **changes))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audit", "--credential-report", path, "--format", fmt],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the audit writes a byte
+    err = proc.stderr.read()
+    assert (proc.wait(timeout=60), err) == (code, b"")
+
+
+def test_cli_head_c_10_reads_prefix_exit_is_verdict(tmp_path: Path) -> None:
+    path = _big_report(tmp_path, access_key_1_last_used_region="us-" + BIG)
+    script = f'set -o pipefail; "{sys.executable}" -m audit --credential-report "{path}" | head -c 10'
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, cwd=REPO, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, b"The accoun", b"")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_cli_non_ascii_under_ascii_encoding_is_escaped(tmp_path: Path, fmt: str) -> None:
+    path = _write(tmp_path, edit_root(baseline_text(), access_key_2_last_used_region="Z\u00fcrich"))
+    proc = _module(["--credential-report", path, "--format", fmt], capture_output=True, env={"PYTHONIOENCODING": "ascii"})
+    assert (proc.returncode, proc.stderr) == (2, b"")
+    reason = json.loads(proc.stdout)["accounts"][0]["reason"] if fmt == "json" else proc.stdout.decode("ascii")
+    assert "'Z\u00fcrich'" in reason if fmt == "json" else "'Z\\xfcrich'" in reason
+
+
+@pytest.mark.parametrize(("changes", "code"), [c[1:] for c in OUTPUT_VERDICTS[:2]], ids=[c[0] for c in OUTPUT_VERDICTS[:2]])
+def test_cli_output_unwritable_is_exit_2(tmp_path: Path, changes: dict[str, str], code: int) -> None:
+    path = _write(tmp_path, edit_root(baseline_text(), **changes))
+    with open("/dev/full", "wb") as full:
+        proc = _module(["--credential-report", path], stdout=full, stderr=subprocess.PIPE)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().splitlines() == [
+        "python -m audit: error: cannot write the output: [Errno 28] No space left on device"
+    ]
+
+
+def test_cli_stdout_closed_is_exit_2(tmp_path: Path) -> None:
+    script = f'"{sys.executable}" -m audit --credential-report "{BASELINE_FILE}" >&-'
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, cwd=REPO, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 2
+    assert proc.stderr.decode().splitlines()[-1].startswith("python -m audit: error: cannot write the output: ")
 
 
 # ------------------------------------------------------------------ online, over real HTTP
@@ -190,7 +341,7 @@ def test_cli_unexpected_crash_is_error_exit_2_not_fail() -> None:
     doc = json.loads(out.getvalue())
     assert (code, doc["status"]) == (2, "ERROR")
     assert doc["accounts"][0]["reason"] == (
-        "the audit run failed unexpectedly: RuntimeError: botocore data directory is corrupt"
+        "sts:GetCallerIdentity failed (unexpected RuntimeError: botocore data directory is corrupt)"
     )
 
 

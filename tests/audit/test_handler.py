@@ -71,6 +71,28 @@ def test_handler_config_defaults_when_unset() -> None:
             "AUDIT_SNS_TOPIC_ARN='arn:aws:sqs:us-east-1:123456789012:alerts' is not an SNS topic ARN; use an ARN or "
             "leave it empty",
         ),
+        # ASCII only: int() takes other scripts' digits and "1_0", \w and strip() other scripts' letters and spaces.
+        ("AUDIT_MAX_WORKERS", "\u0668", "AUDIT_MAX_WORKERS='\u0668' is not an integer; allowed: 1..64"),
+        ("AUDIT_MAX_WORKERS", "1_6", "AUDIT_MAX_WORKERS='1_6' is not an integer; allowed: 1..64"),
+        ("AUDIT_MAX_REPORT_AGE_HOURS", "\uff15", "AUDIT_MAX_REPORT_AGE_HOURS='\uff15' is not an integer; allowed: 1..24"),
+        ("AUDIT_REMEDIATE", "\u00a0false", "AUDIT_REMEDIATE='\\xa0false' is not allowed; use true or false"),
+        (
+            "AUDIT_SNS_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:\u0661\u0662\u0663456789012:alerts",
+            "AUDIT_SNS_TOPIC_ARN='arn:aws:sns:us-east-1:\u0661\u0662\u0663456789012:alerts' is not an SNS topic ARN; "
+            "use an ARN or leave it empty",
+        ),
+        (
+            "AUDIT_SNS_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:alerts\n\u00a0",
+            "AUDIT_SNS_TOPIC_ARN='arn:aws:sns:us-east-1:123456789012:alerts\\n\\xa0' is not an SNS topic ARN; use an "
+            "ARN or leave it empty",
+        ),
+        (
+            "AUDIT_ORG_ROLE_NAME",
+            "R\u00f6leAudit",
+            "role name 'R\u00f6leAudit' is not a valid IAM role name (1-64 characters of letters, digits and +=,.@_-)",
+        ),
         (
             "AUDIT_ORG_ROLE_NAME",
             "role/Audit",

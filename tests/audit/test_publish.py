@@ -432,9 +432,13 @@ def test_run_sns_down_metrics_still_published_and_run_errors(fake_clients: FakeC
                 _datum("RootAccessKeysActive", 0.0, CALLER),
                 _datum("AuditErrors", 0.0, CALLER),
                 _datum("RootAccessKeysActive", 0.0),
-                _datum("AuditErrors", 1.0),
+                _datum("AuditErrors", 0.0),
             ],
         },
+    )
+    # The metrics went out before SNS failed, so the AuditErrors total is sent again with that failure counted.
+    fake_clients.stub("cloudwatch").add_response(
+        "put_metric_data", {}, {"Namespace": "RootKeyGuardrails", "MetricData": [_datum("AuditErrors", 1.0)]}
     )
     config = AuditConfig(metric_namespace="RootKeyGuardrails", sns_topic_arn=TOPIC)
     run = run_audit(config, fake_clients, retry=fast_retry, now=lambda: NOW)  # type: ignore[arg-type]

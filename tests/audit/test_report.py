@@ -7,13 +7,14 @@ whose root row has no keys, and changes one thing.
 from __future__ import annotations
 
 import base64
+import itertools
 import gzip
 import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from audit.report import AWS_COLUMNS, Status, decode_content, remediation_steps, verdict, worst
+from audit.report import AWS_COLUMNS, KEY_SLOTS, Status, decode_content, remediation_steps, verdict, worst
 from tests.audit.helpers import BASELINE_ACCOUNT, ROTATED, USED, baseline_text, edit_root
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
@@ -522,3 +523,239 @@ def test_report_truncated_anywhere_never_passes_by_accident(cut: int) -> None:
         assert result.status is Status.ERROR
     else:
         assert result.status in (Status.PASS, Status.ERROR)
+
+
+# ------------------------------------------------------------------ key slots: any trace of a key is a key
+
+_CONTRADICTORY_NO_ROTATION = (
+    "root row access key {slot} is contradictory: access_key_{slot}_active is false and access_key_{slot}_last_rotated "
+    "is N/A, but {present} is set; AWS gives every existing key a rotation date, so whether this key exists is "
+    "unknown"
+)
+_CONTRADICTORY_NO_DATE = (
+    "root row access key {slot} is contradictory: {present} is set but access_key_{slot}_last_used_date is N/A; AWS "
+    "records where a key was used only with when"
+)
+
+
+def _slot(slot: int, **fields: str) -> dict[str, str]:
+    return {f"access_key_{slot}_{name}": value for name, value in fields.items()}
+
+
+SLOT_CASES = [
+    # (case id, root-row changes, expected status, expected reason for an ERROR / message for the others)
+    (
+        "inactive-used-date-only",
+        _slot(2, last_used_date=USED),
+        Status.ERROR,
+        _CONTRADICTORY_NO_ROTATION.format(slot=2, present="access_key_2_last_used_date"),
+    ),
+    (
+        "inactive-used-everything-but-rotation",
+        _slot(1, last_used_date=USED, last_used_region="us-east-1", last_used_service="s3"),
+        Status.ERROR,
+        _CONTRADICTORY_NO_ROTATION.format(
+            slot=1, present="access_key_1_last_used_date, access_key_1_last_used_region, access_key_1_last_used_service"
+        ),
+    ),
+    (
+        "inactive-region-only",
+        _slot(1, last_used_region="eu-west-1"),
+        Status.ERROR,
+        _CONTRADICTORY_NO_ROTATION.format(slot=1, present="access_key_1_last_used_region"),
+    ),
+    (
+        "inactive-service-only",
+        _slot(2, last_used_service="iam"),
+        Status.ERROR,
+        _CONTRADICTORY_NO_ROTATION.format(slot=2, present="access_key_2_last_used_service"),
+    ),
+    (
+        "inactive-rotated-region-without-date",
+        _slot(1, last_rotated=ROTATED, last_used_region="us-east-1"),
+        Status.ERROR,
+        _CONTRADICTORY_NO_DATE.format(slot=1, present="access_key_1_last_used_region"),
+    ),
+    (
+        "inactive-rotated-service-without-date",
+        _slot(2, last_rotated=ROTATED, last_used_region="us-east-1", last_used_service="sts"),
+        Status.ERROR,
+        _CONTRADICTORY_NO_DATE.format(slot=2, present="access_key_2_last_used_region, access_key_2_last_used_service"),
+    ),
+    (
+        "active-used-date-only",
+        _slot(2, active="true", last_used_date=USED),
+        Status.FAIL,
+        f"{PREFIX}FAIL, the root user has 1 active access key (key 2 (active, last rotated unknown, last used {USED})); "
+        f"{UNKNOWN_AGE}.",
+    ),
+    (
+        "active-service-only",
+        _slot(1, active="true", last_used_service="s3"),
+        Status.FAIL,
+        f"{PREFIX}FAIL, the root user has 1 active access key (key 1 (active, last rotated unknown, never used)); "
+        f"{UNKNOWN_AGE}.",
+    ),
+    (
+        "inactive-rotated-used-global-service",
+        _slot(1, last_rotated=ROTATED, last_used_date=USED, last_used_service="iam"),
+        Status.WARN,
+        f"{PREFIX}WARN, the root user has no active access key but 1 inactive access key that must be deleted, not "
+        f"only deactivated (key 1 (inactive, last rotated {ROTATED}, last used {USED} by iam)); {UNKNOWN_AGE}.",
+    ),
+    (
+        "inactive-rotated-used-date-only",
+        _slot(2, last_rotated=ROTATED, last_used_date=USED),
+        Status.WARN,
+        f"{PREFIX}WARN, the root user has no active access key but 1 inactive access key that must be deleted, not "
+        f"only deactivated (key 2 (inactive, last rotated {ROTATED}, last used {USED})); {UNKNOWN_AGE}.",
+    ),
+    (
+        "active-key1-and-contradictory-key2",
+        {**ACTIVE_1, **_slot(2, last_used_date=USED)},
+        Status.ERROR,
+        _CONTRADICTORY_NO_ROTATION.format(slot=2, present="access_key_2_last_used_date")
+        + f"; the root user also has 1 active access key (key 1 (active, last rotated {ROTATED}, never used))",
+    ),
+    (
+        "both-slots-contradictory",
+        {**_slot(1, last_used_service="s3"), **_slot(2, last_rotated=ROTATED, last_used_region="us-east-1")},
+        Status.ERROR,
+        _CONTRADICTORY_NO_ROTATION.format(slot=1, present="access_key_1_last_used_service")
+        + "; "
+        + _CONTRADICTORY_NO_DATE.format(slot=2, present="access_key_2_last_used_region"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "status", "expected"), [c[1:] for c in SLOT_CASES], ids=[c[0] for c in SLOT_CASES])
+def test_report_slot_with_any_trace_is_a_key(changes: dict[str, str], status: Status, expected: str) -> None:
+    result = verdict(edit_root(baseline_text(), **changes))
+    if status is Status.ERROR:
+        assert (result.status, result.reason) == (status, expected)
+        assert result.message == f"{PREFIX}the root access key audit could not be completed: {expected}"
+        # The slots are kept, so the JSON output and the finding still show what the row said.
+        assert len(result.keys) == 2
+    else:
+        assert (result.status, result.message) == (status, expected)
+
+
+_SLOT_VALUES = {"last_rotated": ROTATED, "last_used_date": USED, "last_used_region": "us-east-1", "last_used_service": "s3"}
+
+
+@pytest.mark.parametrize("slot", KEY_SLOTS)
+@pytest.mark.parametrize("active", ["true", "false"])
+@pytest.mark.parametrize("present", [combo for n in range(5) for combo in itertools.combinations(_SLOT_VALUES, n)])
+def test_report_every_slot_combination_passes_only_when_empty(slot: int, active: str, present: tuple[str, ...]) -> None:
+    result = verdict(edit_root(baseline_text(), **_slot(slot, active=active, **{n: _SLOT_VALUES[n] for n in present})))
+    consistent = "last_rotated" in present and (
+        "last_used_date" in present or not {"last_used_region", "last_used_service"} & set(present)
+    )
+    if active == "true":
+        expected = Status.FAIL
+    elif not present:
+        expected = Status.PASS
+    else:
+        expected = Status.WARN if consistent else Status.ERROR
+    assert result.status is expected
+
+
+# ------------------------------------------------------------------ ASCII, whole-value matches
+
+ARABIC_INDIC_ACCOUNT = "".join(chr(0x0660 + int(d)) for d in BASELINE_ACCOUNT)
+
+def _newline_after(column: str, value: str, **changes: str) -> dict[str, str]:
+    """Root-row changes whose `column` is `value` and a newline, which CSV carries inside a quoted field."""
+    return {**changes, column: value + "\n"}
+
+
+STRICT_CASES = [
+    (
+        "arn-arabic-indic-digits",
+        {"arn": f"arn:aws:iam::{ARABIC_INDIC_ACCOUNT}:root"},
+        f"root row column arn has unknown value 'arn:aws:iam::{ARABIC_INDIC_ACCOUNT}:root'; expected "
+        "arn:<partition>:iam::<12 digits>:root",
+    ),
+    (
+        "arn-trailing-newline",
+        _newline_after("arn", f"arn:aws:iam::{BASELINE_ACCOUNT}:root"),
+        f"root row column arn has unknown value 'arn:aws:iam::{BASELINE_ACCOUNT}:root\\n'; expected "
+        "arn:<partition>:iam::<12 digits>:root",
+    ),
+    (
+        "region-trailing-newline",
+        _newline_after("access_key_1_last_used_region", "us-east-1", **_slot(1, last_rotated=ROTATED, last_used_date=USED)),
+        "root row column access_key_1_last_used_region has unknown value 'us-east-1\\n'; expected N/A or an AWS region "
+        "name",
+    ),
+    (
+        "region-arabic-indic-digit",
+        {**_slot(2, last_rotated=ROTATED, last_used_date=USED, last_used_region="us-east-\u0661")},
+        "root row column access_key_2_last_used_region has unknown value 'us-east-\u0661'; expected N/A or an AWS "
+        "region name",
+    ),
+    (
+        "service-trailing-newline",
+        _newline_after("access_key_1_last_used_service", "s3", **_slot(1, last_rotated=ROTATED, last_used_date=USED)),
+        "root row column access_key_1_last_used_service has unknown value 's3\\n'; expected N/A or an AWS service "
+        "namespace",
+    ),
+    (
+        "rotated-basic-format",
+        _slot(1, last_rotated="20250203T040506+00:00"),
+        "root row column access_key_1_last_rotated has unknown value '20250203T040506+00:00'; expected N/A or an ISO "
+        "8601 timestamp",
+    ),
+    (
+        "rotated-week-date",
+        _slot(1, last_rotated="2025-W05-1T00:00:00+00:00"),
+        "root row column access_key_1_last_rotated has unknown value '2025-W05-1T00:00:00+00:00'; expected N/A or an "
+        "ISO 8601 timestamp",
+    ),
+    (
+        "used-date-space-separator",
+        _slot(2, last_rotated=ROTATED, last_used_date="2026-11-01 12:00:00+00:00"),
+        "root row column access_key_2_last_used_date has unknown value '2026-11-01 12:00:00+00:00'; expected N/A or "
+        "an ISO 8601 timestamp",
+    ),
+    (
+        "rotated-trailing-newline",
+        _newline_after("access_key_1_last_rotated", ROTATED),
+        f"root row column access_key_1_last_rotated has unknown value '{ROTATED}\\n'; expected N/A or an ISO 8601 "
+        "timestamp",
+    ),
+    (
+        "rotated-month-13",
+        _slot(1, last_rotated="2025-13-03T04:05:06+00:00"),
+        "root row column access_key_1_last_rotated has unknown value '2025-13-03T04:05:06+00:00'; expected N/A or an "
+        "ISO 8601 timestamp",
+    ),
+    (
+        "creation-time-basic-format",
+        {"user_creation_time": "20190612T080144+00:00"},
+        "root row column user_creation_time has unknown value '20190612T080144+00:00'; expected an ISO 8601 timestamp",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "reason"), [c[1:] for c in STRICT_CASES], ids=[c[0] for c in STRICT_CASES])
+def test_report_value_aws_never_writes_is_error(changes: dict[str, str], reason: str) -> None:
+    result = verdict(edit_root(baseline_text(), **changes))
+    assert (result.status, result.reason) == (Status.ERROR, reason)
+
+
+@pytest.mark.parametrize(
+    "expected", [ARABIC_INDIC_ACCOUNT, BASELINE_ACCOUNT + "\n", " " + BASELINE_ACCOUNT, "1111222233334"],
+    ids=["arabic-indic", "trailing-newline", "leading-space", "13-digits"],
+)
+def test_report_expected_account_not_ascii_12_digits_is_error(expected: str) -> None:
+    result = verdict(baseline_text(), expected_account_id=expected)
+    assert (result.status, result.reason) == (Status.ERROR, f"account id {expected!r} is not 12 digits")
+
+
+def test_report_base64_with_unicode_spaces_is_not_mistaken_for_base64() -> None:
+    # \s would take U+2028 as whitespace; the text is then judged as CSV, and refused as such.
+    text = base64.b64encode(baseline_text().encode()).decode()
+    result = verdict(text[:40] + "\u2028" + text[40:])
+    assert result.status is Status.ERROR
+    assert result.reason is not None and not result.reason.startswith("the content is still base64-encoded")
