@@ -1,0 +1,91 @@
+"""The provider client against the real terraform-provider-aws 5.100.0 and a moto server on 127.0.0.1.
+
+One provider (seconds to start, about 1 GB resident) serves the whole module. Skipped, with the reason in the
+pytest summary, when the binary is absent.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from preflight.model import UNKNOWN
+from preflight.tfprovider import PluginError, Provider, ProviderError, find_binary
+
+try:
+    BINARY = find_binary()
+except PluginError as exc:  # pragma: no cover - depends on the machine
+    pytest.skip(f"terraform-provider-aws binary not available: {exc}", allow_module_level=True)
+
+# Every service the tests below touch, except cloudformation (left out to test the loopback guard).
+SERVICES = ("sts", "iam", "logs", "cloudwatch", "events", "s3", "sns", "kms", "lambda", "organizations")
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def provider(endpoint):
+    config = {"region": "us-east-1", "endpoints": [{s: endpoint for s in SERVICES}],
+              "skipCredentialsValidation": "true", "s3UsePathStyle": True, "maxRetries": "1"}
+    with Provider(config, BINARY) as p:
+        yield p
+
+
+def test_provider_log_group_lifecycle_creates_reads_and_deletes(provider):
+    inputs = provider.check(LOG_GROUP, "trail-logs", {"retentionInDays": 365, "name": "/aws/cloudtrail/t1"})
+    planned = provider.plan(LOG_GROUP, "trail-logs", inputs)
+    assert (planned["name"], planned["retentionInDays"], planned["arn"]) == ("/aws/cloudtrail/t1", 365, UNKNOWN)
+
+    rid, outputs = provider.create(LOG_GROUP, "trail-logs", inputs)
+    assert rid == "/aws/cloudtrail/t1"
+    assert outputs["arn"] == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/cloudtrail/t1"
+    assert outputs["retentionInDays"] == 365
+
+    assert provider.read(LOG_GROUP, rid, outputs)["retentionInDays"] == 365
+    provider.delete(LOG_GROUP, rid, outputs)
+    assert provider.read(LOG_GROUP, rid, outputs) is None
+
+
+def test_provider_check_autonames_a_missing_name(provider):
+    inputs = provider.check(LOG_GROUP, "audit-logs", {"retentionInDays": 30})
+    prefix, _, suffix = inputs["name"].rpartition("-")
+    assert prefix == "audit-logs" and len(suffix) == 7 and int(suffix, 16) >= 0
+
+
+def test_provider_validation_error_names_the_resource_and_property(provider):
+    with pytest.raises(ProviderError) as info:
+        provider.check(LOG_GROUP, "trail-logs", {"retentionInDays": 366, "name": "x"})
+    assert info.value.resource == "trail-logs"
+    assert str(info.value) == (
+        "trail-logs: ValidateResourceTypeConfig: retentionInDays: expected retention_in_days to be one of "
+        "[0 1 3 5 7 14 30 60 90 120 150 180 365 400 545 731 1096 1827 2192 2557 2922 3288 3653], got 366")
+
+
+def test_provider_unknown_property_is_an_error_not_dropped(provider):
+    with pytest.raises(ProviderError) as info:
+        provider.check(LOG_GROUP, "trail-logs", {"retentionDays": 365})
+    assert str(info.value) == "trail-logs: retentionDays: unknown property (not in the provider's schema)"
+
+
+def test_provider_invoke_get_caller_identity_reads_the_data_source(provider):
+    assert provider.invoke("aws:index/getCallerIdentity:getCallerIdentity", {}) == {
+        "id": "123456789012", "accountId": "123456789012", "arn": "arn:aws:sts::123456789012:user/moto",
+        "userId": "AKIAIOSFODNN7EXAMPLE"}
+
+
+def test_provider_service_without_endpoint_is_refused_before_any_request(provider):
+    with pytest.raises(ProviderError) as info:
+        provider.check("aws:cloudformation/stackSet:StackSet", "org-reader", {"templateBody": "{}"})
+    assert str(info.value) == (
+        "org-reader: aws_cloudformation_stack_set calls AWS service(s) cloudformation but aws:endpoints "
+        "sets no URL for it; the request would leave loopback. Add {cloudformation: http://127.0.0.1:PORT} to "
+        "aws:endpoints")
