@@ -6,6 +6,11 @@ pytest summary, when the binary is absent.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import boto3
+import pulumi
 import pytest
 
 from preflight.model import UNKNOWN
@@ -35,7 +40,8 @@ def endpoint():
 @pytest.fixture(scope="module")
 def provider(endpoint):
     config = {"region": "us-east-1", "endpoints": [{s: endpoint for s in SERVICES}],
-              "skipCredentialsValidation": "true", "s3UsePathStyle": True, "maxRetries": "1"}
+              "skipCredentialsValidation": "true", "s3UsePathStyle": True, "maxRetries": "1",
+              "defaultTags": {"tags": {"ManagedBy": "preflight"}}}
     with Provider(config, BINARY) as p:
         yield p
 
@@ -89,3 +95,54 @@ def test_provider_service_without_endpoint_is_refused_before_any_request(provide
         "org-reader: aws_cloudformation_stack_set calls AWS service(s) cloudformation but aws:endpoints "
         "sets no URL for it; the request would leave loopback. Add {cloudformation: http://127.0.0.1:PORT} to "
         "aws:endpoints")
+
+
+def test_provider_default_tags_reach_tags_all(provider):
+    inputs = provider.check(LOG_GROUP, "tagged", {"tags": {"Control": "CIS-1.4"}})
+    _, outputs = provider.create(LOG_GROUP, "tagged", inputs)
+    assert (outputs["tags"], outputs["tagsAll"]) == (
+        {"Control": "CIS-1.4"}, {"Control": "CIS-1.4", "ManagedBy": "preflight"})
+
+
+def test_provider_plan_with_unknown_inputs_keeps_them_unknown(provider):
+    planned = provider.plan("aws:cloudwatch/logMetricFilter:LogMetricFilter", "filter", {
+        "name": "f", "pattern": "{ $.userIdentity.type = \"Root\" }", "logGroupName": UNKNOWN,
+        "metricTransformation": {"name": "RootUsage", "namespace": "Guardrails", "value": "1"}})
+    assert planned["logGroupName"] == UNKNOWN
+    assert planned["metricTransformation"]["namespace"] == "Guardrails"
+
+
+def test_provider_nested_validation_error_names_the_pulumi_property_path(provider):
+    with pytest.raises(ProviderError) as info:
+        provider.check("aws:s3/bucketVersioning:BucketVersioning", "trail-bucket-versioning",
+                       {"bucket": "b", "versioningConfiguration": {"status": "On"}})
+    assert str(info.value) == (
+        "trail-bucket-versioning: ValidateResourceTypeConfig: versioningConfiguration.status: expected "
+        "versioning_configuration.0.status to be one of [\"Enabled\" \"Suspended\" \"Disabled\"], got On")
+
+
+def test_provider_lambda_code_archive_is_uploaded_as_a_zip(provider, tmp_path: Path):
+    role = provider.create("aws:iam/role:Role", "fn-role", provider.check("aws:iam/role:Role", "fn-role", {
+        "assumeRolePolicy": json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})}))[1]
+    (tmp_path / "handler.py").write_text("def handler(event, context):\n    return 1\n")
+    code = pulumi.AssetArchive({"audit/handler.py": pulumi.FileAsset(str(tmp_path / "handler.py"))})
+    inputs = provider.check("aws:lambda/function:Function", "audit", {
+        "role": role["arn"], "runtime": "python3.13", "handler": "audit.handler.handler", "code": code,
+        "environment": {"variables": {"AUDIT_REMEDIATE": "false"}}})
+    fid, outputs = provider.create("aws:lambda/function:Function", "audit", inputs)
+    assert outputs["code"] is code
+    assert outputs["sourceCodeHash"] == outputs["codeSha256"]
+    assert outputs["environment"] == {"variables": {"AUDIT_REMEDIATE": "false"}}
+    assert provider.read("aws:lambda/function:Function", fid, outputs)["codeSha256"] == outputs["codeSha256"]
+    provider.delete("aws:lambda/function:Function", fid, outputs)
+    assert provider.read("aws:lambda/function:Function", fid, outputs) is None
+
+
+def test_provider_invoke_get_organization_reads_the_moto_organization(provider, endpoint):
+    client = boto3.client("organizations", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    org = client.create_organization(FeatureSet="ALL")["Organization"]
+    result = provider.invoke("aws:organizations/getOrganization:getOrganization", {})
+    assert (result["id"], result["featureSet"]) == (org["Id"], "ALL")
+    assert result["roots"][0]["id"].startswith("r-")
