@@ -316,6 +316,9 @@ class ProviderRPC:
             details = exc.details() if hasattr(exc, "details") else str(exc)
             logs = self.plugin.log_errors()
             note = ("; provider log: " + " | ".join(logs)) if logs else ""
+            if self.plugin.process.poll() is not None:
+                note += (f"; the provider exited with status {self.plugin.process.returncode}:\n  "
+                         + "\n  ".join(self.plugin.stderr_tail()))
             raise PluginError(f"{name} failed ({status}): {details}{note}") from exc
         finally:
             self.calls[name] += 1

@@ -51,6 +51,8 @@ _AUTONAME_MAX = {
 }
 # Terraform types whose autonamed property is not `name` (by its Pulumi name).
 _AUTONAME_PROPERTY = {"aws_s3_bucket": "bucket"}
+# Terraform types whose autoname pulumi-aws prefixes (a KMS alias must start with alias/).
+_AUTONAME_PREFIX = {"aws_kms_alias": "alias/"}
 _RANDOM_HEX = 7
 
 
@@ -237,7 +239,9 @@ class Provider:
                 and checked.get(prop + "Prefix") is None):
             attr = schema.block.attributes[field.tf]
             if attr.type == "string" and (attr.optional or attr.required):
-                checked[prop] = autoname(name, _AUTONAME_MAX.get(tf_type, 255), lower=tf_type == "aws_s3_bucket")
+                prefix = _AUTONAME_PREFIX.get(tf_type, "")
+                checked[prop] = prefix + autoname(name, _AUTONAME_MAX.get(tf_type, 255) - len(prefix),
+                                                  lower=tf_type == "aws_s3_bucket")
         config = self._to_tf(tf_type, schema, name, checked)
         try:
             self._rpc.validate_resource(tf_type, self._pack(schema, name, config))
@@ -301,7 +305,11 @@ class Provider:
         tf = self._state_to_tf(tf_type, schema, id, {**state, "id": id})
         try:
             encoded = codec.encode_block(schema.block, tf)
-            raw = json.dumps(encoded, default=_json_default).encode()
+            try:
+                raw = json.dumps(encoded, default=_json_default).encode()
+            except TypeError as exc:
+                raise codec.EncodeError((), f"state cannot be sent as JSON ({exc}); dynamic attributes are "
+                                            f"not supported in stored state") from None
             upgraded = self._rpc.upgrade_resource_state(tf_type, schema.version, raw)
             new_state, private = self._rpc.read_resource(tf_type, upgraded, self._private.get((tf_type, id), b""))
         except codec.EncodeError as exc:

@@ -15,6 +15,7 @@ import pytest
 
 from preflight.model import UNKNOWN
 from preflight.tfprovider import PluginError, Provider, ProviderError, find_binary
+from preflight.tfprovider.awsconfig import ConfigError
 
 try:
     BINARY = find_binary()
@@ -146,3 +147,30 @@ def test_provider_invoke_get_organization_reads_the_moto_organization(provider, 
     result = provider.invoke("aws:organizations/getOrganization:getOrganization", {})
     assert (result["id"], result["featureSet"]) == (org["Id"], "ALL")
     assert result["roots"][0]["id"].startswith("r-")
+
+
+def test_provider_check_autonames_a_kms_alias_under_alias_prefix(provider):
+    inputs = provider.check("aws:kms/alias:Alias", "alerts-key-alias", {"targetKeyId": UNKNOWN})
+    assert inputs["name"].startswith("alias/alerts-key-alias-") and len(inputs["name"]) == len("alias/alerts-key-alias-") + 7
+
+
+def test_provider_require_endpoints_refuses_a_token_without_endpoint(provider):
+    with pytest.raises(ConfigError) as info:
+        provider.require_endpoints("aws:cloudformation/stackSetInstance:StackSetInstance")
+    assert str(info.value).startswith(
+        "aws:cloudformation/stackSetInstance:StackSetInstance (aws_cloudformation_stack_set_instance) calls AWS "
+        "service(s) cloudformation but aws:endpoints sets no URL for it")
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"endpoints": [{"sts": "https://sts.us-east-1.amazonaws.com"}]},
+     "provider: aws:endpoints sts is 'https://sts.us-east-1.amazonaws.com'; only http(s) URLs on loopback "
+     "(127.0.0.0/8, ::1, localhost) are allowed"),
+    ({"endpoints": [{"iam": "http://127.0.0.1:1"}]},
+     "provider: the provider's own setup calls AWS service(s) sts but aws:endpoints sets no URL for it; the request "
+     "would leave loopback. Add {sts: http://127.0.0.1:PORT} to aws:endpoints"),
+])
+def test_provider_refuses_to_configure_without_loopback_endpoints(config, message):
+    with pytest.raises(ProviderError) as info:
+        Provider(config, BINARY)
+    assert str(info.value) == message
