@@ -143,6 +143,14 @@ class Provider:
             self._schemas[key] = schema_from_proto(table[tf_type])
         return self._schemas[key]
 
+    def resource_schema(self, token: str) -> tuple[str, Schema]:
+        """The Terraform type a resource token maps to, and its schema."""
+        try:
+            tf_type = bridge.resource_type(token)
+        except bridge.BridgeError as exc:
+            raise ProviderError(token, str(exc)) from None
+        return tf_type, self._schema("resource", tf_type, token)
+
     def _resource(self, token: str, name: str) -> tuple[str, Schema]:
         try:
             tf_type = bridge.resource_type(token)
