@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -91,12 +92,26 @@ def _diagnostics(rpc: str, items: Iterable[Any], warnings: list[Diagnostic]) -> 
 
 # ------------------------------------------------------------------------------------------------ discovery
 
+_CLI_CONFIG_DIRS = re.compile(r'^\s*(?:plugin_cache_dir\s*=|path\s*=)\s*"([^"]+)"', re.MULTILINE)
+
+
+def _cli_config_dirs(home: Path) -> list[Path]:
+    """`plugin_cache_dir` and filesystem-mirror `path` settings from Terraform's CLI configuration file."""
+    config = Path(os.environ.get("TF_CLI_CONFIG_FILE") or home / ".terraformrc")
+    try:
+        text = config.read_text()
+    except OSError:
+        return []
+    return [Path(os.path.expanduser(match)) for match in _CLI_CONFIG_DIRS.findall(text)]
+
+
 def _default_plugin_dirs() -> list[Path]:
     """Where Terraform looks for providers on Linux: the CLI config's plugin cache and mirror directories."""
     home = Path.home()
     dirs: list[Path] = []
     if os.environ.get("TF_PLUGIN_CACHE_DIR"):
         dirs.append(Path(os.environ["TF_PLUGIN_CACHE_DIR"]))
+    dirs += _cli_config_dirs(home)
     dirs += [home / ".terraform.d" / "plugin-cache", home / ".terraform.d" / "plugins",
              home / ".local" / "share" / "terraform" / "plugins", Path("/usr/local/share/terraform/plugins"),
              Path("/usr/share/terraform/plugins"), Path("/opt/tf-plugins")]

@@ -54,6 +54,7 @@ _AUTONAME_PROPERTY = {"aws_s3_bucket": "bucket"}
 # Terraform types whose autoname pulumi-aws prefixes (a KMS alias must start with alias/).
 _AUTONAME_PREFIX = {"aws_kms_alias": "alias/"}
 _RANDOM_HEX = 7
+_BRIDGE_KEYS = frozenset({"__defaults", "__meta"})
 
 
 def _packed_null() -> bytes:
@@ -192,7 +193,8 @@ class Provider:
         return ProviderError(name, f"{exc.rpc}: " + "; ".join(parts), diagnostics=exc.diagnostics)
 
     def _to_tf(self, tf_type: str, schema: Schema, name: str, props: Mapping[str, Any]) -> dict[str, Any]:
-        props = dict(props)
+        # The bridge's own bookkeeping keys (checked inputs' __defaults, state's __meta) are not properties.
+        props = {k: v for k, v in props.items() if k not in _BRIDGE_KEYS}
         code_field = next((p for (t, tf), p in bridge.PROPERTY_EXCEPTIONS.items()
                            if t == tf_type and tf == "filename" and p == "code"), None)
         archive_value = props.pop(code_field, None) if code_field else None

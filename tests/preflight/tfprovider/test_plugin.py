@@ -79,3 +79,15 @@ def test_find_binary_explicit_path_must_be_executable(tmp_path: Path):
     with pytest.raises(plugin.PluginError) as info:
         plugin.find_binary(path)
     assert str(info.value) == f"provider binary {path} does not exist or is not executable"
+
+
+def test_find_binary_reads_cache_and_mirror_dirs_from_the_cli_config(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv(plugin.BINARY_ENV, raising=False)
+    monkeypatch.delenv("TF_PLUGIN_CACHE_DIR", raising=False)
+    binary = _mirror(tmp_path / "mirror")
+    rc = tmp_path / "terraformrc"
+    rc.write_text(f'plugin_cache_dir = "{tmp_path}/cache"\nprovider_installation {{\n  filesystem_mirror {{\n'
+                  f'    path    = "{tmp_path}/mirror"\n    include = ["registry.terraform.io/*/*"]\n  }}\n}}\n')
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(rc))
+    assert plugin._cli_config_dirs(tmp_path) == [tmp_path / "cache", tmp_path / "mirror"]
+    assert plugin.find_binary() == binary

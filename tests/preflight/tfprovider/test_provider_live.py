@@ -174,3 +174,10 @@ def test_provider_refuses_to_configure_without_loopback_endpoints(config, messag
     with pytest.raises(ProviderError) as info:
         Provider(config, BINARY)
     assert str(info.value) == message
+
+
+def test_provider_read_accepts_state_with_the_bridge_bookkeeping_keys(provider):
+    inputs = provider.check(LOG_GROUP, "exported", {"retentionInDays": 7, "__defaults": []})
+    rid, outputs = provider.create(LOG_GROUP, "exported", inputs)
+    state = {**outputs, "__meta": '{"schema_version":"0"}'}
+    assert provider.read(LOG_GROUP, rid, state)["retentionInDays"] == 7
