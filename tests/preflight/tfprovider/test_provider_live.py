@@ -181,3 +181,10 @@ def test_provider_read_accepts_state_with_the_bridge_bookkeeping_keys(provider):
     rid, outputs = provider.create(LOG_GROUP, "exported", inputs)
     state = {**outputs, "__meta": '{"schema_version":"0"}'}
     assert provider.read(LOG_GROUP, rid, state)["retentionInDays"] == 7
+
+
+def test_provider_plan_over_prior_state_keeps_known_computed_values(provider):
+    inputs = provider.check(LOG_GROUP, "updated", {"retentionInDays": 30})
+    rid, outputs = provider.create(LOG_GROUP, "updated", inputs)
+    planned = provider.plan(LOG_GROUP, "updated", {**inputs, "retentionInDays": 60}, prior=outputs)
+    assert (planned["id"], planned["arn"], planned["retentionInDays"]) == (rid, outputs["arn"], 60)
