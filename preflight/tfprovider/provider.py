@@ -13,13 +13,14 @@ lives elsewhere. Each operation is the tfplugin5 sequence Terraform core runs fo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import msgpack
 
@@ -96,12 +97,9 @@ class Provider:
                 raise ProviderError("provider", str(exc)) from None
             started = time.monotonic()
             block = self.provider_schema.block
-            config = codec.pack_block(block, self.settings.config)
-            try:
-                prepared = self._rpc.prepare_provider_config(config)
-                self._rpc.configure(prepared)
-            except DiagnosticsError as exc:
-                raise self._error("provider", block, "provider", exc) from None
+            with self._reporting("provider", block, "provider"):
+                config = codec.pack_block(block, self.settings.config)
+                self._rpc.configure(self._rpc.prepare_provider_config(config))
             self.timings["configure"] = time.monotonic() - started
         except BaseException:
             self.close()
@@ -192,30 +190,40 @@ class Provider:
             parts.append((f"{where}: " if where else "") + d.text())
         return ProviderError(name, f"{exc.rpc}: " + "; ".join(parts), diagnostics=exc.diagnostics)
 
+    @contextlib.contextmanager
+    def _reporting(self, name: str, block: Block, owner: str) -> Iterator[None]:
+        """Every failure inside becomes a ProviderError naming `name`: diagnostics with Pulumi property paths,
+        and protocol or process failures as they are."""
+        try:
+            yield
+        except DiagnosticsError as exc:
+            raise self._error(name, block, owner, exc) from None
+        except (PluginError, codec.EncodeError, bridge.BridgeError, archive.ArchiveError) as exc:
+            raise ProviderError(name, str(exc)) from None
+
     def _to_tf(self, tf_type: str, schema: Schema, name: str, props: Mapping[str, Any]) -> dict[str, Any]:
         # The bridge's own bookkeeping keys (checked inputs' __defaults, state's __meta) are not properties.
         props = {k: v for k, v in props.items() if k not in _BRIDGE_KEYS}
-        code_field = next((p for (t, tf), p in bridge.PROPERTY_EXCEPTIONS.items()
-                           if t == tf_type and tf == "filename" and p == "code"), None)
+        # An archive property (the Lambda's `code`) reaches the provider as the path of a zip: `filename`.
+        code_field = bridge.PROPERTY_EXCEPTIONS.get((tf_type, "filename"))
         archive_value = props.pop(code_field, None) if code_field else None
-        try:
+        with self._reporting(name, schema.block, tf_type):
             tf = bridge.to_tf(schema.block, props, tf_type) or {}
-        except bridge.BridgeError as exc:
-            raise ProviderError(name, f"{exc.path}: {exc.reason}") from None
-        if archive_value is not None:
+            if archive_value is None:
+                return tf
             if bridge.is_unknown(archive_value):
                 tf["filename"] = codec.UNKNOWN_VALUE
-            elif archive.is_archive(archive_value):
-                try:
-                    path, digest = archive.write_zip(archive_value, self.root, self._zips)
-                except archive.ArchiveError as exc:
-                    raise ProviderError(name, f"{code_field}: {exc}") from None
-                tf["filename"] = str(path)
-                if tf.get("source_code_hash") is None and "source_code_hash" in schema.block.attributes:
-                    tf["source_code_hash"] = digest
-            else:
-                raise ProviderError(name, f"{code_field}: expected an archive (pulumi.AssetArchive or "
-                                          f"pulumi.FileArchive), got {type(archive_value).__name__}")
+                return tf
+            if not archive.is_archive(archive_value):
+                raise bridge.BridgeError(code_field, f"expected an archive (pulumi.AssetArchive or "
+                                                     f"pulumi.FileArchive), got {type(archive_value).__name__}")
+            try:
+                path, digest = archive.write_zip(archive_value, self.root, self._zips)
+            except archive.ArchiveError as exc:
+                raise bridge.BridgeError(code_field, str(exc)) from None
+            tf["filename"] = str(path)
+            if tf.get("source_code_hash") is None and "source_code_hash" in schema.block.attributes:
+                tf["source_code_hash"] = digest
         return tf
 
     def _to_pulumi(self, tf_type: str, schema: Schema, state: Any, inputs: Mapping[str, Any] | None) -> Any:
@@ -226,12 +234,6 @@ class Provider:
         if "code" in out and tf_type == "aws_lambda_function":
             out["code"] = (inputs or {}).get("code", out["code"])
         return out
-
-    def _pack(self, schema: Schema, name: str, value: Any) -> bytes:
-        try:
-            return codec.pack_block(schema.block, value)
-        except codec.EncodeError as exc:
-            raise ProviderError(name, f"{exc}") from None
 
     def _unpack(self, schema: Schema, data: bytes) -> Any:
         return codec.unpack_block(schema.block, data) if data else None
@@ -253,22 +255,16 @@ class Provider:
                 checked[prop] = prefix + autoname(name, _AUTONAME_MAX.get(tf_type, 255) - len(prefix),
                                                   lower=tf_type == "aws_s3_bucket")
         config = self._to_tf(tf_type, schema, name, checked)
-        try:
-            self._rpc.validate_resource(tf_type, self._pack(schema, name, config))
-        except DiagnosticsError as exc:
-            raise self._error(name, schema.block, tf_type, exc) from None
+        with self._reporting(name, schema.block, tf_type):
+            self._rpc.validate_resource(tf_type, codec.pack_block(schema.block, config))
         return checked
 
     def _plan(self, tf_type: str, schema: Schema, name: str, config: Any, prior: Any, private: bytes):
         proposed = proposed_new(schema.block, prior, config)
-        try:
-            result = self._rpc.plan(tf_type, self._pack(schema, name, prior), self._pack(schema, name, proposed),
-                                    self._pack(schema, name, config), private)
-        except DiagnosticsError as exc:
-            raise self._error(name, schema.block, tf_type, exc) from None
-        except PluginError as exc:
-            raise ProviderError(name, str(exc)) from None
-        return result
+        with self._reporting(name, schema.block, tf_type):
+            return self._rpc.plan(tf_type, codec.pack_block(schema.block, prior),
+                                  codec.pack_block(schema.block, proposed), codec.pack_block(schema.block, config),
+                                  private)
 
     def plan(self, token: str, name: str, inputs: dict, prior: dict | None = None) -> dict:
         """The provider's planned state for `inputs` (over `prior`, the current Pulumi-shaped state, if any),
@@ -288,13 +284,9 @@ class Provider:
         if codec.contains_unknown(config):
             raise ProviderError(name, "cannot create a resource whose inputs are not all known")
         result = self._plan(tf_type, schema, name, config, None, b"")
-        try:
+        with self._reporting(name, schema.block, tf_type):
             new_state, private = self._rpc.apply(tf_type, _packed_null(), result.planned_state,
-                                                 self._pack(schema, name, config), result.planned_private)
-        except DiagnosticsError as exc:
-            raise self._error(name, schema.block, tf_type, exc) from None
-        except PluginError as exc:
-            raise ProviderError(name, str(exc)) from None
+                                                 codec.pack_block(schema.block, config), result.planned_private)
         state = self._unpack(schema, new_state)
         if not state or not state.get("id"):
             raise ProviderError(name, f"ApplyResourceChange returned no id for the new {tf_type}")
@@ -313,7 +305,7 @@ class Provider:
         """Refresh one resource from AWS: its Pulumi-shaped state, or None when it no longer exists."""
         tf_type, schema = self._resource(token, id)
         tf = self._state_to_tf(tf_type, schema, id, {**state, "id": id})
-        try:
+        with self._reporting(id, schema.block, tf_type):
             encoded = codec.encode_block(schema.block, tf)
             try:
                 raw = json.dumps(encoded, default=_json_default).encode()
@@ -322,12 +314,6 @@ class Provider:
                                             f"not supported in stored state") from None
             upgraded = self._rpc.upgrade_resource_state(tf_type, schema.version, raw)
             new_state, private = self._rpc.read_resource(tf_type, upgraded, self._private.get((tf_type, id), b""))
-        except codec.EncodeError as exc:
-            raise ProviderError(id, str(exc)) from None
-        except DiagnosticsError as exc:
-            raise self._error(id, schema.block, tf_type, exc) from None
-        except PluginError as exc:
-            raise ProviderError(id, str(exc)) from None
         decoded = self._unpack(schema, new_state)
         if decoded is None:
             self._private.pop((tf_type, id), None)
@@ -339,17 +325,13 @@ class Provider:
         """Destroy one resource: plan to null (when the provider asks for it), then apply to null."""
         tf_type, schema = self._resource(token, id)
         prior = self._state_to_tf(tf_type, schema, id, {**state, "id": id})
-        packed_prior = self._pack(schema, id, prior)
         private = self._private.get((tf_type, id), b"")
-        try:
+        with self._reporting(id, schema.block, tf_type):
+            packed_prior = codec.pack_block(schema.block, prior)
             if self.plan_destroy:
                 result = self._rpc.plan(tf_type, packed_prior, _packed_null(), _packed_null(), private)
                 private = result.planned_private or private
             self._rpc.apply(tf_type, packed_prior, _packed_null(), _packed_null(), private)
-        except DiagnosticsError as exc:
-            raise self._error(id, schema.block, tf_type, exc) from None
-        except PluginError as exc:
-            raise ProviderError(id, str(exc)) from None
         self._private.pop((tf_type, id), None)
 
     def invoke(self, token: str, args: dict) -> dict:
@@ -360,18 +342,11 @@ class Provider:
             raise ProviderError(token, str(exc)) from None
         schema = self._schema("data source", tf_type, token)
         self._guard(tf_type, token, data_source=True)
-        try:
+        with self._reporting(token, schema.block, tf_type):
             config = bridge.to_tf(schema.block, args or {}, tf_type) or {}
-        except bridge.BridgeError as exc:
-            raise ProviderError(token, f"{exc.path}: {exc.reason}") from None
-        packed = self._pack(schema, token, config)
-        try:
+            packed = codec.pack_block(schema.block, config)
             self._rpc.validate_data_source(tf_type, packed)
             state = self._rpc.read_data_source(tf_type, packed)
-        except DiagnosticsError as exc:
-            raise self._error(token, schema.block, tf_type, exc) from None
-        except PluginError as exc:
-            raise ProviderError(token, str(exc)) from None
         decoded = self._unpack(schema, state)
         if decoded is None or codec.contains_unknown(decoded):
             raise ProviderError(token, f"ReadDataSource returned no complete result for {tf_type}")

@@ -188,3 +188,15 @@ def test_provider_plan_over_prior_state_keeps_known_computed_values(provider):
     rid, outputs = provider.create(LOG_GROUP, "updated", inputs)
     planned = provider.plan(LOG_GROUP, "updated", {**inputs, "retentionInDays": 60}, prior=outputs)
     assert (planned["id"], planned["arn"], planned["retentionInDays"]) == (rid, outputs["arn"], 60)
+
+
+@pytest.mark.parametrize("code, message", [
+    ("lambda.zip", "audit: code: expected an archive (pulumi.AssetArchive or pulumi.FileArchive), got str"),
+    (pulumi.AssetArchive({"h.py": pulumi.FileAsset("/nonexistent/h.py")}),
+     "audit: code: asset file /nonexistent/h.py does not exist"),
+])
+def test_provider_lambda_code_that_is_not_a_local_archive_is_an_error(provider, code, message):
+    with pytest.raises(ProviderError) as info:
+        provider.check("aws:lambda/function:Function", "audit", {"role": "arn:aws:iam::123456789012:role/r",
+                                                                  "handler": "h.handler", "code": code})
+    assert str(info.value) == message
