@@ -18,10 +18,12 @@ but the provider configuration the caller passes decides where requests go.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -199,7 +201,8 @@ class PluginProcess:
         env = child_environment(self._socket_dir, {"TF_LOG_PROVIDER": log_level, "TF_LOG": log_level})
         try:
             self.process = subprocess.Popen([str(self.binary)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                            stderr=subprocess.PIPE, env=env, cwd=self._socket_dir)
+                                            stderr=subprocess.PIPE, env=env, cwd=self._socket_dir,
+                                            start_new_session=True)
         except OSError as exc:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             raise PluginError(f"cannot start provider {self.binary}: {exc}") from exc
@@ -228,7 +231,7 @@ class PluginProcess:
         reader.start()
         reader.join(timeout)
         if not result:
-            raise PluginError(f"provider {self.binary} sent no handshake within {timeout:.0f}s{self._tail_note()}")
+            raise PluginError(f"provider {self.binary} sent no handshake within {timeout:g}s{self._tail_note()}")
         if not result[0]:
             self.process.wait(timeout=5)
             raise PluginError(f"provider {self.binary} exited with status {self.process.returncode} before its "
@@ -288,8 +291,11 @@ class PluginProcess:
         self._cleanup()
 
     def _kill(self) -> None:
+        # The provider runs in its own session, so anything it started goes with it. Only while it is unreaped
+        # is its pid surely still its own.
         if self.process.poll() is None:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
         self._cleanup()
 

@@ -91,3 +91,31 @@ def test_find_binary_reads_cache_and_mirror_dirs_from_the_cli_config(tmp_path: P
     monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(rc))
     assert plugin._cli_config_dirs(tmp_path) == [tmp_path / "cache", tmp_path / "mirror"]
     assert plugin.find_binary() == binary
+
+
+def _script(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "terraform-provider-fake"
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize("body, message", [
+    ('echo "Error: plugins are not meant to run directly" >&2\nexit 1\n',
+     "provider {binary} exited with status 1 before its handshake:\n  Error: plugins are not meant to run directly"),
+    ('[ "$TF_PLUGIN_MAGIC_COOKIE" = d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2 ] || exit 3\n'
+     'echo "1|5|tcp|127.0.0.1:1234|grpc|"\nsleep 5\n',
+     "provider listens on tcp 127.0.0.1:1234; only a unix socket is accepted"),
+])
+def test_plugin_process_bad_start_is_a_plugin_error(tmp_path: Path, body, message):
+    binary = _script(tmp_path, body)
+    with pytest.raises(plugin.PluginError) as info:
+        plugin.PluginProcess(binary, start_timeout=10)
+    assert str(info.value) == message.format(binary=binary)
+
+
+def test_plugin_process_silent_provider_times_out(tmp_path: Path):
+    binary = _script(tmp_path, "sleep 5\n")
+    with pytest.raises(plugin.PluginError) as info:
+        plugin.PluginProcess(binary, start_timeout=0.5)
+    assert str(info.value) == f"provider {binary} sent no handshake within 0.5s"
