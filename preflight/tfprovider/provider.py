@@ -394,10 +394,29 @@ def proposed_new(block: Block, prior: Any, config: Any) -> Any:
         elif nested.nesting == "map" and isinstance(value, dict):
             before = before if isinstance(before, dict) else {}
             out[name] = {k: proposed_new(nested.block, before.get(k), v) for k, v in value.items()}
+        elif nested.nesting == "set" and isinstance(value, list):
+            out[name] = [proposed_new(nested.block, _matching_prior(nested.block, before, v), v) for v in value]
         else:
-            # Sets have no stable element identity to match prior elements by; the config's elements stand.
             out[name] = value
     return out
+
+
+def _matching_prior(block: Block, prior: Any, element: Any) -> Any:
+    """The prior set element a config element stands for (set elements have no identity but their values): the
+    first one agreeing with it on every value the config decides, i.e. all but computed values it leaves null."""
+    if not isinstance(prior, list) or not isinstance(element, dict):
+        return None
+
+    def agrees(candidate: dict) -> bool:
+        for n, attr in block.attributes.items():
+            if attr.computed and element.get(n) is None:
+                continue
+            if element.get(n) != candidate.get(n):
+                return False
+        return all(element.get(n) in (None, [], {}) or element.get(n) == candidate.get(n) for n in block.blocks)
+
+    return next((c for c in prior if isinstance(c, dict) and agrees(c)), None)
+
 
 
 __all__ = ["Provider", "ProviderError", "UNKNOWN", "autoname", "proposed_new"]

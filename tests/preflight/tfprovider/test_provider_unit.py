@@ -50,3 +50,17 @@ def test_proposed_new_update_keeps_prior_computed_values_the_config_leaves_null(
     assert proposed_new(BLOCK, prior, config) == {
         "id": "i-1", "arn": "arn:1", "name": "n-123", "description": None,
         "rule": [{"status": "on", "region": "eu-west-1"}], "one": {"status": "b", "region": "r"}}
+
+
+SET_BLOCK = Block(blocks={"rule": NestedBlock("rule", "set", INNER)})
+
+
+@pytest.mark.parametrize("config_rule, expected", [
+    ({"status": "on", "region": None}, {"status": "on", "region": "eu-west-1"}),
+    ({"status": "off", "region": None}, {"status": "off", "region": "us-east-1"}),
+    ({"status": "new", "region": None}, {"status": "new", "region": None}),
+    ({"status": "on", "region": "ap-south-1"}, {"status": "on", "region": "ap-south-1"}),
+])
+def test_proposed_new_set_element_takes_computed_values_from_its_matching_prior_element(config_rule, expected):
+    prior = {"rule": [{"status": "off", "region": "us-east-1"}, {"status": "on", "region": "eu-west-1"}]}
+    assert proposed_new(SET_BLOCK, prior, {"rule": [config_rule]}) == {"rule": [expected]}
