@@ -24,7 +24,6 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import msgpack
 
-from preflight.model import UNKNOWN
 from preflight.tfprovider import archive, awsconfig, bridge, codec
 from preflight.tfprovider.plugin import DiagnosticsError, PluginError, PluginProcess, ProviderRPC, find_binary
 from preflight.tfprovider.schema import Block, Schema, schema_from_proto
@@ -419,4 +418,4 @@ def _matching_prior(block: Block, prior: Any, element: Any) -> Any:
 
 
 
-__all__ = ["Provider", "ProviderError", "UNKNOWN", "autoname", "proposed_new"]
+__all__ = ["Provider", "ProviderError", "autoname", "proposed_new"]
