@@ -52,12 +52,13 @@ def format_path(path: tuple) -> str:
 
 # ---------------------------------------------------------------------------------------------------- encoding
 
-def encode_block(block: Block, value: Any, path: tuple = ()) -> Any:
-    """A block's value (dict of attribute and nested block values) as msgpack-ready data."""
+def encode_block(block: Block, value: Any, path: tuple = (), json_form: bool = False) -> Any:
+    """A block's value (dict of attribute and nested block values) as msgpack-ready data, or with `json_form` as
+    JSON-ready data (the protocol's JSON encoding, used for stored state: no unknowns)."""
     if value is None:
         return None
     if value is UNKNOWN_VALUE:
-        return _UNKNOWN_EXT
+        return _unknown(path, json_form)
     if not isinstance(value, dict):
         raise EncodeError(path, f"expected an object, got {_kind(value)}")
     unknown = sorted(set(value) - set(block.attributes) - set(block.blocks))
@@ -65,26 +66,26 @@ def encode_block(block: Block, value: Any, path: tuple = ()) -> Any:
         raise EncodeError(path + (unknown[0],), "unsupported attribute or block")
     out: dict[str, Any] = {}
     for name, attr in block.attributes.items():
-        out[name] = encode_value(attr.type, value.get(name), path + (name,))
+        out[name] = encode_value(attr.type, value.get(name), path + (name,), json_form)
     for name, nested in block.blocks.items():
-        out[name] = _encode_nested(nested, value.get(name), path + (name,))
+        out[name] = _encode_nested(nested, value.get(name), path + (name,), json_form)
     return out
 
 
-def _encode_nested(nested: NestedBlock, value: Any, path: tuple) -> Any:
+def _encode_nested(nested: NestedBlock, value: Any, path: tuple, json_form: bool) -> Any:
     if value is UNKNOWN_VALUE:
-        return _UNKNOWN_EXT
+        return _unknown(path, json_form)
     mode = nested.nesting
     if mode in ("single", "group"):
         if value is None and mode == "group":
             value = {}
-        return encode_block(nested.block, value, path)
+        return encode_block(nested.block, value, path, json_form)
     if mode == "map":
         if value is None:
             return {}
         if not isinstance(value, dict):
             raise EncodeError(path, f"expected a map of blocks, got {_kind(value)}")
-        return {str(k): encode_block(nested.block, v, path + (k,)) for k, v in value.items()}
+        return {str(k): encode_block(nested.block, v, path + (k,), json_form) for k, v in value.items()}
     # list and set: Terraform sends an absent block type as an empty collection, never null.
     if value is None:
         return []
@@ -93,15 +94,15 @@ def _encode_nested(nested: NestedBlock, value: Any, path: tuple) -> Any:
     for i, v in enumerate(value):
         if v is None:
             raise EncodeError(path + (i,), "a nested block cannot be null")
-    return [encode_block(nested.block, v, path + (i,)) for i, v in enumerate(value)]
+    return [encode_block(nested.block, v, path + (i,), json_form) for i, v in enumerate(value)]
 
 
-def encode_value(t: Any, value: Any, path: tuple = ()) -> Any:
-    """One attribute value of type constraint `t` as msgpack-ready data."""
+def encode_value(t: Any, value: Any, path: tuple = (), json_form: bool = False) -> Any:
+    """One attribute value of type constraint `t` as msgpack-ready (or JSON-ready) data."""
     if value is None:
         return None
     if value is UNKNOWN_VALUE:
-        return _UNKNOWN_EXT
+        return _unknown(path, json_form)
     if t == "string":
         if isinstance(value, str):
             return value
@@ -120,28 +121,42 @@ def encode_value(t: Any, value: Any, path: tuple = ()) -> Any:
         raise EncodeError(path, f"expected a bool, got {_kind(value)}")
     if t == "dynamic":
         inferred = infer_type(value)
-        return [json.dumps(inferred, separators=(",", ":")).encode(), encode_value(inferred, value, path)]
+        inner = encode_value(inferred, value, path, json_form)
+        if json_form:
+            return {"value": inner, "type": inferred}
+        return [json.dumps(inferred, separators=(",", ":")).encode(), inner]
     kind = t[0]
     if kind in ("list", "set"):
         if not isinstance(value, (list, tuple)):
             raise EncodeError(path, f"expected a {kind}, got {_kind(value)}")
-        return [encode_value(t[1], v, path + (i,)) for i, v in enumerate(value)]
+        return [encode_value(t[1], v, path + (i,), json_form) for i, v in enumerate(value)]
     if kind == "map":
         if not isinstance(value, dict):
             raise EncodeError(path, f"expected a map, got {_kind(value)}")
-        return {str(k): encode_value(t[1], v, path + (k,)) for k, v in value.items()}
+        return {str(k): encode_value(t[1], v, path + (k,), json_form) for k, v in value.items()}
     if kind == "object":
         if not isinstance(value, dict):
             raise EncodeError(path, f"expected an object, got {_kind(value)}")
         extra = sorted(set(value) - set(t[1]))
         if extra:
             raise EncodeError(path + (extra[0],), "unsupported attribute")
-        return {k: encode_value(sub, value.get(k), path + (k,)) for k, sub in t[1].items()}
+        return {k: encode_value(sub, value.get(k), path + (k,), json_form) for k, sub in t[1].items()}
     if kind == "tuple":
         if not isinstance(value, (list, tuple)) or len(value) != len(t[1]):
             raise EncodeError(path, f"expected a tuple of {len(t[1])} elements, got {_kind(value)}")
-        return [encode_value(sub, v, path + (i,)) for i, (sub, v) in enumerate(zip(t[1], value))]
+        return [encode_value(sub, v, path + (i,), json_form) for i, (sub, v) in enumerate(zip(t[1], value))]
     raise EncodeError(path, f"unsupported type constraint {json.dumps(t)}")
+
+
+def _unknown(path: tuple, json_form: bool) -> Any:
+    if json_form:
+        raise EncodeError(path, "an unknown value cannot be stored (JSON has no unknowns)")
+    return _UNKNOWN_EXT
+
+
+def json_block(block: Block, value: Any) -> bytes:
+    """A block value in the protocol's JSON encoding (UpgradeResourceState's raw state)."""
+    return json.dumps(encode_block(block, value, json_form=True), separators=(",", ":")).encode()
 
 
 def infer_type(value: Any) -> Any:

@@ -14,7 +14,6 @@ lives elsewhere. Each operation is the tfplugin5 sequence Terraform core runs fo
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import shutil
 import tempfile
@@ -305,13 +304,7 @@ class Provider:
         tf_type, schema = self._resource(token, id)
         tf = self._state_to_tf(tf_type, schema, id, {**state, "id": id})
         with self._reporting(id, schema.block, tf_type):
-            encoded = codec.encode_block(schema.block, tf)
-            try:
-                raw = json.dumps(encoded, default=_json_default).encode()
-            except TypeError as exc:
-                raise codec.EncodeError((), f"state cannot be sent as JSON ({exc}); dynamic attributes are "
-                                            f"not supported in stored state") from None
-            upgraded = self._rpc.upgrade_resource_state(tf_type, schema.version, raw)
+            upgraded = self._rpc.upgrade_resource_state(tf_type, schema.version, codec.json_block(schema.block, tf))
             new_state, private = self._rpc.read_resource(tf_type, upgraded, self._private.get((tf_type, id), b""))
         decoded = self._unpack(schema, new_state)
         if decoded is None:
@@ -350,12 +343,6 @@ class Provider:
         if decoded is None or codec.contains_unknown(decoded):
             raise ProviderError(token, f"ReadDataSource returned no complete result for {tf_type}")
         return bridge.to_pulumi(schema.block, decoded, tf_type)
-
-
-def _json_default(value: Any) -> Any:
-    if value is codec.UNKNOWN_VALUE or isinstance(value, msgpack.ExtType):
-        raise codec.EncodeError((), "a stored state cannot hold unknown values")
-    raise TypeError(type(value).__name__)
 
 
 def autoname(name: str, max_length: int, *, lower: bool = False) -> str:

@@ -7,7 +7,7 @@ import json
 import msgpack
 import pytest
 
-from preflight.tfprovider.codec import (UNKNOWN_VALUE, EncodeError, decode_value, encode_block, pack_block,
+from preflight.tfprovider.codec import (UNKNOWN_VALUE, EncodeError, decode_value, encode_block, json_block, pack_block,
                                         unpack_block)
 from preflight.tfprovider.schema import Attribute, Block, NestedBlock
 
@@ -122,3 +122,16 @@ def test_decode_value_number_sent_as_string_is_a_number(raw, expected):
 def test_unpack_block_refined_unknown_extension_is_unknown():
     raw = msgpack.packb({"name": msgpack.ExtType(12, msgpack.packb({2: "prefix-"}))}, use_bin_type=True)
     assert unpack_block(SCHEMA, raw)["name"] is UNKNOWN_VALUE
+
+
+def test_json_block_uses_the_json_encoding_for_dynamic_values():
+    raw = json_block(SCHEMA, {**BASELINE, "anything": ["a", 1], "rule": [{"status": "Enabled"}]})
+    decoded = json.loads(raw)
+    assert decoded["anything"] == {"value": ["a", 1], "type": ["tuple", ["string", "number"]]}
+    assert decoded["rule"] == [{"status": "Enabled", "days": None}]
+
+
+def test_json_block_unknown_value_is_refused():
+    with pytest.raises(EncodeError) as info:
+        json_block(SCHEMA, {**BASELINE, "id": UNKNOWN_VALUE})
+    assert str(info.value) == "id: an unknown value cannot be stored (JSON has no unknowns)"
