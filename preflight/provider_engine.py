@@ -61,6 +61,14 @@ def refusing_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
+# Invoke results whose pulumi-aws 7 shape (the 6.x provider line) differs from what provider 5.100.0 returns: the
+# program is written against pulumi-aws 7. Kept here, at the engine, until the bridge has a table for data sources.
+_INVOKE_DRIFT: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    # 6.x added `region` to aws_region and deprecated `name`; pulumi-aws 7 programs read `region`.
+    "aws:index/getRegion:getRegion": lambda r: {**r, "region": r.get("region") or r.get("name")},
+}
+
+
 def _contains_unknown(value: Any) -> bool:
     if value == UNKNOWN:
         return True
@@ -141,11 +149,12 @@ class ProviderMonitor(RecordingMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         provider_ref = request.provider or self._default_provider(request.type, request.version)
         inputs = _struct_to_json(request.object)
-        started = time.monotonic()
         operation = "plan" if self.preview else "create"
         rid: str | None = None
+        started = time.monotonic()
         try:
             with self._provider_lock:
+                started = time.monotonic()  # the provider's time, not the wait for another resource's turn
                 checked = self.provider.check(request.type, request.name, inputs)
                 if self.preview:
                     planned = _drop_nulls(self.provider.plan(request.type, request.name, checked))
@@ -185,6 +194,9 @@ class ProviderMonitor(RecordingMonitor):
             return super().Invoke(request)
         with self._provider_lock:
             result = self.provider.invoke(request.tok, _struct_to_json(request.args))
+        drift = _INVOKE_DRIFT.get(request.tok)
+        if drift is not None:
+            result = drift(result)
         return resource_pb2.ResourceInvokeResponse(**{"return": _json_to_struct(_drop_nulls(result))})
 
 
