@@ -27,6 +27,9 @@ Public API (what preflight's engine integration uses)::
         def delete(self, token, id, state) -> None                  # plan to null + apply
         def invoke(self, token, args) -> dict                       # ReadDataSource
 
+Provider warnings (deprecations) collect in `Provider.warnings` as (resource, message); `Provider.timings` and
+`rpc_seconds` hold startup and per-RPC seconds.
+
 `aws_config` holds the stack's aws:* keys without the "aws:" prefix, in Pulumi shapes (endpoints as a list of maps
 of service -> URL; strings as the CLI passes them are accepted too). Values in and out are Pulumi-shaped: camelCase
 names, preflight.model.UNKNOWN for unknowns, archives as pulumi.asset objects or their wire encoding.

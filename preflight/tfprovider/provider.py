@@ -76,6 +76,8 @@ class Provider:
         self._private: dict[tuple[str, str], bytes] = {}
         self._schemas: dict[tuple[str, str], Schema] = {}
         self.timings: dict[str, float] = {}
+        # The provider's warning diagnostics (deprecations, ignored settings), as (resource, message).
+        self.warnings: list[tuple[str, str]] = []
         self._plugin: PluginProcess | None = None
         try:
             self._plugin = PluginProcess(find_binary(binary), log_path=log_path)
@@ -192,8 +194,10 @@ class Provider:
     def _reporting(self, name: str, block: Block, owner: str) -> Iterator[None]:
         """Every failure inside becomes a ProviderError naming `name`: diagnostics with Pulumi property paths,
         and protocol or process failures as they are."""
+        seen = len(self._rpc.warnings)
         try:
             yield
+            self.warnings.extend((name, d.text()) for d in self._rpc.warnings[seen:])
         except DiagnosticsError as exc:
             raise self._error(name, block, owner, exc) from None
         except (PluginError, codec.EncodeError, bridge.BridgeError, archive.ArchiveError) as exc:

@@ -200,3 +200,10 @@ def test_provider_lambda_code_that_is_not_a_local_archive_is_an_error(provider, 
         provider.check("aws:lambda/function:Function", "audit", {"role": "arn:aws:iam::123456789012:role/r",
                                                                   "handler": "h.handler", "code": code})
     assert str(info.value) == message
+
+
+def test_provider_warning_diagnostics_are_kept_with_the_resource(provider):
+    # aws_s3_bucket's inline `versioning` block is deprecated in 5.x: the provider warns, and the check passes.
+    provider.check("aws:s3/bucket:Bucket", "legacy-bucket", {"versioning": {"enabled": True}})
+    assert ("legacy-bucket", "Argument is deprecated: versioning is deprecated. Use the aws_s3_bucket_versioning "
+                             "resource instead.") in provider.warnings
