@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from preflight.tfprovider import PluginError, Provider, bridge, find_binary
+from preflight.tfprovider import PluginError, bridge, find_binary
 
 try:
-    BINARY = find_binary()
+    find_binary()
 except PluginError as exc:  # pragma: no cover - depends on the machine
     pytest.skip(f"terraform-provider-aws binary not available: {exc}", allow_module_level=True)
 
@@ -33,15 +33,6 @@ def _program_tokens() -> list[str]:
 
 
 TOKENS = _program_tokens()
-
-
-@pytest.fixture(scope="module")
-def provider():
-    # Configure needs no request with both skips, so no emulator is needed to read the schema.
-    config = {"endpoints": [{"sts": "http://127.0.0.1:9"}], "skipCredentialsValidation": True,
-              "skipRequestingAccountId": True}
-    with Provider(config, BINARY) as p:
-        yield p
 
 
 def _pulumi_class(token: str, suffix: str = ""):

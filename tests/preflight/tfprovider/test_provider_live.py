@@ -1,7 +1,7 @@
 """The provider client against the real terraform-provider-aws 5.100.0 and a moto server on 127.0.0.1.
 
-One provider (seconds to start, about 1 GB resident) serves the whole module. Skipped, with the reason in the
-pytest summary, when the binary is absent.
+The provider and the server are conftest.py's, shared by the directory. Skipped, with the reason in the pytest
+summary, when the binary is absent.
 """
 
 from __future__ import annotations
@@ -22,29 +22,7 @@ try:
 except PluginError as exc:  # pragma: no cover - depends on the machine
     pytest.skip(f"terraform-provider-aws binary not available: {exc}", allow_module_level=True)
 
-# Every service the tests below touch, except cloudformation (left out to test the loopback guard).
-SERVICES = ("sts", "iam", "logs", "cloudwatch", "events", "s3", "sns", "kms", "lambda", "organizations")
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def provider(endpoint):
-    config = {"region": "us-east-1", "endpoints": [{s: endpoint for s in SERVICES}],
-              "skipCredentialsValidation": "true", "s3UsePathStyle": True, "maxRetries": "1",
-              "defaultTags": {"tags": {"ManagedBy": "preflight"}}}
-    with Provider(config, BINARY) as p:
-        yield p
 
 
 def test_provider_log_group_lifecycle_creates_reads_and_deletes(provider):
