@@ -377,7 +377,8 @@ class ProviderRPC:
         _diagnostics("UpgradeResourceState", response.diagnostics, self.warnings)
         return response.upgraded_state.msgpack
 
-    def plan(self, type_name: str, prior: bytes, proposed: bytes, config: bytes, prior_private: bytes = b"") -> PlanResult:
+    def plan(self, type_name: str, prior: bytes, proposed: bytes, config: bytes,
+             prior_private: bytes = b"") -> PlanResult:
         response = self._call("PlanResourceChange", pb.PlanResourceChange.Request(
             type_name=type_name, prior_state=pb.DynamicValue(msgpack=prior),
             proposed_new_state=pb.DynamicValue(msgpack=proposed), config=pb.DynamicValue(msgpack=config),

@@ -22,7 +22,8 @@ PROVIDER = Block(
         _attr("shared_config_files", ["list", "string"]), _attr("ec2_metadata_service_endpoint")]},
     blocks={
         "endpoints": NestedBlock("endpoints", "set", Block(attributes={k: _attr(k) for k in ENDPOINT_KEYS})),
-        "default_tags": NestedBlock("default_tags", "list", Block(attributes={"tags": _attr("tags", ["map", "string"])})),
+        "default_tags": NestedBlock("default_tags", "list",
+                                    Block(attributes={"tags": _attr("tags", ["map", "string"])})),
     },
 )
 URL = "http://127.0.0.1:5000"

@@ -70,7 +70,8 @@ def test_to_pulumi_baseline_is_the_inverse_with_computed_outputs():
 @pytest.mark.parametrize("change, message", [
     ({"s3Bucket": "b"}, "s3Bucket: unknown property (not in the provider's schema)"),
     ({"eventSelector": []}, "eventSelector: unknown property (not in the provider's schema)"),
-    ({"eventSelectors": [{"readWrite": "All"}]}, "eventSelectors[0].readWrite: unknown property (not in the provider's schema)"),
+    ({"eventSelectors": [{"readWrite": "All"}]},
+     "eventSelectors[0].readWrite: unknown property (not in the provider's schema)"),
     ({"metricTransformation": {"name": "m", "value": "1", "unit": "Count"}},
      "metricTransformation.unit: unknown property (not in the provider's schema)"),
     ({"metricTransformation": [{"name": "m", "value": "1"}]},
@@ -158,7 +159,8 @@ def test_resource_type_malformed_token_is_an_error(token):
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("event_selector", "event_selectors"), ("rule", "rules"), ("policy", "policies"), ("alarm_actions", "alarm_actions"),
+    ("event_selector", "event_selectors"), ("rule", "rules"), ("policy", "policies"),
+    ("alarm_actions", "alarm_actions"),
     ("address", "addresses"), ("status", "statuses"), ("match", "matches"), ("key", "keys"), ("index", "indices"),
 ])
 def test_plural_of_list_names(name, expected):
