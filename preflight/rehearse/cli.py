@@ -221,7 +221,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", metavar="DIR", help="where the stack exports go (default: a temporary "
                         "directory, or .rehearsal/ with --keep)")
     parser.add_argument("--provider-binary", metavar="PATH", help="the terraform-provider-aws binary")
+    parser.add_argument("--summary", metavar="FILE", help="also write the outcome as JSON (for tests and CI)")
     return parser
+
+
+def summary(reports: list[VariantReport], world: World, trap: EgressTrap) -> dict[str, Any]:
+    return {
+        "endpoint": world.endpoint_url,
+        "variants": [{
+            "name": r.name, "stack": r.stack,
+            "planned": sum(1 for x in r.deployment.resources if x.custom and not x.type.startswith("pulumi:providers:")),
+            "created": len(r.deployment.created),
+            "destroyed": sum(1 for d in r.deletes if not d.error),
+            "checks": len(r.checks), "checks_failed": [f"{c.what}: {c.urn}: {c.detail}" for c in r.checks if not c.ok],
+            "types": sorted({x.type for x in r.deployment.created}),
+            "audit": [{"case": label, "status": o.status, "findings": o.findings, "error": o.error,
+                       "module_file": o.module_file, "urls": len(o.urls)} for label, o in r.audit],
+            "left": r.left, "failures": r.failures, "seconds": r.seconds,
+            "steps": [{"urn": s.urn, "type": s.type, "seconds": s.seconds} for s in r.deployment.steps],
+        } for r in reports],
+        "boto3_hosts": sorted(world.log.hosts()), "boto3_requests": len(world.log.urls),
+        "refused": list(world.log.refused), "trap_hits": list(trap.hits),
+    }
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -262,15 +283,19 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"moto at {url}; organization {world.organization_id} with members "
               f"{', '.join(world.member_account_ids)}; provider ready in {time.monotonic() - started:.1f}s")
         failed = False
+        reports = []
         for name in variants:
             report = rehearse_variant(provider, world, project_dir, name, state_dir, keep=args.keep,
                                       in_process=args.endpoint_url is None)
+            reports.append(report)
             print(render(report, args.keep), flush=True)
             failed = failed or bool(report.failures)
         egress = [*trap.hits, *world.log.refused]
         print(f"loopback: {len(world.log.urls)} boto3 requests, all to {sorted(world.log.hosts()) or '-'}; "
               f"requests for other hosts: {len(egress)}" + (f" {egress[:5]}" if egress else ""))
         failed = failed or bool(egress)
+        if args.summary:
+            Path(args.summary).write_text(json.dumps(summary(reports, world, trap), indent=2) + "\n", encoding="utf-8")
         if args.keep:
             print(f"kept: moto at {url}, state in {state_dir}; Ctrl-C to stop")
             with contextlib.suppress(KeyboardInterrupt):

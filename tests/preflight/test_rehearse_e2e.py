@@ -1,0 +1,83 @@
+"""The end-to-end rehearsal: `python -m preflight.rehearse` deploys the program through terraform-provider-aws to an
+in-process moto, verifies every control, runs the deployed audit, destroys, and proves no request left loopback.
+
+One run (a few minutes on two cores) serves every case here; without the provider binary the module is skipped with
+the reason in the summary.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.preflight.test_rehearse import _provider_binary_reason
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(_provider_binary_reason() is not None, reason=_provider_binary_reason() or "")
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rehearsal")
+    summary = out / "summary.json"
+    proc = subprocess.run([sys.executable, "-m", "preflight.rehearse", "-C", str(ROOT), "--summary", str(summary),
+                           "--state-dir", str(out)], capture_output=True, text=True, timeout=1200, check=False)
+    assert summary.is_file(), f"the rehearsal wrote no summary (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+    return proc, json.loads(summary.read_text())
+
+
+def _export_failure(failure: str) -> bool:
+    # The pack's verdict on the deployed state has its own (xfail) case below.
+    return failure.startswith(("preflight --stack-export on the deployed state", "deployed state passes the pack"))
+
+
+def test_rehearsal_every_resource_created_verified_destroyed(rehearsal):
+    _, summary = rehearsal
+    assert summary["variants"], "no variant was rehearsed"
+    for variant in summary["variants"]:
+        assert variant["created"] == variant["planned"] > 30, variant["name"]
+        assert variant["destroyed"] == variant["created"], variant["name"]
+        assert [c for c in variant["checks_failed"] if not _export_failure(c)] == [], variant["name"]
+        assert variant["left"] == [], variant["name"]
+        assert [f for f in variant["failures"] if not _export_failure(f)] == [], variant["name"]
+
+
+def test_rehearsal_every_control_type_deployed(rehearsal):
+    types = set(rehearsal[1]["variants"][0]["types"])
+    assert {"aws:organizations/policy:Policy", "aws:organizations/policyAttachment:PolicyAttachment",
+            "aws:cloudtrail/trail:Trail", "aws:cloudwatch/logMetricFilter:LogMetricFilter",
+            "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topicSubscription:TopicSubscription",
+            "aws:lambda/function:Function", "aws:lambda/permission:Permission"} <= types
+
+
+def test_rehearsal_deployed_audit_fails_with_key_then_passes(rehearsal):
+    for variant in rehearsal[1]["variants"]:
+        audit = variant["audit"]
+        assert [(a["case"], a["status"]) for a in audit] == [("seeded active root key", "FAIL"),
+                                                            ("root key deleted", "PASS")]
+        assert audit[0]["findings"][0].startswith("Account 123456789012: FAIL, the root user has 1 active access key")
+        # The handler came from the uploaded zip, not from this checkout.
+        assert all(not a["module_file"].startswith(str(ROOT)) and "rehearse-lambda-" in a["module_file"]
+                   for a in audit)
+
+
+def test_rehearsal_no_request_leaves_loopback(rehearsal):
+    _, summary = rehearsal
+    assert summary["boto3_hosts"] == ["127.0.0.1"] and summary["boto3_requests"] > 0
+    assert summary["refused"] == []
+    # The provider's proxy is the trap: any request for a non-loopback host would be listed here.
+    assert summary["trap_hits"] == []
+
+
+@pytest.mark.xfail(strict=True, reason="the pack judges the provider's zero values in a deployed state as set "
+                                       "(MetricAlarm extendedStatistic '', unit ''; LogMetricFilter defaultValue ''); "
+                                       "see notes/9b.md")
+def test_rehearsal_deployed_state_passes_the_pack(rehearsal):
+    proc, summary = rehearsal
+    assert [f for v in summary["variants"] for f in v["failures"]] == []
+    assert proc.returncode == 0
