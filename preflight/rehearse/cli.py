@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-C", "--cwd", default=".", metavar="DIR", help="the project directory")
     parser.add_argument("--endpoint-url", metavar="URL",
                         help="a running moto or LocalStack on loopback (default: start moto on 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0,
+                        help="the port of the moto server it starts (default: a free one); with --keep, a fixed "
+                             "port lets a stack file for `pulumi up` name it")
     parser.add_argument("--variant", action="append", choices=sorted(VARIANTS), dest="variants",
                         help="rehearse only this variant; repeatable (default: all)")
     parser.add_argument("--keep", action="store_true",
@@ -259,7 +262,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         else:
             state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rehearsal-")))
         try:
-            url = stack.enter_context(moto_server(args.endpoint_url))
+            url = stack.enter_context(moto_server(args.endpoint_url, args.port))
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR

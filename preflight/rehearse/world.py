@@ -126,7 +126,7 @@ class World:
 
 
 @contextlib.contextmanager
-def moto_server(endpoint_url: str | None = None) -> Iterator[str]:
+def moto_server(endpoint_url: str | None = None, port: int = 0) -> Iterator[str]:
     """A ThreadedMotoServer on 127.0.0.1 (a free port) with the root row and the organization features, or the
     given loopback endpoint (moto or LocalStack) as it is."""
     if endpoint_url:
@@ -142,7 +142,7 @@ def moto_server(endpoint_url: str | None = None) -> Iterator[str]:
     moto_root.install()
     moto_org_features.install()
     moto_gaps.install()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port or _free_port(), verbose=False)
     server.start()
     try:
         host, port = server.get_host_and_port()
