@@ -114,12 +114,12 @@ class ProviderMonitor(RecordingMonitor):
 
     `provider` is a `preflight.tfprovider.Provider` (or anything with its check/plan/create/invoke methods).
     `on_created`, when given, is called with each created record at once, so a caller can destroy what exists
-    even when the program fails half way.
+    even when the program fails half way. `parallel` bounds the provider operations running at once.
     """
 
     def __init__(self, provider: Any, project: str, stack: str, preview: bool, region: str, *,
                  world: Any = None, invoke_via_provider: bool | None = None,
-                 on_created: Callable[[RecordedResource], None] | None = None) -> None:
+                 on_created: Callable[[RecordedResource], None] | None = None, parallel: int = 1) -> None:
         if world is None:
             super().__init__(project, stack, preview, region)
         else:
@@ -130,8 +130,11 @@ class ProviderMonitor(RecordingMonitor):
         self.on_created = on_created
         self.errors: list[str] = []
         self.steps: list[ProviderStep] = []
-        # The provider is one child process; one operation at a time keeps its order (and the timings) plain.
-        self._provider_lock = threading.Lock()
+        if parallel < 1:
+            raise ValueError(f"parallel must be 1 or more, got {parallel}")
+        # At most `parallel` provider operations at once (as `pulumi up --parallel`); the SDK already holds each
+        # registration back until its dependencies are registered, so any value keeps dependency order.
+        self._provider_lock = threading.BoundedSemaphore(parallel)
 
     def _fail(self, message: str) -> None:
         with self._lock:
@@ -154,7 +157,7 @@ class ProviderMonitor(RecordingMonitor):
         started = time.monotonic()
         try:
             with self._provider_lock:
-                started = time.monotonic()  # the provider's time, not the wait for another resource's turn
+                started = time.monotonic()  # the provider's time, not the wait for a free slot
                 checked = self.provider.check(request.type, request.name, inputs)
                 if self.preview:
                     planned = _drop_nulls(self.provider.plan(request.type, request.name, checked))

@@ -137,9 +137,9 @@ def _audit_check(report: VariantReport, world: World, in_process: bool) -> None:
 
 
 def rehearse_variant(provider: Any, world: World, project_dir: Path, name: str, state_dir: Path, *,
-                     keep: bool, in_process: bool) -> VariantReport:
+                     keep: bool, in_process: bool, parallel: int = 1) -> VariantReport:
     stack, config = VARIANTS[name]
-    deployment = deploy(provider, project_dir, stack, config)
+    deployment = deploy(provider, project_dir, stack, config, parallel=parallel)
     report = VariantReport(name=name, stack=stack, deployment=deployment)
     report.seconds["deploy"] = deployment.seconds
     if deployment.error:
@@ -224,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", metavar="DIR", help="where the stack exports go (default: a temporary "
                         "directory, or .rehearsal/ with --keep)")
     parser.add_argument("--provider-binary", metavar="PATH", help="the terraform-provider-aws binary")
+    parser.add_argument("--parallel", type=int, default=4, metavar="N",
+                        help="provider operations at once, as `pulumi up --parallel` (default 4)")
     parser.add_argument("--summary", metavar="FILE", help="also write the outcome as JSON (for tests and CI)")
     return parser
 
@@ -289,7 +291,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         reports = []
         for name in variants:
             report = rehearse_variant(provider, world, project_dir, name, state_dir, keep=args.keep,
-                                      in_process=args.endpoint_url is None)
+                                      in_process=args.endpoint_url is None, parallel=args.parallel)
             reports.append(report)
             print(render(report, args.keep), flush=True)
             failed = failed or bool(report.failures)

@@ -36,14 +36,16 @@ class DeleteStep:
     error: str | None = None
 
 
-def deploy(provider: Any, project_dir: Path, stack: str, config: Mapping[str, str]) -> Deployment:
+def deploy(provider: Any, project_dir: Path, stack: str, config: Mapping[str, str], *,
+           parallel: int = 1) -> Deployment:
     """Run the program as `pulumi up` would, creating each resource with the provider."""
     result = Deployment()
     monitors: list[ProviderMonitor] = []
 
     def factory(project: str, stack_name: str, preview: bool, region: str, *rest: Any) -> ProviderMonitor:
         monitor = ProviderMonitor(provider, project, stack_name, preview, region, world=rest[0] if rest else None,
-                                  invoke_via_provider=True, on_created=result.created.append)
+                                  invoke_via_provider=True, on_created=result.created.append,
+                                  parallel=parallel)
         monitors.append(monitor)
         return monitor
 
