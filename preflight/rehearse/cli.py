@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true",
                         help="do not destroy: leave the server running and the state files, until Ctrl-C")
     parser.add_argument("--state-dir", metavar="DIR", help="where the stack exports go (default: a temporary "
-                        "directory, or .rehearsal/ with --keep)")
+                        "directory, removed at the end unless --keep)")
     parser.add_argument("--provider-binary", metavar="PATH", help="the terraform-provider-aws binary")
     parser.add_argument("--parallel", type=int, default=4, metavar="N",
                         help="provider operations at once, as `pulumi up --parallel` (default 4)")
@@ -258,9 +258,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     from preflight.tfprovider import PluginError, Provider, ProviderError
 
     with contextlib.ExitStack() as stack:
-        if args.state_dir or args.keep:
-            state_dir = Path(args.state_dir or project_dir / ".rehearsal")
+        if args.state_dir:
+            state_dir = Path(args.state_dir)
             state_dir.mkdir(parents=True, exist_ok=True)
+        elif args.keep:
+            state_dir = Path(tempfile.mkdtemp(prefix="rehearsal-"))
         else:
             state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rehearsal-")))
         try:

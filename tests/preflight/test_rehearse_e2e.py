@@ -7,7 +7,9 @@ the reason in the summary.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,12 +25,26 @@ pytestmark = pytest.mark.skipif(_provider_binary_reason() is not None, reason=_p
 
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rehearsal")
-    summary = out / "summary.json"
-    proc = subprocess.run([sys.executable, "-m", "preflight.rehearse", "-C", str(ROOT), "--summary", str(summary),
-                           "--state-dir", str(out)], capture_output=True, text=True, timeout=1200, check=False)
-    assert summary.is_file(), f"the rehearsal wrote no summary (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
-    return proc, json.loads(summary.read_text())
+    """One rehearsal per test session: under pytest-xdist the workers share it through a lock in the session's
+    common temporary directory, so `make test -n 2` does not run it twice."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    out = shared / "rehearsal"
+    with open(shared / "rehearsal.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = out / "result.json"
+        if not result.is_file():
+            out.mkdir(exist_ok=True)
+            summary = out / "summary.json"
+            proc = subprocess.run([sys.executable, "-m", "preflight.rehearse", "-C", str(ROOT), "--summary",
+                                   str(summary), "--state-dir", str(out)],
+                                  capture_output=True, text=True, timeout=1200, check=False)
+            result.write_text(json.dumps({"returncode": proc.returncode, "stderr": proc.stderr[-3000:],
+                                          "summary": json.loads(summary.read_text()) if summary.is_file() else None}))
+    outcome = json.loads(result.read_text())
+    assert outcome["summary"] is not None, \
+        f"the rehearsal wrote no summary (exit {outcome['returncode']}):\n{outcome['stderr']}"
+    return outcome["returncode"], outcome["summary"]
 
 
 def _export_failure(failure: str) -> bool:
@@ -78,6 +94,6 @@ def test_rehearsal_no_request_leaves_loopback(rehearsal):
                                        "(MetricAlarm extendedStatistic '', unit ''; LogMetricFilter defaultValue ''); "
                                        "see notes/9b.md")
 def test_rehearsal_deployed_state_passes_the_pack(rehearsal):
-    proc, summary = rehearsal
+    returncode, summary = rehearsal
     assert [f for v in summary["variants"] for f in v["failures"]] == []
-    assert proc.returncode == 0
+    assert returncode == 0
