@@ -1,44 +1,37 @@
 """root-key-guardrails: prevention, detection and audit of AWS root user access keys.
 
 Wiring only (CIS 1.4 / Security Hub IAM.4 / Prowler iam_no_root_access_key): typed, validated config in, the
-three components built, outputs exported. Every config value is checked before the first resource registers.
+components built, outputs exported. Every config value is checked before the first resource registers.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pulumi
 
 from components.audit import RootAccessKeyAudit, RootAccessKeyAuditArgs
-from components.config import TrailMode, check_environment, environment_warnings, load_config
+from components.config import IAM_EVENTS_REGION, check_environment, environment_warnings, load_config
 from components.context import lookup_context
 from components.detection import RootAccessKeyDetection, RootAccessKeyDetectionArgs
+from components.members import MemberAccounts, MemberAccountsArgs
+from components.prerequisites import check_prerequisites, delegated_admin_warnings
 from components.prevention import DenyRootAccessKeys, DenyRootAccessKeysArgs
 
 config = load_config()
-# An SCP always needs the organization: its root is the default target, and explicit targets are checked against
-# the management account.
-needs_organization = (
-    config.enable_scp
-    or (config.enable_detection and config.trail_mode is TrailMode.ORGANIZATION)
-    or bool(config.audit_org_role_name)
-)
-ctx = lookup_context(pulumi.get_stack(), with_organization=needs_organization)
+ctx = lookup_context(pulumi.get_stack(), with_organization=config.needs_organization)
 check_environment(
     config,
     ctx.region,
     ctx.partition,
     management_account_id=ctx.organization.management_account_id if ctx.organization else None,
 )
-for warning in environment_warnings(config):
+# From getOrganization (and, off the management account, getDelegatedServices): one line per missing prerequisite,
+# before the first resource is registered.
+check_prerequisites(config, ctx)
+for warning in [*environment_warnings(config), *delegated_admin_warnings(config, ctx)]:
     pulumi.log.warn(warning)
-if ctx.organization and ctx.organization.management_account_id != ctx.account_id:
-    pulumi.log.warn(
-        f"deploying from account {ctx.account_id}, not the management account "
-        f"{ctx.organization.management_account_id}: the SCP and an organization trail need this account to be a "
-        "delegated administrator for Organizations policies and CloudTrail"
-    )
 
 prevention: DenyRootAccessKeys | None = None
 scp_targets: tuple[str, ...] = ()
@@ -96,6 +89,20 @@ if config.enable_audit:
         ),
     )
 
+members: MemberAccounts | None = None
+if config.deploys_member_stack_set:
+    members = MemberAccounts(
+        "member-accounts",
+        MemberAccountsArgs(
+            context=ctx,
+            targets=config.member_stack_set_targets or (ctx.require_organization().root_id,),
+            instance_region=IAM_EVENTS_REGION.get(ctx.partition, "us-east-1"),
+            audit_role_name=config.audit_org_role_name if audit else "",
+            audit_function_role_arn=audit.role_arn if audit and config.audit_org_role_name else None,
+            alert_topic_arn=detection.alerts.arn if detection and config.org_event_forwarding else None,
+        ),
+    )
+
 alerts = detection.alerts if detection else (audit.alerts if audit else None)
 alarms = [*(detection.alarms if detection else ()), *(audit.alarms if audit else ())]
 
@@ -109,3 +116,9 @@ pulumi.export("trailLogGroupName", detection.log_group_name if detection else No
 pulumi.export("eventRuleName", detection.rule.name if detection and detection.rule else None)
 pulumi.export("auditFunctionName", audit.function.name if audit else None)
 pulumi.export("auditLogGroupName", audit.log_group.name if audit else None)
+pulumi.export("auditRoleArn", audit.role_arn if audit else None)
+pulumi.export("memberStackSetName", members.stack_set.name if members else None)
+# The template, for accounts a service-managed StackSet never reaches (the management account, when the audit
+# runs from a delegated administrator).
+pulumi.export("memberTemplateBody", json.dumps(members.template, indent=2) if members else None)
+pulumi.export("centralEventBusArn", members.bus.arn if members and members.bus else None)

@@ -90,12 +90,15 @@ def build_alarm(
     statistic: str = "Sum",
     treat_missing_data: str = "notBreaching",
     notify_ok: bool = False,
+    notify_insufficient_data: bool = False,
 ) -> aws.cloudwatch.MetricAlarm:
     """An alarm that fires on one datapoint >= 1 in one period (1 of 1) and notifies the alert topic.
 
     Every guardrail alarm has these semantics: a single root key event, Lambda error or active key is an
     incident, so there is no smoothing over several periods. Only what differs per alarm is a parameter.
     notify_ok also sends the all-clear, for a state (not an event) whose end people wait for.
+    notify_insufficient_data notifies when the metric stops arriving (the transition into INSUFFICIENT_DATA from
+    another state; a new alarm starts there, so creating one notifies nobody).
     """
     return aws.cloudwatch.MetricAlarm(
         name,
@@ -113,5 +116,6 @@ def build_alarm(
         actions_enabled=True,
         alarm_actions=[topic_arn],
         ok_actions=[topic_arn] if notify_ok else None,
+        insufficient_data_actions=[topic_arn] if notify_insufficient_data else None,
         opts=pulumi.ResourceOptions(parent=parent),
     )

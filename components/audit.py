@@ -35,11 +35,11 @@ ALARM_ERRORS_DESCRIPTION = (
     "throttling), fix it, and run the function again; the on-failure destination has the failed event."
 )
 ALARM_KEYS_ACTIVE_DESCRIPTION = (
-    "Why: the audit found an active root access key (RootAccessKeysActive >= 1), or stopped reporting: a missing "
-    "datapoint counts as breaching because an audit that does not run proves nothing. What to do: read the audit's "
-    "alert or Security Hub finding for the account, delete the root key (root user > Security credentials, or "
-    "sts:AssumeRoot with IAMDeleteRootUserCredentials) and check CloudTrail for its use; if no finding arrived, "
-    "check that the audit function runs."
+    "Why: the audit found an active root access key (RootAccessKeysActive >= 1, state ALARM), or stopped reporting "
+    "(state INSUFFICIENT_DATA: no datapoint for two schedule intervals), because an audit that does not run proves "
+    "nothing. What to do: for ALARM, read the audit's alert or Security Hub finding for the account, delete the root "
+    "key (root user > Security credentials, or sts:AssumeRoot with IAMDeleteRootUserCredentials) and check "
+    "CloudTrail for its use; for INSUFFICIENT_DATA, check that the audit function and its schedule run."
 )
 
 
@@ -62,8 +62,25 @@ def audit_archive(package_dir: Path) -> pulumi.AssetArchive:
 
 
 def keys_active_alarm_period(schedule: str) -> int:
-    # Two audit intervals per period, so one late run does not look like a stopped audit; CloudWatch caps at a day.
-    return min(2 * schedule_interval_seconds(schedule), 86400)
+    """Two of the schedule's longest gaps, so one late run does not look like a stopped audit.
+
+    The config refuses a schedule whose gap exceeds 12 hours, so this never exceeds CloudWatch's one-day cap; a
+    larger value here is a bug upstream, not something to clamp quietly (a clamped period alarms on a healthy gap).
+    """
+    period = 2 * schedule_interval_seconds(schedule)
+    if period > 86400:
+        raise ValueError(f"schedule {schedule!r} leaves more than 12 hours between runs; the config should refuse it")
+    return period
+
+
+def audit_role_name(ctx: AwsContext) -> str:
+    """The audit function's role name: fixed and stack-qualified, so member-account roles can trust its ARN before
+    it exists, and a replacement keeps the same ARN."""
+    return ctx.physical_name("audit", limit=64)
+
+
+def audit_role_arn(ctx: AwsContext) -> str:
+    return f"arn:{ctx.partition}:iam::{ctx.account_id}:role/{audit_role_name(ctx)}"
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,8 @@ class RootAccessKeyAudit(pulumi.ComponentResource):
     log_group: aws.cloudwatch.LogGroup
     alerts: AlertTopic
     alarms: tuple[aws.cloudwatch.MetricAlarm, ...]
+    # Known at preview (fixed name): what member-account audit roles trust.
+    role_arn: str
 
     def __init__(self, name: str, args: RootAccessKeyAuditArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         # Before registering anything: a missing handler must stop the program, not ship an empty function.
@@ -116,8 +135,10 @@ class RootAccessKeyAudit(pulumi.ComponentResource):
         )
         log_group_arn = self.log_group.name.apply(lambda group: ctx.arn("logs", f"log-group:{group}"))
 
+        self.role_arn = audit_role_arn(ctx)
         role = aws.iam.Role(
             f"{name}-role",
+            name=audit_role_name(ctx),
             description="Execution role of the root-access-key audit Lambda.",
             assume_role_policy=json.dumps(documents.service_trust_policy("lambda.amazonaws.com")),
             opts=child,
@@ -217,8 +238,11 @@ class RootAccessKeyAudit(pulumi.ComponentResource):
             period=args.alarm_period_seconds,
             topic_arn=self.alerts.arn,
         )
-        # Maximum of the org-wide total over two schedule intervals; a missing datapoint is breaching, because an
-        # audit that stopped reporting proves nothing.
+        # Maximum of the org-wide total over two schedule intervals. A stopped audit must alarm, a fresh deployment
+        # must not: treating missing data as breaching would page everyone until the first run. With "missing" the
+        # alarm starts in INSUFFICIENT_DATA (no action: a new alarm does not transition into it), the first run
+        # moves it to OK or ALARM, and once no datapoint arrives for a whole period (two intervals) it transitions
+        # back to INSUFFICIENT_DATA, whose action notifies the topic.
         keys_active = build_alarm(
             self,
             f"{name}-alarm-root-keys-active",
@@ -228,7 +252,8 @@ class RootAccessKeyAudit(pulumi.ComponentResource):
             statistic="Maximum",
             period=keys_active_alarm_period(args.schedule),
             topic_arn=self.alerts.arn,
-            treat_missing_data="breaching",
+            treat_missing_data="missing",
+            notify_insufficient_data=True,
             # The all-clear once no root key is left: without Security Hub it is the only recovery notice, since
             # the audit then keeps no previous verdict to compare with.
             notify_ok=True,
@@ -242,5 +267,6 @@ class RootAccessKeyAudit(pulumi.ComponentResource):
                 "topicArn": self.alerts.arn,
                 "alarmNames": [alarm.name for alarm in self.alarms],
                 "schedule": args.schedule,
+                "roleArn": self.role_arn,
             }
         )

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import pulumi
 
+from components.schedule import ScheduleError, describe_seconds, longest_gap
+
 PROJECT = "root-key-guardrails"
 
 # PutRetentionPolicy accepts exactly these values (0/"never expire" is refused on purpose: CloudWatch.16).
@@ -43,12 +45,6 @@ EMAIL_RE = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
-RATE_RE = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
-CRON_RE = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
-# One cron field: values, ranges, steps, lists and the wildcards EventBridge knows (L, W, #).
-_CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*?,/#\-]+$")
-
-RATE_UNIT_SECONDS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 # The RootAccessKeysActive alarm treats a missing datapoint as breaching, so the audit must report at least twice
 # within the 1-day maximum alarm period.
 MAX_AUDIT_INTERVAL_SECONDS = 12 * 3600
@@ -86,10 +82,30 @@ class GuardrailsConfig:
     audit_remediate: bool = False
     audit_security_hub: bool = True
     audit_max_report_age_hours: int = 5
+    member_stack_set: bool = True
+    member_stack_set_targets: tuple[str, ...] = ()
+    org_event_forwarding: bool = False
 
     @property
     def has_subscriptions(self) -> bool:
         return bool(self.alarm_emails or self.alarm_https_endpoints)
+
+    @property
+    def deploys_member_stack_set(self) -> bool:
+        """The StackSet carries the audit reader role (org audit) and/or the forwarding rule (opt-in)."""
+        return self.member_stack_set and (bool(self.audit_org_role_name) or self.org_event_forwarding)
+
+    @property
+    def needs_organization(self) -> bool:
+        # An SCP always needs the organization: its root is the default target, and explicit targets are checked
+        # against the management account.
+        return (
+            self.enable_scp
+            or self.enable_centralized_root_access
+            or (self.enable_detection and self.trail_mode is TrailMode.ORGANIZATION)
+            or bool(self.audit_org_role_name)
+            or self.deploys_member_stack_set
+        )
 
 
 def _camel(field_name: str) -> str:
@@ -102,11 +118,8 @@ CONFIG_KEYS: tuple[str, ...] = tuple(_camel(f.name) for f in fields(GuardrailsCo
 
 
 def schedule_interval_seconds(expression: str) -> int:
-    """Longest gap between two runs of a valid schedule; a (validated, daily) cron counts as one day."""
-    match = RATE_RE.match(expression)
-    if match:
-        return int(match["value"]) * RATE_UNIT_SECONDS[match["unit"]]
-    return 86400
+    """Longest gap between two runs of a valid schedule (EventBridge semantics, see components.schedule)."""
+    return longest_gap(expression).seconds
 
 
 def _key(name: str) -> str:
@@ -194,33 +207,18 @@ def _https_problem(url: str) -> str | None:
     return None
 
 
-def _cron_problem(fields: str) -> str | None:
-    parts = fields.split(" ")
-    if len(parts) != 6 or not all(parts):
-        return "cron() takes six space-separated fields: minutes hours day-of-month month day-of-week year"
-    if not all(_CRON_FIELD_RE.match(part) for part in parts):
-        return "cron() fields may contain only digits, letters, and , - * ? / L W #"
-    minutes, hours, day_of_month, month, day_of_week, year = parts
-    if (day_of_month == "?") == (day_of_week == "?"):
-        return "cron() needs ? in exactly one of day-of-month and day-of-week"
-    if not (day_of_month in ("*", "?") and day_of_week in ("*", "?") and month == "*" and year == "*"):
-        return "cron() must run every day (day-of-month, month, day-of-week and year * or ?), or the audit alarm reads the silent days as a stopped audit"
-    return None
-
-
 def _schedule_problem(expression: str) -> str | None:
-    rate = RATE_RE.match(expression)
-    if rate:
-        value, unit = int(rate["value"]), rate["unit"]
-        if (value == 1) != (unit in ("minute", "hour", "day")):
-            return "rate() uses a singular unit for 1 and a plural unit otherwise, e.g. rate(1 hour), rate(2 hours)"
-        if value * RATE_UNIT_SECONDS[unit] > MAX_AUDIT_INTERVAL_SECONDS:
-            return "rate() must run at least every 12 hours, or the audit alarm reads the gap as a stopped audit"
-        return None
-    cron = CRON_RE.match(expression)
-    if cron:
-        return _cron_problem(cron["fields"])
-    return "must be an EventBridge schedule expression: rate(<n> <minute(s)|hour(s)|day(s)>) or cron(<6 fields>)"
+    try:
+        gap = longest_gap(expression)
+    except ScheduleError as exc:
+        return str(exc)
+    if gap.ends is not None:
+        return (f"stops running after {gap.ends.isoformat()} (its year field), and the audit alarm would then read "
+                "the silence as a stopped audit; use * or a range open to the future in the year field")
+    if gap.seconds > MAX_AUDIT_INTERVAL_SECONDS:
+        return (f"leaves up to {describe_seconds(gap.seconds)} between runs; at most 12 hours are allowed, because "
+                "the audit alarm's period is two gaps and CloudWatch caps a period at one day")
+    return None
 
 
 def _unknown_keys(c: _Collector, present: Iterable[str]) -> None:
@@ -313,6 +311,15 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
         c.fail("auditMaxReportAgeHours", str(max_age), "must be a whole number of hours from 5 to 24 "
                "(AWS serves a cached credential report for up to 4 hours)")
 
+    member_stack_set = c.boolean("memberStackSet", d.member_stack_set)
+    member_targets = c.string_list("memberStackSetTargets")
+    for target in member_targets or ():
+        if not (ROOT_ID_RE.match(target) or OU_ID_RE.match(target)):
+            c.fail("memberStackSetTargets", target,
+                   "each target must be a root id r-[0-9a-z]{4,32} or an OU id ou-[0-9a-z]{4,32}-[a-z0-9]{8,32} "
+                   "(a service-managed StackSet deploys to organizational units, not to single accounts)")
+    forwarding = c.boolean("orgEventForwarding", d.org_event_forwarding)
+
     # Combinations: a value that would be silently ignored is an error, so nobody believes in a control that is off.
     if trail_mode is TrailMode.EXISTING and not existing:
         c.fail("existingLogGroupName", existing, "must name the trail's log group when trailMode is existing")
@@ -340,6 +347,16 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
             c.fail("auditRemediate", "true",
                    "needs enableCentralizedRootAccess true: sts:AssumeRoot only works with RootSessions enabled")
 
+    if forwarding and not (enable_detection and event_bridge):
+        c.fail("orgEventForwarding", "true",
+               "needs enableDetection and eventBridgeDetection true: member events go to the central rule's alert topic")
+    if forwarding and not member_stack_set:
+        c.fail("orgEventForwarding", "true", "needs memberStackSet true: the StackSet deploys the member-account rule")
+    if member_targets and not (member_stack_set and (role_name or forwarding)):
+        c.fail("memberStackSetTargets", json.dumps(list(member_targets)),
+               "must be empty unless memberStackSet deploys something (auditOrgRoleName set or orgEventForwarding "
+               "true)", as_json=True)
+
     if c.errors:
         raise ConfigError("Invalid configuration:\n" + "\n".join(f"  {e}" for e in c.errors))
     return GuardrailsConfig(
@@ -363,6 +380,9 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
         audit_remediate=remediate,
         audit_security_hub=security_hub,
         audit_max_report_age_hours=max_age,
+        member_stack_set=member_stack_set,
+        member_stack_set_targets=member_targets or (),
+        org_event_forwarding=forwarding,
     )
 
 

@@ -14,6 +14,8 @@ import pulumi_aws as aws
 from components.config import PROJECT
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+# CloudTrail refuses adjacent -, _ or . in trail names (my--trail, my-_trail); one rule for every physical name.
+_NAME_RUNS = re.compile(r"[-_.]{2,}")
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,12 @@ class Organization:
     id: str
     root_id: str
     management_account_id: str
+    # What the prerequisites are checked against (components.prerequisites), all from getOrganization.
+    feature_set: str = "ALL"
+    root_policy_types: tuple[str, ...] = ("SERVICE_CONTROL_POLICY",)
+    service_access_principals: tuple[str, ...] = ()
+    # Services the deploying account is delegated administrator for; empty in the management account.
+    delegated_services: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,8 +50,21 @@ class AwsContext:
         return f"{service}.{self.region}.{self.dns_suffix}"
 
     def physical_name(self, suffix: str, *, limit: int) -> str:
-        """A stack-qualified name for resources whose ARN must be known before they exist (trail, log groups)."""
-        return _NAME_UNSAFE.sub("-", f"{PROJECT}-{self.stack}-{suffix}")[:limit]
+        """A stack-qualified name for resources whose ARN must be known before they exist (trail, log groups, the
+        audit role). Letters, digits, - and _ only, no two separators in a row, starting and ending alphanumeric:
+        the intersection of the naming rules of CloudTrail, IAM, Lambda, KMS aliases and CloudWatch Logs."""
+        name = _NAME_RUNS.sub("-", _NAME_UNSAFE.sub("-", f"{PROJECT}-{self.stack}-{suffix}"))
+        return name[:limit].strip("-_")
+
+    @property
+    def is_management_account(self) -> bool:
+        return self.organization is not None and self.organization.management_account_id == self.account_id
+
+    @property
+    def trail_owner_account_id(self) -> str:
+        """The account an organization trail belongs to: the management account, even when a delegated
+        administrator creates it (its ARN, and so aws:SourceArn and the KMS encryption context, name that account)."""
+        return self.organization.management_account_id if self.organization else self.account_id
 
     def require_organization(self) -> Organization:
         if self.organization is None:
@@ -60,7 +81,22 @@ def lookup_context(stack: str, *, with_organization: bool) -> AwsContext:
         org = aws.organizations.get_organization()
         if not org.roots:
             raise RuntimeError(f"organization {org.id} reports no root; cannot attach the SCP to it")
-        organization = Organization(id=org.id, root_id=org.roots[0].id, management_account_id=org.master_account_id)
+        root = org.roots[0]
+        delegated: tuple[str, ...] = ()
+        if org.master_account_id != identity.account_id:
+            # ListDelegatedServicesForAccount answers for a delegated administrator too; it tells which services
+            # (CloudTrail, StackSets, IAM) this account may act for, before anything is created.
+            services = aws.organizations.get_delegated_services(account_id=identity.account_id)
+            delegated = tuple(sorted(s.service_principal for s in services.delegated_services))
+        organization = Organization(
+            id=org.id,
+            root_id=root.id,
+            management_account_id=org.master_account_id,
+            feature_set=org.feature_set,
+            root_policy_types=tuple(sorted(p.type for p in root.policy_types if p.status == "ENABLED")),
+            service_access_principals=tuple(sorted(org.aws_service_access_principals or ())),
+            delegated_services=delegated,
+        )
     return AwsContext(
         account_id=identity.account_id,
         region=region.region,

@@ -153,14 +153,16 @@ class RootAccessKeyDetection(pulumi.ComponentResource):
         org_id = ctx.require_organization().id if organization else None
         # Named up front: the bucket, key and role policies must name the trail (aws:SourceArn) before it exists.
         trail_name = ctx.physical_name("trail", limit=128)
-        trail_arn = ctx.arn("cloudtrail", f"trail/{trail_name}")
+        # An organization trail is the management account's even when a delegated administrator creates it.
+        trail_account = ctx.trail_owner_account_id if organization else ctx.account_id
+        trail_arn = f"arn:{ctx.partition}:cloudtrail:{ctx.region}:{trail_account}:trail/{trail_name}"
 
         key = aws.kms.Key(
             f"{name}-trail-key",
             description=f"Encrypts the log files of CloudTrail trail {trail_name}.",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=json.dumps(documents.trail_key_policy(ctx, trail_arn=trail_arn)),
+            policy=json.dumps(documents.trail_key_policy(ctx, trail_arn=trail_arn, trail_account_id=trail_account)),
             opts=child,
         )
         bucket = aws.s3.Bucket(f"{name}-trail-bucket", opts=child)
@@ -203,7 +205,10 @@ class RootAccessKeyDetection(pulumi.ComponentResource):
             bucket=bucket.bucket,
             policy=bucket.bucket.apply(
                 lambda bucket_name: json.dumps(
-                    documents.trail_bucket_policy(ctx, bucket=bucket_name, trail_arn=trail_arn, organization_id=org_id)
+                    documents.trail_bucket_policy(
+                        ctx, bucket=bucket_name, trail_arn=trail_arn, trail_account_id=trail_account,
+                        organization_id=org_id,
+                    )
                 )
             ),
             # A public-access block applied after the policy could reject it; apply the block first.
@@ -220,9 +225,11 @@ class RootAccessKeyDetection(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-trail-logs-role",
             description=f"Lets CloudTrail trail {trail_name} deliver to its CloudWatch log group, and nothing else.",
-            assume_role_policy=json.dumps(
-                documents.service_trust_policy("cloudtrail.amazonaws.com", source_arn=trail_arn)
-            ),
+            # No aws:SourceArn / aws:SourceAccount: CloudTrail's CloudWatch Logs role does not support them (AWS,
+            # "Role policy document for CloudTrail to use CloudWatch Logs"), and with them CreateTrail fails with
+            # InvalidCloudWatchLogsRoleArnException or delivery stops, blinding every metric-filter alarm. The
+            # permission policy is what keeps the role to this one log group.
+            assume_role_policy=json.dumps(documents.service_trust_policy("cloudtrail.amazonaws.com")),
             opts=child,
         )
         role_policy = aws.iam.RolePolicy(

@@ -95,10 +95,15 @@ ROOT_CREATE_ACCESS_KEY_EVENT_PATTERN: Document = {
 # --- Detection: the trail ----------------------------------------------------------------------------------------
 
 
-def trail_bucket_policy(ctx: AwsContext, *, bucket: str, trail_arn: str, organization_id: str | None) -> Document:
-    """CloudTrail may check the ACL and write log files only for this trail (aws:SourceArn); TLS only."""
+def trail_bucket_policy(
+    ctx: AwsContext, *, bucket: str, trail_arn: str, trail_account_id: str, organization_id: str | None
+) -> Document:
+    """CloudTrail may check the ACL and write log files only for this trail (aws:SourceArn); TLS only.
+
+    `trail_account_id` owns the trail: the management account for an organization trail, also when a delegated
+    administrator deploys it (its own logs then land under that account's prefix)."""
     bucket_arn = f"arn:{ctx.partition}:s3:::{bucket}"
-    prefixes = [f"{bucket_arn}/AWSLogs/{ctx.account_id}/*"]
+    prefixes = [f"{bucket_arn}/AWSLogs/{trail_account_id}/*"]
     if organization_id:
         # Organization trails write member accounts' logs under the organization id.
         prefixes.append(f"{bucket_arn}/AWSLogs/{organization_id}/*")
@@ -146,8 +151,10 @@ def key_admin_statement(ctx: AwsContext) -> Document:
     }
 
 
-def trail_key_policy(ctx: AwsContext, *, trail_arn: str) -> Document:
-    """CloudTrail may encrypt this trail's log files (and only this trail's) with the key."""
+def trail_key_policy(ctx: AwsContext, *, trail_arn: str, trail_account_id: str) -> Document:
+    """CloudTrail may encrypt this trail's log files (and only this trail's) with the key.
+
+    The encryption context names the trail's owner (the management account for an organization trail)."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -162,7 +169,7 @@ def trail_key_policy(ctx: AwsContext, *, trail_arn: str) -> Document:
                     "StringEquals": {"aws:SourceArn": trail_arn},
                     "StringLike": {
                         "kms:EncryptionContext:aws:cloudtrail:arn": (
-                            f"arn:{ctx.partition}:cloudtrail:*:{ctx.account_id}:trail/*"
+                            f"arn:{ctx.partition}:cloudtrail:*:{trail_account_id}:trail/*"
                         )
                     },
                 },
@@ -369,3 +376,153 @@ def audit_role_policy(
             }
         )
     return {"Version": VERSION, "Statement": statements}
+
+
+# --- Member accounts: the StackSet template and the central event bus ------------------------------------------------
+
+MEMBER_AUDIT_ACTIONS = ("iam:GenerateCredentialReport", "iam:GetCredentialReport")
+MEMBER_FORWARD_RULE_NAME = "root-key-guardrails-forward-root-create-access-key"
+
+
+def member_audit_trust_policy(partition: str, *, audit_account_id: str, audit_role_arn: str) -> Document:
+    """Only the audit function's role may assume the member role.
+
+    The principal is the audit account with aws:PrincipalArn pinned to the role's fixed ARN rather than the role
+    ARN itself: IAM stores a role principal as the role's unique id, so after the audit role is replaced every
+    member trust would silently stop matching. With the condition the trust follows the name, and still admits
+    nothing but that role's sessions.
+    """
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "TrustRootKeyAuditFunction",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{audit_account_id}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": audit_role_arn}},
+            }
+        ],
+    }
+
+
+def member_template(
+    partition: str,
+    *,
+    audit_account_id: str,
+    audit_role_arn: str | None,
+    audit_role_name: str,
+    central_bus_arn: str | None,
+) -> Document:
+    """The CloudFormation template every member account gets through the service-managed StackSet.
+
+    - The audit reader role (when the org audit is on): trusts only the audit function's role, and can only
+      generate and read the credential report.
+    - The forwarding rule (opt-in): root CreateAccessKey on the member's default bus, sent to the central bus with
+      the role EventBridge needs for a cross-account bus target.
+    """
+    resources: Document = {}
+    outputs: Document = {}
+    if audit_role_arn:
+        resources["RootKeyAuditReaderRole"] = {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": audit_role_name,
+                "Description": "Lets the root-key-guardrails audit read this account's IAM credential report (CIS 1.4, IAM.4).",
+                "MaxSessionDuration": 3600,
+                "AssumeRolePolicyDocument": member_audit_trust_policy(
+                    partition, audit_account_id=audit_account_id, audit_role_arn=audit_role_arn
+                ),
+                "Policies": [
+                    {
+                        "PolicyName": "ReadCredentialReport",
+                        "PolicyDocument": {
+                            "Version": VERSION,
+                            "Statement": [
+                                {
+                                    "Sid": "ReadCredentialReport",
+                                    "Effect": "Allow",
+                                    "Action": list(MEMBER_AUDIT_ACTIONS),
+                                    # Neither action has a resource type.
+                                    "Resource": "*",
+                                }
+                            ],
+                        },
+                    }
+                ],
+            },
+        }
+        outputs["AuditReaderRoleArn"] = {"Value": {"Fn::GetAtt": ["RootKeyAuditReaderRole", "Arn"]}}
+    if central_bus_arn:
+        resources["ForwardRootKeyEventsRole"] = {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "Description": "Lets EventBridge put root CreateAccessKey events on the root-key-guardrails central bus.",
+                "AssumeRolePolicyDocument": {
+                    "Version": VERSION,
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "events.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                        }
+                    ],
+                },
+                "Policies": [
+                    {
+                        "PolicyName": "PutEventsOnCentralBus",
+                        "PolicyDocument": {
+                            "Version": VERSION,
+                            "Statement": [
+                                {"Effect": "Allow", "Action": "events:PutEvents", "Resource": central_bus_arn}
+                            ],
+                        },
+                    }
+                ],
+            },
+        }
+        resources["ForwardRootKeyEventsRule"] = {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "Name": MEMBER_FORWARD_RULE_NAME,
+                "Description": "Root user iam:CreateAccessKey (CIS 1.4, IAM.4), forwarded to the guardrails' central bus.",
+                "EventBusName": "default",
+                "EventPattern": ROOT_CREATE_ACCESS_KEY_EVENT_PATTERN,
+                "State": "ENABLED",
+                "Targets": [
+                    {
+                        "Id": "central-bus",
+                        "Arn": central_bus_arn,
+                        "RoleArn": {"Fn::GetAtt": ["ForwardRootKeyEventsRole", "Arn"]},
+                    }
+                ],
+            },
+        }
+    if not resources:
+        raise ValueError("member_template: nothing to deploy (no audit role, no forwarding)")
+    template: Document = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "root-key-guardrails member account resources (CIS 1.4, Security Hub IAM.4).",
+        "Resources": resources,
+    }
+    if outputs:
+        template["Outputs"] = outputs
+    return template
+
+
+def central_bus_policy(*, bus_arn: str, organization_id: str) -> Document:
+    """Any account of the organization may put events on the central bus; no one else."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AllowOrganizationPutEvents",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "events:PutEvents",
+                "Resource": bus_arn,
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
+            }
+        ],
+    }

@@ -16,7 +16,9 @@ Where this differs from the real engine, it errs on the side the pack must handl
   they get values shaped like AWS's.
 - Values keep the engine's wire encoding: unknowns as `UNKNOWN`, secrets/assets/archives as signature objects
   (asset hashes are not computed).
-- Invokes answer from a fixed mock organization (see the constants below); an invoke nobody modelled fails the run.
+- Invokes answer from a mock organization (see the constants below) whose trusted access and policy types satisfy
+  every prerequisite of the default config and of the org-wide StackSet; `preflight:` config keys change it (a
+  missing prerequisite, a delegated administrator as the deployer). An invoke nobody modelled fails the run.
 
 The SDK keeps its runtime state (settings, root stack, config) in context variables, so each run happens in a
 fresh `contextvars` context with its own event loop: repeated runs in one process do not see each other.
@@ -52,6 +54,28 @@ PARTITION = "aws"
 ORGANIZATION_ID = "o-a1b2c3d4e5"
 ROOT_ID = "r-a1b2"
 MEMBER_ACCOUNT_ID = "444455556666"
+# A member account registered as delegated administrator (security tooling account).
+DELEGATED_ADMIN_ACCOUNT_ID = "555566667777"
+# Trusted access the mock organization has enabled: what the default config and the org-wide StackSet need.
+SERVICE_ACCESS_PRINCIPALS = (
+    "cloudtrail.amazonaws.com",
+    "iam.amazonaws.com",
+    "member.org.stacksets.cloudformation.amazonaws.com",
+)
+# Services the delegated administrator account is registered for.
+DELEGATED_SERVICES = (
+    "cloudtrail.amazonaws.com",
+    "iam.amazonaws.com",
+    "member.org.stacksets.cloudformation.amazonaws.com",
+)
+
+# Config keys of the `preflight:` namespace shape the mock AWS world (the program ignores other namespaces):
+# `preflight:organization` is a JSON object merged into getOrganization's result (e.g. a featureSet, the
+# awsServiceAccessPrincipals, roots), `preflight:callerAccountId` is the deploying account (e.g. the delegated
+# administrator), `preflight:delegatedServices` a JSON list of the service principals getDelegatedServices returns.
+MOCK_ORGANIZATION_KEY = "preflight:organization"
+MOCK_CALLER_KEY = "preflight:callerAccountId"
+MOCK_DELEGATED_SERVICES_KEY = "preflight:delegatedServices"
 
 _STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -165,36 +189,83 @@ def _computed_outputs(typ: str, urn: str, inputs: Mapping[str, Any], region: str
     return {"id": f"{name or urn.rsplit('::', 1)[-1]}-{_suffix(urn)}"}
 
 
-def _invoke_result(token: str, region: str = REGION) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MockWorld:
+    """What the data sources answer: the deploying account and the organization it belongs to."""
+
+    caller_account_id: str = ACCOUNT_ID
+    organization: Mapping[str, Any] = field(default_factory=dict)
+    delegated_services: tuple[str, ...] = DELEGATED_SERVICES
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, str]) -> "MockWorld":
+        def load(key: str, kind: type) -> Any:
+            try:
+                value = json.loads(config[key])
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{key} must be JSON: {exc}") from exc
+            if not isinstance(value, kind):
+                raise ValueError(f"{key} must be a JSON {kind.__name__}")
+            return value
+
+        return cls(
+            caller_account_id=config.get(MOCK_CALLER_KEY, ACCOUNT_ID),
+            organization=load(MOCK_ORGANIZATION_KEY, dict) if MOCK_ORGANIZATION_KEY in config else {},
+            delegated_services=tuple(load(MOCK_DELEGATED_SERVICES_KEY, list))
+            if MOCK_DELEGATED_SERVICES_KEY in config else DELEGATED_SERVICES,
+        )
+
+
+def _organization(world: MockWorld) -> dict[str, Any]:
+    master = f"arn:{PARTITION}:organizations::{ACCOUNT_ID}:account/{ORGANIZATION_ID}/{ACCOUNT_ID}"
+
+    def account(account_id: str, name: str, email: str) -> dict[str, Any]:
+        return {"arn": f"arn:{PARTITION}:organizations::{ACCOUNT_ID}:account/{ORGANIZATION_ID}/{account_id}",
+                "email": email, "id": account_id, "joinedMethod": "CREATED",
+                "joinedTimestamp": "2024-01-15T10:00:00Z", "name": name, "state": "ACTIVE", "status": "ACTIVE"}
+
+    member = account(MEMBER_ACCOUNT_ID, "workload", "workload@example.com")
+    security = account(DELEGATED_ADMIN_ACCOUNT_ID, "security", "security@example.com")
+    mgmt = account(ACCOUNT_ID, "management", "aws-root@example.com")
+    result = {
+        "id": ORGANIZATION_ID,
+        "arn": f"arn:{PARTITION}:organizations::{ACCOUNT_ID}:organization/{ORGANIZATION_ID}",
+        "featureSet": "ALL",
+        "masterAccountId": ACCOUNT_ID,
+        "masterAccountArn": master,
+        "masterAccountEmail": "aws-root@example.com",
+        "masterAccountName": "management",
+        "awsServiceAccessPrincipals": list(SERVICE_ACCESS_PRINCIPALS),
+        "enabledPolicyTypes": ["SERVICE_CONTROL_POLICY"],
+        "accounts": [mgmt, member, security],
+        "nonMasterAccounts": [member, security],
+        "roots": [{
+            "id": ROOT_ID,
+            "arn": f"arn:{PARTITION}:organizations::{ACCOUNT_ID}:root/{ORGANIZATION_ID}/{ROOT_ID}",
+            "name": "Root",
+            "policyTypes": [{"status": "ENABLED", "type": "SERVICE_CONTROL_POLICY"}],
+        }],
+    }
+    result.update(world.organization)
+    return result
+
+
+def _invoke_result(token: str, region: str = REGION, world: MockWorld | None = None,
+                   args: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Results of the data sources the program calls. Invokes run for real during a preview, so these are known."""
+    world = world or MockWorld()
     if token == "aws:organizations/getOrganization:getOrganization":
-        master = f"arn:{PARTITION}:organizations::{ACCOUNT_ID}:account/{ORGANIZATION_ID}/{ACCOUNT_ID}"
-        member = {"arn": f"arn:{PARTITION}:organizations::{ACCOUNT_ID}:account/{ORGANIZATION_ID}/{MEMBER_ACCOUNT_ID}",
-                  "email": "workload@example.com", "id": MEMBER_ACCOUNT_ID, "joinedMethod": "CREATED",
-                  "joinedTimestamp": "2024-01-15T10:00:00Z", "name": "workload", "state": "ACTIVE", "status": "ACTIVE"}
-        mgmt = dict(member, arn=master, email="aws-root@example.com", id=ACCOUNT_ID, name="management")
-        return {
-            "id": ORGANIZATION_ID,
-            "arn": f"arn:{PARTITION}:organizations::{ACCOUNT_ID}:organization/{ORGANIZATION_ID}",
-            "featureSet": "ALL",
-            "masterAccountId": ACCOUNT_ID,
-            "masterAccountArn": master,
-            "masterAccountEmail": "aws-root@example.com",
-            "masterAccountName": "management",
-            "awsServiceAccessPrincipals": ["cloudtrail.amazonaws.com", "iam.amazonaws.com"],
-            "enabledPolicyTypes": ["SERVICE_CONTROL_POLICY"],
-            "accounts": [mgmt, member],
-            "nonMasterAccounts": [member],
-            "roots": [{
-                "id": ROOT_ID,
-                "arn": f"arn:{PARTITION}:organizations::{ACCOUNT_ID}:root/{ORGANIZATION_ID}/{ROOT_ID}",
-                "name": "Root",
-                "policyTypes": [{"status": "ENABLED", "type": "SERVICE_CONTROL_POLICY"}],
-            }],
-        }
+        return _organization(world)
+    if token == "aws:organizations/getDelegatedServices:getDelegatedServices":
+        account_id = str((args or {}).get("accountId", ""))
+        services = world.delegated_services if account_id == DELEGATED_ADMIN_ACCOUNT_ID else ()
+        return {"id": account_id, "accountId": account_id, "delegatedServices": [
+            {"delegationEnabledDate": "2024-02-01T10:00:00Z", "servicePrincipal": principal} for principal in services
+        ]}
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
-        return {"accountId": ACCOUNT_ID, "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:user/deployer",
-                "id": ACCOUNT_ID, "userId": "AIDAEXAMPLEDEPLOYER01"}
+        account_id = world.caller_account_id
+        return {"accountId": account_id, "arn": f"arn:{PARTITION}:iam::{account_id}:user/deployer",
+                "id": account_id, "userId": "AIDAEXAMPLEDEPLOYER01"}
     if token == "aws:index/getRegion:getRegion":
         return {"id": region, "name": region, "region": region, "description": region,
                 "endpoint": f"ec2.{region}.amazonaws.com"}
@@ -249,7 +320,9 @@ class _Registration:
 class RecordingMonitor:
     """A resource monitor speaking the SDK's in-process monitor interface, recording every registration."""
 
-    def __init__(self, project: str, stack: str, preview: bool, region: str = REGION) -> None:
+    def __init__(self, project: str, stack: str, preview: bool, region: str = REGION,
+                 world: MockWorld | None = None) -> None:
+        self.world = world or MockWorld()
         self.project = project
         self.stack = stack
         self.preview = preview
@@ -366,7 +439,7 @@ class RecordingMonitor:
     def Invoke(self, request: Any) -> Any:
         from pulumi.runtime.proto import resource_pb2
 
-        result = _invoke_result(request.tok, self.region)
+        result = _invoke_result(request.tok, self.region, self.world, _struct_to_json(request.args))
         return resource_pb2.ResourceInvokeResponse(**{"return": _json_to_struct(result)})
 
     def Call(self, request: Any) -> Any:
@@ -463,7 +536,8 @@ def run_program(project_dir: str | Path, stack: str, config: Mapping[str, str], 
         if not isinstance(value, str):
             raise TypeError(f"config value for {key!r} must be a string as the CLI passes it, got {type(value).__name__}")
 
-    monitor = (monitor_factory or RecordingMonitor)(project, stack, preview, merged.get("aws:region", REGION))
+    monitor = (monitor_factory or RecordingMonitor)(project, stack, preview, merged.get("aws:region", REGION),
+                                                    MockWorld.from_config(merged))
     engine = _Engine()
     program = project_dir / "__main__.py"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 import yaml
 
@@ -59,6 +61,8 @@ def test_config_example_stack_file_is_valid() -> None:
          {"trail_mode": TrailMode.EXISTING, "existing_log_group_name": "aws-controltower/CloudTrailLogs"}),
         ({"auditSchedule": "cron(0 */4 * * ? *)"}, {"audit_schedule": "cron(0 */4 * * ? *)"}),
         ({"auditSchedule": "rate(12 hours)"}, {"audit_schedule": "rate(12 hours)"}),
+        ({"auditSchedule": "cron(0 0,12 * * ? *)"}, {"audit_schedule": "cron(0 0,12 * * ? *)"}),
+        ({"auditSchedule": "cron(0/30 * ? * SUN-SAT *)"}, {"audit_schedule": "cron(0/30 * ? * SUN-SAT *)"}),
         ({"alarmPeriodSeconds": 10}, {"alarm_period_seconds": 10}),
         ({"alarmPeriodSeconds": 86400}, {"alarm_period_seconds": 86400}),
         ({"logRetentionDays": 3653}, {"log_retention_days": 3653}),
@@ -70,6 +74,10 @@ def test_config_example_stack_file_is_valid() -> None:
 def test_config_valid_value_parses(overrides: dict[str, object], expected: dict[str, object]) -> None:
     config = _parse(overrides)
     assert {field: getattr(config, field) for field in expected} == expected
+
+
+_GAP_LIMIT = ("at most 12 hours are allowed, because the audit alarm's period is two gaps and CloudWatch caps a "
+              "period at one day")
 
 
 def _line(name: str, shown: str, allowed: str) -> str:
@@ -141,17 +149,34 @@ BAD_INPUTS = [
                         "otherwise, e.g. rate(1 hour), rate(2 hours)")],
                  id="schedule-rate-unit"),
     pytest.param({"auditSchedule": "rate(2 days)"},
-                 [_line("auditSchedule", '"rate(2 days)"', "rate() must run at least every 12 hours, or the audit "
-                        "alarm reads the gap as a stopped audit")],
+                 [_line("auditSchedule", '"rate(2 days)"', "leaves up to 2 days between runs; " + _GAP_LIMIT)],
                  id="schedule-rate-too-slow"),
     pytest.param({"auditSchedule": "cron(0 12 * * * *)"},
                  [_line("auditSchedule", '"cron(0 12 * * * *)"',
                         "cron() needs ? in exactly one of day-of-month and day-of-week")],
                  id="schedule-cron-question-mark"),
     pytest.param({"auditSchedule": "cron(0 12 ? * MON *)"},
-                 [_line("auditSchedule", '"cron(0 12 ? * MON *)"', "cron() must run every day (day-of-month, month, "
-                        "day-of-week and year * or ?), or the audit alarm reads the silent days as a stopped audit")],
+                 [_line("auditSchedule", '"cron(0 12 ? * MON *)"', "leaves up to 7 days between runs; " + _GAP_LIMIT)],
                  id="schedule-cron-weekly"),
+    # Every two hours on weekdays: Friday 22:00 to Monday 00:00 UTC is the real gap, not two hours.
+    pytest.param({"auditSchedule": "cron(0 */2 ? * MON-FRI *)"},
+                 [_line("auditSchedule", '"cron(0 */2 ? * MON-FRI *)"',
+                        "leaves up to 2 days 2 hours between runs; " + _GAP_LIMIT)],
+                 id="schedule-cron-weekdays"),
+    pytest.param({"auditSchedule": "cron(0 0,12 * * ? 2020-2021)"},
+                 [_line("auditSchedule", '"cron(0 0,12 * * ? 2020-2021)"', "cron() never runs from "
+                        f"{date.today().isoformat()} on")],
+                 id="schedule-cron-past-years"),
+    pytest.param({"auditSchedule": "cron(0 8 ? * 8 *)"},
+                 [_line("auditSchedule", '"cron(0 8 ? * 8 *)"', "cron() day-of-week field has 8, outside 1-7")],
+                 id="schedule-cron-dow-range"),
+    pytest.param({"auditSchedule": "cron(60 * * * ? *)"},
+                 [_line("auditSchedule", '"cron(60 * * * ? *)"', "cron() minutes field has 60, outside 0-59")],
+                 id="schedule-cron-minute-range"),
+    pytest.param({"auditSchedule": "cron(0 * * * ?)"},
+                 [_line("auditSchedule", '"cron(0 * * * ?)"', "cron() takes six space-separated fields: minutes "
+                        "hours day-of-month month day-of-week year")],
+                 id="schedule-cron-five-fields"),
     pytest.param({"auditOrgRoleName": "audit role"},
                  [_line("auditOrgRoleName", '"audit role"',
                         "must be empty or an IAM role name: 1-64 characters from A-Z a-z 0-9 + = , . @ _ -")],
@@ -166,6 +191,23 @@ BAD_INPUTS = [
                   _line("auditRemediate", '"true"', "needs enableCentralizedRootAccess true: sts:AssumeRoot only "
                         "works with RootSessions enabled")],
                  id="remediate-prerequisites"),
+    pytest.param({"auditOrgRoleName": "RootKeyAuditReader", "memberStackSetTargets": ["444455556666"]},
+                 [_line("memberStackSetTargets", '"444455556666"', "each target must be a root id r-[0-9a-z]{4,32} or "
+                        "an OU id ou-[0-9a-z]{4,32}-[a-z0-9]{8,32} (a service-managed StackSet deploys to "
+                        "organizational units, not to single accounts)")],
+                 id="stack-set-target-account"),
+    pytest.param({"memberStackSetTargets": ["ou-a1b2-workload1"]},
+                 [_line("memberStackSetTargets", '["ou-a1b2-workload1"]', "must be empty unless memberStackSet "
+                        "deploys something (auditOrgRoleName set or orgEventForwarding true)")],
+                 id="stack-set-targets-unused"),
+    pytest.param({"orgEventForwarding": True, "eventBridgeDetection": False},
+                 [_line("orgEventForwarding", '"true"', "needs enableDetection and eventBridgeDetection true: member "
+                        "events go to the central rule's alert topic")],
+                 id="forwarding-without-event-bridge"),
+    pytest.param({"orgEventForwarding": True, "memberStackSet": False},
+                 [_line("orgEventForwarding", '"true"',
+                        "needs memberStackSet true: the StackSet deploys the member-account rule")],
+                 id="forwarding-without-stack-set"),
     pytest.param({"enableSCP": False},
                  [_line("enableSCP", '"false"', "is not a configuration key of this project; did you mean enableScp?")],
                  id="misspelt-key"),

@@ -154,7 +154,7 @@ def test_detection_baseline_trail_role_scoped_to_its_log_group(baseline: Registe
     assert baseline.document(f"{DETECTION}-trail-logs-role", "assumeRolePolicy") == {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                       "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceArn": TRAIL_ARN}}}],
+                       "Action": "sts:AssumeRole"}],
     }
     assert baseline.document(f"{DETECTION}-trail-logs-policy") == {
         "Version": "2012-10-17",
@@ -389,12 +389,14 @@ def test_audit_baseline_alarms_errors_and_active_keys_fail_closed(baseline: Regi
         "RootKeyGuardrails", "RootAccessKeysActive", False)
     # Only the active-keys alarm, a state people wait to see end, also sends the all-clear.
     assert (active["okActions"], "okActions" in errors) == ([topic_arn], False)
-    # A stopped audit (no datapoint in two schedule intervals) alarms too.
+    # A stopped audit (no datapoint in two schedule intervals) leaves OK/ALARM for INSUFFICIENT_DATA, which notifies;
+    # a fresh alarm starts in INSUFFICIENT_DATA, so a deployment pages nobody before the first run.
     assert _alarm_semantics(active) == {
         "statistic": "Maximum", "period": 7200, "evaluationPeriods": 1, "datapointsToAlarm": 1, "threshold": 1,
-        "comparisonOperator": "GreaterThanOrEqualToThreshold", "treatMissingData": "breaching",
+        "comparisonOperator": "GreaterThanOrEqualToThreshold", "treatMissingData": "missing",
         "actionsEnabled": True, "alarmActions": [topic_arn],
     }
+    assert (active["insufficientDataActions"], "insufficientDataActions" in errors) == ([topic_arn], False)
 
 
 def test_program_baseline_exports(baseline: Registered) -> None:
@@ -468,6 +470,11 @@ KNOBS: list[tuple[str, dict[str, Any], Callable[[Registered], Any], Any]] = [
      lambda r: (r.named(f"{AUDIT}-schedule").inputs["scheduleExpression"],
                 r.named(f"{AUDIT}-alarm-root-keys-active").inputs["period"]),
      ("rate(30 minutes)", 3600)),
+    # The real longest gap of the cron, not one day: every 2 hours at :15 gives a 4-hour period.
+    ("auditSchedule", {"auditSchedule": "cron(15 */2 * * ? *)"},
+     lambda r: r.named(f"{AUDIT}-alarm-root-keys-active").inputs["period"], 14400),
+    ("auditSchedule", {"auditSchedule": "cron(0 0,12 * * ? *)"},
+     lambda r: r.named(f"{AUDIT}-alarm-root-keys-active").inputs["period"], 86400),
     ("auditOrgRoleName", {"auditOrgRoleName": "RootKeyAuditReader"},
      lambda r: (r.document(f"{AUDIT}-policy")["Statement"][7:], r.one(FUNCTION).inputs["timeout"],
                 r.one(FUNCTION).inputs["environment"]["variables"]["AUDIT_ORG_ROLE_NAME"]),
@@ -529,3 +536,35 @@ def test_audit_function_timeout_outlasts_one_account_audit(overrides: dict[str, 
 
     timeout = program(overrides).one(FUNCTION).inputs["timeout"]
     assert timeout > RetryPolicy().deadline_seconds + RUN_RESERVE_SECONDS
+
+
+# --- Names known before deployment -----------------------------------------------------------------------------------
+
+
+def test_audit_role_fixed_stack_qualified_name(baseline: Registered) -> None:
+    # Member-account roles trust this ARN; a generated name would change on every replacement.
+    role = baseline.named(f"{AUDIT}-role")
+    assert role.inputs["name"] == "root-key-guardrails-dev-audit"
+    assert baseline.one("root-key-guardrails:audit:RootAccessKeyAudit").outputs["roleArn"] == (
+        f"arn:aws:iam::{ACCOUNT_ID}:role/root-key-guardrails-dev-audit")
+
+
+@pytest.mark.parametrize(
+    ("stack", "trail"),
+    [
+        ("dev", "root-key-guardrails-dev-trail"),
+        ("prod--eu", "root-key-guardrails-prod-eu-trail"),
+        ("a._b", "root-key-guardrails-a-b-trail"),
+        ("_x_", "root-key-guardrails-x-trail"),
+        ("team.sec", "root-key-guardrails-team-sec-trail"),
+    ],
+)
+def test_physical_name_adjacent_separators_collapsed(stack: str, trail: str) -> None:
+    from components.context import AwsContext
+
+    ctx = AwsContext(account_id=ACCOUNT_ID, region="us-east-1", partition="aws", stack=stack)
+    name = ctx.physical_name("trail", limit=128)
+    assert name == trail
+    # CloudTrail's rule: no adjacent -, _ or . and alphanumeric at both ends.
+    assert not re.search(r"[-_.]{2}", name) and name[0].isalnum() and name[-1].isalnum()
+    assert ctx.physical_name("x" * 200, limit=64)[-1].isalnum()
