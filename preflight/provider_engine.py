@@ -69,6 +69,23 @@ _INVOKE_DRIFT: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+# Top-level properties pulumi-aws 7 (the 6.x line) renamed from what provider 5.100.0 calls them: Pulumi name ->
+# the 5.x provider's Pulumi-shaped name. 6.0 gave every resource a `region` argument, so resources that already had
+# one renamed theirs.
+_PROPERTY_DRIFT: Mapping[str, Mapping[str, str]] = {
+    "aws:cloudformation/stackSetInstance:StackSetInstance": {"stackSetInstanceRegion": "region"},
+}
+
+
+def _rename(value: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    return {names.get(k, k): v for k, v in value.items()}
+
+
+def provider_state(record: RecordedResource) -> dict[str, Any]:
+    """A created resource's recorded outputs in the names the provider reads back and deletes by."""
+    return _rename(record.outputs, _PROPERTY_DRIFT.get(record.type, {}))
+
+
 def _contains_unknown(value: Any) -> bool:
     if value == UNKNOWN:
         return True
@@ -156,17 +173,19 @@ class ProviderMonitor(RecordingMonitor):
         rid: str | None = None
         started = time.monotonic()
         try:
+            to_provider = _PROPERTY_DRIFT.get(request.type, {})
+            to_pulumi = {v: k for k, v in to_provider.items()}
             with self._provider_lock:
                 started = time.monotonic()  # the provider's time, not the wait for a free slot
-                checked = self.provider.check(request.type, request.name, inputs)
+                checked = self.provider.check(request.type, request.name, _rename(inputs, to_provider))
                 if self.preview:
                     planned = _drop_nulls(self.provider.plan(request.type, request.name, checked))
-                    record_inputs = _with_defaults(checked, planned)
-                    outputs = {k: v for k, v in planned.items() if k != "id"}
+                    record_inputs = _rename(_with_defaults(checked, planned), to_pulumi)
+                    outputs = _rename({k: v for k, v in planned.items() if k != "id"}, to_pulumi)
                 else:
                     rid, created = self.provider.create(request.type, request.name, checked)
-                    record_inputs = dict(checked)
-                    outputs = {k: v for k, v in _drop_nulls(created).items() if k != "id"}
+                    record_inputs = _rename(checked, to_pulumi)
+                    outputs = _rename({k: v for k, v in _drop_nulls(created).items() if k != "id"}, to_pulumi)
         except Exception as exc:  # noqa: BLE001 - every provider failure names the resource; none passes silently
             message = f"{request.type} {request.name!r} ({urn}): {getattr(exc, 'message', None) or exc}"
             self.steps.append(ProviderStep(urn, request.type, operation, time.monotonic() - started, message))
@@ -270,5 +289,5 @@ def provider_preview(project_dir: Path, stack: str, config: Mapping[str, str], *
                            log=log)
 
 
-__all__ = ["PROGRAM_SERVICES", "ProviderMonitor", "ProviderResourceError", "ProviderRun", "ProviderStep",
+__all__ = ["PROGRAM_SERVICES", "provider_state", "ProviderMonitor", "ProviderResourceError", "ProviderRun", "ProviderStep",
            "destroy_order", "provider_aws_config", "provider_preview", "refusing_endpoint"]

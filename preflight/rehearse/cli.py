@@ -30,7 +30,7 @@ from typing import Any, Sequence
 from preflight import engine
 from preflight.export import write_export
 from preflight.model import RecordedResource
-from preflight.provider_engine import provider_aws_config
+from preflight.provider_engine import provider_aws_config, provider_state
 from preflight.rehearse.audit_run import AuditOutcome, run_deployed_function, stored_zip
 from preflight.rehearse.deploy import DeleteStep, Deployment, deploy, destroy
 from preflight.rehearse.verify import Check, remaining, verify
@@ -44,6 +44,14 @@ PROJECT = "root-key-guardrails"
 VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     # The defaults, plus one subscriber so the alert path ends somewhere.
     "default": ("rehearsal", {f"{PROJECT}:alarmEmails": '["secops@example.com"]'}),
+    # The organization rollout: centralized root access, the audit reading every member account through a role the
+    # member StackSet deploys, and member-account events forwarded to a central bus.
+    "organization": ("rehearsal-org", {
+        f"{PROJECT}:alarmEmails": '["secops@example.com"]',
+        f"{PROJECT}:enableCentralizedRootAccess": "true",
+        f"{PROJECT}:auditOrgRoleName": "RootKeyAuditReader",
+        f"{PROJECT}:orgEventForwarding": "true",
+    }),
 }
 
 
@@ -148,7 +156,7 @@ def rehearse_variant(provider: Any, world: World, project_dir: Path, name: str, 
         started = time.monotonic()
         for record in deployment.created:
             try:
-                state = provider.read(record.type, record.id, dict(record.outputs))
+                state = provider.read(record.type, record.id, provider_state(record))
                 report.checks.append(Check(record.urn, "exists (provider read)", state is not None,
                                            "" if state is not None else "not found after create"))
             except Exception as exc:  # noqa: BLE001 - a failed read is a failed check
@@ -233,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
 def summary(reports: list[VariantReport], world: World, trap: EgressTrap) -> dict[str, Any]:
     return {
         "endpoint": world.endpoint_url,
+        "organization": {"id": world.organization_id, "root": world.root_id,
+                         "management": MANAGEMENT_ACCOUNT_ID, "members": list(world.member_account_ids)},
         "variants": [{
             "name": r.name, "stack": r.stack,
             "planned": sum(1 for x in r.deployment.resources if x.custom and not x.type.startswith("pulumi:providers:")),

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from preflight import engine
 from preflight.model import RecordedResource
-from preflight.provider_engine import ProviderMonitor, ProviderStep, destroy_order
+from preflight.provider_engine import ProviderMonitor, ProviderStep, destroy_order, provider_state
 
 
 @dataclass
@@ -72,7 +72,7 @@ def destroy(provider: Any, created: list[RecordedResource]) -> list[DeleteStep]:
     for record in destroy_order(created):
         started = time.monotonic()
         try:
-            provider.delete(record.type, record.id, dict(record.outputs))
+            provider.delete(record.type, record.id, provider_state(record))
         except Exception as exc:  # noqa: BLE001 - each failure is reported with the resource it left behind
             steps.append(DeleteStep(record.urn, record.type, time.monotonic() - started,
                                     f"{record.type} {record.name!r} ({record.id}): {getattr(exc, 'message', exc)}"))

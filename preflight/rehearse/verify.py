@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from preflight.model import RecordedResource
+from preflight.provider_engine import provider_state
 from preflight.rehearse.world import World
 
 
@@ -160,6 +161,38 @@ def verify(world: World, resources: list[RecordedResource]) -> list[Check]:
             c.expect(r, "invoke permission for the schedule", bool(match), True)
         c.run(r, "invoke permission", permission)
 
+    cfn = world.client("cloudformation")
+    for r in _of(resources, "aws:cloudformation/stackSet:StackSet"):
+        def stack_set(r: RecordedResource = r) -> None:
+            got = cfn.describe_stack_set(StackSetName=r.inputs["name"])["StackSet"]
+            c.expect(r, "StackSet template", got.get("TemplateBody"), r.inputs.get("templateBody"))
+            c.expect(r, "StackSet permission model", got.get("PermissionModel"), r.inputs.get("permissionModel"))
+            auto = r.inputs.get("autoDeployment") or {}
+            c.expect(r, "StackSet auto-deployment", (got.get("AutoDeployment") or {}).get("Enabled", False),
+                     auto.get("enabled", False))
+        c.run(r, "StackSet", stack_set)
+    for r in _of(resources, "aws:cloudformation/stackSetInstance:StackSetInstance"):
+        def instances(r: RecordedResource = r) -> None:
+            found = cfn.list_stack_instances(StackSetName=r.inputs["stackSetName"])["Summaries"]
+            targets = (r.inputs.get("deploymentTargets") or {}).get("organizationalUnitIds") or []
+            if world.root_id in targets:
+                # The root targets every member account: the audit reader role must reach each one.
+                c.expect(r, "StackSet instance in every member account",
+                         sorted({i["Account"] for i in found} & set(world.member_account_ids)),
+                         sorted(world.member_account_ids))
+            else:
+                c.expect(r, "StackSet instances exist", bool(found), True)
+        c.run(r, "StackSet instances", instances)
+    for r in _of(resources, "aws:cloudwatch/eventBus:EventBus"):
+        def bus(r: RecordedResource = r) -> None:
+            c.expect(r, "event bus", events.describe_event_bus(Name=r.inputs["name"])["Name"], r.inputs["name"])
+        c.run(r, "event bus", bus)
+    for r in _of(resources, "aws:cloudwatch/eventBusPolicy:EventBusPolicy"):
+        def bus_policy(r: RecordedResource = r) -> None:
+            got = events.describe_event_bus(Name=r.inputs.get("eventBusName", "default")).get("Policy")
+            c.expect(r, "event bus policy", _json(got), _json(r.inputs["policy"]))
+        c.run(r, "event bus policy", bus_policy)
+
     checked_types = {urns[item.urn].type for item in c.items if item.urn in urns}
     for type_ in sorted({r.type for r in resources if r.custom and r.id and not r.type.startswith("pulumi:")}
                         - checked_types - _CREATED_ONLY):
@@ -185,7 +218,7 @@ def remaining(provider: Any, created: list[RecordedResource]) -> list[str]:
     left = []
     for r in created:
         try:
-            state = provider.read(r.type, r.id, dict(r.outputs))
+            state = provider.read(r.type, r.id, provider_state(r))
         except Exception as exc:  # noqa: BLE001 - a read that fails cannot prove the resource is gone
             left.append(f"{r.type} {r.name!r} ({r.id}): read failed: {getattr(exc, 'message', exc)}")
             continue

@@ -72,14 +72,31 @@ def test_rehearsal_every_control_type_deployed(rehearsal):
 
 
 def test_rehearsal_deployed_audit_fails_with_key_then_passes(rehearsal):
-    for variant in rehearsal[1]["variants"]:
+    _, summary = rehearsal
+    org = summary["organization"]
+    audited = {"default": [org["management"]], "organization": [org["management"], *org["members"]]}
+    for variant in summary["variants"]:
         audit = variant["audit"]
         assert [(a["case"], a["status"]) for a in audit] == [("seeded active root key", "FAIL"),
-                                                            ("root key deleted", "PASS")]
-        assert audit[0]["findings"][0].startswith("Account 123456789012: FAIL, the root user has 1 active access key")
+                                                            ("root key deleted", "PASS")], variant["name"]
+        with_key, without_key = audit
+        # Every account the variant audits (the org rollout: each member through the StackSet's role) has a finding.
+        assert sorted(f.split(":", 1)[0] for f in with_key["findings"]) == \
+            sorted(f"Account {a}" for a in audited[variant["name"]])
+        assert all(f.split(": ", 1)[1].startswith("FAIL, the root user has 1 active access key (key 1 (active, ")
+                   for f in with_key["findings"])
+        assert all(f.split(": ", 1)[1].startswith("PASS, the root user has no access keys;")
+                   for f in without_key["findings"])
         # The handler came from the uploaded zip, not from this checkout.
         assert all(not a["module_file"].startswith(str(ROOT)) and "rehearse-lambda-" in a["module_file"]
                    for a in audit)
+
+
+def test_rehearsal_both_variants_rehearsed(rehearsal):
+    variants = {v["name"]: v for v in rehearsal[1]["variants"]}
+    assert sorted(variants) == ["default", "organization"]
+    assert {"aws:cloudformation/stackSet:StackSet", "aws:cloudformation/stackSetInstance:StackSetInstance",
+            "aws:iam/organizationsFeatures:OrganizationsFeatures"} <= set(variants["organization"]["types"])
 
 
 def test_rehearsal_no_request_leaves_loopback(rehearsal):
