@@ -134,3 +134,46 @@ def test_provider_check_default_program_passes_with_provider_defaults(tmp_path, 
     # A provider default the program does not set, and a computed value left unknown for the apply.
     assert (topic["inputs"]["fifoTopic"], topic["inputs"]["contentBasedDeduplication"]) == (False, False)
     assert trail["outputs"]["arn"] == "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+class _FakeProvider:
+    """Stands in for preflight.tfprovider.Provider: refuses one type, plans the rest with one default."""
+
+    def __init__(self, refuse: str) -> None:
+        self.refuse = refuse
+        self.calls: list[tuple[str, str, str]] = []
+
+    def check(self, token, name, inputs):
+        self.calls.append(("check", token, name))
+        if token == self.refuse:
+            from preflight.tfprovider import ProviderError
+
+            raise ProviderError(name, "ValidateResourceTypeConfig: retentionInDays: expected one of [1 3 5], got 42")
+        return dict(inputs)
+
+    def plan(self, token, name, inputs, prior=None):
+        self.calls.append(("plan", token, name))
+        return {**inputs, "id": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "arn": "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+                "defaulted": False, "unset": None}
+
+
+def test_provider_monitor_preview_refusal_named_and_others_planned():
+    from preflight import engine
+    from preflight.provider_engine import ProviderMonitor
+
+    fake = _FakeProvider(refuse="aws:cloudwatch/logGroup:LogGroup")
+    monitors = []
+
+    def factory(*args):
+        monitors.append(ProviderMonitor(fake, *args[:4], world=args[4] if len(args) > 4 else None))
+        return monitors[0]
+
+    records = engine.run_program(BROKEN, "dev", {}, preview=True, monitor_factory=factory)
+    assert monitors[0].errors == [
+        "aws:cloudwatch/logGroup:LogGroup 'broken-logs' (urn:pulumi:dev::provider-broken::aws:cloudwatch/logGroup:"
+        "LogGroup::broken-logs): ValidateResourceTypeConfig: retentionInDays: expected one of [1 3 5], got 42"]
+    topic = next(r for r in records if r.name == "fine-topic")
+    # A known planned value the program left out is a provider default; unknowns and nulls are not inputs.
+    assert topic.inputs == {"name": "fine-topic", "defaulted": False}
+    assert topic.outputs == {"name": "fine-topic", "arn": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "defaulted": False}
+    assert [c[0] for c in fake.calls if c[2] == "fine-topic"] == ["check", "plan"]

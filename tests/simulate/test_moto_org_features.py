@@ -126,3 +126,34 @@ def test_batch_update_findings_resolves_known_and_lists_unknown():
     assert result["UnprocessedFindings"] == [{"FindingIdentifier": {"Id": "nope", "ProductArn": product},
                                               "ErrorCode": "FindingNotFound", "ErrorMessage": "Finding Not Found"}]
     assert hub.get_findings()["Findings"][0]["Workflow"] == {"Status": "RESOLVED"}
+
+
+def _stack_set(auto: bool) -> tuple[object, str, list[str]]:
+    org = boto3.client("organizations", region_name=REGION)
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    members = [org.create_account(AccountName=f"m{i}", Email=f"m{i}@example.com")["CreateAccountStatus"]["AccountId"]
+               for i in range(2)]
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack_set(StackSetName="members", TemplateBody='{"Resources": {}}', PermissionModel="SERVICE_MANAGED",
+                         AutoDeployment={"Enabled": auto, "RetainStacksOnAccountRemoval": False})
+    cfn.create_stack_instances(StackSetName="members", DeploymentTargets={"OrganizationalUnitIds": [root]},
+                               Regions=[REGION])
+    return cfn, root, members
+
+
+@pytest.mark.parametrize("auto", [True, False])
+def test_create_stack_set_auto_deployment_kept(auto):
+    cfn, _, _ = _stack_set(auto)
+    assert cfn.describe_stack_set(StackSetName="members")["StackSet"]["AutoDeployment"] == {
+        "Enabled": auto, "RetainStacksOnAccountRemoval": False}
+
+
+def test_delete_stack_instances_by_deployment_targets_deleted():
+    cfn, root, members = _stack_set(True)
+    # (moto also places an instance in the management account, which AWS never does for a service-managed StackSet)
+    assert set(members) <= {i["Account"] for i in cfn.list_stack_instances(StackSetName="members")["Summaries"]}
+    cfn.delete_stack_instances(StackSetName="members", DeploymentTargets={"OrganizationalUnitIds": [root]},
+                               Regions=[REGION], RetainStacks=False)
+    assert cfn.list_stack_instances(StackSetName="members")["Summaries"] == []
+    cfn.delete_stack_set(StackSetName="members")
