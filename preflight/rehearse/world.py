@@ -142,6 +142,9 @@ def moto_server(endpoint_url: str | None = None, port: int = 0) -> Iterator[str]
     moto_root.install()
     moto_org_features.install()
     moto_gaps.install()
+    # AssumeRole only into roles that exist, as on AWS: the org-wide audit then reaches a member account only through
+    # the role the program's StackSet created there (moto otherwise lets any role ARN be assumed).
+    moto_root.require_existing_roles(True)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port or _free_port(), verbose=False)
     server.start()
     try:
@@ -149,6 +152,7 @@ def moto_server(endpoint_url: str | None = None, port: int = 0) -> Iterator[str]
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+        moto_root.require_existing_roles(False)
 
 
 def _free_port() -> int:
