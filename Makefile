@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIN_FILES := requirements.txt requirements-dev.txt policypack/requirements.txt constraints.txt
 
-.PHONY: venv test demo bench clean
+.PHONY: venv test demo bench rehearse clean
 
 $(VENV)/.installed: $(PIN_FILES)
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ bench: venv
 	$(PY) bench/pack_bench.py
 	$(PY) bench/preflight_bench.py
 	$(PY) bench/audit_org_bench.py
+
+# `pulumi up` -> verify -> `pulumi destroy` through terraform-provider-aws against moto on 127.0.0.1.
+# Flags: make rehearse REHEARSE_FLAGS="--keep" (or --endpoint-url URL, --variant NAME, --provider-binary PATH).
+rehearse: venv
+	$(PY) -m preflight.rehearse $(REHEARSE_FLAGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

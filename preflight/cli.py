@@ -4,7 +4,8 @@ Serves every control (SCP prevention, CIS 1.4 / Security Hub IAM.4 / CloudWatch.
 it is the PR check that needs no cloud credentials, and the way to re-check a deployed stack.
 
 Exit status: 0 no mandatory violation, 1 at least one mandatory violation, 2 usage or internal error (including a
-pack that fails to start or crashes -- a check that did not run never passes).
+pack that fails to start or crashes, and under --provider-check a resource terraform-provider-aws refuses -- a check
+that did not run never passes).
 """
 
 from __future__ import annotations
@@ -53,6 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write the resources in `pulumi stack export` format (version 3)")
     parser.add_argument("--stack-export", metavar="FILE",
                         help="skip the program: analyze the resources of a `pulumi stack export` file")
+    parser.add_argument("--provider-check", action="store_true",
+                        help="check and plan every resource with terraform-provider-aws (its validation, defaults "
+                             "and computed values, unknowns where only an apply knows them); a resource the "
+                             "provider refuses is an error naming it (exit 2)")
+    parser.add_argument("--provider-binary", metavar="PATH",
+                        help="the terraform-provider-aws binary for --provider-check (default: "
+                             "$PREFLIGHT_TF_PROVIDER_AWS, then Terraform's plugin cache and mirror directories)")
+    parser.add_argument("--endpoint-url", metavar="URL",
+                        help="with --provider-check: a loopback moto or LocalStack URL that the provider's "
+                             "data-source reads (getCallerIdentity, getOrganization ...) go to; without it they "
+                             "answer from the mock engine's organization and no request is made")
     return parser
 
 
@@ -94,6 +106,30 @@ def _run_program(base: Path, stack: str, config: dict[str, str]) -> list[Recorde
     return list(resources)
 
 
+def _run_program_with_provider(base: Path, stack: str, config: dict[str, str], binary: str | None,
+                                endpoint_url: str | None) -> list[RecordedResource]:
+    try:
+        from preflight import engine
+        from preflight.provider_engine import provider_preview
+        from preflight.tfprovider import PluginError, ProviderError
+    except ImportError as exc:
+        raise PreflightError(f"the provider engine cannot be imported: {exc}") from exc
+    try:
+        run = provider_preview(base, stack, config, binary=Path(binary) if binary else None,
+                               endpoint_url=endpoint_url)
+    except (PluginError, ProviderError) as exc:
+        raise PreflightError(f"terraform-provider-aws could not be used: {exc}") from exc
+    except engine.ProgramError as exc:
+        raise PreflightError(f"the program failed under the provider engine: {exc.message}") from exc
+    if run.errors:
+        # `pulumi preview` fails on a resource its provider refuses; no verdict on a plan that cannot be applied.
+        raise PreflightError(f"terraform-provider-aws refused {len(run.errors)} resource(s):\n  "
+                             + "\n  ".join(run.errors))
+    if not run.resources:
+        raise PreflightError("the program registered no resources; nothing to check")
+    return list(run.resources)
+
+
 # The CLI's rule for stack names; a name it would refuse must not get a verdict here (it would also end up in URNs).
 _STACK_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
@@ -104,6 +140,16 @@ def run(argv: Sequence[str] | None = None) -> int:
         raise PreflightError(
             f"--stack {args.stack!r} is not a valid stack name; expected 1 to 100 letters, digits, '-', '_' or '.' "
             f"(the stack's own name, without an organization or project prefix)")
+    if (args.provider_binary or args.endpoint_url) and not args.provider_check:
+        raise PreflightError("--provider-binary and --endpoint-url need --provider-check")
+    if args.provider_check and args.stack_export:
+        raise PreflightError("--provider-check plans the program's resources; a --stack-export has no program to run")
+    if args.endpoint_url:
+        from preflight.tfprovider.awsconfig import is_loopback_url
+
+        if not is_loopback_url(args.endpoint_url):
+            raise PreflightError(f"--endpoint-url {args.endpoint_url!r} is not a loopback http(s) URL; no request "
+                                 f"may leave this machine")
     base = Path(args.cwd)
     if not base.is_dir():
         raise PreflightError(f"--cwd {base} is not a directory")
@@ -139,7 +185,11 @@ def run(argv: Sequence[str] | None = None) -> int:
                            secret_keys=config.secret_keys, dry_run=True, tags=project.tags())
         # As the engine does, the packs start before the program runs; here they boot while it runs.
         with AnalysisSession(specs, ctx) as session:
-            resources = _run_program(base, stack, dict(config.values))
+            if args.provider_check:
+                resources = _run_program_with_provider(base, stack, dict(config.values), args.provider_binary,
+                                                       args.endpoint_url)
+            else:
+                resources = _run_program(base, stack, dict(config.values))
             if args.export_state:
                 write_export(base / args.export_state, resources, engine_version=_engine_version())
             result = session.analyze(resources, mode="preview")

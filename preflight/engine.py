@@ -9,7 +9,8 @@ Where this differs from the real engine, it errs on the side the pack must handl
   root stack left out), not as the SDK's `MockMonitor.make_urn` does (last parent type only, stack included).
 - Resources without an explicit provider get the engine's default provider
   `urn:pulumi:<stack>::<project>::pulumi:providers:<pkg>::default_<version>` whose id is unknown in a preview.
-- Provider `Check` is emulated only for auto-naming: a missing `name` (or S3 `bucket`) gets `<logical>-<7 hex>`,
+- Unless a `monitor_factory` puts the real provider behind the monitor (preflight/provider_engine.py):
+  provider `Check` is emulated only for auto-naming: a missing `name` (or S3 `bucket`) gets `<logical>-<7 hex>`,
   known at preview as with the real provider. Other provider defaults are not filled in.
 - In a preview, ids and provider-computed outputs (arn, id, keyId ...) of new resources are UNKNOWN; in an update
   they get values shaped like AWS's.
@@ -39,7 +40,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
@@ -517,13 +518,16 @@ _RUN_LOCK = threading.Lock()
 
 
 def run_program(project_dir: str | Path, stack: str, config: Mapping[str, str], *,
-                preview: bool = True, log: list[tuple[str, str]] | None = None) -> list[RecordedResource]:
+                preview: bool = True, log: list[tuple[str, str]] | None = None,
+                monitor_factory: Callable[..., RecordingMonitor] | None = None) -> list[RecordedResource]:
     """Run `<project_dir>/__main__.py` as `pulumi preview` (or `up`) would and return what it registered.
 
     `config` uses full keys and CLI encodings ("root-key-guardrails:scpTargets" -> '["ou-..."]'); Pulumi.yaml
     defaults fill in keys it does not set, as the CLI does. `aws:region` (default us-east-1) is the mock
     provider's region: getRegion returns it and ARNs use it. Raises `ProgramError` when the program fails.
     `log`, when given, receives the program's log messages as (severity, message), e.g. ("warning", "...").
+    `monitor_factory`, when given, builds the monitor instead of `RecordingMonitor` (same arguments), e.g.
+    preflight.provider_engine's, which hands the resources to the real provider.
     """
     project_dir = Path(project_dir).resolve()
     project, defaults = project_config_defaults(project_dir)
@@ -532,7 +536,8 @@ def run_program(project_dir: str | Path, stack: str, config: Mapping[str, str], 
         if not isinstance(value, str):
             raise TypeError(f"config value for {key!r} must be a string as the CLI passes it, got {type(value).__name__}")
 
-    monitor = RecordingMonitor(project, stack, preview, merged.get("aws:region", REGION), MockWorld.from_config(merged))
+    monitor = (monitor_factory or RecordingMonitor)(project, stack, preview, merged.get("aws:region", REGION),
+                                                    MockWorld.from_config(merged))
     engine = _Engine()
     program = project_dir / "__main__.py"
 
