@@ -211,15 +211,44 @@ ALARMED_CASES = [
         id="filter-matches-every-principal"),
     *[pytest.param(both(NO_CIS, setp(F_CREATED, pattern=f'{{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && {pin} }}')), None, [(
         f"{U(F_CREATED)} has filter pattern '{{ $.userIdentity.type = \"Root\" && $.eventName = \"CreateAccessKey\" && {pin} }}' "
-        f"that does not match the root user creating its own access key in another account, from another address, user "
-        f"agent and time, without MFA or TLS details; expected a pattern matching the root user creating its own access "
-        f"key, such as {ROOT_KEY_EXAMPLE}.", U(F_CREATED))], id=f"filter-pinned-{case}")
+        f"that does not match every root user CreateAccessKey call that succeeds (whether it matches depends on "
+        f"{pin.split()[0]}, which is not the same in every such event); expected a pattern matching the root user "
+        f"creating its own access key, such as {ROOT_KEY_EXAMPLE}.", U(F_CREATED))], id=f"filter-pinned-{case}")
       for case, pin in [
           ("account", '$.userIdentity.accountId = "111122223333"'),
+          ("account-in-arn", '$.userIdentity.arn = "arn:aws:iam::1111*"'),
           ("source-ip", "$.sourceIPAddress = 203.0.113.*"),
           ("mfa", '$.userIdentity.sessionContext.attributes.mfaAuthenticated = "true"'),
+          ("session-created", '$.userIdentity.sessionContext.attributes.creationDate = "2026*"'),
           ("tls", "$.tlsDetails.tlsVersion EXISTS"),
           ("recipient", "$.recipientAccountId = 111122223333"),
+          ("temporary-key", '$.userIdentity.accessKeyId = "ASIA*"'),
+          ("sample-key", '$.userIdentity.accessKeyId = "ASIAQWERTYUIOP123456"'),
+          ("key-create-date", '$.responseElements.accessKey.createDate = "*2026*"'),
+          ("request-null", "$.requestParameters IS NULL"),
+          ("event-version", "$.eventVersion >= 1.08"),
+      ]],
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.userIdentity.arn = "arn:aws-cn:*" }')), None, [(
+        f"Stack 'dev' has no CloudWatch Logs metric filter matching the root user creating its own access key; expected a "
+        f"root CreateAccessKey metric filter with a pattern such as {ROOT_KEY_EXAMPLE} on a CloudTrail-fed log group, and "
+        f"an alarm on its metric.", None)], id="filter-other-partition"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.userIdentity.arn = "arn:aws-cn:*" }')),
+                 {"partition": "aws-cn"}, [], id="filter-partition-configured"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && ($.userIdentity.accessKeyId = "ASIA*" || $.userIdentity.accessKeyId != "ASIA*") }')),
+                 None, [(
+        f"{U(F_CREATED)} has filter pattern '{{ $.userIdentity.type = \"Root\" && $.eventName = \"CreateAccessKey\" && "
+        f"($.userIdentity.accessKeyId = \"ASIA*\" || $.userIdentity.accessKeyId != \"ASIA*\") }}' that does not match every "
+        f"root user CreateAccessKey call that succeeds (whether it matches depends on $.userIdentity.accessKeyId, which is "
+        f"not the same in every such event); expected a pattern matching the root user creating its own access key, such "
+        f"as {ROOT_KEY_EXAMPLE}.", U(F_CREATED))], id="filter-key-either-way-but-absent"),
+    *[pytest.param(both(NO_CIS, setp(F_CREATED, pattern=pattern)), None, [], id=f"filter-equivalent-{case}")
+      for case, pattern in [
+          ("read-only-false", '{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.readOnly IS FALSE }'),
+          ("api-call", '{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.eventType = "AwsApiCall" }'),
+          ("not-invoked", '{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.userIdentity.invokedBy NOT EXISTS }'),
+          ("account-any", '{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.userIdentity.accountId = "*" }'),
+          ("arn-suffix", '{ $.userIdentity.arn = "*:root" && $.eventName = "CreateAccessKey" && $.eventSource = iam.amazonaws.com }'),
+          ("error-message-absent", '{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.errorMessage NOT EXISTS }'),
       ]],
     pytest.param(both(NO_CIS, setp(F_CREATED, pattern="Root CreateAccessKey")), None, [(
         f"{U(F_CREATED)} has filter pattern 'Root CreateAccessKey' that also matches an IAM user creating an access key "
@@ -329,12 +358,10 @@ def test_root_access_key_creation_alarmed_invalid_max_period_reported() -> None:
 CIS_EXAMPLE = '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }'
 CIS_CASES = [
     pytest.param(drop(F_CIS, A_CIS), [
-        (f"{U(F_CREATED)} has filter pattern {k.PATTERN_CREATED!r} that does not match the root user's CreateAccessKey "
-         f"denied by an SCP (errorCode AccessDenied), a root console sign-in; expected a pattern matching every root user "
-         f"action and sign-in but not AWS services acting for root, such as {CIS_EXAMPLE}.", U(F_CREATED)),
-        (f"{U(F_DENIED)} has filter pattern {k.PATTERN_DENIED!r} that does not match the root user creating its own "
-         f"access key, a root console sign-in; expected a pattern matching every root user action and sign-in but not AWS "
-         f"services acting for root, such as {CIS_EXAMPLE}.", U(F_DENIED)),
+        (f"{U(F_CREATED)} has filter pattern {k.PATTERN_CREATED!r} that does not match every root user CreateAccessKey "
+         f"call that fails with an errorCode, such as an SCP's AccessDenied (it matches none of them); nor every root user "
+         f"console sign-in (it matches none of them); expected a pattern matching every root user action and sign-in but "
+         f"not AWS services acting for root, such as {CIS_EXAMPLE}.", U(F_CREATED)),
     ], id="cis-filter-removed"),
     pytest.param(setp(F_CIS, pattern='{ $.userIdentity.type = "Root" }'), [
         (f"{U(F_CIS)} has filter pattern '{{ $.userIdentity.type = \"Root\" }}' that also matches an AWS service acting on "

@@ -21,14 +21,15 @@ from .. import samples
 from ..alarm_eval import MetricSpec, evaluate_alarm
 from ..base import Context, Issue, stack_context, stack_policy
 from ..cloudtrail import log_group_name_from_arn, trail_findings
-from ..config import EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD
-from ..filter_pattern import PatternError, matches, parse
+from ..config import EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD, PARTITION
+from ..filter_pattern import ClassVerdict, PatternError, judge_class, matches, parse
 from ..types import LOG_GROUP, METRIC_ALARM, METRIC_FILTER, TRAIL
 from ..values import MISSING, UNKNOWN, Res, contains_unknown
 
 ROOT_KEY_EXAMPLE = '{ ($.userIdentity.type = "Root") && ($.eventName = "CreateAccessKey") }'
 CIS_EXAMPLE = '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }'
 DETECTION_TYPES = (METRIC_FILTER, METRIC_ALARM, LOG_GROUP, TRAIL)
+DETECTION_KEYS = (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD, PARTITION)
 HOW_LITERAL = "set it from a literal value"
 # Alarm actions that reach a person or a responder: SNS topics, Lambda functions, Systems Manager OpsItems/incidents.
 _NOTIFYING_ACTION_RE = re.compile(r"^arn:aws[a-z-]*:(sns|lambda|ssm|ssm-incidents):")
@@ -69,8 +70,8 @@ class FilterCheck:
     res: Res
     pattern: object
     error: Optional[str] = None
-    missed: tuple[str, ...] = ()
-    extra: tuple[str, ...] = ()
+    missed: tuple[tuple[str, ClassVerdict], ...] = ()  # (event class name, verdict not TRUE)
+    extra: tuple[str, ...] = ()  # sample names it matches but must not
     unknown: bool = False
 
     @property
@@ -78,18 +79,15 @@ class FilterCheck:
         return self.error is None and not self.missed and not self.extra
 
 
-
-def check_filter(res: Res, expectation: samples.Expectation) -> FilterCheck:
+def check_filter(res: Res, expectation: samples.Expectation, partition: str) -> FilterCheck:
     pattern = res.get("pattern")
     if pattern is UNKNOWN:
         return FilterCheck(res, pattern, unknown=True)
     try:
         parsed = parse(pattern)
-        # One entry per sample: the first of the sample and its variant that the pattern gets wrong, if any.
-        missed = tuple(
-            miss for name in expectation.must_match
-            if (miss := next((v for v, event in samples.load_with_variants(name) if not matches(parsed, event)), None))
-        )
+        verdicts = ((name, judge_class(parsed, samples.event_class(name, partition))) for name in expectation.must_match)
+        missed = tuple((name, v) for name, v in verdicts if v.value is not True)
+        # Noise is judged on the samples and their variants: one entry per sample the pattern wrongly matches.
         extra = tuple(
             hit for name in expectation.must_not_match
             if (hit := next((v for v, event in samples.load_with_variants(name) if matches(parsed, event)), None))
@@ -102,16 +100,13 @@ def check_filter(res: Res, expectation: samples.Expectation) -> FilterCheck:
 def _closest(checks: list[FilterCheck], expectation: samples.Expectation) -> list[FilterCheck]:
     """The filters worth explaining: unparseable ones, and those nearest to the expectation.
 
-    Nearest means matching the most required events, then the fewest forbidden ones; a filter that matches none of
-    the required events (such as the denied-attempt filter) is another control and is not explained.
+    Nearest means matching the most required classes in full, then the fewest forbidden samples; a filter that
+    matches no event of any required class (such as the denied-attempt filter for the created one) is another
+    control and is not explained.
     """
     broken = [c for c in checks if not c.unknown and c.error is not None]
-
-    def missed_samples(check: FilterCheck) -> int:
-        # A filter that matches a sample but not its variant is pinned to incidental fields: worth explaining.
-        return sum(1 for name in check.missed if not name.endswith(samples.VARIANT_SUFFIX))
-
-    partial = [c for c in checks if not c.unknown and c.error is None and missed_samples(c) < len(expectation.must_match)]
+    never = lambda c: sum(1 for _, v in c.missed if v.value is False)  # noqa: E731
+    partial = [c for c in checks if not c.unknown and c.error is None and never(c) < len(expectation.must_match)]
     if partial:
         best_missed = min(len(c.missed) for c in partial)
         partial = [c for c in partial if len(c.missed) == best_missed]
@@ -120,13 +115,21 @@ def _closest(checks: list[FilterCheck], expectation: samples.Expectation) -> lis
     return broken + partial
 
 
+def _missed_text(name: str, verdict: ClassVerdict) -> str:
+    what = f"every {samples.CLASS_DESCRIPTIONS[name]}"
+    if verdict.value is False:
+        return f"{what} (it matches none of them)"
+    fields = ", ".join(verdict.depends_on)
+    return f"{what} (whether it matches depends on {fields}, which is not the same in every such event)"
+
+
 def _filter_issue(check: FilterCheck, expectation: samples.Expectation, example: str) -> Issue:
     subject = f"{check.res.urn} has filter pattern {check.pattern!r}"
     expected = f"expected a pattern matching {expectation.summary}, such as {example}"
     if check.error is not None:
         return Issue(f"{subject} that the pack cannot evaluate ({check.error}); {expected}.", check.res.urn)
     if check.missed:
-        missed = ", ".join(samples.describe(n) for n in check.missed)
+        missed = "; nor ".join(_missed_text(n, v) for n, v in check.missed)
         return Issue(f"{subject} that does not match {missed}; {expected}.", check.res.urn)
     extra = ", ".join(samples.describe(n) for n in check.extra)
     return Issue(f"{subject} that also matches {extra}, so its alarm would be noise; {expected} and nothing else.", check.res.urn)
@@ -229,7 +232,7 @@ def watching_alarms(ctx: Context, filt: Res, spec: MetricSpec) -> tuple[list[Res
 
 def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: str, control: str) -> None:
     assert ctx.stack is not None
-    checks = [check_filter(f, expectation) for f in ctx.stack.of_type(METRIC_FILTER)]
+    checks = [check_filter(f, expectation, ctx.settings[PARTITION]) for f in ctx.stack.of_type(METRIC_FILTER)]
     candidates: list[FilterCheck] = []
     for check in checks:
         if check.unknown:
@@ -287,18 +290,18 @@ def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: 
 
 
 def validate_root_access_key_creation_alarmed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    ctx = stack_context(CREATION_ALARMED, args, report_violation, (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD), DETECTION_TYPES)
+    ctx = stack_context(CREATION_ALARMED, args, report_violation, DETECTION_KEYS, DETECTION_TYPES)
     if ctx is not None:
         evaluate_detection(ctx, samples.ROOT_ACCESS_KEY_FILTER, ROOT_KEY_EXAMPLE, "a root CreateAccessKey metric filter")
 
 
 def validate_cis_root_usage_alarmed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    ctx = stack_context(CIS_ROOT_USAGE, args, report_violation, (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD), DETECTION_TYPES)
+    ctx = stack_context(CIS_ROOT_USAGE, args, report_violation, DETECTION_KEYS, DETECTION_TYPES)
     if ctx is not None:
         evaluate_detection(ctx, samples.CIS_ROOT_USAGE_FILTER, CIS_EXAMPLE, "the CIS root-usage metric filter")
 
 
 ROOT_ACCESS_KEY_CREATION_ALARMED = stack_policy(
-    CREATION_ALARMED, validate_root_access_key_creation_alarmed, (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD)
+    CREATION_ALARMED, validate_root_access_key_creation_alarmed, DETECTION_KEYS
 )
-CIS_ROOT_USAGE_ALARMED = stack_policy(CIS_ROOT_USAGE, validate_cis_root_usage_alarmed, (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD))
+CIS_ROOT_USAGE_ALARMED = stack_policy(CIS_ROOT_USAGE, validate_cis_root_usage_alarmed, DETECTION_KEYS)
