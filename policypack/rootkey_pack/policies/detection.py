@@ -108,8 +108,9 @@ def _closest(checks: list[FilterCheck], expectation: samples.Expectation) -> lis
     never = lambda c: sum(1 for _, v in c.missed if v.value is False)  # noqa: E731
     partial = [c for c in checks if not c.unknown and c.error is None and never(c) < len(expectation.must_match)]
     if partial:
-        best_missed = min(len(c.missed) for c in partial)
-        partial = [c for c in partial if len(c.missed) == best_missed]
+        # Fewest classes missed, then fewest missed entirely: a filter that depends on a free field is nearer.
+        best_missed = min((len(c.missed), never(c)) for c in partial)
+        partial = [c for c in partial if (len(c.missed), never(c)) == best_missed]
         best_extra = min(len(c.extra) for c in partial)
         partial = [c for c in partial if len(c.extra) == best_extra]
     return broken + partial
