@@ -27,7 +27,7 @@ from ..types import (
     LAMBDA_FUNCTION,
     LAMBDA_PERMISSION,
 )
-from ..values import MISSING, UNKNOWN, Res, StackView, contains_unknown
+from ..values import MISSING, UNKNOWN, Res, StackView, by_arn, contains_unknown
 
 SCHEDULED = md.PolicyMeta(
     name="root-access-key-audit-scheduled",
@@ -121,12 +121,12 @@ def audit_functions(stack: StackView) -> list[Res]:
     return found
 
 
-def _links(stack: StackView, res: Res, prop: str, target: Res, known_values: set[str]) -> Optional[bool]:
-    return stack.link_state(res, prop, target, known_values)
+# How a known value names a function, rule or role: by name, id or ARN (also one built from the known name).
+_IDENTIFIES = by_arn("name", "arn", "id")
 
 
-def _identifiers(res: Res) -> set[str]:
-    return {v for v in (res.get("name"), res.get("arn"), res.get("id"), res.get("invokeArn")) if isinstance(v, str) and v}
+def _links(stack: StackView, res: Res, prop: str, target: Res) -> Optional[bool]:
+    return stack.refers_to(res, prop, target, _IDENTIFIES)
 
 
 def _rule_enabled(rule: Res) -> Optional[bool]:
@@ -141,16 +141,15 @@ def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
     assert ctx.stack is not None
     stack = ctx.stack
     issues: list[Optional[Issue]] = []
-    fn_ids = _identifiers(fn)
     for target in stack.of_type(EVENT_TARGET):
-        to_fn = _links(stack, target, "arn", fn, fn_ids)
+        to_fn = _links(stack, target, "arn", fn)
         if to_fn is None:
             issues.append(ctx.unknown_issue(target, "arn", f"whether it invokes {fn.urn}", "pass the function's arn output"))
             continue
         if not to_fn:
             continue
         for rule in stack.of_type(EVENT_RULE):
-            from_rule = _links(stack, target, "rule", rule, _identifiers(rule))
+            from_rule = _links(stack, target, "rule", rule)
             if from_rule is None:
                 issues.append(ctx.unknown_issue(target, "rule", "which rule it belongs to", "pass the rule's name output"))
                 continue
@@ -189,7 +188,7 @@ def permission_problems(ctx: Context, fn: Res, rule: Res) -> list[Optional[Issue
     stack = ctx.stack
     issues: list[Optional[Issue]] = []
     for perm in stack.of_type(LAMBDA_PERMISSION):
-        linked = _links(stack, perm, "function", fn, _identifiers(fn))
+        linked = _links(stack, perm, "function", fn)
         if linked is None:
             issues.append(ctx.unknown_issue(perm, "function", f"whether it grants invoking {fn.urn}", "pass the function's name output"))
             continue
@@ -202,11 +201,10 @@ def permission_problems(ctx: Context, fn: Res, rule: Res) -> list[Optional[Issue
         if action != "lambda:InvokeFunction" or principal != "events.amazonaws.com":
             continue
         source = perm.get("sourceArn")
-        if source in (MISSING, None) or rule.urn in perm.property_dependencies.get("sourceArn", ()) or (
-            isinstance(source, str) and source in _identifiers(rule)
-        ):
+        from_rule = None if source in (MISSING, None) else _links(stack, perm, "sourceArn", rule)
+        if source in (MISSING, None) or from_rule:
             return []
-        if source is UNKNOWN:
+        if from_rule is None:
             issues.append(ctx.unknown_issue(perm, "sourceArn", f"that it lets {rule.urn} invoke the function", "pass the rule's arn output"))
     if not any(issues):
         issues.append(Issue(
@@ -242,15 +240,12 @@ def validate_root_access_key_audit_scheduled(args: StackValidationArgs, report_v
 
 def _role_of(ctx: Context, fn: Res) -> tuple[Optional[Res], Optional[Issue]]:
     assert ctx.stack is not None
-    linked = ctx.stack.linked(fn, "role", IAM_ROLE)
-    if linked:
-        return linked[0], None
+    resolution = ctx.stack.resolve(fn, "role", ctx.stack.of_type(IAM_ROLE), _IDENTIFIES)
+    if resolution.targets:
+        return resolution.targets[0], None
     role_arn = fn.get("role")
-    if role_arn is UNKNOWN:
-        return None, ctx.unknown_issue(fn, "role", "which role the audit function runs as", "pass the role's arn output")
-    for role in ctx.stack.of_type(IAM_ROLE):
-        if isinstance(role_arn, str) and role_arn in _identifiers(role):
-            return role, None
+    if resolution.reference.has_unknown:
+        return None, ctx.unknown_issue(fn, "role", "which role the audit function runs as", "pass the role's arn output alone")
     return None, Issue(f"{fn.urn} runs as role {role_arn!r}, which is not in this stack; expected the audit role to be managed with the function so the pack can judge it.", fn.urn)
 
 
@@ -264,7 +259,7 @@ def _documents_of(ctx: Context, role: Res) -> list[tuple[Res, str, Any]]:
             if isinstance(item, dict) and item.get("policy") not in (MISSING, None, ""):
                 docs.append((role, f"inline policy {item.get('name')!r}", item.get("policy")))
     for rp in ctx.stack.of_type(IAM_ROLE_POLICY):
-        if _links(ctx.stack, rp, "role", role, _identifiers(role)):
+        if _links(ctx.stack, rp, "role", role):
             docs.append((rp, "policy", rp.get("policy")))
     return docs
 
@@ -294,7 +289,7 @@ def validate_audit_role_least_privilege(args: StackValidationArgs, report_violat
                     ctx.report(f"{owner.urn} {problem}; expected only the grants the audit needs, scoped by resource or condition.", owner.urn)
         managed = [m for m in (role.get("managedPolicyArns") if isinstance(role.get("managedPolicyArns"), list) else [])]
         for att in ctx.stack.of_type(IAM_ROLE_POLICY_ATTACHMENT):
-            if _links(ctx.stack, att, "role", role, _identifiers(role)):
+            if _links(ctx.stack, att, "role", role):
                 managed.append(att.get("policyArn"))
         for arn in managed:
             if arn is UNKNOWN:

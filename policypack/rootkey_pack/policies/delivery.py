@@ -27,7 +27,7 @@ from ..types import (
     TOPIC,
     TOPIC_SUBSCRIPTION,
 )
-from ..values import MISSING, UNKNOWN, Res, contains_unknown
+from ..values import MISSING, UNKNOWN, Res, by_arn, by_props, contains_unknown
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 EVENTBRIDGE = "events.amazonaws.com"
@@ -70,8 +70,9 @@ KEY_USABLE = md.PolicyMeta(
 )
 
 
-def _ids(res: Res) -> set[str]:
-    return {v for v in (res.get("arn"), res.get("id"), res.get("name"), res.get("keyId")) if isinstance(v, str) and v}
+_TOPIC_ID = by_arn("arn", "id")
+_KEY_ID = by_props("arn", "id", "keyId")
+_ALIAS_ID = by_props("arn", "id", "name")
 
 
 def notified_topics(ctx: Context) -> tuple[dict[str, tuple[Res, set[str], str]], list[tuple[Res, str]], list[Optional[Issue]]]:
@@ -92,39 +93,30 @@ def notified_topics(ctx: Context) -> tuple[dict[str, tuple[Res, set[str], str]],
         (t, "arn", EVENTBRIDGE) for t in stack.of_type(EVENT_TARGET)
     ]
     for publisher, prop, service in publishers:
-        linked = stack.linked(publisher, prop, TOPIC)
-        for topic in linked:
+        # Known ARNs are judged as values (a link kept beside a retired topic's ARN proves nothing); an unknown
+        # action is the topic it was computed from when that is a single resource.
+        resolution = stack.resolve(publisher, prop, topics, _TOPIC_ID)
+        for topic in resolution.targets:
             add(topic, service, publisher)
-        value = publisher.get(prop)
-        values = value if isinstance(value, list) else [value]
-        for item in values:
-            if not isinstance(item, str) or ":sns:" not in item:
-                if (item is UNKNOWN or contains_unknown(item)) and not linked and service == CLOUDWATCH:
-                    issues.append(ctx.unknown_issue(publisher, prop, "which topic it notifies", "pass the topic's arn output"))
-                continue
-            match = [t for t in topics if item in _ids(t)]
-            for topic in match:
-                add(topic, service, publisher)
-            if not match and not linked:
+        for item in resolution.foreign:
+            if isinstance(item, str) and ":sns:" in item:
                 external.append((publisher, item))
+        if resolution.open and service == CLOUDWATCH:
+            issues.append(ctx.unknown_issue(publisher, prop, "which topic it notifies", "pass the topic's arn output alone, not a value computed from several resources"))
     return found, external, issues
 
 
 def _subscribed(ctx: Context, topic: Res) -> tuple[bool, list[Optional[Issue]]]:
     assert ctx.stack is not None
     issues: list[Optional[Issue]] = []
-    ids = _ids(topic)
     for sub in ctx.stack.of_type(TOPIC_SUBSCRIPTION):
-        state = ctx.stack.link_state(sub, "topic", topic, ids)
+        state = ctx.stack.refers_to(sub, "topic", topic, _TOPIC_ID)
         if state:
             return True, []
         if state is None:
             issues.append(ctx.unknown_issue(sub, "topic", f"whether it subscribes to {topic.urn}", "pass the topic's arn output"))
     for chat in ctx.stack.of_type(CHATBOT_SLACK, CHATBOT_TEAMS):
-        arns = chat.get("snsTopicArns")
-        if topic.urn in chat.property_dependencies.get("snsTopicArns", ()) or (
-            isinstance(arns, list) and any(isinstance(a, str) and a in ids for a in arns)
-        ):
+        if ctx.stack.refers_to(chat, "snsTopicArns", topic, _TOPIC_ID):
             return True, []
     return False, issues
 
@@ -197,25 +189,37 @@ def key_policy_problem(policy: Any, service: str) -> Optional[str]:
     return None
 
 
+def _alias_target(ctx: Context, alias: Res) -> Optional[Res]:
+    assert ctx.stack is not None
+    keys = ctx.stack.resolve(alias, "targetKeyId", ctx.stack.of_type(KMS_KEY), _KEY_ID).targets
+    return keys[0] if len(keys) == 1 else None
+
+
 def _topic_key(ctx: Context, topic: Res) -> tuple[Optional[Res], Optional[str], Optional[Issue]]:
     """(key resource, problem, unknown issue) for the topic's kmsMasterKeyId."""
     assert ctx.stack is not None
-    linked = ctx.stack.linked(topic, "kmsMasterKeyId", KMS_KEY, KMS_ALIAS)
-    for res in linked:
-        if res.type == KMS_KEY:
-            return res, None, None
-        targets = ctx.stack.linked(res, "targetKeyId", KMS_KEY)
-        if targets:
-            return targets[0], None, None
+    stack = ctx.stack
     value = topic.get("kmsMasterKeyId")
     if value in (MISSING, None, ""):
         return None, None, None
-    if value is UNKNOWN:
-        return None, None, ctx.unknown_issue(topic, "kmsMasterKeyId", "which key encrypts the topic", "pass the key's arn output so the engine records the dependency")
+    ref = stack.reference(topic, "kmsMasterKeyId")
+    if ref.has_unknown:
+        # An unknown key id is the key (or alias of a key) it was computed from, when that is a single resource.
+        linked = stack.by_urn(ref.stand_in) if ref.stand_in is not None else None
+        if linked is not None and linked.type == KMS_KEY:
+            return linked, None, None
+        if linked is not None and linked.type == KMS_ALIAS:
+            key = _alias_target(ctx, linked)
+            if key is not None:
+                return key, None, None
+        return None, None, ctx.unknown_issue(topic, "kmsMasterKeyId", "which key encrypts the topic", "pass the key's arn output alone so the engine records the dependency")
     if value == "alias/aws/sns" or str(value).endswith(":alias/aws/sns"):
         return None, "is encrypted with the AWS-managed key alias/aws/sns, whose policy CloudWatch and EventBridge cannot use", None
-    for key in ctx.stack.of_type(KMS_KEY):
-        if value in _ids(key):
+    for key in stack.of_type(KMS_KEY):
+        if _KEY_ID(value, key):
+            return key, None, None
+    for alias in stack.of_type(KMS_ALIAS):
+        if _ALIAS_ID(value, alias) and (key := _alias_target(ctx, alias)) is not None:
             return key, None, None
     if value in ctx.settings[EXTERNAL_KEYS]:
         return None, None, None

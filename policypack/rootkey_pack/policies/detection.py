@@ -23,8 +23,8 @@ from ..base import Context, Issue, stack_context, stack_policy
 from ..cloudtrail import log_group_name_from_arn, trail_findings
 from ..config import EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD, PARTITION
 from ..filter_pattern import ClassVerdict, PatternError, judge_class, matches, parse
-from ..types import LOG_GROUP, METRIC_ALARM, METRIC_FILTER, TRAIL
-from ..values import MISSING, UNKNOWN, Res, contains_unknown
+from ..types import LAMBDA_FUNCTION, LOG_GROUP, METRIC_ALARM, METRIC_FILTER, SSM_INCIDENTS_RESPONSE_PLAN, TOPIC, TRAIL
+from ..values import MISSING, UNKNOWN, Res, by_props
 
 ROOT_KEY_EXAMPLE = '{ ($.userIdentity.type = "Root") && ($.eventName = "CreateAccessKey") }'
 CIS_EXAMPLE = '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }'
@@ -33,6 +33,7 @@ DETECTION_KEYS = (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD, PARTITION)
 HOW_LITERAL = "set it from a literal value"
 # Alarm actions that reach a person or a responder: SNS topics, Lambda functions, Systems Manager OpsItems/incidents.
 _NOTIFYING_ACTION_RE = re.compile(r"^arn:aws[a-z-]*:(sns|lambda|ssm|ssm-incidents):")
+_NOTIFYING_TYPES = (TOPIC, LAMBDA_FUNCTION, SSM_INCIDENTS_RESPONSE_PLAN)
 
 CREATION_ALARMED = md.PolicyMeta(
     name="root-access-key-creation-alarmed",
@@ -136,14 +137,21 @@ def _filter_issue(check: FilterCheck, expectation: samples.Expectation, example:
     return Issue(f"{subject} that also matches {extra}, so its alarm would be noise; {expected} and nothing else.", check.res.urn)
 
 
-def _feeds(trail: Res, groups: list[Res], names: set[str]) -> Optional[bool]:
-    linked = trail.property_dependencies.get("cloudWatchLogsGroupArn", ())
-    if any(g.urn in linked for g in groups):
+_LOG_GROUP_NAME = by_props("name")
+
+
+def _feeds(ctx: Context, trail: Res, groups: list[Res], names: set[str]) -> Optional[bool]:
+    """Whether the trail delivers to one of these log groups: by its known ARN, or by the single link of an unknown one."""
+    assert ctx.stack is not None
+    ref = ctx.stack.reference(trail, "cloudWatchLogsGroupArn")
+    if any(log_group_name_from_arn(v) in names for v in ref.known):
         return True
-    arn = trail.get("cloudWatchLogsGroupArn")
-    if arn is UNKNOWN:
-        return None
-    return log_group_name_from_arn(arn) in names
+    if not ref.has_unknown:
+        return False
+    urns = {g.urn for g in groups}
+    if ref.stand_in is not None:
+        return ref.stand_in in urns
+    return None if not ref.links or urns & set(ref.links) else False
 
 
 def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
@@ -151,10 +159,9 @@ def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
     assert ctx.stack is not None
     external = set(ctx.settings[EXTERNAL_LOG_GROUPS])
     name = filt.get("logGroupName")
-    groups = ctx.stack.linked(filt, "logGroupName", LOG_GROUP)
-    if not groups and isinstance(name, str):
-        groups = [g for g in ctx.stack.of_type(LOG_GROUP) if g.get("name") == name]
-    names = {n for n in [name] + [g.get("name") for g in groups] if isinstance(n, str) and n}
+    # A known name is the log group, whatever the filter links to; an unknown one is its single linked log group.
+    groups = list(ctx.stack.resolve(filt, "logGroupName", ctx.stack.of_type(LOG_GROUP), _LOG_GROUP_NAME).targets)
+    names = {n for n in ([name] if isinstance(name, str) else [g.get("name") for g in groups]) if isinstance(n, str) and n}
     if names & external:
         return []
     if name is UNKNOWN and not groups:
@@ -164,7 +171,7 @@ def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
     issues: list[Optional[Issue]] = []
     feeding: list[Res] = []
     for trail in ctx.stack.of_type(TRAIL):
-        feeds = _feeds(trail, groups, names)
+        feeds = _feeds(ctx, trail, groups, names)
         if feeds is None:
             issues.append(ctx.unknown_issue(trail, "cloudWatchLogsGroupArn", f"whether it feeds the log group of {filt.urn}", "pass the LogGroup's arn output so the engine records the dependency"))
         elif feeds:
@@ -203,12 +210,18 @@ def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res) -> list[
         else:
             issues.append(Issue(f"{alarm.urn} {finding.problem}; expected an alarm that a single event of {filt.urn} moves to ALARM.", alarm.urn))
     actions = alarm.get("alarmActions")
-    linked = alarm.property_dependencies.get("alarmActions", ())
+    assert ctx.stack is not None
+    ref = ctx.stack.reference(alarm, "alarmActions")
+    notifies = any(isinstance(a, str) and _NOTIFYING_ACTION_RE.match(a) for a in ref.known) or (
+        ref.stand_in is not None and ctx.stack.type_of(ref.stand_in) in _NOTIFYING_TYPES
+    )
     if actions in (MISSING, None) or actions == []:
         issues.append(Issue(f"{alarm.urn} has no alarmActions, so it notifies nobody; expected the alert SNS topic's ARN.", alarm.urn))
-    elif (actions is UNKNOWN or contains_unknown(actions)) and not linked:
+    elif notifies:
+        pass
+    elif ref.has_unknown and ref.stand_in is None:
         issues.append(ctx.unknown_issue(alarm, "alarmActions", "that the alarm notifies someone", "pass the topic's arn output so the engine records the dependency"))
-    elif not linked and not any(isinstance(a, str) and _NOTIFYING_ACTION_RE.match(a) for a in (actions if isinstance(actions, list) else [actions])):
+    else:
         # Known actions that notify nobody ("", an EC2 reboot, an Auto Scaling policy) must not count as alerting.
         issues.append(Issue(
             f"{alarm.urn} has alarmActions {actions!r}, none of which notifies anyone; expected the alert SNS topic's ARN "
@@ -217,17 +230,18 @@ def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res) -> list[
 
 
 def watching_alarms(ctx: Context, filt: Res, spec: MetricSpec) -> tuple[list[Res], list[Optional[Issue]]]:
-    """Alarms on the filter's metric, matched by known name+namespace or by a propertyDependencies link."""
+    """Alarms on the filter's metric: by known name and namespace, or by the single link of an unknown one."""
     assert ctx.stack is not None
     found: list[Res] = []
     unknowns: list[Optional[Issue]] = []
     for alarm in ctx.stack.of_type(METRIC_ALARM):
-        linked = filt.urn in alarm.property_dependencies.get("metricName", ()) or filt.urn in alarm.property_dependencies.get("namespace", ())
-        name, namespace = alarm.get("metricName"), alarm.get("namespace")
-        if linked or (name == spec.name and namespace == spec.namespace and isinstance(name, str)):
+        # Known name and namespace are judged as values; an unknown one counts when its single link is this filter.
+        name_ok = ctx.stack.refers_to(alarm, "metricName", filt, lambda v, _: v == spec.name)
+        namespace_ok = ctx.stack.refers_to(alarm, "namespace", filt, lambda v, _: v == spec.namespace)
+        if name_ok and namespace_ok:
             found.append(alarm)
-        elif name is UNKNOWN or namespace is UNKNOWN:
-            unknowns.append(ctx.unknown_issue(alarm, "metricName" if name is UNKNOWN else "namespace", f"whether it watches the metric of {filt.urn}", "pass the metric name and namespace as literal strings"))
+        elif name_ok is not False and namespace_ok is not False:
+            unknowns.append(ctx.unknown_issue(alarm, "metricName" if name_ok is None else "namespace", f"whether it watches the metric of {filt.urn}", "pass the metric name and namespace as literal strings"))
     return found, unknowns
 
 

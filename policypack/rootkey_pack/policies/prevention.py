@@ -25,7 +25,7 @@ from ..base import (
 from ..config import PARTITION
 from ..iam_eval import root_access_key_denial, validate_scp
 from ..types import SCP, SCP_ATTACHMENT
-from ..values import MISSING, UNKNOWN, Res
+from ..values import MISSING, UNKNOWN, Res, by_props
 
 SCP_TYPE = "SERVICE_CONTROL_POLICY"
 EXPECTED_SCP = (
@@ -73,21 +73,25 @@ def _is_scp(ctx: Context, res: Res) -> Optional[bool]:
     return kind in (MISSING, None, "", SCP_TYPE)
 
 
-def _policy_ids(res: Res) -> set[str]:
-    return {v for v in (res.get("id"), res.get("arn")) if isinstance(v, str) and v}
+_POLICY_ID = by_props("id", "arn")
 
 
-def attachments_of(ctx: Context, policy: Res) -> list[Res]:
-    """PolicyAttachments of this SCP: linked through propertyDependencies (new policy) or by its known id."""
+HOW_LINK = "pass the policy's id output alone, not a value computed from several resources"
+
+
+def attachments_of(ctx: Context, policy: Res) -> tuple[list[Res], list[Res]]:
+    """PolicyAttachments whose policyId is this SCP (by its known id, or by the single link of an unknown policyId),
+    and those whose unknown policyId could be it but is computed from several resources."""
     assert ctx.stack is not None
-    ids = _policy_ids(policy)
-    found = []
+    found: list[Res] = []
+    undecided: list[Res] = []
     for att in ctx.stack.of_type(SCP_ATTACHMENT):
-        linked = policy.urn in att.property_dependencies.get("policyId", ())
-        policy_id = att.get("policyId")
-        if linked or (isinstance(policy_id, str) and policy_id in ids):
+        state = ctx.stack.refers_to(att, "policyId", policy, _POLICY_ID)
+        if state:
             found.append(att)
-    return found
+        elif state is None:
+            undecided.append(att)
+    return found, undecided
 
 
 def _target_problem(att: Res) -> Optional[str]:
@@ -128,17 +132,23 @@ def validate_root_access_key_creation_denied(args: StackValidationArgs, report_v
     attached = False
     unattached: list[Res] = []
     target_problems: list[tuple[Res, str]] = []
+    undecided: list[Res] = []
     for policy in denying:
-        attachments = attachments_of(ctx, policy)
+        attachments, maybe = attachments_of(ctx, policy)
+        undecided.extend(a for a in maybe if a not in undecided)
         good = [a for a in attachments if _target_problem(a) is None]
         target_problems.extend((a, p) for a in attachments if (p := _target_problem(a)) is not None)
         if good:
             attached = True
-        elif not attachments:
+        elif not attachments and not maybe:
             unattached.append(policy)
     if attached:
         return
     if denying:
+        for att in undecided:
+            ctx.unknown(att, "policyId", "which policy it attaches", HOW_LINK)
+        if undecided and ctx.allow_unknown:
+            return
         for att, problem in target_problems:
             ctx.report(f"{problem}.", att.urn)
         for policy in unattached:
