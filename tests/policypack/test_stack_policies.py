@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 import pytest
@@ -382,6 +383,7 @@ def test_cis_root_usage_alarmed_changed_baseline_reports(mutate: Mutation, expec
     assert list(outcome(detection.validate_cis_root_usage_alarmed, mutate).messages) == expected
 
 
+FN_ARN = f"arn:aws:lambda:{k.REGION}:{k.ACCOUNT}:function:root-access-key-audit-function-5566778"
 SCHEDULED_CASES = [
     pytest.param(drop(FN), [(
         "Stack 'dev' has no audit function; expected an aws:lambda/function:Function with handler audit.handler.handler "
@@ -401,16 +403,81 @@ SCHEDULED_CASES = [
         f"sourceArn.", U(FN))], id="permission-wrong-principal"),
     pytest.param(setp(SCHEDULE, state="DISABLED"), [(
         f"{U(SCHEDULE)}, which schedules {U(FN)}, is disabled; expected state ENABLED.", U(SCHEDULE))], id="schedule-disabled"),
-    pytest.param(setp(SCHEDULE, scheduleExpression="rate(1 hours)"), [(
-        f"{U(SCHEDULE)}, which targets {U(FN)}, has scheduleExpression 'rate(1 hours)'; EventBridge wants the singular "
-        f"unit for 1 and the plural otherwise; expected rate(...) or cron(...).", U(SCHEDULE))], id="schedule-bad-rate"),
-    pytest.param(setp(SCHEDULE, scheduleExpression="cron(0 * * * ? *)"), [], id="cron-schedule"),
+    *[pytest.param(setp(SCHEDULE, scheduleExpression=expression), [(
+        f"{U(SCHEDULE)}, which targets {U(FN)}, has scheduleExpression {expression!r}, which {problem}; expected a "
+        f"rate(...) or cron(...) that runs the audit at least once every 24 hours, such as rate(1 hour).", U(SCHEDULE))],
+        id=f"schedule-{case}")
+      for case, expression, problem in [
+          ("singular-unit-plural", "rate(1 hours)", "EventBridge rejects or the pack cannot evaluate: EventBridge wants "
+           "the singular unit for 1 and the plural otherwise"),
+          ("zero-rate", "rate(0 minutes)", "EventBridge rejects or the pack cannot evaluate: a rate must be a positive number"),
+          ("rate-two-days", "rate(2 days)", "runs only every 48 hours, so whole days pass without an audit"),
+          ("rate-25-hours", "rate(25 hours)", "runs only every 25 hours, so whole days pass without an audit"),
+          ("past-year", "cron(0 3 * * ? 2020)", "never fires again"),
+          ("only-2199", "cron(0 3 * * ? 2199)", "does not fire in the next 24 hours; its next run is 2199-01-01T03:00Z"),
+          ("leap-day", "cron(0 3 29 2 ? *)", "does not fire in the next 24 hours; its next run is 2028-02-29T03:00Z"),
+          ("this-year-only", "cron(0 3 * * ? 2026)", "stops firing after 2026-12-31T03:00Z"),
+          ("weekdays", "cron(0 12 ? * MON-FRI *)", "leaves 3 days without a run after 2026-12-04T12:00Z"),
+          ("weekly-sunday-is-1", "cron(0 12 ? * 1 *)", "does not fire in the next 24 hours; its next run is 2026-12-06T12:00Z"),
+          ("last-friday", "cron(0 12 ? * 6L *)", "does not fire in the next 24 hours; its next run is 2026-12-25T12:00Z"),
+          ("second-tuesday", "cron(0 12 ? * 3#2 *)", "does not fire in the next 24 hours; its next run is 2026-12-08T12:00Z"),
+          ("last-day", "cron(0 12 L * ? *)", "does not fire in the next 24 hours; its next run is 2026-12-31T12:00Z"),
+          ("nearest-weekday", "cron(0 12 15W * ? *)", "does not fire in the next 24 hours; its next run is 2026-12-15T12:00Z"),
+          ("both-days", "cron(0 3 * * * *)", "EventBridge rejects or the pack cannot evaluate: cron() needs ? in exactly one "
+           "of day-of-month and day-of-week"),
+          ("five-fields", "cron(0 3 * * ?)", "EventBridge rejects or the pack cannot evaluate: cron() takes six fields "
+           "(minutes hours day-of-month month day-of-week year), got 5"),
+          ("minute-60", "cron(60 3 * * ? *)", "EventBridge rejects or the pack cannot evaluate: the minutes field has 60, outside 0-59"),
+          ("weekday-zero", "cron(0 3 ? * 0 *)", "EventBridge rejects or the pack cannot evaluate: the day-of-week field has 0, outside 1-7"),
+          ("unevaluated-form", "cron(0 3 L-2 * ? *)", "EventBridge rejects or the pack cannot evaluate: the day-of-month field has "
+           "'L', expected a number from 1 to 31"),
+      ]],
+    *[pytest.param(setp(SCHEDULE, scheduleExpression=expression), [], id=f"schedule-runs-{case}")
+      for case, expression in [
+          ("hourly-cron", "cron(0 * * * ? *)"), ("daily-cron", "cron(0 3 * * ? *)"), ("every-weekday-number", "cron(0 3 ? * 1-7 *)"),
+          ("every-weekday-name", "cron(0 3 ? * SUN-SAT *)"), ("steps", "cron(0 0/6 * * ? *)"), ("star-step", "cron(15 */6 * * ? *)"),
+          ("months-named", "cron(0 3 * JAN-DEC ? *)"), ("years-ahead", "cron(0 3 * * ? 2026-2199)"), ("rate-daily", "rate(1 day)"),
+          ("rate-24-hours", "rate(24 hours)"), ("rate-minutes", "rate(1440 minutes)"),
+      ]],
     pytest.param(both(unlink(PERMISSION, "sourceArn"), setp(PERMISSION, sourceArn=None)), [], id="permission-without-source-arn"),
+    *[pytest.param(setp(PERMISSION, action=action), [], id=f"permission-action-{action}") for action in ("lambda:*", "*", "lambda:invokefunction")],
+    pytest.param(setp(PERMISSION, action="lambda:GetFunction"), [(
+        f"{U(FN)} is scheduled by {U(SCHEDULE)} but no aws:lambda/permission:Permission lets events.amazonaws.com invoke "
+        f"it from that rule; expected action lambda:InvokeFunction, principal events.amazonaws.com and the rule's ARN as "
+        f"sourceArn.", U(FN))], id="permission-other-action"),
+    pytest.param(setp(PERMISSION, qualifier="live"), [(
+        f"{U(PERMISSION)} lets events.amazonaws.com invoke {U(FN)} only through qualifier 'live', but {U(TARGET)} invokes "
+        f"the unqualified function; expected the qualifier the target invokes, or none.", U(PERMISSION))], id="permission-qualifier-not-invoked"),
+    pytest.param(both(setp(PERMISSION, qualifier="live"), setp(TARGET, arn=f"{FN_ARN}:live")), [], id="permission-qualifier-invoked"),
+    pytest.param(both(setp(PERMISSION, qualifier="1"), setp(TARGET, arn=f"{FN_ARN}:live")), [(
+        f"{U(PERMISSION)} lets events.amazonaws.com invoke {U(FN)} only through qualifier '1', but {U(TARGET)} invokes "
+        f"qualifier 'live'; expected the qualifier the target invokes, or none.", U(PERMISSION))], id="permission-qualifier-other"),
+    pytest.param(setp(PERMISSION, qualifier=k.UNKNOWN), [(
+        f"{U(PERMISSION)} has qualifier unknown during preview, so the pack cannot verify that it covers the invocation by "
+        f"{U(TARGET)}; expected a value known at preview (set it literally or leave it out), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-audit-scheduled"), U(PERMISSION))], id="permission-qualifier-unknown"),
+    pytest.param(both(setp(PERMISSION, sourceAccount=k.ACCOUNT), setp(TARGET, arn=FN_ARN)), [], id="permission-source-account-own"),
+    pytest.param(both(setp(PERMISSION, sourceAccount="999999999999"), setp(TARGET, arn=FN_ARN)), [(
+        f"{U(PERMISSION)} lets events.amazonaws.com invoke {U(FN)} only for source account '999999999999', but "
+        f"{U(SCHEDULE)} runs in account '{k.ACCOUNT}'; expected the rule's account, or no sourceAccount.", U(PERMISSION))],
+        id="permission-source-account-other"),
+    pytest.param(setp(PERMISSION, sourceAccount="999999999999"), [(
+        f"{U(PERMISSION)} has sourceAccount unknown during preview, so the pack cannot verify that {U(SCHEDULE)} runs in "
+        f"account '999999999999'; expected a value known at preview (give the rule's ARN as sourceArn from known values), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-audit-scheduled"), U(PERMISSION))], id="permission-source-account-unverifiable"),
+    pytest.param(setp(FN, reservedConcurrentExecutions=0), [(
+        f"{U(FN)} has reservedConcurrentExecutions 0, which throttles every invocation, so the audit never runs; expected "
+        f"no reservation (-1) or a positive one.", U(FN))], id="function-reserved-zero"),
+    *[pytest.param(setp(FN, reservedConcurrentExecutions=n), [], id=f"function-reserved-{n}") for n in (-1, 1)],
 ]
+
+# The schedule verdicts depend on the time: the pack judges the next 24 hours and the coming year from now.
+SCHEDULE_NOW = datetime(2026, 12, 1, 21, 45, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(("mutate", "expected"), SCHEDULED_CASES)
-def test_root_access_key_audit_scheduled_changed_baseline_reports(mutate: Mutation, expected: list[Any]) -> None:
+def test_root_access_key_audit_scheduled_changed_baseline_reports(mutate: Mutation, expected: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit, "_now", lambda: SCHEDULE_NOW)
     assert list(outcome(audit.validate_root_access_key_audit_scheduled, mutate).messages) == expected
 
 

@@ -4,6 +4,7 @@ iam_no_root_access_key, CIS AWS 1.4 and successors, Security Hub IAM.4), and its
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 from pulumi_policy import (
@@ -16,6 +17,7 @@ from pulumi_policy import (
 from .. import metadata as md
 from ..base import Context, Issue, stack_context, stack_policy
 from ..iam_eval import AllowedGrant, allow_statements, grant_problems
+from ..schedule import ScheduleError, run_gap_problem
 from ..types import (
     AUDIT_COMPONENT,
     AUDIT_HANDLER,
@@ -92,24 +94,19 @@ ALLOWED_MANAGED_POLICIES = (
 SCHEDULE_TYPES = (LAMBDA_FUNCTION, EVENT_RULE, EVENT_TARGET, LAMBDA_PERMISSION)
 ROLE_TYPES = (LAMBDA_FUNCTION, IAM_ROLE, IAM_ROLE_POLICY, IAM_ROLE_POLICY_ATTACHMENT)
 
-_RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_CRON_RE = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
-def schedule_problem(expression: Any) -> Optional[str]:
+def schedule_problem(expression: Any, now: datetime) -> Optional[str]:
+    """Why the expression does not run the audit at least once every 24 hours from `now`; None when it does."""
     if not isinstance(expression, str) or not expression:
         return "has no scheduleExpression"
-    rate = _RATE_RE.match(expression)
-    if rate:
-        value, unit = int(rate.group(1)), rate.group(2)
-        if value < 1:
-            return f"has scheduleExpression {expression!r} with a zero rate"
-        if (value == 1) != (not unit.endswith("s")):
-            return f"has scheduleExpression {expression!r}; EventBridge wants the singular unit for 1 and the plural otherwise"
-        return None
-    if _CRON_RE.match(expression):
-        return None
-    return f"has scheduleExpression {expression!r}, which is neither rate(...) nor a six-field cron(...)"
+    try:
+        problem = run_gap_problem(expression, now)
+    except ScheduleError as exc:
+        return f"has scheduleExpression {expression!r}, which EventBridge rejects or the pack cannot evaluate: {exc}"
+    return f"has scheduleExpression {expression!r}, which {problem}" if problem else None
 
 
 def audit_functions(stack: StackView) -> list[Res]:
@@ -129,6 +126,13 @@ def _links(stack: StackView, res: Res, prop: str, target: Res) -> Optional[bool]
     return stack.refers_to(res, prop, target, _IDENTIFIES)
 
 
+def _invokes(value: Any, target: Res) -> bool:
+    """A target's ARN names the function also when qualified by an alias or version (`...:function:name:live`)."""
+    if isinstance(value, str) and _FUNCTION_QUALIFIER_RE.match(value):
+        value = value.rpartition(":")[0]
+    return _IDENTIFIES(value, target)
+
+
 def _rule_enabled(rule: Res) -> Optional[bool]:
     state, enabled = rule.get("state"), rule.get("isEnabled")
     if state is UNKNOWN or enabled is UNKNOWN:
@@ -142,7 +146,7 @@ def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
     stack = ctx.stack
     issues: list[Optional[Issue]] = []
     for target in stack.of_type(EVENT_TARGET):
-        to_fn = _links(stack, target, "arn", fn)
+        to_fn = stack.refers_to(target, "arn", fn, _invokes)
         if to_fn is None:
             issues.append(ctx.unknown_issue(target, "arn", f"whether it invokes {fn.urn}", "pass the function's arn output"))
             continue
@@ -159,9 +163,9 @@ def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
             if expression is UNKNOWN:
                 issues.append(ctx.unknown_issue(rule, "scheduleExpression", f"that it schedules {fn.urn}", "set it literally"))
                 continue
-            problem = schedule_problem(expression)
+            problem = schedule_problem(expression, _now())
             if problem:
-                issues.append(Issue(f"{rule.urn}, which targets {fn.urn}, {problem}; expected rate(...) or cron(...).", rule.urn))
+                issues.append(Issue(f"{rule.urn}, which targets {fn.urn}, {problem}; expected a rate(...) or cron(...) that runs the audit at least once every 24 hours, such as rate(1 hour).", rule.urn))
                 continue
             enabled = _rule_enabled(rule)
             if enabled is None:
@@ -170,7 +174,7 @@ def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
             if not enabled:
                 issues.append(Issue(f"{rule.urn}, which schedules {fn.urn}, is disabled; expected state ENABLED.", rule.urn))
                 continue
-            permission_issues = permission_problems(ctx, fn, rule)
+            permission_issues = permission_problems(ctx, fn, rule, target)
             if not permission_issues:
                 return []
             issues.extend(permission_issues)
@@ -183,7 +187,58 @@ def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
     return issues
 
 
-def permission_problems(ctx: Context, fn: Res, rule: Res) -> list[Optional[Issue]]:
+# AddPermission accepts these action spellings for invoking; each one lets the principal call Invoke.
+_INVOKE_ACTIONS = ("lambda:invokefunction", "lambda:*", "*")
+_ARN_ACCOUNT_RE = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:(\d{12}):")
+_FUNCTION_QUALIFIER_RE = re.compile(r"^arn:[^:]+:lambda:[^:]*:\d{12}:function:[^:]+:([^:]+)$")
+
+
+def _invoked_qualifier(target: Res) -> Optional[str]:
+    """The qualifier (alias or version) the target invokes; None for the unqualified function.
+
+    An unknown ARN is taken as the function's unqualified `arn` output, which is what a target is normally given.
+    """
+    arn = target.get("arn")
+    match = _FUNCTION_QUALIFIER_RE.match(arn) if isinstance(arn, str) else None
+    return match.group(1) if match else None
+
+
+def _rule_account(rule: Res, perm: Res, target: Res, fn: Res) -> Optional[str]:
+    """The account the schedule runs in, from whichever of the related ARNs is known."""
+    for value in (rule.get("arn"), perm.get("sourceArn"), target.get("arn"), fn.get("arn")):
+        match = _ARN_ACCOUNT_RE.match(value) if isinstance(value, str) else None
+        if match:
+            return match.group(1)
+    return None
+
+
+def _scope_issues(ctx: Context, fn: Res, rule: Res, target: Res, perm: Res) -> list[Optional[Issue]]:
+    """Why the schedule's invocation does not satisfy the permission's qualifier and sourceAccount ([] when it does)."""
+    issues: list[Optional[Issue]] = []
+    qualifier = perm.get("qualifier")
+    if qualifier is UNKNOWN:
+        issues.append(ctx.unknown_issue(perm, "qualifier", f"that it covers the invocation by {target.urn}", "set it literally or leave it out"))
+    elif qualifier not in (MISSING, None, "") and qualifier != _invoked_qualifier(target):
+        invoked = _invoked_qualifier(target)
+        shown = f"qualifier {invoked!r}" if invoked else "the unqualified function"
+        issues.append(Issue(
+            f"{perm.urn} lets events.amazonaws.com invoke {fn.urn} only through qualifier {qualifier!r}, but {target.urn} "
+            f"invokes {shown}; expected the qualifier the target invokes, or none.", perm.urn))
+    account = perm.get("sourceAccount")
+    if account is UNKNOWN:
+        issues.append(ctx.unknown_issue(perm, "sourceAccount", f"that {rule.urn} satisfies it", "set it literally or leave it out"))
+    elif account not in (MISSING, None, ""):
+        actual = _rule_account(rule, perm, target, fn)
+        if actual is None:
+            issues.append(ctx.unknown_issue(perm, "sourceAccount", f"that {rule.urn} runs in account {account!r}", "give the rule's ARN as sourceArn from known values"))
+        elif actual != account:
+            issues.append(Issue(
+                f"{perm.urn} lets events.amazonaws.com invoke {fn.urn} only for source account {account!r}, but {rule.urn} "
+                f"runs in account {actual!r}; expected the rule's account, or no sourceAccount.", perm.urn))
+    return issues
+
+
+def permission_problems(ctx: Context, fn: Res, rule: Res, target: Res) -> list[Optional[Issue]]:
     assert ctx.stack is not None
     stack = ctx.stack
     issues: list[Optional[Issue]] = []
@@ -198,12 +253,16 @@ def permission_problems(ctx: Context, fn: Res, rule: Res) -> list[Optional[Issue
         if action is UNKNOWN or principal is UNKNOWN:
             issues.append(ctx.unknown_issue(perm, "action" if action is UNKNOWN else "principal", "what it grants", "set it literally"))
             continue
-        if action != "lambda:InvokeFunction" or principal != "events.amazonaws.com":
+        if not (isinstance(action, str) and action.lower() in _INVOKE_ACTIONS) or principal != "events.amazonaws.com":
             continue
         source = perm.get("sourceArn")
         from_rule = None if source in (MISSING, None) else _links(stack, perm, "sourceArn", rule)
         if source in (MISSING, None) or from_rule:
-            return []
+            scope = _scope_issues(ctx, fn, rule, target, perm)
+            if not scope:
+                return []
+            issues.extend(scope)
+            continue
         if from_rule is None:
             issues.append(ctx.unknown_issue(perm, "sourceArn", f"that it lets {rule.urn} invoke the function", "pass the rule's arn output"))
     if not any(issues):
@@ -214,6 +273,18 @@ def permission_problems(ctx: Context, fn: Res, rule: Res) -> list[Optional[Issue
             fn.urn,
         ))
     return issues
+
+
+def throttle_issue(ctx: Context, fn: Res) -> Optional[Issue]:
+    """Why the function can never run however it is scheduled; None when it can."""
+    reserved = fn.get("reservedConcurrentExecutions")
+    if reserved is UNKNOWN:
+        return ctx.unknown_issue(fn, "reservedConcurrentExecutions", "that the audit function may run", "set it literally or leave it out")
+    if reserved == 0 and not isinstance(reserved, bool):
+        return Issue(
+            f"{fn.urn} has reservedConcurrentExecutions 0, which throttles every invocation, so the audit never runs; "
+            f"expected no reservation (-1) or a positive one.", fn.urn)
+    return None
 
 
 def validate_root_access_key_audit_scheduled(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -231,6 +302,10 @@ def validate_root_access_key_audit_scheduled(args: StackValidationArgs, report_v
         return
     pending: list[Optional[Issue]] = []
     for fn in functions:
+        throttled = throttle_issue(ctx, fn)
+        if throttled is not None:
+            pending.append(throttled)
+            continue
         issues = schedule_issues(ctx, fn)
         if not issues:
             return
