@@ -493,6 +493,19 @@ def audit_policy_with(extra: Optional[dict[str, Any]] = None, drop_condition_of:
 
 
 LP = "expected only the grants the audit needs, scoped by resource or condition."
+IN_ORG = {"StringEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}}
+OTHER_TOPIC = f"arn:aws:sns:{k.REGION}:{k.ACCOUNT}:retired-alerts"
+DELETE_TASK = "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"
+# The function as the program's organization mode configures it: the audit role name and the alert topic.
+ORG_MODE = setp(FN, environment={"variables": {"AUDIT_ORG_ROLE_NAME": "RootKeyAudit", "AUDIT_SNS_TOPIC_ARN": k.TOPIC_ARN}})
+
+
+def assume(resource: str, condition: Optional[dict[str, Any]]) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": "Assume", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
 LEAST_PRIVILEGE_CASES = [
     pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Effect": "Allow", "Action": "iam:*", "Resource": "*"})), [
         (f"{U(AUDIT_POLICY)} statement #8 grants the wildcard action 'iam:*'; {LP}", U(AUDIT_POLICY))], id="iam-wildcard"),
@@ -511,11 +524,49 @@ LEAST_PRIVILEGE_CASES = [
           ("namespace-negated", {"StringNotEquals": {"cloudwatch:namespace": "AWS/EC2"}}),
           ("namespace-ifexists", {"StringEqualsIfExists": {"cloudwatch:namespace": "RootKeyGuardrails"}}),
       ]],
-    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Assume", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/*"})), [
-        (f"{U(AUDIT_POLICY)} statement 'Assume' grants 'sts:AssumeRole' on 'arn:aws:iam::*:role/*', which matches every "
-         f"name instead of one; {LP}", U(AUDIT_POLICY))], id="assume-any-role"),
-    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Assume", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/RootKeyAudit"})), [],
-        id="assume-named-role-in-every-account"),
+    *[pytest.param(both(ORG_MODE, setp(AUDIT_POLICY, policy=audit_policy_with(assume(resource, condition)))),
+                   [(f"{U(AUDIT_POLICY)} statement 'Assume' grants 'sts:AssumeRole' on '{resource}'{problem}; {LP}", U(AUDIT_POLICY))] if problem else [],
+                   id=f"assume-{case}")
+      for case, resource, condition, problem in [
+          ("audit-role-in-org", "arn:aws:iam::*:role/RootKeyAudit", IN_ORG, None),
+          ("audit-role-in-org-paths", "arn:aws:iam::*:role/RootKeyAudit", {"ForAnyValue:StringLike": {"aws:ResourceOrgPaths": "o-a1b2c3d4e5/*"}}, None),
+          ("audit-role-with-path", "arn:aws:iam::*:role/security/RootKeyAudit", IN_ORG, None),
+          ("audit-role-in-named-account", "arn:aws:iam::444455556666:role/RootKeyAudit", None, None),
+          ("admin-role", "arn:aws:iam::*:role/OrganizationAccountAccessRole", IN_ORG, ", the organization's administrator role"),
+          ("other-role", "arn:aws:iam::*:role/SecurityAudit", IN_ORG, ", which is not the configured audit role 'RootKeyAudit'"),
+          ("any-role", "arn:aws:iam::*:role/*", IN_ORG, ", which matches every name instead of one"),
+          ("role-prefix", "arn:aws:iam::*:role/RootKey*", IN_ORG, ", which matches every name instead of one"),
+          ("any-account", "arn:aws:iam::*:role/RootKeyAudit", None, " in any account, without a condition on aws:ResourceOrgID, "
+           "aws:ResourceOrgPaths or aws:ResourceAccount keeping it in the organization"),
+          ("org-negated", "arn:aws:iam::*:role/RootKeyAudit", {"StringNotEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}},
+           " in any account, without a condition on aws:ResourceOrgID, aws:ResourceOrgPaths or aws:ResourceAccount keeping it in the organization"),
+      ]],
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with(assume("arn:aws:iam::*:role/RootKeyAudit", IN_ORG))), [
+        (f"{U(AUDIT_POLICY)} statement 'Assume' grants 'sts:AssumeRole' on 'arn:aws:iam::*:role/RootKeyAudit' but the audit "
+         f"function has no AUDIT_ORG_ROLE_NAME, so it needs no role in other accounts; {LP}", U(AUDIT_POLICY))], id="assume-without-org-mode"),
+    pytest.param(both(ORG_MODE, setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Publish", "Effect": "Allow", "Action": "sns:Publish", "Resource": OTHER_TOPIC}))), [
+        (f"{U(AUDIT_POLICY)} statement 'Publish' grants 'sns:Publish' on '{OTHER_TOPIC}', which is not the alert topic the "
+         f"audit publishes to (AUDIT_SNS_TOPIC_ARN); {LP}", U(AUDIT_POLICY))], id="publish-other-topic"),
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Publish", "Effect": "Allow", "Action": "sns:Publish", "Resource": OTHER_TOPIC})), [
+        (f"{U(AUDIT_POLICY)} statement 'Publish' grants 'sns:Publish' on '{OTHER_TOPIC}', which is not the alert topic the "
+         f"audit publishes to (AUDIT_SNS_TOPIC_ARN); {LP}", U(AUDIT_POLICY))], id="publish-topic-not-in-stack"),
+    *[pytest.param(both(ORG_MODE, setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Root", "Effect": "Allow", "Action": "sts:AssumeRoot", "Resource": "arn:aws:iam::*:root", **({"Condition": condition} if condition else {})}))),
+                   [(f"{U(AUDIT_POLICY)} statement 'Root' grants 'sts:AssumeRoot' {problem}; {LP}", U(AUDIT_POLICY))] if problem else [],
+                   id=f"assume-root-{case}")
+      for case, condition, problem in [
+          ("delete-task", {"StringEquals": {"sts:TaskPolicyArn": DELETE_TASK}}, None),
+          ("delete-task-arn-equals", {"ArnEquals": {"sts:TaskPolicyArn": [DELETE_TASK]}}, None),
+          ("no-condition", None, "without an sts:TaskPolicyArn condition naming root-task/IAMDeleteRootUserCredentials"),
+          ("other-condition", {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}, "without an sts:TaskPolicyArn condition naming root-task/IAMDeleteRootUserCredentials"),
+          ("any-task", {"StringLike": {"sts:TaskPolicyArn": "arn:aws:iam::aws:policy/root-task/*"}},
+           "with an sts:TaskPolicyArn condition StringLike 'arn:aws:iam::aws:policy/root-task/*' that allows other task policies"),
+          ("two-tasks", {"StringEquals": {"sts:TaskPolicyArn": [DELETE_TASK, "arn:aws:iam::aws:policy/root-task/IAMCreateRootUserPassword"]}},
+           f"with an sts:TaskPolicyArn condition StringEquals {[DELETE_TASK, 'arn:aws:iam::aws:policy/root-task/IAMCreateRootUserPassword']!r} that allows other task policies"),
+          ("negated", {"StringNotEquals": {"sts:TaskPolicyArn": DELETE_TASK}},
+           f"with an sts:TaskPolicyArn condition StringNotEquals {DELETE_TASK!r} that allows other task policies"),
+          ("if-exists", {"StringEqualsIfExists": {"sts:TaskPolicyArn": DELETE_TASK}},
+           f"with an sts:TaskPolicyArn condition StringEqualsIfExists {DELETE_TASK!r} that allows other task policies"),
+      ]],
     pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Hub", "Effect": "Allow", "Action": "securityhub:BatchUpdateFindings", "Resource": "*"})), [
         (f"{U(AUDIT_POLICY)} statement 'Hub' grants 'securityhub:BatchUpdateFindings' on '*', wider than "
          f"['arn:aws*:securityhub:*:*:hub/default']; {LP}", U(AUDIT_POLICY))], id="update-findings-anywhere"),

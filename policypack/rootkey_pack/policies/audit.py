@@ -16,7 +16,8 @@ from pulumi_policy import (
 
 from .. import metadata as md
 from ..base import Context, Issue, stack_context, stack_policy
-from ..iam_eval import AllowedGrant, allow_statements, grant_problems
+from ..iam_eval import AllowedGrant, allow_statements, as_list, grant_problems
+from ..iam_eval import _narrowing_condition_keys as narrowing_condition_keys
 from ..schedule import ScheduleError, run_gap_problem
 from ..types import (
     AUDIT_COMPONENT,
@@ -28,6 +29,7 @@ from ..types import (
     IAM_ROLE_POLICY_ATTACHMENT,
     LAMBDA_FUNCTION,
     LAMBDA_PERMISSION,
+    TOPIC,
 )
 from ..values import MISSING, UNKNOWN, Res, StackView, by_arn, contains_unknown
 
@@ -92,7 +94,7 @@ ALLOWED_MANAGED_POLICIES = (
 )
 
 SCHEDULE_TYPES = (LAMBDA_FUNCTION, EVENT_RULE, EVENT_TARGET, LAMBDA_PERMISSION)
-ROLE_TYPES = (LAMBDA_FUNCTION, IAM_ROLE, IAM_ROLE_POLICY, IAM_ROLE_POLICY_ATTACHMENT)
+ROLE_TYPES = (LAMBDA_FUNCTION, IAM_ROLE, IAM_ROLE_POLICY, IAM_ROLE_POLICY_ATTACHMENT, TOPIC)
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -339,6 +341,102 @@ def _documents_of(ctx: Context, role: Res) -> list[tuple[Res, str, Any]]:
     return docs
 
 
+ORG_ROLE_ENV = "AUDIT_ORG_ROLE_NAME"
+TOPIC_ENV = "AUDIT_SNS_TOPIC_ARN"
+# The role Organizations creates in every account it creates: an administrator, never an audit role.
+ADMIN_ROLE = "OrganizationAccountAccessRole"
+# Conditions that keep a role ARN with a wildcard account inside the organization.
+_ORG_SCOPE_KEYS = ("aws:resourceorgid", "aws:resourceorgpaths", "aws:resourceaccount")
+DELETE_ROOT_TASK = "root-task/IAMDeleteRootUserCredentials"
+_TASK_POLICY_RE = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/" + re.escape(DELETE_ROOT_TASK) + "$")
+_TASK_OPERATORS = ("stringequals", "arnequals", "stringlike", "arnlike")
+_IDENTIFIES_TOPIC = by_arn("arn", "id")
+
+
+def _env(fn: Res, key: str) -> Any:
+    environment = fn.get("environment")
+    if environment is UNKNOWN:
+        return UNKNOWN
+    variables = environment.get("variables", MISSING) if isinstance(environment, dict) else MISSING
+    if variables is UNKNOWN:
+        return UNKNOWN
+    return variables.get(key, MISSING) if isinstance(variables, dict) else MISSING
+
+
+def _statement_actions(raw: Any) -> list[str]:
+    return [a.lower() for a in (as_list(raw.get("Action")) or []) if isinstance(a, str)]
+
+
+def _statement_resources(raw: Any) -> list[str]:
+    return [r for r in (as_list(raw.get("Resource")) or []) if isinstance(r, str)]
+
+
+def _assume_role_problems(label: str, resources: list[str], condition_keys: set[str], role_name: Any) -> list[str]:
+    problems = []
+    for resource in resources:
+        name = resource.rpartition("/")[2]
+        account = resource.split(":")[4] if resource.count(":") >= 5 else "*"
+        if name == ADMIN_ROLE:
+            problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}', the organization's administrator role")
+        elif role_name in (MISSING, None, ""):
+            problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}' but the audit function has no {ORG_ROLE_ENV}, so it needs no role in other accounts")
+        elif isinstance(role_name, str) and name != role_name and not any(ch in name for ch in "*?"):
+            problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}', which is not the configured audit role {role_name!r}")
+        elif not re.fullmatch(r"\d{12}", account) and not condition_keys & set(_ORG_SCOPE_KEYS):
+            problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}' in any account, without a condition on aws:ResourceOrgID, aws:ResourceOrgPaths or aws:ResourceAccount keeping it in the organization")
+    return problems
+
+
+def _task_policy_problem(label: str, condition: Any) -> Optional[str]:
+    """None when every session sts:AssumeRoot may open is limited to deleting root credentials."""
+    named = False
+    if isinstance(condition, dict):
+        for op, block in condition.items():
+            base = str(op).partition(":")[2] or str(op)
+            if not isinstance(block, dict):
+                continue
+            for key, values in block.items():
+                if str(key).lower() != "sts:taskpolicyarn":
+                    continue
+                items = as_list(values) or []
+                if base.lower() not in _TASK_OPERATORS or not items or not all(isinstance(v, str) and _TASK_POLICY_RE.match(v) for v in items):
+                    return f"{label} grants 'sts:AssumeRoot' with an sts:TaskPolicyArn condition {op} {values!r} that allows other task policies"
+                named = True
+    if not named:
+        return f"{label} grants 'sts:AssumeRoot' without an sts:TaskPolicyArn condition naming {DELETE_ROOT_TASK}"
+    return None
+
+
+def scope_problems(ctx: Context, fn: Res, statement: Any) -> list[str]:
+    """Least-privilege problems the allow-list cannot see: which role, which topic, which root task."""
+    assert ctx.stack is not None
+    raw, label = statement.raw, statement.label
+    actions = _statement_actions(raw)
+    resources = _statement_resources(raw)
+    problems: list[str] = []
+    if "sts:assumerole" in actions:
+        role_name = _env(fn, ORG_ROLE_ENV)
+        if role_name is UNKNOWN:
+            ctx.report_issues([ctx.unknown_issue(fn, f"environment variable {ORG_ROLE_ENV}", "which role the audit may assume", "set it from the literal config value")])
+        problems.extend(_assume_role_problems(label, resources, narrowing_condition_keys(raw.get("Condition")), role_name))
+    if "sns:publish" in actions:
+        alert = _env(fn, TOPIC_ENV)
+        # The topic the function is told to publish to; the stack's own topics when it is told none.
+        topics = [t for t in ctx.stack.of_type(TOPIC) if (isinstance(alert, str) and _IDENTIFIES_TOPIC(alert, t))
+                  or (alert is UNKNOWN and ctx.stack.refers_to(fn, "environment", t, _IDENTIFIES_TOPIC))
+                  or alert in (MISSING, None, "")]
+        for resource in resources:
+            if resource == "*":
+                continue  # the allow-list already reports it as wider than a topic
+            if not (resource == alert or any(_IDENTIFIES_TOPIC(resource, t) for t in topics)):
+                problems.append(f"{label} grants 'sns:Publish' on '{resource}', which is not the alert topic the audit publishes to ({TOPIC_ENV})")
+    if "sts:assumeroot" in actions:
+        problem = _task_policy_problem(label, raw.get("Condition"))
+        if problem:
+            problems.append(problem)
+    return problems
+
+
 def validate_audit_role_least_privilege(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     ctx = stack_context(LEAST_PRIVILEGE, args, report_violation, (), ROLE_TYPES)
     if ctx is None:
@@ -360,7 +458,7 @@ def validate_audit_role_least_privilege(args: StackValidationArgs, report_violat
             for problem in problems:
                 ctx.report(f"{owner.urn} has a {label} that {problem}; expected a valid IAM policy document.", owner.urn)
             for statement in statements:
-                for problem in grant_problems(statement, ALLOWED_GRANTS):
+                for problem in grant_problems(statement, ALLOWED_GRANTS) + scope_problems(ctx, fn, statement):
                     ctx.report(f"{owner.urn} {problem}; expected only the grants the audit needs, scoped by resource or condition.", owner.urn)
         managed = [m for m in (role.get("managedPolicyArns") if isinstance(role.get("managedPolicyArns"), list) else [])]
         for att in ctx.stack.of_type(IAM_ROLE_POLICY_ATTACHMENT):
