@@ -3,6 +3,8 @@
 SCP = "aws:organizations/policy:Policy"
 SCP_ATTACHMENT = "aws:organizations/policyAttachment:PolicyAttachment"
 ORGANIZATION = "aws:organizations/organization:Organization"
+ORGANIZATIONAL_UNIT = "aws:organizations/organizationalUnit:OrganizationalUnit"
+ACCOUNT = "aws:organizations/account:Account"
 TRAIL = "aws:cloudtrail/trail:Trail"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"

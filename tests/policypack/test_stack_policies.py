@@ -127,7 +127,7 @@ def test_stack_policy_unrecognised_config_key_reported() -> None:
     result = outcome(prevention.validate_root_access_key_creation_denied, None, {"stack": ["dev"]})
     assert result.messages == ((
         "The 'root-access-key-creation-denied' policy config is invalid: policy config key 'stack' is not recognised; "
-        "expected one of: allowUnknownValues, partition, stacks.",
+        "expected one of: allowUnknownValues, managementAccountId, partition, stacks.",
         None,
     ),)
 

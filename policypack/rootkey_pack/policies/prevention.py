@@ -4,6 +4,7 @@ AWS-GR_RESTRICT_ROOT_USER_ACCESS_KEYS)."""
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from pulumi_policy import (
@@ -17,17 +18,19 @@ from pulumi_policy import (
 from .. import metadata as md
 from ..base import (
     Context,
+    Issue,
     resource_context,
     resource_policy,
     stack_context,
     stack_policy,
 )
-from ..config import PARTITION
+from ..config import MANAGEMENT_ACCOUNT, PARTITION
 from ..iam_eval import root_access_key_denial, validate_scp
-from ..types import SCP, SCP_ATTACHMENT
+from ..types import ACCOUNT, ORGANIZATION, ORGANIZATIONAL_UNIT, SCP, SCP_ATTACHMENT
 from ..values import MISSING, UNKNOWN, Res, by_props
 
 SCP_TYPE = "SERVICE_CONTROL_POLICY"
+PREVENTION_TYPES = (SCP, SCP_ATTACHMENT, ORGANIZATION)
 EXPECTED_SCP = (
     "expected a SERVICE_CONTROL_POLICY with a Deny statement for iam:CreateAccessKey on Resource \"*\" whose only "
     "condition is ArnLike/StringLike aws:PrincipalArn \"arn:aws:iam::*:root\""
@@ -94,16 +97,53 @@ def attachments_of(ctx: Context, policy: Res) -> tuple[list[Res], list[Res]]:
     return found, undecided
 
 
-def _target_problem(att: Res) -> Optional[str]:
+_ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+# An unknown targetId computed from one of these is an OU or a member account: never the management account.
+_MEMBER_TARGET_TYPES = (ORGANIZATIONAL_UNIT, ACCOUNT)
+
+
+def management_account(ctx: Context) -> Optional[str]:
+    """The organization's management account: the policy config, else a known masterAccountId of an Organization
+    in the stack (the program manages or adopts it). None when the pack cannot know it."""
+    assert ctx.stack is not None
+    configured = ctx.settings[MANAGEMENT_ACCOUNT]
+    if configured:
+        return str(configured)
+    for org in ctx.stack.of_type(ORGANIZATION):
+        master = org.get("masterAccountId")
+        if isinstance(master, str) and _ACCOUNT_ID_RE.match(master):
+            return master
+    return None
+
+
+def _target_issue(ctx: Context, att: Res, management: Optional[str]) -> Optional[Issue]:
+    """Why this attachment does not apply the SCP to any member account; None when it does."""
+    assert ctx.stack is not None
     target = att.get("targetId")
-    if target is UNKNOWN or (isinstance(target, str) and target.strip()):
-        # An unknown target id is still a target: the engine only leaves it unknown when it comes from a resource.
+    if target is UNKNOWN:
+        ref = ctx.stack.reference(att, "targetId")
+        if ref.stand_in is not None and ctx.stack.type_of(ref.stand_in) in _MEMBER_TARGET_TYPES:
+            return None
+        return ctx.unknown_issue(att, "targetId", "that it attaches the SCP where it applies (not the management account)",
+                                 "pass the root, OU or account id literally, or an OU's or member account's id output")
+    if not (isinstance(target, str) and target.strip()):
+        return Issue(f"{att.urn} has targetId {target!r}; expected the organization root, an OU or an account id.", att.urn)
+    if not _ACCOUNT_ID_RE.match(target):
         return None
-    return f"{att.urn} has targetId {target!r}; expected the organization root, an OU or an account id"
+    if management is None:
+        return Issue(
+            f"{att.urn} attaches the SCP to account {target}, and the pack cannot tell whether that is the "
+            f"organization's management account, where SCPs never apply; expected managementAccountId in the "
+            f"'{ctx.meta.name}' policy config (or an {ORGANIZATION} in this stack with a known masterAccountId).", att.urn)
+    if target == management:
+        return Issue(
+            f"{att.urn} attaches the SCP to the organization's management account {target}, where SCPs never apply; "
+            f"expected the organization root, an OU or a member account.", att.urn)
+    return None
 
 
 def validate_root_access_key_creation_denied(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    ctx = stack_context(CREATION_DENIED, args, report_violation, (PARTITION,), (SCP, SCP_ATTACHMENT))
+    ctx = stack_context(CREATION_DENIED, args, report_violation, (PARTITION, MANAGEMENT_ACCOUNT), PREVENTION_TYPES)
     if ctx is None:
         return
     assert ctx.stack is not None
@@ -131,13 +171,16 @@ def validate_root_access_key_creation_denied(args: StackValidationArgs, report_v
 
     attached = False
     unattached: list[Res] = []
-    target_problems: list[tuple[Res, str]] = []
+    target_problems: list[tuple[Res, Issue]] = []
     undecided: list[Res] = []
+    management = management_account(ctx)
     for policy in denying:
         attachments, maybe = attachments_of(ctx, policy)
         undecided.extend(a for a in maybe if a not in undecided)
-        good = [a for a in attachments if _target_problem(a) is None]
-        target_problems.extend((a, p) for a in attachments if (p := _target_problem(a)) is not None)
+        issues = [(a, _target_issue(ctx, a, management)) for a in attachments]
+        # A relaxed unknown target (allowUnknownValues) has no issue, so it counts as attached.
+        good = [a for a, issue in issues if issue is None]
+        target_problems.extend((a, issue) for a, issue in issues if issue is not None)
         if good:
             attached = True
         elif not attachments and not maybe:
@@ -149,8 +192,8 @@ def validate_root_access_key_creation_denied(args: StackValidationArgs, report_v
             ctx.unknown(att, "policyId", "which policy it attaches", HOW_LINK)
         if undecided and ctx.allow_unknown:
             return
-        for att, problem in target_problems:
-            ctx.report(f"{problem}.", att.urn)
+        for att, issue in target_problems:
+            ctx.report(issue.message, issue.urn)
         for policy in unattached:
             ctx.report(
                 f"{policy.urn} denies root access-key creation but is not attached to any target; expected an "
@@ -196,5 +239,7 @@ def validate_scp_document_valid(args: ResourceValidationArgs, report_violation: 
         )
 
 
-ROOT_ACCESS_KEY_CREATION_DENIED = stack_policy(CREATION_DENIED, validate_root_access_key_creation_denied, (PARTITION,))
+ROOT_ACCESS_KEY_CREATION_DENIED = stack_policy(
+    CREATION_DENIED, validate_root_access_key_creation_denied, (PARTITION, MANAGEMENT_ACCOUNT)
+)
 SCP_DOCUMENT_VALID = resource_policy(DOCUMENT_VALID, validate_scp_document_valid, ())
