@@ -32,8 +32,8 @@ PERMISSION = "root-access-key-audit-invoke-permission"
 AUDIT_POLICY = "root-access-key-audit-policy"
 
 
-def U(name: str) -> str:
-    return k.urn(name)
+def U(name: str, specs: Optional[dict[str, k.Spec]] = None) -> str:
+    return k.urn(name, specs)
 
 
 def setp(name: str, **props: Any) -> Mutation:
@@ -625,29 +625,119 @@ def key_policy_without(sid: str) -> str:
     return json.dumps(doc)
 
 
+def key_policy_with(cloudwatch_condition: Any = "keep", extra: Optional[dict[str, Any]] = None) -> str:
+    doc = json.loads(json.dumps(k.ALERT_KEY_POLICY))
+    for st in doc["Statement"]:
+        if st.get("Sid") == "AllowCloudWatchAlarms" and cloudwatch_condition != "keep":
+            st["Condition"] = cloudwatch_condition
+    if extra:
+        doc["Statement"].append(extra)
+    return json.dumps(doc)
+
+
+ALARMS = f"{U(A_CREATED)}, {U(A_CIS)}"
+KEY_EXPECTED = ("expected an Allow statement for {svc} with kms:Decrypt and kms:GenerateDataKey* whose conditions this "
+                "publisher meets, and no Deny, or notifications are dropped.")
+CW = "cloudwatch.amazonaws.com"
+EB = "events.amazonaws.com"
+ALARM_ARNS = f"arn:aws:cloudwatch:{k.REGION}:{k.ACCOUNT}:alarm:*"
+
+
+def key_case(change: Mutation, why: str, case_id: str, svc: str = CW, who: Optional[str] = None) -> Any:
+    return pytest.param(change, [(
+        f"{U(KEY)}, the key of {U(TOPIC)}, does not let {svc} use it for {who or ALARMS} because {why}; "
+        + KEY_EXPECTED.format(svc=svc), U(KEY))], id=case_id)
+
+
+def key_case_both(change: Mutation, why: str, case_id: str) -> Any:
+    """A change that blocks both publishers: `why` names the service as {svc}."""
+    return pytest.param(change, [(
+        f"{U(KEY)}, the key of {U(TOPIC)}, does not let {svc} use it for {who} because {why.format(svc=svc)}; "
+        + KEY_EXPECTED.format(svc=svc), U(KEY)) for svc, who in ((CW, ALARMS), (EB, U("root-access-key-detection-root-create-access-key-alert")))],
+        id=case_id)
+
+
+TOPIC_POLICY_SPEC = "root-access-key-detection-alerts-policy"
+
+
+def with_topic_policy(statement: dict[str, Any]) -> Mutation:
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        specs[TOPIC_POLICY_SPEC] = k.Spec("aws:sns/topicPolicy:TopicPolicy", TOPIC_POLICY_SPEC, {
+            "arn": k.UNKNOWN, "policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})},
+            parent="root-access-key-detection", links={"arn": [TOPIC]})
+    return mutate
+
+
+DENY_PUBLISH = {"Sid": "DenyPublish", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish", "Resource": "*"}
+TP_SPECS = k.baseline()
+with_topic_policy(DENY_PUBLISH)(TP_SPECS)
 KEY_CASES = [
     pytest.param(both(unlink(TOPIC, "kmsMasterKeyId"), setp(TOPIC, kmsMasterKeyId="alias/aws/sns")), [(
         f"{U(TOPIC)} is encrypted with the AWS-managed key alias/aws/sns, whose policy CloudWatch and EventBridge cannot "
         f"use; expected a customer-managed key whose policy lets cloudwatch.amazonaws.com and events.amazonaws.com use it.", U(TOPIC))],
         id="aws-managed-key"),
-    pytest.param(setp(KEY, policy=key_policy_without("AllowCloudWatchAlarms")), [(
-        f"{U(KEY)}, the key of {U(TOPIC)}, does not let cloudwatch.amazonaws.com use it because no key policy statement "
-        f"allows cloudwatch.amazonaws.com kms:Decrypt without conditions the publisher may not meet; expected an Allow "
-        f"statement for cloudwatch.amazonaws.com with kms:Decrypt and kms:GenerateDataKey*, or notifications are dropped.", U(KEY))],
-        id="no-cloudwatch-grant"),
+    key_case(setp(KEY, policy=key_policy_without("AllowCloudWatchAlarms")),
+             "no statement of its key policy allows cloudwatch.amazonaws.com kms:Decrypt for this publisher", "no-cloudwatch-grant"),
+    key_case(setp(KEY, policy=key_policy_with({"StringEquals": {"aws:SourceAccount": "444455556666"}})),
+             "no statement of its key policy allows cloudwatch.amazonaws.com kms:Decrypt for this publisher", "grant-other-account"),
+    key_case(setp(KEY, policy=key_policy_with({"ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{k.REGION}:{k.ACCOUNT}:alarm:billing-*"}})),
+             "no statement of its key policy allows cloudwatch.amazonaws.com kms:Decrypt for this publisher", "grant-billing-alarms"),
+    key_case(setp(KEY, policy=key_policy_with({"ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:eu-west-1:{k.ACCOUNT}:alarm:*"}})),
+             "no statement of its key policy allows cloudwatch.amazonaws.com kms:Decrypt for this publisher", "grant-other-region"),
+    key_case(setp(KEY, policy=key_policy_with({"StringEquals": {"kms:ViaService": f"sns.{k.REGION}.amazonaws.com"}})),
+             "statement 'AllowCloudWatchAlarms' allows it only depending on the condition key 'kms:ViaService', which the pack "
+             "cannot decide", "grant-unmodelled-key"),
+    *[pytest.param(setp(KEY, policy=key_policy_with(condition)), [], id=f"grant-{case}") for case, condition in [
+        ("no-condition", None),
+        ("own-account", {"StringEquals": {"aws:SourceAccount": k.ACCOUNT}}),
+        ("alarm-name-prefix", {"ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{k.REGION}:{k.ACCOUNT}:alarm:root-access-key-detection-*"}}),
+        ("string-like-arn", {"StringLike": {"aws:SourceArn": f"arn:aws:cloudwatch:*:{k.ACCOUNT}:alarm:*"}}),
+        ("if-exists", {"StringEqualsIfExists": {"aws:SourceAccount": k.ACCOUNT}}),
+    ]],
+    key_case_both(setp(KEY, policy=key_policy_with(extra={"Sid": "DenyAll", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"})),
+                  "statement 'DenyAll' of its key policy denies {svc} kms:Decrypt", "explicit-deny"),
+    pytest.param(setp(KEY, policy=key_policy_with(extra={"Sid": "DenyOthers", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+                                                          "Condition": {"StringNotEquals": {"aws:SourceAccount": k.ACCOUNT}}})), [(
+        f"{U(KEY)}, the key of {U(TOPIC)}, does not let {EB} use it for {U('root-access-key-detection-root-create-access-key-alert')} because "
+        f"statement 'DenyOthers' of its key policy denies {EB} kms:Decrypt; " + KEY_EXPECTED.format(svc=EB), U(KEY))],
+        id="deny-without-source-account-hits-eventbridge"),
+    key_case(setp(KEY, policy=key_policy_with(extra={"Sid": "DenyCw", "Effect": "Deny", "NotPrincipal": {"Service": EB}, "Action": "kms:Decrypt", "Resource": "*"})),
+             "statement 'DenyCw' of its key policy denies cloudwatch.amazonaws.com kms:Decrypt", "deny-not-principal"),
+    key_case_both(setp(KEY, policy=key_policy_with(extra={"Sid": "DenyTls", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+                                                           "Condition": {"Bool": {"aws:SecureTransport": "false"}}})),
+                  "statement 'DenyTls' of its key policy may deny {svc} kms:Decrypt, depending on the condition key 'aws:SecureTransport'",
+                  "deny-unmodelled-condition"),
+    pytest.param(setp(KEY, policy=key_policy_with(extra={"Sid": "DenyBilling", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+                                                          "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:*:*:alarm:billing-*"}}})), [],
+                 id="deny-other-alarms-only"),
+    pytest.param(setp(KEY, policy=key_policy_with(extra={"Sid": "EventBridgeScoped", "Effect": "Allow", "Principal": {"Service": EB}, "Action": "kms:*", "Resource": "*"})), [],
+                 id="extra-grant"),
     pytest.param(setp(KEY, policy=None), [
-        (f"{U(KEY)}, the key of {U(TOPIC)}, does not let {svc} use it because it has no key policy, and the default one only "
-         f"trusts the account's IAM policies, which cannot grant a service principal; expected an Allow statement for {svc} "
-         f"with kms:Decrypt and kms:GenerateDataKey*, or notifications are dropped.", U(KEY))
-        for svc in ("cloudwatch.amazonaws.com", "events.amazonaws.com")], id="default-key-policy"),
+        (f"{U(KEY)}, the key of {U(TOPIC)}, does not let {svc} use it for {who} because it has no key policy, and the default one only "
+         f"trusts the account's IAM policies, which cannot grant a service principal; " + KEY_EXPECTED.format(svc=svc), U(KEY))
+        for svc, who in ((CW, ALARMS), (EB, U("root-access-key-detection-root-create-access-key-alert")))], id="default-key-policy"),
     pytest.param(setp(KEY, isEnabled=False), [(f"{U(KEY)}, the key of {U(TOPIC)}, is disabled; expected an enabled key.", U(KEY))], id="key-disabled"),
     pytest.param(setp(KEY, policy=k.UNKNOWN), [(
         f"{U(KEY)} has policy unknown during preview, so the pack cannot verify that cloudwatch.amazonaws.com, "
         f"events.amazonaws.com may use the key of {U(TOPIC)}; expected a value known at preview (build the key policy with "
         f"json.dumps from known values), " + UNKNOWN_TAIL.format(policy="alarm-topic-key-usable"), U(KEY))], id="key-policy-unknown"),
     pytest.param(both(unlink(TOPIC, "kmsMasterKeyId"), setp(TOPIC, kmsMasterKeyId=None)), [], id="unencrypted-topic"),
+    pytest.param(with_topic_policy(DENY_PUBLISH), [
+        (f"{U(TOPIC_POLICY_SPEC, TP_SPECS)} keeps {svc} from publishing to {U(TOPIC)} for {who} because statement 'DenyPublish' "
+         f"of its topic policy denies {svc} sns:Publish; expected no Deny of sns:Publish that applies to the alarms and rules "
+         f"that notify the topic.", U(TOPIC_POLICY_SPEC, TP_SPECS))
+        for svc, who in ((CW, ALARMS), (EB, U("root-access-key-detection-root-create-access-key-alert")))], id="topic-policy-deny"),
+    pytest.param(with_topic_policy({**DENY_PUBLISH, "Principal": {"Service": CW}, "Condition": {"StringNotEquals": {"aws:SourceAccount": "444455556666"}}}), [
+        (f"{U(TOPIC_POLICY_SPEC, TP_SPECS)} keeps {CW} from publishing to {U(TOPIC)} for {ALARMS} because statement 'DenyPublish' "
+         f"of its topic policy denies {CW} sns:Publish; expected no Deny of sns:Publish that applies to the alarms and rules "
+         f"that notify the topic.", U(TOPIC_POLICY_SPEC, TP_SPECS))], id="topic-policy-deny-other-account-only"),
+    pytest.param(with_topic_policy({**DENY_PUBLISH, "Condition": {"StringNotEquals": {"aws:SourceAccount": k.ACCOUNT}}}), [], id="topic-policy-deny-foreign-accounts"),
+    pytest.param(with_topic_policy({**DENY_PUBLISH, "Action": "sns:Subscribe"}), [], id="topic-policy-deny-other-action"),
+    pytest.param(setp(TOPIC, policy=json.dumps({"Version": "2012-10-17", "Statement": [{**DENY_PUBLISH, "Principal": {"Service": EB}}]})), [
+        (f"{U(TOPIC)} keeps {EB} from publishing to {U(TOPIC)} for {U('root-access-key-detection-root-create-access-key-alert')} because "
+         f"statement 'DenyPublish' of its topic policy denies {EB} sns:Publish; expected no Deny of sns:Publish that applies to the "
+         f"alarms and rules that notify the topic.", U(TOPIC))], id="topic-inline-policy-deny"),
 ]
-
 
 @pytest.mark.parametrize(("mutate", "expected"), KEY_CASES)
 def test_alarm_topic_key_usable_changed_baseline_reports(mutate: Mutation, expected: list[Any]) -> None:
