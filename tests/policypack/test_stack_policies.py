@@ -196,6 +196,18 @@ ALARM_EXPECTED = f"expected an alarm that a single event of {U(F_CREATED)} moves
 NO_CIS = drop(F_CIS, A_CIS)  # the CIS filter also catches a root CreateAccessKey; remove it to isolate a change
 
 
+def as_metric_query(alarm: str, metric: str) -> Mutation:
+    """The alarm rewritten as one metricQueries metric stat, its links moved to metricQueries as the engine records them."""
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        spec = specs[alarm]
+        for prop in ("metricName", "namespace", "statistic", "period"):
+            spec.props.pop(prop)
+        spec.props["metricQueries"] = [{"id": "m1", "returnData": True, "metric": {"metricName": metric, "namespace": k.NAMESPACE, "period": 300, "stat": "Sum"}}]
+        spec.links["metricQueries"] = spec.links.pop("metricName")
+        spec.links.pop("namespace")
+    return mutate
+
+
 def _alarm_case(change: Mutation, problem: str, case_id: str) -> Any:
     return pytest.param(both(NO_CIS, change), None, [(f"{U(A_CREATED)} {problem}; {ALARM_EXPECTED}", U(A_CREATED))], id=case_id)
 
@@ -276,6 +288,23 @@ ALARMED_CASES = [
         f"{U(F_CREATED)} has pattern unknown during preview, so the pack cannot verify that the filter matches the root "
         f"user creating its own access key; expected a value known at preview (set it from a literal value), "
         + UNKNOWN_TAIL.format(policy="root-access-key-creation-alarmed"), U(F_CREATED))], id="filter-pattern-unknown"),
+    _alarm_case(both(setp(F_CREATED, region="us-east-1"), setp(A_CREATED, region="eu-west-1")),
+                f"is in region 'eu-west-1' but {U(F_CREATED)} publishes its metric in 'us-east-1', so the alarm never sees a "
+                f"datapoint", "alarm-other-region"),
+    _alarm_case(setp(A_CREATED, region="eu-west-1"),
+                f"is in region 'eu-west-1' but {U(F_CREATED)} publishes its metric in 'the default provider region', and the "
+                f"pack cannot tell that they are the same (set the region on both or on neither)",
+                "alarm-region-only-on-alarm"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, region="eu-west-1"), setp(A_CREATED, region="eu-west-1")), None, [], id="alarm-same-region"),
+    pytest.param(both(NO_CIS, as_metric_query(A_CREATED, "RootAccessKeyCreated")), None, [], id="alarm-single-metric-query"),
+    _alarm_case(both(as_metric_query(A_CREATED, "RootAccessKeyCreated"), setp(A_CREATED, metricQueries=[
+        {"id": "m1", "returnData": False, "metric": {"metricName": "RootAccessKeyCreated", "namespace": k.NAMESPACE, "period": 300, "stat": "Sum"}},
+        {"id": "e1", "returnData": True, "expression": "m1 - 1"}])),
+        "uses metric math (2 metricQueries), which the pack cannot evaluate; expected a single metric alarm or one metric query "
+        "with returnData true", "alarm-metric-math"),
+    _alarm_case(both(setp(A_CREATED, statistic=None, extendedStatistic="PR(:0.5)")),
+        "has extendedStatistic 'PR(:0.5)', which the pack cannot show one event moves past the threshold (only percentiles pNN "
+        "are evaluated); expected statistic Sum", "alarm-percentile-rank"),
     _alarm_case(setp(A_CREATED, threshold=2), "needs Sum >= 2 but one matching event can give 1, so a single event does not fire it", "threshold-2"),
     _alarm_case(setp(A_CREATED, comparisonOperator="GreaterThanThreshold"), "needs Sum > 1 but one matching event can give 1, so a single event does not fire it", "strictly-greater"),
     _alarm_case(setp(A_CREATED, comparisonOperator="LessThanThreshold"), "uses comparison operator 'LessThanThreshold', expected GreaterThanOrEqualToThreshold or GreaterThanThreshold", "less-than"),

@@ -6,8 +6,8 @@ have no alarm state, no CIS mapping and no metric history."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Optional
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -18,7 +18,8 @@ from pulumi_policy import (
 
 from .. import metadata as md
 from .. import samples
-from ..alarm_eval import MetricSpec, evaluate_alarm
+from ..alarm_eval import MetricSpec, evaluate_alarm, single_metric_view
+from ..regions import provider_regions, region_of
 from ..base import Context, Issue, stack_context, stack_policy
 from ..cloudtrail import log_group_name_from_arn, trail_findings
 from ..config import EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD, PARTITION
@@ -201,8 +202,23 @@ def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
     return trail_issues
 
 
-def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res) -> list[Optional[Issue]]:
+def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res, regions: Mapping[str, Any]) -> list[Optional[Issue]]:
     issues: list[Optional[Issue]] = []
+    # A metric lives in the region of the filter that publishes it; an alarm anywhere else never sees a datapoint.
+    filter_region, alarm_region = region_of(filt, regions), region_of(alarm, regions)
+    if filter_region is UNKNOWN or alarm_region is UNKNOWN:
+        issues.append(ctx.unknown_issue(filt if filter_region is UNKNOWN else alarm, "region", f"that {alarm.urn} is in the region {filt.urn} publishes to", "set the provider's region literally"))
+    elif (filter_region is None) != (alarm_region is None):
+        issues.append(Issue(
+            f"{alarm.urn} is in region {alarm_region or 'of the default provider'!r} but {filt.urn} publishes its metric in "
+            f"{filter_region or 'the default provider region'!r}, and the pack cannot tell that they are the same (set "
+            f"the region on both or on neither); expected an alarm that a single event of {filt.urn} "
+            f"moves to ALARM.", alarm.urn))
+    elif filter_region != alarm_region:
+        issues.append(Issue(
+            f"{alarm.urn} is in region {alarm_region!r} but {filt.urn} publishes its metric in {filter_region!r}, so the "
+            f"alarm never sees a datapoint; expected an alarm that a single event "
+            f"of {filt.urn} moves to ALARM.", alarm.urn))
     for finding in evaluate_alarm(alarm.props, spec, ctx.settings[MAX_ALARM_PERIOD]):
         if finding.unknown_property:
             owner = filt if finding.unknown_property.startswith("metricTransformation") else alarm
@@ -229,12 +245,28 @@ def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res) -> list[
     return issues
 
 
+def _as_single_metric(alarm: Res) -> Res:
+    """A metricQueries alarm seen with its one query's metric name and namespace (links included), to find it."""
+    if alarm.get("metricQueries") in (MISSING, None, []):
+        return alarm
+    view, _ = single_metric_view(alarm.props)
+    if view is None:
+        view = dict(alarm.props)
+        queries = alarm.get("metricQueries")
+        if isinstance(queries, list) and queries and isinstance(queries[0], dict) and isinstance(queries[0].get("metric"), dict):
+            view.update({k: queries[0]["metric"].get(k, MISSING) for k in ("metricName", "namespace")})
+    linked = alarm.property_dependencies.get("metricQueries", ())
+    deps = {**alarm.property_dependencies, "metricName": linked, "namespace": linked} if linked else alarm.property_dependencies
+    return replace(alarm, props=view, property_dependencies=deps)
+
+
 def watching_alarms(ctx: Context, filt: Res, spec: MetricSpec) -> tuple[list[Res], list[Optional[Issue]]]:
     """Alarms on the filter's metric: by known name and namespace, or by the single link of an unknown one."""
     assert ctx.stack is not None
     found: list[Res] = []
     unknowns: list[Optional[Issue]] = []
     for alarm in ctx.stack.of_type(METRIC_ALARM):
+        alarm = _as_single_metric(alarm)
         # Known name and namespace are judged as values; an unknown one counts when its single link is this filter.
         name_ok = ctx.stack.refers_to(alarm, "metricName", filt, lambda v, _: v == spec.name)
         namespace_ok = ctx.stack.refers_to(alarm, "namespace", filt, lambda v, _: v == spec.namespace)
@@ -245,7 +277,7 @@ def watching_alarms(ctx: Context, filt: Res, spec: MetricSpec) -> tuple[list[Res
     return found, unknowns
 
 
-def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: str, control: str) -> None:
+def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: str, control: str, regions: Mapping[str, Any]) -> None:
     assert ctx.stack is not None
     checks = [check_filter(f, expectation, ctx.settings[PARTITION]) for f in ctx.stack.of_type(METRIC_FILTER)]
     candidates: list[FilterCheck] = []
@@ -281,7 +313,7 @@ def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: 
         alarms, alarm_unknowns = watching_alarms(ctx, filt, spec)
         best: Optional[list[Optional[Issue]]] = None
         for alarm in alarms:
-            found = alarm_issues(ctx, filt, spec, alarm)
+            found = alarm_issues(ctx, filt, spec, alarm, regions)
             if all(i is None for i in found):
                 best = []
                 break
@@ -307,13 +339,15 @@ def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: 
 def validate_root_access_key_creation_alarmed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     ctx = stack_context(CREATION_ALARMED, args, report_violation, DETECTION_KEYS, DETECTION_TYPES)
     if ctx is not None:
-        evaluate_detection(ctx, samples.ROOT_ACCESS_KEY_FILTER, ROOT_KEY_EXAMPLE, "a root CreateAccessKey metric filter")
+        regions = provider_regions(args.resources, (METRIC_FILTER, METRIC_ALARM))
+        evaluate_detection(ctx, samples.ROOT_ACCESS_KEY_FILTER, ROOT_KEY_EXAMPLE, "a root CreateAccessKey metric filter", regions)
 
 
 def validate_cis_root_usage_alarmed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     ctx = stack_context(CIS_ROOT_USAGE, args, report_violation, DETECTION_KEYS, DETECTION_TYPES)
     if ctx is not None:
-        evaluate_detection(ctx, samples.CIS_ROOT_USAGE_FILTER, CIS_EXAMPLE, "the CIS root-usage metric filter")
+        regions = provider_regions(args.resources, (METRIC_FILTER, METRIC_ALARM))
+        evaluate_detection(ctx, samples.CIS_ROOT_USAGE_FILTER, CIS_EXAMPLE, "the CIS root-usage metric filter", regions)
 
 
 ROOT_ACCESS_KEY_CREATION_ALARMED = stack_policy(
