@@ -208,6 +208,50 @@ def as_metric_query(alarm: str, metric: str) -> Mutation:
     return mutate
 
 
+TRAIL_SPEC = "root-access-key-detection-trail"
+TRAIL_ROLE = "root-access-key-detection-trail-logs-role"
+TRAIL_POLICY = "root-access-key-detection-trail-logs-policy"
+GROUP_ARN = f"arn:aws:logs:{k.REGION}:{k.ACCOUNT}:log-group:{k.LOG_GROUP_NAME}"
+TRAIL_ROLE_EXPECTED = ("expected a role trusting cloudtrail.amazonaws.com with logs:CreateLogStream and logs:PutLogEvents on "
+                       "the log group's streams")
+ORG_SPEC = "organization"
+
+
+def trust_of(service: str, condition: Optional[dict[str, Any]] = None) -> str:
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def delivery_policy(actions: Optional[list[str]] = None, resource: str = f"{GROUP_ARN}:log-stream:*") -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions or ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": resource}]})
+
+
+def add_org_bucket_policy(specs: dict[str, k.Spec]) -> None:
+    specs["root-access-key-detection-trail-bucket"] = k.Spec("aws:s3/bucket:Bucket", "root-access-key-detection-trail-bucket",
+                                                              {"bucket": k.UNKNOWN}, parent="root-access-key-detection")
+    specs[TRAIL_SPEC].links["s3BucketName"] = ["root-access-key-detection-trail-bucket"]
+    specs["root-access-key-detection-trail-bucket-policy"] = k.Spec("aws:s3/bucketPolicy:BucketPolicy", "root-access-key-detection-trail-bucket-policy", {
+        "bucket": k.UNKNOWN, "policy": json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+            "Resource": ["arn:aws:s3:::trail-bucket/AWSLogs/111122223333/*", "arn:aws:s3:::trail-bucket/AWSLogs/o-a1b2c3d4e5/*"]}]}),
+    }, parent="root-access-key-detection", links={"bucket": ["root-access-key-detection-trail-bucket"]})
+
+
+def add_organization(principals: list[str]) -> Mutation:
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        specs[ORG_SPEC] = k.Spec("aws:organizations/organization:Organization", ORG_SPEC, {
+            "featureSet": "ALL", "enabledPolicyTypes": ["SERVICE_CONTROL_POLICY"], "awsServiceAccessPrincipals": principals})
+    return mutate
+
+
+ORG_SPECS = k.baseline()
+add_organization([])(ORG_SPECS)
+ORG_SPECS[ORG_SPEC].parent = f"{k.PROJECT}-{k.STACK}"
+
+
 def _alarm_case(change: Mutation, problem: str, case_id: str) -> Any:
     return pytest.param(both(NO_CIS, change), None, [(f"{U(A_CREATED)} {problem}; {ALARM_EXPECTED}", U(A_CREATED))], id=case_id)
 
@@ -305,6 +349,52 @@ ALARMED_CASES = [
     _alarm_case(both(setp(A_CREATED, statistic=None, extendedStatistic="PR(:0.5)")),
         "has extendedStatistic 'PR(:0.5)', which the pack cannot show one event moves past the threshold (only percentiles pNN "
         "are evaluated); expected statistic Sum", "alarm-percentile-rank"),
+    *[pytest.param(both(NO_CIS, change), None, [(message, owner)], id=f"trail-delivery-{case}") for case, change, message, owner in [
+        ("trusts-lambda", setp(TRAIL_ROLE, assumeRolePolicy=trust_of("lambda.amazonaws.com")),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, cannot be assumed by cloudtrail.amazonaws.com because no "
+         f"statement of its trust policy allows cloudtrail.amazonaws.com sts:AssumeRole for this publisher; {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("trusts-other-trail", setp(TRAIL_ROLE, assumeRolePolicy=trust_of("cloudtrail.amazonaws.com", {"StringEquals": {"aws:SourceArn": k.TRAIL_ARN + "-other"}})),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, cannot be assumed by cloudtrail.amazonaws.com because no "
+         f"statement of its trust policy allows cloudtrail.amazonaws.com sts:AssumeRole for this publisher; {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("trust-denied", setp(TRAIL_ROLE, assumeRolePolicy=json.dumps({"Version": "2012-10-17", "Statement": [*k.TRAIL_TRUST_POLICY["Statement"],
+                                {"Sid": "NoOne", "Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole"}]})),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, cannot be assumed by cloudtrail.amazonaws.com because "
+         f"statement 'NoOne' of its trust policy denies cloudtrail.amazonaws.com sts:AssumeRole; {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("describe-only", setp(TRAIL_POLICY, policy=delivery_policy(["logs:DescribeLogStreams"])),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, does not grant logs:CreateLogStream and logs:PutLogEvents on "
+         f"every stream of {GROUP_ARN} without conditions (or a Deny takes it away); {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("put-only", setp(TRAIL_POLICY, policy=delivery_policy(["logs:PutLogEvents"])),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, does not grant logs:CreateLogStream on every stream of "
+         f"{GROUP_ARN} without conditions (or a Deny takes it away); {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("other-group", setp(TRAIL_POLICY, policy=delivery_policy(resource=f"arn:aws:logs:{k.REGION}:{k.ACCOUNT}:log-group:/other:log-stream:*")),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, does not grant logs:CreateLogStream and logs:PutLogEvents on "
+         f"every stream of {GROUP_ARN} without conditions (or a Deny takes it away); {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("one-stream", setp(TRAIL_POLICY, policy=delivery_policy(resource=f"{GROUP_ARN}:log-stream:{k.ACCOUNT}_CloudTrail_us-east-1")),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, does not grant logs:CreateLogStream and logs:PutLogEvents on "
+         f"every stream of {GROUP_ARN} without conditions (or a Deny takes it away); {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("deny-put", setp(TRAIL_POLICY, policy=json.dumps({"Version": "2012-10-17", "Statement": [*k.TRAIL_DELIVERY_POLICY["Statement"],
+                          {"Effect": "Deny", "Action": "logs:PutLogEvents", "Resource": "*"}]})),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, does not grant logs:PutLogEvents on every stream of "
+         f"{GROUP_ARN} without conditions (or a Deny takes it away); {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("no-role", both(unlink(TRAIL_SPEC, "cloudWatchLogsRoleArn"), setp(TRAIL_SPEC, cloudWatchLogsRoleArn=None)),
+         f"{U(TRAIL_SPEC)} has no cloudWatchLogsRoleArn, so CloudTrail cannot write to its log group; {TRAIL_ROLE_EXPECTED}.", U(TRAIL_SPEC)),
+        ("org-trail-dropped", both(setp(TRAIL_SPEC, isOrganizationTrail=False), add_org_bucket_policy),
+         f"{U(TRAIL_SPEC)} is not an organization trail (isOrganizationTrail is not true) but its bucket takes the "
+         f"organization's logs, so the detection no longer covers member accounts; expected isOrganizationTrail true.", U(TRAIL_SPEC)),
+        ("org-loses-cloudtrail-access", add_organization(["config.amazonaws.com"]),
+         f"{U(ORG_SPEC, ORG_SPECS)} does not list cloudtrail.amazonaws.com in awsServiceAccessPrincipals, which the "
+         f"organization trail {U(TRAIL_SPEC)} depends on; expected cloudtrail.amazonaws.com kept there while the trail is an "
+         f"organization trail.", U(ORG_SPEC, ORG_SPECS)),
+    ]],
+    *[pytest.param(both(NO_CIS, change), None, [], id=f"trail-delivery-{case}") for case, change in [
+        ("trust-without-source-arn", setp(TRAIL_ROLE, assumeRolePolicy=trust_of("cloudtrail.amazonaws.com"))),
+        ("trust-source-account", setp(TRAIL_ROLE, assumeRolePolicy=trust_of("cloudtrail.amazonaws.com", {"StringEquals": {"aws:SourceAccount": k.ACCOUNT}}))),
+        ("grant-logs-star", setp(TRAIL_POLICY, policy=delivery_policy(["logs:*"]))),
+        ("grant-group-wildcard", setp(TRAIL_POLICY, policy=delivery_policy(resource=f"{GROUP_ARN}:*"))),
+        ("account-trail-no-org-bucket", setp(TRAIL_SPEC, isOrganizationTrail=False)),
+        ("org-keeps-cloudtrail-access", add_organization(["cloudtrail.amazonaws.com", "config.amazonaws.com"])),
+        ("group-arn-unknown", setp(TRAIL_SPEC, cloudWatchLogsGroupArn=k.UNKNOWN)),
+    ]],
     _alarm_case(setp(A_CREATED, threshold=2), "needs Sum >= 2 but one matching event can give 1, so a single event does not fire it", "threshold-2"),
     _alarm_case(setp(A_CREATED, comparisonOperator="GreaterThanThreshold"), "needs Sum > 1 but one matching event can give 1, so a single event does not fire it", "strictly-greater"),
     _alarm_case(setp(A_CREATED, comparisonOperator="LessThanThreshold"), "uses comparison operator 'LessThanThreshold', expected GreaterThanOrEqualToThreshold or GreaterThanThreshold", "less-than"),

@@ -24,12 +24,26 @@ from ..base import Context, Issue, stack_context, stack_policy
 from ..cloudtrail import log_group_name_from_arn, trail_findings
 from ..config import EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD, PARTITION
 from ..filter_pattern import ClassVerdict, PatternError, judge_class, matches, parse
-from ..types import LAMBDA_FUNCTION, LOG_GROUP, METRIC_ALARM, METRIC_FILTER, SSM_INCIDENTS_RESPONSE_PLAN, TOPIC, TRAIL
-from ..values import MISSING, UNKNOWN, Res, by_props
+from ..iam_eval import arn_match, as_list, glob_match, parse_document
+from ..types import (
+    BUCKET_POLICY,
+    IAM_ROLE,
+    IAM_ROLE_POLICY,
+    LAMBDA_FUNCTION,
+    LOG_GROUP,
+    METRIC_ALARM,
+    METRIC_FILTER,
+    ORGANIZATION,
+    SSM_INCIDENTS_RESPONSE_PLAN,
+    TOPIC,
+    TRAIL,
+)
+from .delivery import Publisher, resource_policy_problem
+from ..values import MISSING, UNKNOWN, Res, by_arn, by_props, contains_unknown
 
 ROOT_KEY_EXAMPLE = '{ ($.userIdentity.type = "Root") && ($.eventName = "CreateAccessKey") }'
 CIS_EXAMPLE = '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }'
-DETECTION_TYPES = (METRIC_FILTER, METRIC_ALARM, LOG_GROUP, TRAIL)
+DETECTION_TYPES = (METRIC_FILTER, METRIC_ALARM, LOG_GROUP, TRAIL, IAM_ROLE, IAM_ROLE_POLICY, ORGANIZATION, BUCKET_POLICY)
 DETECTION_KEYS = (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD, PARTITION)
 HOW_LITERAL = "set it from a literal value"
 # Alarm actions that reach a person or a responder: SNS topics, Lambda functions, Systems Manager OpsItems/incidents.
@@ -139,6 +153,7 @@ def _filter_issue(check: FilterCheck, expectation: samples.Expectation, example:
 
 
 _LOG_GROUP_NAME = by_props("name")
+_LOG_GROUP_ARN = by_arn("arn")
 
 
 def _feeds(ctx: Context, trail: Res, groups: list[Res], names: set[str]) -> Optional[bool]:
@@ -153,6 +168,156 @@ def _feeds(ctx: Context, trail: Res, groups: list[Res], names: set[str]) -> Opti
     if ref.stand_in is not None:
         return ref.stand_in in urns
     return None if not ref.links or urns & set(ref.links) else False
+
+
+CLOUDTRAIL = "cloudtrail.amazonaws.com"
+DELIVERY_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+_ROLE_ID = by_arn("arn", "name", "id")
+_GROUP_ARN_RE = re.compile(r"^(arn:(aws[a-z-]*):logs:([a-z0-9-]+):(\d{12}):log-group:[^:]+)(:\*)?$")
+
+
+def _trail_identity(trail: Res) -> tuple[Optional[str], Optional[str], Optional[str]]:
+    """(log group ARN without ':*', account, trail ARN) from the trail's known values."""
+    match = _GROUP_ARN_RE.match(trail.get("cloudWatchLogsGroupArn")) if isinstance(trail.get("cloudWatchLogsGroupArn"), str) else None
+    if not match:
+        return None, None, trail.get("arn") if isinstance(trail.get("arn"), str) else None
+    group, partition, region, account = match.group(1), match.group(2), match.group(3), match.group(4)
+    arn = trail.get("arn")
+    name = trail.get("name")
+    if not isinstance(arn, str):
+        arn = f"arn:{partition}:cloudtrail:{region}:{account}:trail/{name}" if isinstance(name, str) and name else None
+    return group, account, arn
+
+
+def _role_documents(ctx: Context, role: Res) -> list[tuple[Res, Any]]:
+    assert ctx.stack is not None
+    docs: list[tuple[Res, Any]] = []
+    inline = role.get("inlinePolicies")
+    for item in inline if isinstance(inline, list) else []:
+        if isinstance(item, dict) and item.get("policy") not in (MISSING, None, ""):
+            docs.append((role, item.get("policy")))
+    for rp in ctx.stack.of_type(IAM_ROLE_POLICY):
+        if ctx.stack.refers_to(rp, "role", role, _ROLE_ID):
+            docs.append((rp, rp.get("policy")))
+    return docs
+
+
+def _group_arn_for(resource: str, group_arn: Optional[str], group_name: Optional[str]) -> Optional[str]:
+    """The log group ARN to test `resource` against: the known one, or one built from the known group name in the
+    partition, region and account the resource itself names (only name and stream are judged then)."""
+    if group_arn is not None:
+        return group_arn
+    parts = resource.split(":", 5)
+    if group_name is None or len(parts) != 6 or parts[2] != "logs":
+        return None
+    return f"{parts[0]}:{parts[1]}:logs:{parts[3]}:{parts[4]}:log-group:{group_name}"
+
+
+# CloudTrail names its streams <account>_CloudTrail_<region>, with the organization id in front for an organization
+# trail; a grant must cover any stream name.
+_STREAM_SAMPLES = ("111122223333_CloudTrail_us-east-1", "o-a1b2c3d4e5_444455556666_CloudTrail_eu-west-1")
+
+
+def _grants_streams(documents: list[Any], group_arn: Optional[str], group_name: Optional[str]) -> list[str]:
+    """The delivery actions no Allow grants on every stream of the log group, or that a Deny takes away."""
+    missing = []
+    for action in DELIVERY_ACTIONS:
+        covered = {stream: False for stream in _STREAM_SAMPLES}
+        denied = False
+        for document in documents:
+            parsed = parse_document(document)
+            for st in parsed.statements:
+                raw = st.raw
+                if not _action_listed(raw, action) or "NotResource" in raw:
+                    continue
+                resources = [r for r in (as_list(raw.get("Resource")) or []) if isinstance(r, str)]
+                hits = [stream for stream in _STREAM_SAMPLES if any(
+                    r == "*" or ((group := _group_arn_for(r, group_arn, group_name)) is not None and arn_match(r, f"{group}:log-stream:{stream}"))
+                    for r in resources)]
+                if raw.get("Effect") == "Deny" and hits:
+                    denied = True
+                elif raw.get("Effect") == "Allow" and raw.get("Condition") in (MISSING, None, {}):
+                    covered.update({stream: True for stream in hits})
+        if denied or not all(covered.values()):
+            missing.append(action)
+    return missing
+
+
+def _action_listed(raw: Mapping[str, Any], action: str) -> bool:
+    if "NotAction" in raw:
+        return not any(glob_match(a, action, ignore_case=True) for a in as_list(raw["NotAction"]) or [] if isinstance(a, str))
+    return any(glob_match(a, action, ignore_case=True) for a in as_list(raw.get("Action")) or [] if isinstance(a, str))
+
+
+def _organization_wide(ctx: Context, trail: Res) -> bool:
+    """Whether the trail's bucket takes logs under an organization id: the detection covers the organization."""
+    assert ctx.stack is not None
+    for bp in ctx.stack.of_type(BUCKET_POLICY):
+        policy = bp.get("policy")
+        if isinstance(policy, str) and re.search(r"/AWSLogs/o-[a-z0-9]{10,32}/", policy):
+            linked = set(bp.property_dependencies.get("bucket", ())) & set(trail.property_dependencies.get("s3BucketName", ()))
+            if linked or (isinstance(bp.get("bucket"), str) and bp.get("bucket") == trail.get("s3BucketName")):
+                return True
+    return False
+
+
+def trail_delivery_issues(ctx: Context, trail: Res) -> list[Optional[Issue]]:
+    """Why the trail cannot deliver to its log group: its role's trust and grants, its organization scope."""
+    assert ctx.stack is not None
+    issues: list[Optional[Issue]] = []
+    expected = "expected a role trusting cloudtrail.amazonaws.com with logs:CreateLogStream and logs:PutLogEvents on the log group's streams"
+    roles = ctx.stack.resolve(trail, "cloudWatchLogsRoleArn", ctx.stack.of_type(IAM_ROLE), _ROLE_ID)
+    role_value = trail.get("cloudWatchLogsRoleArn")
+    group_arn, account, trail_arn = _trail_identity(trail)
+    linked_groups = ctx.stack.resolve(trail, "cloudWatchLogsGroupArn", ctx.stack.of_type(LOG_GROUP), _LOG_GROUP_ARN).targets
+    group_name = next((g.get("name") for g in linked_groups if isinstance(g.get("name"), str)), None) if group_arn is None else None
+    if role_value in (MISSING, None, ""):
+        issues.append(Issue(f"{trail.urn} has no cloudWatchLogsRoleArn, so CloudTrail cannot write to its log group; {expected}.", trail.urn))
+    elif not roles.targets:
+        if roles.open or roles.reference.has_unknown:
+            issues.append(ctx.unknown_issue(trail, "cloudWatchLogsRoleArn", "which role delivers its events", "pass the role's arn output alone"))
+        else:
+            issues.append(Issue(f"{trail.urn} delivers through role {role_value!r}, which is not in this stack, so the pack cannot verify it; {expected}.", trail.urn))
+    for role in roles.targets:
+        documents = _role_documents(ctx, role)
+        if trail_arn is None and group_name is not None and isinstance(trail.get("name"), str):
+            # The log group's ARN is unknown: the role's own grant on it names the account and region.
+            for _, document in documents:
+                for value in re.findall(r"arn:(aws[a-z-]*):logs:([a-z0-9-]+):(\d{12}):log-group:" + re.escape(group_name) + r"[:\"]", document if isinstance(document, str) else ""):
+                    trail_arn, account = f"arn:{value[0]}:cloudtrail:{value[1]}:{value[2]}:trail/{trail.get('name')}", value[2]
+                    break
+        trust = role.get("assumeRolePolicy")
+        if trust is UNKNOWN or contains_unknown(trust):
+            issues.append(ctx.unknown_issue(role, "assumeRolePolicy", f"that CloudTrail may assume it for {trail.urn}", "build it with json.dumps from known values"))
+        else:
+            why = resource_policy_problem(trust, "trust policy", ("sts:AssumeRole",), Publisher(trail, CLOUDTRAIL, {"aws:sourcearn": trail_arn, "aws:sourceaccount": account}), need_allow=True)
+            if why:
+                issues.append(Issue(f"{role.urn}, the delivery role of {trail.urn}, cannot be assumed by {CLOUDTRAIL} because {why}; {expected}.", role.urn))
+        if any(d is UNKNOWN or contains_unknown(d) for _, d in documents):
+            issues.append(ctx.unknown_issue(role, "policy", f"that it lets {trail.urn} write to its log group", "build the policy with json.dumps from known values"))
+        elif group_arn is None and group_name is None:
+            issues.append(ctx.unknown_issue(trail, "cloudWatchLogsGroupArn", f"which log group streams {role.urn} must grant", "pass the log group ARN built from its known name"))
+        else:
+            missing = _grants_streams([d for _, d in documents], group_arn, group_name)
+            if missing:
+                issues.append(Issue(
+                    f"{role.urn}, the delivery role of {trail.urn}, does not grant {' and '.join(missing)} on every stream of "
+                    f"{group_arn or group_name} without conditions (or a Deny takes it away); {expected}.", role.urn))
+    organization_trail = trail.get("isOrganizationTrail")
+    if organization_trail is not True and organization_trail is not UNKNOWN and _organization_wide(ctx, trail):
+        issues.append(Issue(
+            f"{trail.urn} is not an organization trail (isOrganizationTrail is not true) but its bucket takes the "
+            f"organization's logs, so the detection no longer covers member accounts; expected isOrganizationTrail true.", trail.urn))
+    if organization_trail is True:
+        for org in ctx.stack.of_type(ORGANIZATION):
+            principals = org.get("awsServiceAccessPrincipals")
+            if principals is UNKNOWN or contains_unknown(principals):
+                issues.append(ctx.unknown_issue(org, "awsServiceAccessPrincipals", f"that {trail.urn} keeps its organization access", "list the principals literally"))
+            elif CLOUDTRAIL not in (principals if isinstance(principals, list) else []):
+                issues.append(Issue(
+                    f"{org.urn} does not list {CLOUDTRAIL} in awsServiceAccessPrincipals, which the organization trail "
+                    f"{trail.urn} depends on; expected {CLOUDTRAIL} kept there while the trail is an organization trail.", org.urn))
+    return issues
 
 
 def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
@@ -192,6 +357,7 @@ def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
         findings = trail_findings(trail.props)
         problems = [f for f in findings if f.problem]
         unknowns = [ctx.unknown_issue(trail, f.unknown_property or "", "that the trail delivers root CreateAccessKey events from every region", HOW_LITERAL) for f in findings if f.unknown_property]
+        unknowns.extend(trail_delivery_issues(ctx, trail))
         if not problems and all(u is None for u in unknowns):
             return []
         trail_issues.extend(unknowns)
