@@ -76,7 +76,16 @@ def _is_scp(ctx: Context, res: Res) -> Optional[bool]:
     return kind in (MISSING, None, "", SCP_TYPE)
 
 
-_POLICY_ID = by_props("id", "arn")
+_KNOWN_ID = by_props("id", "arn")
+
+
+def _POLICY_ID(value: object, policy: Res) -> bool:
+    """A policyId names the policy by its id, which is also the last part of its ARN (.../service_control_policy/p-...),
+    so a deployed policy is recognised even where the id itself is not among the outputs."""
+    arn = policy.get("arn")
+    return _KNOWN_ID(value, policy) or (
+        isinstance(value, str) and bool(value) and isinstance(arn, str) and arn.rpartition("/")[2] == value
+    )
 
 
 HOW_LINK = "pass the policy's id output alone, not a value computed from several resources"
