@@ -536,29 +536,57 @@ def _reserved_character(document: Any) -> bool:
     return any(ch in text for text in _strings(document) for ch in _RESERVED_CHARACTERS)
 
 
-def root_access_key_denial(text: Any, partition: str = "aws", universe: Optional[Universe] = None) -> DenialVerdict:
-    """Does this SCP deny iam:CreateAccessKey to the root user of every account (of `partition`) it applies to?
-
-    Decided exactly over every account of `universe` (12-digit ids by default; tests pass small ones)."""
+def _accepted(text: Any) -> tuple[Optional[DenialVerdict], ParsedDocument]:
+    """The parsed SCP, or the verdict for a document AWS would reject (or the pack does not evaluate)."""
+    empty = ParsedDocument(None, (), ())
     if not isinstance(text, str):
-        return DenialVerdict(False, f"the document is a {type(text).__name__}, not a JSON string")
+        return DenialVerdict(False, f"the document is a {type(text).__name__}, not a JSON string"), empty
     if len(text) > SCP_MAX_CHARS:
-        return DenialVerdict(False, f"the document is {len(text)} characters long, over the {SCP_MAX_CHARS}-character SCP limit, so AWS rejects it")
+        return DenialVerdict(False, f"the document is {len(text)} characters long, over the {SCP_MAX_CHARS}-character SCP limit, so AWS rejects it"), empty
     parsed = parse_document(text)
     if parsed.document is None or not parsed.statements:
-        return DenialVerdict(False, "the document " + (parsed.errors[0] if parsed.errors else "has no statements"))
+        return DenialVerdict(False, "the document " + (parsed.errors[0] if parsed.errors else "has no statements")), parsed
     invalid = [e for s in parsed.statements for e in statement_structure_errors(s, scp=True)] + list(parsed.errors)
     if (problem := version_problem(parsed.document)) is not None:
         invalid.insert(0, problem)
     if invalid:
-        return DenialVerdict(False, f"the document {invalid[0]}, so AWS rejects it")
+        return DenialVerdict(False, f"the document {invalid[0]}, so AWS rejects it"), parsed
     if _reserved_character(parsed.document):
-        return DenialVerdict(False, "the document contains a control character (U+0000 to U+0003) that the pack does not evaluate")
-    universe = universe or Universe()
+        return DenialVerdict(False, "the document contains a control character (U+0000 to U+0003) that the pack does not evaluate"), parsed
+    return None, parsed
+
+
+def _statement_sets(parsed: ParsedDocument, partition: str, universe: Universe) -> list[tuple[Statement, int]]:
+    assert parsed.document is not None
     variables = parsed.document.get("Version") == POLICY_VARIABLES_VERSION
     symbolic = Request.root_create_access_key(ACCOUNT_SYMBOL, partition, policy_variables=variables)
+    return [(statement, statement_denied_accounts(statement, universe, symbolic)) for statement in parsed.statements]
+
+
+def scp_denied_accounts(text: Any, universe: Universe, partition: str = "aws") -> Optional[int]:
+    """The accounts whose root this SCP denies iam:CreateAccessKey (a node of `universe`); None when AWS would
+    reject the document or it is too intricate to decide. For combining SCPs attached to the same target."""
+    rejected, parsed = _accepted(text)
+    if rejected is not None:
+        return None
     try:
-        sets = [(statement, statement_denied_accounts(statement, universe, symbolic)) for statement in parsed.statements]
+        return universe.union(*(node for _, node in _statement_sets(parsed, partition, universe)))
+    except TooComplex:
+        return None
+
+
+def root_access_key_denial(text: Any, partition: str = "aws", universe: Optional[Universe] = None) -> DenialVerdict:
+    """Does this SCP deny iam:CreateAccessKey to the root user of every account (of `partition`) it applies to?
+
+    Decided exactly over every account of `universe` (12-digit ids by default; tests pass small ones)."""
+    rejected, parsed = _accepted(text)
+    if rejected is not None:
+        return rejected
+    assert parsed.document is not None
+    universe = universe or Universe()
+    variables = parsed.document.get("Version") == POLICY_VARIABLES_VERSION
+    try:
+        sets = _statement_sets(parsed, partition, universe)
     except TooComplex as exc:
         return DenialVerdict(False, f"its account patterns are too intricate for the pack to decide ({exc}); simplify the conditions")
     denied = universe.union(*(node for _, node in sets))

@@ -26,6 +26,8 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
+from .sdk_cache import request_memo
+
 
 class _Unknown:
     """The single marker for a value the engine does not know yet."""
@@ -137,7 +139,8 @@ class Res:
             urn=resource.urn,
             type=resource.resource_type,
             name=resource.name,
-            props=plain(resource.props),
+            # Every stack policy of a request reads the same resources; copy each one once per request.
+            props=request_memo(resource.props, plain),
             parent=parent_urn or None,
             dependencies=deps,
             property_dependencies=prop_deps,

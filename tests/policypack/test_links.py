@@ -63,6 +63,11 @@ DENIED_CASES = [
     pytest.param(both(add_other_scp, relink(ATTACH, "policyId", OTHER_SCP)), [NOT_ATTACHED], id="unknown-from-other-policy"),
     pytest.param(both(setp(SCP, id="p-deny1234"), setp(ATTACH, policyId="p-deny1234"), relink(ATTACH, "policyId")), [],
                  id="known-id-without-link"),
+    # A deployed export may carry the policy's ARN but not its id among the outputs; the id ends the ARN.
+    pytest.param(both(setp(SCP, id=None, arn="arn:aws:organizations::111122223333:policy/o-a1b2c3d4e5/service_control_policy/p-deny1234"),
+                      setp(ATTACH, policyId="p-deny1234")), [], id="known-id-from-arn"),
+    pytest.param(both(setp(SCP, id=None, arn="arn:aws:organizations::111122223333:policy/o-a1b2c3d4e5/service_control_policy/p-deny1234"),
+                      setp(ATTACH, policyId="p-other567")), [NOT_ATTACHED], id="known-id-differs-from-arn"),
 ]
 
 

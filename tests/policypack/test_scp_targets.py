@@ -4,6 +4,7 @@ apply there), so it does not count; when the target is an account id, the pack m
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -80,3 +81,42 @@ def test_root_access_key_creation_denied_second_attachment_to_root_still_counts(
                                  links={"policyId": ["deny-root-access-keys-scp"]})
 
     assert outcome(prevention.validate_root_access_key_creation_denied, add_second, {"managementAccountId": MANAGEMENT}).messages == ()
+
+
+def _split_scp(specs: dict[str, k.Spec], *, second_target: str = "r-a1b2", second_covers: str = "arn:aws:iam::1*:root") -> None:
+    """The deny split over two SCPs: the baseline one for every account but 1*, a second one for 1*."""
+    first = json.loads(json.dumps(k.SCP_DOCUMENT))
+    first["Statement"][0]["Condition"]["ArnNotLike"] = {"aws:PrincipalArn": "arn:aws:iam::1*:root"}
+    specs["deny-root-access-keys-scp"].props["content"] = json.dumps(first)
+    second = json.loads(json.dumps(k.SCP_DOCUMENT))
+    second["Statement"][0]["Condition"] = {"ArnLike": {"aws:PrincipalArn": second_covers}}
+    specs["second-scp"] = k.Spec("aws:organizations/policy:Policy", "second-scp", {
+        "type": "SERVICE_CONTROL_POLICY", "content": json.dumps(second), "id": k.UNKNOWN, "arn": k.UNKNOWN})
+    specs["second-attach"] = k.Spec("aws:organizations/policyAttachment:PolicyAttachment", "second-attach",
+                                    {"policyId": k.UNKNOWN, "targetId": second_target}, links={"policyId": ["second-scp"]})
+
+
+EXPECTED_SCP = ('expected a SERVICE_CONTROL_POLICY with a Deny statement for iam:CreateAccessKey on Resource "*" whose only '
+                'condition is ArnLike/StringLike aws:PrincipalArn "arn:aws:iam::*:root".')
+SECOND = "urn:pulumi:dev::root-key-guardrails::aws:organizations/policy:Policy::second-scp"
+FIRST_PARTIAL = (
+    f"{U('deny-root-access-keys-scp')} does not deny iam:CreateAccessKey to the root user of every account because statement "
+    f"'DenyRootAccessKeyCreation' has a condition ArnNotLike on aws:PrincipalArn 'arn:aws:iam::1*:root' that is false for "
+    f"the root principal arn:aws:iam::100000000000:root; {EXPECTED_SCP}", U("deny-root-access-keys-scp"))
+
+
+def _second_partial(pattern: str) -> tuple[str, str]:
+    return (f"{SECOND} does not deny iam:CreateAccessKey to the root user of every account because statement "
+            f"'DenyRootAccessKeyCreation' has a condition ArnLike on aws:PrincipalArn '{pattern}' that is false for the "
+            f"root principal arn:aws:iam::000000000000:root; {EXPECTED_SCP}", SECOND)
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    pytest.param(_split_scp, [], id="split-over-two-scps-same-target"),
+    pytest.param(lambda s: _split_scp(s, second_target="ou-a1b2-abcdefgh"), [FIRST_PARTIAL, _second_partial("arn:aws:iam::1*:root")],
+                 id="split-over-two-targets"),
+    pytest.param(lambda s: _split_scp(s, second_covers="arn:aws:iam::12*:root"), [FIRST_PARTIAL, _second_partial("arn:aws:iam::12*:root")],
+                 id="split-leaves-a-gap"),
+])
+def test_root_access_key_creation_denied_split_over_scps(mutate: Mutation, expected: list[Any]) -> None:
+    assert list(outcome(prevention.validate_root_access_key_creation_denied, mutate).messages) == expected

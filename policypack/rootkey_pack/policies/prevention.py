@@ -25,7 +25,8 @@ from ..base import (
     stack_policy,
 )
 from ..config import MANAGEMENT_ACCOUNT, PARTITION
-from ..iam_eval import root_access_key_denial, validate_scp
+from ..account_sets import Universe
+from ..iam_eval import root_access_key_denial, scp_denied_accounts, validate_scp
 from ..types import ACCOUNT, ORGANIZATION, ORGANIZATIONAL_UNIT, SCP, SCP_ATTACHMENT
 from ..values import MISSING, UNKNOWN, Res, by_props
 
@@ -76,7 +77,16 @@ def _is_scp(ctx: Context, res: Res) -> Optional[bool]:
     return kind in (MISSING, None, "", SCP_TYPE)
 
 
-_POLICY_ID = by_props("id", "arn")
+_KNOWN_ID = by_props("id", "arn")
+
+
+def _POLICY_ID(value: object, policy: Res) -> bool:
+    """A policyId names the policy by its id, which is also the last part of its ARN (.../service_control_policy/p-...),
+    so a deployed policy is recognised even where the id itself is not among the outputs."""
+    arn = policy.get("arn")
+    return _KNOWN_ID(value, policy) or (
+        isinstance(value, str) and bool(value) and isinstance(arn, str) and arn.rpartition("/")[2] == value
+    )
 
 
 HOW_LINK = "pass the policy's id output alone, not a value computed from several resources"
@@ -142,6 +152,24 @@ def _target_issue(ctx: Context, att: Res, management: Optional[str]) -> Optional
     return None
 
 
+def _jointly_denied(ctx: Context, partial: list[Res], management: Optional[str]) -> bool:
+    """Whether SCPs that each deny only some accounts, attached to the same target, together deny every account
+    (a deny split over several policies, as over several statements, is equivalent)."""
+    assert ctx.stack is not None
+    universe = Universe()
+    by_target: dict[str, list[int]] = {}
+    for policy in partial:
+        denied = scp_denied_accounts(policy.get("content"), universe, ctx.settings[PARTITION])
+        if denied is None:
+            continue
+        attachments, _ = attachments_of(ctx, policy)
+        for att in attachments:
+            target = att.get("targetId")
+            if isinstance(target, str) and _target_issue(ctx, att, management) is None:
+                by_target.setdefault(target, []).append(denied)
+    return any(universe.union(*sets) == universe.full for sets in by_target.values())
+
+
 def validate_root_access_key_creation_denied(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     ctx = stack_context(CREATION_DENIED, args, report_violation, (PARTITION, MANAGEMENT_ACCOUNT), PREVENTION_TYPES)
     if ctx is None:
@@ -185,7 +213,7 @@ def validate_root_access_key_creation_denied(args: StackValidationArgs, report_v
             attached = True
         elif not attachments and not maybe:
             unattached.append(policy)
-    if attached:
+    if attached or _jointly_denied(ctx, [p for p, _ in near_misses], management):
         return
     if denying:
         for att in undecided:
