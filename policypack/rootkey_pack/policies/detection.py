@@ -24,7 +24,7 @@ from ..base import Context, Issue, stack_context, stack_policy
 from ..cloudtrail import log_group_name_from_arn, trail_findings
 from ..config import EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD, PARTITION
 from ..filter_pattern import ClassVerdict, PatternError, judge_class, matches, parse
-from ..iam_eval import arn_match, as_list, glob_match, parse_document
+from ..iam_eval import arn_match, as_list, parse_document
 from ..types import (
     BUCKET_POLICY,
     IAM_ROLE,
@@ -38,7 +38,7 @@ from ..types import (
     TOPIC,
     TRAIL,
 )
-from .delivery import Publisher, resource_policy_problem
+from .delivery import Publisher, _actions_cover, resource_policy_problem
 from ..values import MISSING, UNKNOWN, Res, by_arn, by_props, contains_unknown
 
 ROOT_KEY_EXAMPLE = '{ ($.userIdentity.type = "Root") && ($.eventName = "CreateAccessKey") }'
@@ -228,7 +228,7 @@ def _grants_streams(documents: list[Any], group_arn: Optional[str], group_name: 
             parsed = parse_document(document)
             for st in parsed.statements:
                 raw = st.raw
-                if not _action_listed(raw, action) or "NotResource" in raw:
+                if not _actions_cover(raw, action) or "NotResource" in raw:
                     continue
                 resources = [r for r in (as_list(raw.get("Resource")) or []) if isinstance(r, str)]
                 hits = [stream for stream in _STREAM_SAMPLES if any(
@@ -241,12 +241,6 @@ def _grants_streams(documents: list[Any], group_arn: Optional[str], group_name: 
         if denied or not all(covered.values()):
             missing.append(action)
     return missing
-
-
-def _action_listed(raw: Mapping[str, Any], action: str) -> bool:
-    if "NotAction" in raw:
-        return not any(glob_match(a, action, ignore_case=True) for a in as_list(raw["NotAction"]) or [] if isinstance(a, str))
-    return any(glob_match(a, action, ignore_case=True) for a in as_list(raw.get("Action")) or [] if isinstance(a, str))
 
 
 def _organization_wide(ctx: Context, trail: Res) -> bool:
