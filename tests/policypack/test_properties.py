@@ -28,6 +28,8 @@ from rootkey_pack.filter_pattern import (
     parse,
 )
 from rootkey_pack.iam_eval import root_access_key_denial, validate_scp
+from rootkey_pack.policies.delivery import Publisher, resource_policy_problem
+from rootkey_pack.values import Res
 
 settings.register_profile("pack", max_examples=150, deadline=None)
 settings.load_profile("pack")
@@ -213,6 +215,17 @@ def test_trail_findings_any_props_returns_findings(props: dict[str, Any]) -> Non
     assert isinstance(trail_findings(props), list)
 
 
+_context_value = st.one_of(st.none(), st.sampled_from(["111122223333", "arn:aws:cloudwatch:us-east-1:111122223333:alarm:a"]), st.text(max_size=6))
+_contexts = st.dictionaries(st.sampled_from(["aws:sourceaccount", "aws:sourcearn"]), _context_value, max_size=2)
+
+
+@given(document, st.sampled_from(["cloudwatch.amazonaws.com", "events.amazonaws.com"]), _contexts, st.booleans())
+def test_resource_policy_problem_any_document_returns_verdict(text: Any, service: str, context: dict[str, Any], need_allow: bool) -> None:
+    publisher = Publisher(Res("urn:x", "t", "x", {}), service, context)
+    result = resource_policy_problem(text, "key policy", ("kms:Decrypt", "kms:GenerateDataKey"), publisher, need_allow=need_allow)
+    assert result is None or (isinstance(result, str) and result)
+
+
 # --- whole validators: any property value on any baseline resource yields a verdict, never an exception ---
 
 from rootkey_pack.pack import POLICIES  # noqa: E402
@@ -226,7 +239,9 @@ _prop_value = st.one_of(json_value, st.just(k.UNKNOWN), st.lists(st.just(k.UNKNO
 @given(st.lists(st.tuples(st.sampled_from(_BASELINE_NAMES), st.text(min_size=1, max_size=3) | st.sampled_from(
     ["content", "type", "pattern", "metricTransformation", "logGroupName", "alarmActions", "threshold", "statistic",
      "policy", "kmsMasterKeyId", "isMultiRegionTrail", "eventSelectors", "scheduleExpression", "state", "handler",
-     "cloudWatchLogsGroupArn", "topic", "function", "principal", "targetId", "policyId"]), _prop_value), max_size=6),
+     "cloudWatchLogsGroupArn", "topic", "function", "principal", "targetId", "policyId", "region", "metricQueries",
+     "extendedStatistic", "qualifier", "sourceAccount", "reservedConcurrentExecutions", "assumeRolePolicy",
+     "environment", "cloudWatchLogsRoleArn", "isOrganizationTrail", "action"]), _prop_value), max_size=6),
        st.dictionaries(st.sampled_from(["stacks", "allowUnknownValues", "maxAlarmPeriodSeconds", "externalTrailLogGroups"]), json_value, max_size=2))
 @settings(max_examples=60)
 def test_stack_validators_any_mutation_return_verdict(changes: list[tuple[str, str, Any]], config: dict[str, Any]) -> None:
