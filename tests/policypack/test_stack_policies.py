@@ -224,7 +224,7 @@ def trust_of(service: str, condition: Optional[dict[str, Any]] = None) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-def delivery_policy(actions: Optional[list[str]] = None, resource: str = f"{GROUP_ARN}:log-stream:*") -> str:
+def delivery_policy(actions: Optional[list[str]] = None, resource: Any = f"{GROUP_ARN}:log-stream:*") -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": actions or ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": resource}]})
 
@@ -369,7 +369,7 @@ ALARMED_CASES = [
         ("other-group", setp(TRAIL_POLICY, policy=delivery_policy(resource=f"arn:aws:logs:{k.REGION}:{k.ACCOUNT}:log-group:/other:log-stream:*")),
          f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, does not grant logs:CreateLogStream and logs:PutLogEvents on "
          f"every stream of {GROUP_ARN} without conditions (or a Deny takes it away); {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
-        ("one-stream", setp(TRAIL_POLICY, policy=delivery_policy(resource=f"{GROUP_ARN}:log-stream:{k.ACCOUNT}_CloudTrail_us-east-1")),
+        ("own-streams-of-org-trail", setp(TRAIL_POLICY, policy=delivery_policy(resource=f"{GROUP_ARN}:log-stream:{k.ACCOUNT}_CloudTrail_us-east-1*")),
          f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, does not grant logs:CreateLogStream and logs:PutLogEvents on "
          f"every stream of {GROUP_ARN} without conditions (or a Deny takes it away); {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
         ("deny-put", setp(TRAIL_POLICY, policy=json.dumps({"Version": "2012-10-17", "Statement": [*k.TRAIL_DELIVERY_POLICY["Statement"],
@@ -392,6 +392,10 @@ ALARMED_CASES = [
         ("grant-logs-star", setp(TRAIL_POLICY, policy=delivery_policy(["logs:*"]))),
         ("grant-group-wildcard", setp(TRAIL_POLICY, policy=delivery_policy(resource=f"{GROUP_ARN}:*"))),
         ("account-trail-no-org-bucket", setp(TRAIL_SPEC, isOrganizationTrail=False)),
+        ("account-trail-own-streams", both(setp(TRAIL_SPEC, isOrganizationTrail=False),
+                                           setp(TRAIL_POLICY, policy=delivery_policy(resource=f"{GROUP_ARN}:log-stream:{k.ACCOUNT}_CloudTrail_us-east-1*")))),
+        ("org-trail-streams-prefix", setp(TRAIL_POLICY, policy=delivery_policy(resource=[f"{GROUP_ARN}:log-stream:{k.ACCOUNT}_CloudTrail_us-east-1*",
+                                                                                     f"{GROUP_ARN}:log-stream:o-*"]))),
         ("org-keeps-cloudtrail-access", add_organization(["cloudtrail.amazonaws.com", "config.amazonaws.com"])),
         ("group-arn-unknown", setp(TRAIL_SPEC, cloudWatchLogsGroupArn=k.UNKNOWN)),
     ]],

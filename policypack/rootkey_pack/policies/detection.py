@@ -213,16 +213,23 @@ def _group_arn_for(resource: str, group_arn: Optional[str], group_name: Optional
     return f"{parts[0]}:{parts[1]}:logs:{parts[3]}:{parts[4]}:log-group:{group_name}"
 
 
-# CloudTrail names its streams <account>_CloudTrail_<region>, with the organization id in front for an organization
-# trail; a grant must cover any stream name.
-_STREAM_SAMPLES = ("111122223333_CloudTrail_us-east-1", "o-a1b2c3d4e5_444455556666_CloudTrail_eu-west-1")
+def _streams(group: str, organization: bool) -> dict[str, str]:
+    """The streams CloudTrail writes in the group: <account>_CloudTrail_<region> for the trail's own account, and
+    <organization id>_<member account>_CloudTrail_<region> for the members of an organization trail."""
+    parts = group.split(":")
+    region, account = (parts[3], parts[4]) if len(parts) > 4 else ("us-east-1", "111122223333")
+    streams = {"own": f"{group}:log-stream:{account}_CloudTrail_{region}"}
+    if organization:
+        streams["member"] = f"{group}:log-stream:o-a1b2c3d4e5_444455556666_CloudTrail_{region}"
+    return streams
 
 
-def _grants_streams(documents: list[Any], group_arn: Optional[str], group_name: Optional[str]) -> list[str]:
-    """The delivery actions no Allow grants on every stream of the log group, or that a Deny takes away."""
+def _grants_streams(documents: list[Any], group_arn: Optional[str], group_name: Optional[str], organization: bool) -> list[str]:
+    """The delivery actions no Allow grants on every stream the trail writes, or that a Deny takes away."""
     missing = []
+    kinds = ("own", "member") if organization else ("own",)
     for action in DELIVERY_ACTIONS:
-        covered = {stream: False for stream in _STREAM_SAMPLES}
+        covered = {kind: False for kind in kinds}
         denied = False
         for document in documents:
             parsed = parse_document(document)
@@ -231,13 +238,13 @@ def _grants_streams(documents: list[Any], group_arn: Optional[str], group_name: 
                 if not _actions_cover(raw, action) or "NotResource" in raw:
                     continue
                 resources = [r for r in (as_list(raw.get("Resource")) or []) if isinstance(r, str)]
-                hits = [stream for stream in _STREAM_SAMPLES if any(
-                    r == "*" or ((group := _group_arn_for(r, group_arn, group_name)) is not None and arn_match(r, f"{group}:log-stream:{stream}"))
+                hits = [kind for kind in kinds if any(
+                    r == "*" or ((group := _group_arn_for(r, group_arn, group_name)) is not None and arn_match(r, _streams(group, organization)[kind]))
                     for r in resources)]
                 if raw.get("Effect") == "Deny" and hits:
                     denied = True
                 elif raw.get("Effect") == "Allow" and raw.get("Condition") in (MISSING, None, {}):
-                    covered.update({stream: True for stream in hits})
+                    covered.update({kind: True for kind in hits})
         if denied or not all(covered.values()):
             missing.append(action)
     return missing
@@ -292,7 +299,7 @@ def trail_delivery_issues(ctx: Context, trail: Res) -> list[Optional[Issue]]:
         elif group_arn is None and group_name is None:
             issues.append(ctx.unknown_issue(trail, "cloudWatchLogsGroupArn", f"which log group streams {role.urn} must grant", "pass the log group ARN built from its known name"))
         else:
-            missing = _grants_streams([d for _, d in documents], group_arn, group_name)
+            missing = _grants_streams([d for _, d in documents], group_arn, group_name, trail.get("isOrganizationTrail") is True)
             if missing:
                 issues.append(Issue(
                     f"{role.urn}, the delivery role of {trail.urn}, does not grant {' and '.join(missing)} on every stream of "
