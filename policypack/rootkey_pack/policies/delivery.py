@@ -58,13 +58,14 @@ HAS_SUBSCRIBER = md.PolicyMeta(
 
 KEY_USABLE = md.PolicyMeta(
     name="alarm-topic-key-usable",
-    description="Ensure the KMS key of every SNS topic that guardrail alarms or rules notify lets CloudWatch and EventBridge use it.",
+    description="Ensure the KMS key and the topic policy of every SNS topic that guardrail alarms or rules notify let CloudWatch and EventBridge deliver for each of them.",
     severity=Severity.HIGH,
     enforcement=EnforcementLevel.MANDATORY,
     remediation=(
         "Encrypt the alert topic with a customer-managed symmetric key (not alias/aws/sns) whose key policy allows "
         "cloudwatch.amazonaws.com (and events.amazonaws.com for EventBridge targets) kms:Decrypt and "
-        "kms:GenerateDataKey*, optionally conditioned on aws:SourceAccount / aws:SourceArn."
+        "kms:GenerateDataKey*, optionally conditioned on aws:SourceAccount / aws:SourceArn matching the alarms (EventBridge "
+        "sends neither to KMS), with no Deny that applies to them, and no topic policy Deny of sns:Publish for them."
     ),
     url=md.URL_SNS_ENCRYPTION,
     frameworks=md.MONITORING,
