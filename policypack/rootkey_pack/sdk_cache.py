@@ -24,7 +24,7 @@ import functools
 import threading
 from contextlib import contextmanager
 from collections.abc import Mapping
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Hashable, Iterator, Optional
 
 import pulumi_policy.policy as sdk
 import pulumi_policy.version as sdk_version
@@ -36,7 +36,7 @@ _REQUEST_METHODS = ("Analyze", "AnalyzeStack", "Remediate")
 _CONVERSION_METHODS = ("_get_resource_options", "_get_provider_resource")
 
 
-def _tables() -> Optional[dict[tuple[str, int], tuple[Any, Any]]]:
+def _tables() -> Optional[dict[tuple[str, Any], tuple[Any, Any]]]:
     return getattr(_state, "tables", None)
 
 
@@ -51,6 +51,19 @@ def _memo(kind: str, source: Any, compute: Callable[[Any], Any]) -> Any:
     value = compute(source)
     tables[key] = (source, value)
     return value
+
+
+def request_value(key: Hashable, compute: Callable[[], Any]) -> Any:
+    """`compute()`, once per request under `key` (for values derived from the whole request, such as the stack view
+    every stack policy of an AnalyzeStack call builds from the same resources); computed afresh outside a request."""
+    tables = getattr(_state, "tables", None)
+    if tables is None:
+        return compute()
+    entry = tables.get(("value", key))
+    if entry is None:
+        entry = (None, compute())
+        tables[("value", key)] = entry
+    return entry[1]
 
 
 def request_memo(source: Any, compute: Callable[[Any], Any]) -> Any:

@@ -26,7 +26,7 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
-from .sdk_cache import request_memo
+from .sdk_cache import request_memo, request_value
 
 
 class _Unknown:
@@ -252,7 +252,7 @@ class StackView:
     """The resources of one AnalyzeStack call, indexed for URN links.
 
     Only resources of the types a policy reads have their properties copied: stacks can hold thousands of unrelated
-    resources, and pulumi_policy already deserializes every resource once per policy.
+    resources (and sdk_cache defers pulumi_policy's conversion to the first read, so the others are never converted).
     """
 
     resources: tuple[Res, ...]
@@ -263,6 +263,13 @@ class StackView:
     @staticmethod
     def build(resources: Iterable[Any], stack_name: Optional[str] = None, types: Optional[Iterable[str]] = None) -> StackView:
         wanted = frozenset(types) if types is not None else None
+        if stack_name is None:
+            # Within one AnalyzeStack call every stack policy gets the same resources: build each view once.
+            return request_value(("stack-view", wanted), lambda: StackView._build(resources, None, wanted))
+        return StackView._build(resources, stack_name, wanted)
+
+    @staticmethod
+    def _build(resources: Iterable[Any], stack_name: Optional[str], wanted: Optional[frozenset[str]]) -> StackView:
         views: list[Res] = []
         skeleton: dict[str, tuple[str, str, Optional[str]]] = {}
         for r in resources:

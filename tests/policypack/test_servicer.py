@@ -126,3 +126,14 @@ def test_servicer_memo_ends_with_the_request() -> None:
     srv = servicer()
     srv.AnalyzeStack(stack_request(k.baseline()), None)
     assert sdk_cache._tables() is None
+
+
+def test_servicer_stack_view_shared_within_a_request_only() -> None:
+    from rootkey_pack.values import StackView
+
+    args = k.stack_args(k.baseline())
+    with sdk_cache.request_scope():
+        inside = StackView.build(args.resources, types=("aws:sns/topic:Topic",))
+        assert StackView.build(args.resources, types=("aws:sns/topic:Topic",)) is inside
+        assert StackView.build(args.resources, types=("aws:kms/key:Key",)) is not inside
+    assert StackView.build(args.resources, types=("aws:sns/topic:Topic",)) is not inside
