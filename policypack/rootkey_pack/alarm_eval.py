@@ -11,10 +11,11 @@ without events (which would swallow the notification), and its actions must be e
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from .values import MISSING, UNKNOWN
+from .values import MISSING, UNKNOWN, contains_unknown
 
 GREATER_OPERATORS = ("GreaterThanOrEqualToThreshold", "GreaterThanThreshold")
 STATISTICS = ("Sum", "Maximum", "Minimum", "Average", "SampleCount")
@@ -105,6 +106,49 @@ def statistic_range(statistic: str, value: float, default: Optional[float]) -> t
     return low, high  # Average and percentiles lie between the two values
 
 
+# A percentile of a period's datapoints lies between its smallest and largest one; trimmed means, counts, sums,
+# interquartile means and percentile ranks (TM, TC, TS, WM, IQM, PR) depend on how many datapoints the bounds cut.
+_PERCENTILE_RE = re.compile(r"^p(100(\.0+)?|\d{1,2}(\.\d+)?)$")
+_PLAIN_METRIC_PROPS = ("metricName", "namespace", "statistic", "extendedStatistic", "period", "dimensions", "unit")
+
+
+def single_metric_view(alarm: Mapping[str, Any]) -> tuple[Optional[dict[str, Any]], Optional[AlarmFinding]]:
+    """The alarm as a plain single-metric alarm: itself, or the one metric stat of its `metricQueries`.
+
+    A `metricQueries` alarm with a single query that returns one metric's statistic is the plain form written
+    another way; metric math (an expression, or several queries) is not evaluated, and fails closed.
+    """
+    queries = alarm.get("metricQueries", MISSING)
+    if queries in (MISSING, None, []):
+        return dict(alarm), None
+    if queries is UNKNOWN or contains_unknown(queries):
+        return None, AlarmFinding(unknown_property="metricQueries")
+    if not isinstance(queries, list) or len(queries) != 1 or not isinstance(queries[0], Mapping):
+        count = len(queries) if isinstance(queries, list) else "malformed"
+        return None, AlarmFinding(problem=f"uses metric math ({count} metricQueries), which the pack cannot evaluate; expected a single metric alarm or one metric query with returnData true")
+    query = queries[0]
+    metric = query.get("metric", MISSING)
+    if query.get("expression", MISSING) not in (MISSING, None, ""):
+        return None, AlarmFinding(problem=f"uses metric math (expression {query.get('expression')!r}), which the pack cannot evaluate; expected a single metric alarm or one metric query with returnData true")
+    if not isinstance(metric, Mapping):
+        return None, AlarmFinding(problem="has a metric query with no metric, which the pack cannot evaluate; expected a single metric alarm or one metric query with returnData true")
+    if query.get("returnData", MISSING) is False:
+        return None, AlarmFinding(problem="has its only metric query with returnData false, so the alarm has no data to evaluate")
+    if query.get("accountId", MISSING) not in (MISSING, None, ""):
+        return None, AlarmFinding(problem=f"watches a metric of account {query.get('accountId')!r} through metricQueries, which the pack cannot tie to this stack's filter; expected the stack's own metric")
+    clashing = [p for p in _PLAIN_METRIC_PROPS if alarm.get(p, MISSING) not in (MISSING, None)]
+    if clashing:
+        return None, AlarmFinding(problem=f"sets {', '.join(clashing)} beside metricQueries, which CloudWatch rejects; expected one form or the other")
+    view = {k: v for k, v in alarm.items() if k != "metricQueries"}
+    stat = metric.get("stat", MISSING)
+    view.update({
+        "metricName": metric.get("metricName", MISSING), "namespace": metric.get("namespace", MISSING),
+        "period": metric.get("period", MISSING), "dimensions": metric.get("dimensions", MISSING), "unit": metric.get("unit", MISSING),
+    })
+    view["statistic" if stat in STATISTICS or not isinstance(stat, str) else "extendedStatistic"] = stat
+    return {k: v for k, v in view.items() if v is not MISSING}, None
+
+
 def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int) -> list[AlarmFinding]:
     """Findings that keep this alarm from going to ALARM on a single event of the filter's metric."""
     findings: list[AlarmFinding] = []
@@ -115,8 +159,10 @@ def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int) 
             findings.append(AlarmFinding(unknown_property=prop))
         return value
 
-    if alarm.get("metricQueries", MISSING) not in (MISSING, None, []):
-        return [AlarmFinding(problem="uses metricQueries (metric math), which the pack cannot evaluate; expected a single metric alarm")]
+    view, finding = single_metric_view(alarm)
+    if view is None:
+        return [finding] if finding else []
+    alarm = view
 
     value, finding = metric_value(spec)
     if finding:
@@ -144,6 +190,11 @@ def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int) 
         stat_name = statistic if statistic in STATISTICS else None
         if stat_name is None:
             findings.append(AlarmFinding(problem=f"has statistic {statistic!r}, expected one of {', '.join(STATISTICS)}"))
+    elif not (isinstance(extended, str) and _PERCENTILE_RE.match(extended)):
+        stat_name = None
+        findings.append(AlarmFinding(problem=(
+            f"has extendedStatistic {extended!r}, which the pack cannot show one event moves past the threshold (only "
+            f"percentiles pNN are evaluated); expected statistic Sum")))
     else:
         stat_name = "Percentile"
         low_samples = alarm.get("evaluateLowSampleCountPercentile", MISSING)

@@ -223,6 +223,30 @@ PARTITION = ConfigKey(
 )
 
 
+_ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+
+
+def _account_id(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not (value == "" or _ACCOUNT_ID_RE.match(value)):
+        raise ConfigError(f"policy config key '{key}' is {value!r}; expected a 12-digit AWS account id (or \"\" for none)")
+    return value
+
+
+MANAGEMENT_ACCOUNT = ConfigKey(
+    "managementAccountId",
+    {
+        "type": "string",
+        "pattern": r"^(\d{12})?$",
+        "default": "",
+        "description": "The organization's management account, where SCPs never apply, so an attachment to it does "
+        "not count. Needed when an SCP is attached to an account id and the stack has no Organization resource "
+        "whose masterAccountId is known.",
+    },
+    "",
+    _account_id,
+)
+
+
 def schema(*keys: ConfigKey) -> PolicyConfigSchema:
     return PolicyConfigSchema(properties={k.name: dict(k.schema) for k in keys})
 

@@ -1,8 +1,12 @@
 """CloudWatch Logs filter-pattern semantics, to prove a metric filter matches a root CreateAccessKey CloudTrail
 event (CIS AWS 4.3 / 5.3 root-usage monitoring, Security Hub CloudWatch.1).
 
-Patterns are parsed and evaluated against the sample CloudTrail events shipped with the pack instead of being
-compared as text, so every equivalent spelling is accepted and a weakened one is caught by the event it misses.
+Patterns are parsed and judged over the whole class of events they must catch (`judge_class`): the fields that
+define the class are fixed (samples.event_class says which, and why), every other field is free and may be absent,
+and a comparison on a free field is UNKNOWN under Kleene's three-valued AND / OR. A pattern catches the class only
+when it evaluates to TRUE, so a pattern pinned to an account, a key prefix or a date fails even though the shipped
+samples happen to carry those values. Concrete evaluation (`matches`) judges single events: the samples as
+regression cases, and the events a filter must not match.
 The parser is a small recursive descent over the documented JSON pattern grammar; no maintained Python library
 implements CloudWatch Logs filter patterns (moto stores them without evaluating JSON patterns; the only evaluators
 found live inside other products, such as the Rust fakecloud-logs crate), so the pack carries its own, with its
@@ -21,14 +25,18 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 APPROXIMATIONS = (
     "A comparison on a field the event lacks is false for both = and != (use NOT EXISTS to match absence).",
     "A selector that ends on an array or object is never equal to a string or number.",
     "Mixing && and || at one level without parentheses is accepted only when the usual precedence (&& first) and "
     "left-to-right evaluation agree on every sample event; otherwise it is reported as ambiguous.",
-    "Term patterns are matched against the compact JSON text of the event.",
+    "Term patterns are matched against the compact JSON text of the event; over a class, a term is known present "
+    "only when a fixed key or value holds it, and never known absent (a free field may hold any text), so a pattern "
+    "with an -excluded term never catches a whole class.",
+    "Over a class, comparisons on different fields are judged independently (a sound but incomplete Kleene "
+    "evaluation): a pattern that is TRUE only through a correlation between two free fields is rejected.",
     "A bare `EXISTS` is accepted (true when the field is present); AWS documents IS NULL / NOT EXISTS / IS TRUE / "
     "IS FALSE, so AWS may reject such a pattern at deploy time, which fails loudly rather than silently.",
 )
@@ -321,7 +329,10 @@ def _scalar_text(value: Any) -> Optional[str]:
 
 
 def _compare(node: Comparison, event: Any) -> bool:
-    value = _resolve(event, node.selector)
+    return _compare_value(node, _resolve(event, node.selector))
+
+
+def _compare_value(node: Comparison, value: Any) -> bool:
     if node.op == "NOTEXISTS":
         return value is _MISSING
     if node.op == "EXISTS":
@@ -400,3 +411,224 @@ def matches(pattern: ParsedPattern, event: Mapping[str, Any]) -> bool:
         if usual != left_to_right:
             raise PatternError("the pattern mixes && and || without parentheses and its meaning depends on precedence; add parentheses")
     return usual
+
+
+# --- Judging a pattern over a class of events -------------------------------------------------------------------
+#
+# A class of events fixes some fields and leaves the rest free. A comparison on a free field is UNKNOWN, AND / OR
+# follow Kleene's three-valued logic, and a pattern holds for the whole class only when it evaluates to TRUE: then
+# it matches every event of the class, whatever the free fields hold (or whether they are there at all).
+
+Truth = Optional[bool]  # True, False, or None for UNKNOWN
+
+
+@dataclass(frozen=True)
+class Absent:
+    """The field is never present in the class."""
+
+
+@dataclass(frozen=True)
+class Const:
+    """The field always holds this JSON value."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The field is always a string: one choice from each segment, concatenated (e.g. arn:<partition>:iam::<12 digits>:root)."""
+
+    segments: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Obj:
+    """The field is always an object; listed keys have their own spec, every other key is free."""
+
+    fields: Mapping[str, FieldSpec]
+
+
+@dataclass(frozen=True)
+class Free:
+    """Any JSON value; absent too unless `present`."""
+
+    present: bool = False
+
+
+FieldSpec = Union[Absent, Const, Shape, Obj, Free]
+DIGIT: tuple[str, ...] = tuple("0123456789")
+
+
+@dataclass(frozen=True)
+class EventClass:
+    name: str
+    description: str  # for messages: "every root CreateAccessKey call that succeeds"
+    root: Obj
+
+
+@dataclass(frozen=True)
+class ClassVerdict:
+    value: Truth
+    depends_on: tuple[str, ...] = ()  # selectors whose comparison was UNKNOWN, in pattern order
+
+
+# Enough for any glob a 1024-character pattern can hold against the short shapes the classes use; past it the
+# comparison is UNKNOWN, which can only make a pattern fail.
+_MAX_GLOB_STATES = 20000
+
+
+def _glob_step(pattern: str, states: frozenset[int], char: str) -> frozenset[int]:
+    out: set[int] = set()
+    for i in states:
+        if i < len(pattern) and (pattern[i] == "*" or pattern[i] == char):
+            out.add(i if pattern[i] == "*" else i + 1)
+    return _glob_closure(pattern, out)
+
+
+def _glob_closure(pattern: str, states: Iterable[int]) -> frozenset[int]:
+    out = set(states)
+    stack = list(out)
+    while stack:
+        i = stack.pop()
+        if i < len(pattern) and pattern[i] == "*" and i + 1 not in out:
+            out.add(i + 1)
+            stack.append(i + 1)
+    return frozenset(out)
+
+
+def glob_over_shape(pattern: str, shape: Shape) -> Truth:
+    """Whether `pattern` (with `*` wildcards) matches every string of the shape (True), none (False) or some (None).
+
+    Exact: the glob's NFA is run over every choice of every segment at once, keeping the distinct state sets.
+    """
+    current: set[frozenset[int]] = {_glob_closure(pattern, {0})}
+    for segment in shape.segments:
+        following: set[frozenset[int]] = set()
+        for states in current:
+            for choice in segment:
+                reached = states
+                for char in choice:
+                    reached = _glob_step(pattern, reached, char)
+                    if not reached:
+                        break
+                following.add(reached)
+        current = following
+        if len(current) > _MAX_GLOB_STATES:
+            return None
+    accepting = [len(pattern) in states for states in current]
+    return True if all(accepting) else False if not any(accepting) else None
+
+
+def _spec_at(root: FieldSpec, selector: Sequence[Union[str, int]]) -> FieldSpec:
+    spec = root
+    for part in selector:
+        if isinstance(spec, Free):
+            return Free()
+        if isinstance(spec, Obj):
+            spec = Absent() if isinstance(part, int) else spec.fields.get(part, Free())
+        elif isinstance(spec, Const):
+            value = _resolve(spec.value, (part,))
+            spec = Absent() if value is _MISSING else Const(value)
+        else:  # Absent, or a Shape (a string has no properties)
+            return Absent()
+    return spec
+
+
+def _compare_spec(node: Comparison, spec: FieldSpec) -> Truth:
+    if isinstance(spec, Absent):
+        return _compare_value(node, _MISSING)
+    if isinstance(spec, Const):
+        return _compare_value(node, spec.value)
+    if isinstance(spec, Obj):
+        return _compare_value(node, {})  # only presence and object-ness decide
+    if isinstance(spec, Free):
+        if node.op in ("EXISTS", "NOTEXISTS") and spec.present:
+            return node.op == "EXISTS"
+        return None
+    if node.op in ("=", "!="):
+        assert node.value is not None
+        equal = glob_over_shape(node.value, spec)
+        return equal if node.op == "=" or equal is None else not equal
+    return node.op == "EXISTS"  # a string: present, not null, not boolean, not a number
+
+
+def _and(a: Truth, b: Truth) -> Truth:
+    if a is False or b is False:
+        return False
+    return True if a is True and b is True else None
+
+
+def _or(a: Truth, b: Truth) -> Truth:
+    if a is True or b is True:
+        return True
+    return False if a is False and b is False else None
+
+
+def _eval3(node: Node, root: Obj, unknown: list[str]) -> Truth:
+    if isinstance(node, Comparison):
+        value = _compare_spec(node, _spec_at(root, node.selector))
+        if value is None and node.selector_text not in unknown:
+            unknown.append(node.selector_text)
+        return value
+    if isinstance(node, BoolOp):
+        left, right = _eval3(node.left, root, unknown), _eval3(node.right, root, unknown)
+        return _and(left, right) if node.op == "&&" else _or(left, right)
+    return _eval3(_build(node, True), root, unknown)
+
+
+# JSON escapes these, so a term holding one is not found verbatim in the event text even when the value holds it.
+_ESCAPED_CHARS = re.compile(r'["\\\x00-\x1f\x7f-\uffff]')
+
+
+def _guaranteed_texts(spec: FieldSpec, out: list[Union[str, Shape]]) -> None:
+    if isinstance(spec, Const):
+        out.append(spec.value if isinstance(spec.value, str) else json.dumps(spec.value, separators=(",", ":")))
+    elif isinstance(spec, Shape):
+        out.append(spec)
+    elif isinstance(spec, Obj):
+        for key, child in spec.fields.items():
+            if not isinstance(child, Absent) and not (isinstance(child, Free) and not child.present):
+                out.append(key)
+            _guaranteed_texts(child, out)
+
+
+def term_guaranteed(term: str, event_class: EventClass) -> bool:
+    """Whether every event of the class carries `term` in its text, from its fixed keys and values alone."""
+    if _ESCAPED_CHARS.search(term):
+        return False
+    texts: list[Union[str, Shape]] = []
+    _guaranteed_texts(event_class.root, texts)
+    for text in texts:
+        if isinstance(text, str):
+            if term in text:
+                return True
+        elif "*" not in term and glob_over_shape(f"*{term}*", text) is True:
+            return True
+    return False
+
+
+def judge_class(pattern: ParsedPattern, event_class: EventClass) -> ClassVerdict:
+    """Whether the pattern matches every event of the class (True), none (False), or depends on free fields (None).
+
+    Raises PatternError when && / || precedence decides the answer.
+    """
+    if isinstance(pattern, TermPattern):
+        # Any term may turn up in a free field, so a term is never known absent; an excluded term can only be known
+        # present.
+        if any(term_guaranteed(t, event_class) for t in pattern.excluded):
+            return ClassVerdict(False)
+        if pattern.excluded:
+            return ClassVerdict(None, tuple(f"-{t}" for t in pattern.excluded))
+        if pattern.alternatives:
+            if any(term_guaranteed(t, event_class) for t in pattern.alternatives):
+                return ClassVerdict(True)
+            return ClassVerdict(None, tuple(f"?{t}" for t in pattern.alternatives))
+        missing = tuple(t for t in pattern.required if not term_guaranteed(t, event_class))
+        return ClassVerdict(None, missing) if missing else ClassVerdict(True)
+    unknown: list[str] = []
+    usual = _eval3(_build(pattern.root, True), event_class.root, unknown)
+    if pattern.ambiguous:
+        left_to_right = _eval3(_build(pattern.root, False), event_class.root, [])
+        if usual != left_to_right:
+            raise PatternError("the pattern mixes && and || without parentheses and its meaning depends on precedence; add parentheses")
+    return ClassVerdict(usual, tuple(unknown) if usual is None else ())

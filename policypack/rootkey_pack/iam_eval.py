@@ -2,13 +2,13 @@
 Control Tower AWS-GR_RESTRICT_ROOT_USER_ACCESS_KEYS) and for the audit role's least privilege.
 
 The question the pack asks of an SCP is semantic: *would this document deny `iam:CreateAccessKey` to the root user
-of every member account it is attached to?* It is answered by evaluating each statement the way IAM does for that
-request, for the root principal of an arbitrary account. "Arbitrary account" is checked with probe accounts: the ten
-uniform ones 000000000000 ... 999999999999 (the fixed parts of the root ARN contain no digit, so a wildcard pattern
-matching all ten has no literal digit in the account position, which is the set of patterns matching every 12-digit
-account), a few mixed-digit ones (which no list of literal accounts covers), and accounts built from each run of
-digits and wildcards in the document (so that an exemption such as ArnNotLike "arn:aws:iam::111122223333:root" or
-NotResource "arn:aws:iam::12*:root" is exercised by an account it exempts).
+of every member account it is attached to?* Each statement is evaluated the way IAM does for that request, and the
+set of 12-digit accounts whose root it denies is computed exactly (`account_sets`): resource patterns and condition
+values on account-dependent keys become sets of accounts, combined with union, intersection and complement. The
+document denies when the union over its Deny statements is every account, so a deny split over several statements
+that together cover every account is equivalent, and an exemption of one account among any number of patterns is
+found. When the union is not every account, the smallest account outside it is the counterexample the explanation
+names.
 
 No library evaluates IAM policies offline in Python (policy-sentry and parliament lint text, they do not evaluate a
 request), so the evaluator is small and hand-written; its approximations are listed in `APPROXIMATIONS`.
@@ -21,18 +21,22 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from .account_sets import TooComplex, Universe, glob_tokens
+
 SCP_MAX_CHARS = 5120
 TARGET_ACTION = "iam:CreateAccessKey"
-PROBE_ACCOUNTS = tuple(str(d) * 12 for d in range(10))
-# Mixed-digit accounts: a list of literal accounts (even all ten uniform ones) never covers these.
-MIXED_PROBE_ACCOUNTS = ("012345678901", "987654321098", "100000000001")
-_ACCOUNT_RUN_RE = re.compile(r"[0-9?*]+")
-_MAX_DERIVED_PROBES = 400
 
 APPROXIMATIONS = (
     "The request modelled is root creating its own key: resource and aws:PrincipalArn are "
     "arn:<partition>:iam::<account>:root, for the one partition configured (default aws).",
-    "Any condition key other than aws:PrincipalArn is treated as possibly false for root (a loophole).",
+    "The root principal's request context is modelled as aws:PrincipalArn = arn:<partition>:iam::<account>:root, "
+    "aws:PrincipalAccount = aws:userid = aws:ResourceAccount = <account>, aws:PrincipalType = Account and "
+    "aws:PrincipalIsAWSService = false; any other condition key is treated as possibly false for root (a named "
+    "loophole), including aws:PrincipalOrgID, aws:PrincipalTag/*, aws:MultiFactorAuthPresent, aws:SourceIp, "
+    "aws:RequestedRegion and aws:ViaAWSService.",
+    "A pattern whose policy variable resolves to the account (${aws:PrincipalAccount}, ${aws:PrincipalArn}, "
+    "${aws:userid}, ${aws:ResourceAccount}) is matched with the account as one opaque symbol; this is exact because "
+    "the fixed parts of the matched text hold no digit, so the substituted account can only align with the account.",
     "Condition operator names are matched case-sensitively; an unrecognised operator is a loophole.",
     "The 5,120-character SCP limit is applied to the document text as written, whitespace included.",
     "A JSON object with a duplicate key is rejected: which value AWS keeps is not documented.",
@@ -110,12 +114,22 @@ class Request:
     @staticmethod
     def root_create_access_key(account: str, partition: str = "aws", *, policy_variables: bool = True) -> Request:
         arn = f"arn:{partition}:iam::{account}:root"
-        return Request(
-            TARGET_ACTION,
-            arn,
-            {"aws:principalarn": arn, "aws:principalaccount": account, "aws:principaltype": "Account"},
-            policy_variables,
-        )
+        return Request(TARGET_ACTION, arn, root_context(account, partition), policy_variables)
+
+
+def root_context(account: str, partition: str = "aws") -> dict[str, str]:
+    """The condition keys of the root user's own request, lower-cased, with the values IAM gives them for root.
+
+    aws:userid of the root user is the account id; aws:ResourceAccount is the account owning the root user it acts
+    on. Keys not listed here are not modelled (see APPROXIMATIONS)."""
+    return {
+        "aws:principalarn": f"arn:{partition}:iam::{account}:root",
+        "aws:principalaccount": account,
+        "aws:userid": account,
+        "aws:resourceaccount": account,
+        "aws:principaltype": "Account",
+        "aws:principalisawsservice": "false",
+    }
 
 
 @dataclass(frozen=True)
@@ -135,10 +149,11 @@ _STRING_OPS = {
     "ArnLike": ("arn", False, False),
     "ArnNotEquals": ("arn", False, True),
     "ArnNotLike": ("arn", False, True),
+    "Bool": ("eq", True, False),
 }
 
 # Condition keys whose value for root is known in the modelled request.
-_SUPPORTED_KEYS = ("aws:principalarn",)
+_SUPPORTED_KEYS = tuple(root_context("000000000000"))
 
 
 def _single_match(kind: str, ignore_case: bool, pattern: str, value: str) -> bool:
@@ -149,68 +164,93 @@ def _single_match(kind: str, ignore_case: bool, pattern: str, value: str) -> boo
     return arn_match(pattern, value)
 
 
+@dataclass(frozen=True)
+class OperatorMatch:
+    """A string operator reduced to: does any pattern match the request value (then negated or not)."""
+
+    kind: str  # "eq", "like" or "arn"
+    ignore_case: bool
+    negated: bool
+    patterns: tuple[str, ...]  # policy variables resolved; escaped wildcards as \x00STAR\x00 / \x00QM\x00
+    value: str
+
+    def one(self, pattern: str) -> bool:
+        literal = pattern.replace("\x00STAR\x00", "*").replace("\x00QM\x00", "?")
+        if self.kind == "eq":
+            return _single_match(self.kind, self.ignore_case, literal, self.value)
+        # Escaped wildcards stay literal: match them via a sentinel character that cannot occur in ARNs.
+        marked = pattern.replace("\x00STAR\x00", "\x01").replace("\x00QM\x00", "\x02")
+        target = self.value.replace("*", "\x01").replace("?", "\x02")
+        return _single_match(self.kind, self.ignore_case, marked, target)
+
+    def holds(self) -> bool:
+        # One request value: ForAnyValue and ForAllValues reduce to the plain operator.
+        matched = any(self.one(p) for p in self.patterns)
+        return not matched if self.negated else matched
+
+
 def _evaluate_operator(
     op: str, key: str, raw_values: Any, request: Request
 ) -> tuple[Optional[bool], Optional[str]]:
     """(result, loophole) for one operator/key pair; result None means the pack cannot decide."""
+    result, loophole, match = prepare_operator(op, key, raw_values, request)
+    if match is not None:
+        return match.holds(), None
+    return result, loophole
+
+
+def prepare_operator(
+    op: str, key: str, raw_values: Any, request: Request
+) -> tuple[Optional[bool], Optional[str], Optional[OperatorMatch]]:
+    """(result, loophole, None) when decided without matching; (None, None, match) for a string comparison."""
     base = op
     set_prefix = ""
     if ":" in base:
         set_prefix, _, base = base.partition(":")
         if set_prefix not in ("ForAnyValue", "ForAllValues"):
-            return None, f"uses the unknown condition set operator '{op}'"
+            return None, f"uses the unknown condition set operator '{op}'", None
     if_exists = base.endswith("IfExists")
     if if_exists:
         base = base[: -len("IfExists")]
         if base == "Null":
             # IAM allows IfExists on every operator but Null: the document is invalid, so nothing is proven.
-            return None, f"uses the invalid condition operator '{op}' (IfExists cannot qualify Null)"
+            return None, f"uses the invalid condition operator '{op}' (IfExists cannot qualify Null)", None
     lowered_key = key.lower()
     values = as_list(raw_values)
     if values is None or not values:
-        return None, f"has a malformed value {raw_values!r} for condition key '{key}' under '{op}'"
+        return None, f"has a malformed value {raw_values!r} for condition key '{key}' under '{op}'", None
 
     if base == "Null":
         if lowered_key not in _SUPPORTED_KEYS:
-            return None, f"has a condition '{op}' on key '{key}' that could be false for the root user"
+            return None, f"has a condition '{op}' on key '{key}' that could be false for the root user", None
         present = lowered_key in request.context
         wanted = [str(v).lower() for v in values]
         if any(w not in ("true", "false") for w in wanted):
-            return None, f"has a malformed Null condition value {raw_values!r} on key '{key}'"
+            return None, f"has a malformed Null condition value {raw_values!r} on key '{key}'", None
         # "true" asks for the key to be absent; several values are OR'ed.
-        return any((w == "true") != present for w in wanted), None
+        return any((w == "true") != present for w in wanted), None, None
 
     if lowered_key not in _SUPPORTED_KEYS:
-        return None, f"has a condition '{op}' on key '{key}' that could be false for the root user"
+        return None, f"has a condition '{op}' on key '{key}' that could be false for the root user", None
     spec = _STRING_OPS.get(base)
     if spec is None:
-        return None, f"has a condition operator '{op}' on key '{key}' that the pack cannot prove true for the root user"
+        return None, f"has a condition operator '{op}' on key '{key}' that the pack cannot prove true for the root user", None
     kind, ignore_case, negated = spec
     request_value = request.context.get(lowered_key)
     if request_value is None:
         # Absent key: IfExists and ForAllValues make the condition true, everything else false.
-        return (if_exists or set_prefix == "ForAllValues"), None
+        return (if_exists or set_prefix == "ForAllValues"), None, None
     patterns: list[str] = []
     for v in values:
+        if isinstance(v, bool) and base == "Bool":
+            v = "true" if v else "false"  # JSON true/false in a Bool condition are the strings IAM compares
         if not isinstance(v, (str, int, float)) or isinstance(v, bool):
-            return None, f"has a malformed value {v!r} for condition key '{key}' under '{op}'"
+            return None, f"has a malformed value {v!r} for condition key '{key}' under '{op}'", None
         resolved = substitute_variables(str(v), request.context) if request.policy_variables else str(v)
         if resolved is None:
-            return None, f"uses a policy variable the pack cannot resolve in {v!r} under '{op}'"
+            return None, f"uses a policy variable the pack cannot resolve in {v!r} under '{op}'", None
         patterns.append(resolved)
-
-    def one(pattern: str) -> bool:
-        literal = pattern.replace("\x00STAR\x00", "*").replace("\x00QM\x00", "?")
-        if kind == "eq":
-            return _single_match(kind, ignore_case, literal, request_value)
-        # Escaped wildcards stay literal: match them via a sentinel character that cannot occur in ARNs.
-        marked = pattern.replace("\x00STAR\x00", "\x01").replace("\x00QM\x00", "\x02")
-        target = request_value.replace("*", "\x01").replace("?", "\x02")
-        return _single_match(kind, ignore_case, marked, target)
-
-    matched = any(one(p) for p in patterns)
-    # One request value: ForAnyValue and ForAllValues reduce to the plain operator.
-    return (not matched if negated else matched), None
+    return None, None, OperatorMatch(kind, ignore_case, negated, tuple(patterns), request_value)
 
 
 def evaluate_conditions(condition: Any, request: Request) -> tuple[Optional[bool], tuple[str, ...]]:
@@ -404,44 +444,164 @@ def _mentions_target(statement: Statement) -> bool:
     )
 
 
-def root_access_key_denial(text: Any, partition: str = "aws") -> DenialVerdict:
-    """Does this SCP deny iam:CreateAccessKey to the root user of every account (of `partition`) it applies to?"""
+# The account inside a request value, as one opaque symbol (see APPROXIMATIONS on policy variables).
+ACCOUNT_SYMBOL = "\x03"
+_RESERVED_CHARACTERS = ("\x00", "\x01", "\x02", ACCOUNT_SYMBOL)
+
+
+def _split_on_account(value: str) -> Optional[tuple[str, str]]:
+    if value.count(ACCOUNT_SYMBOL) != 1:
+        return None
+    before, _, after = value.partition(ACCOUNT_SYMBOL)
+    return before, after
+
+
+def _pattern_set(universe: Universe, match: OperatorMatch, pattern: str) -> int:
+    """The accounts for which `pattern` matches the request value (which embeds the account once, or not at all)."""
+    split = _split_on_account(match.value)
+    if split is None or ACCOUNT_SYMBOL in pattern:
+        # The value does not depend on the account, or the pattern holds the account too: then the substituted
+        # account can only align with the account in the value, so the symbolic match is the answer for all.
+        return universe.constant(match.one(pattern))
+    if match.kind == "eq":
+        literal = pattern.replace("\x00STAR\x00", "*").replace("\x00QM\x00", "?")
+        return universe.matching(glob_tokens(literal, wildcards=False), *split, fold=match.ignore_case)
+    marked = pattern.replace("\x00STAR\x00", "\x01").replace("\x00QM\x00", "\x02")
+    if match.kind == "like":
+        return universe.matching(glob_tokens(marked), *split)
+    p_parts, v_parts = marked.split(":", 5), match.value.split(":", 5)
+    if len(p_parts) != 6 or len(v_parts) != 6:
+        return universe.empty
+    where = next(i for i, part in enumerate(v_parts) if ACCOUNT_SYMBOL in part)
+    if not all(glob_match(p, v, ignore_case=False) for i, (p, v) in enumerate(zip(p_parts, v_parts, strict=True)) if i != where):
+        return universe.empty
+    before, after = v_parts[where].split(ACCOUNT_SYMBOL)
+    return universe.matching(glob_tokens(p_parts[where]), before, after)
+
+
+def _condition_set(universe: Universe, condition: Any, request: Request) -> Optional[int]:
+    """The accounts for which every condition holds; None when one cannot be decided (a loophole)."""
+    if condition is None:
+        return universe.full
+    if not isinstance(condition, Mapping):
+        return None
+    parts: list[int] = []
+    for op, block in condition.items():
+        if not isinstance(block, Mapping) or not block:
+            return None
+        for key, raw_values in block.items():
+            result, _, match = prepare_operator(str(op), str(key), raw_values, request)
+            if match is None:
+                if result is None:
+                    return None
+                parts.append(universe.constant(result))
+                continue
+            matched = universe.union(*(_pattern_set(universe, match, p) for p in match.patterns))
+            parts.append(universe.negate(matched) if match.negated else matched)
+    return universe.intersect(*parts)
+
+
+def _resource_set(universe: Universe, raw: Mapping[str, Any], request: Request) -> int:
+    """The accounts whose root user the statement's Resource covers (or NotResource does not exclude)."""
+    element = "Resource" if "Resource" in raw else "NotResource"
+    split = _split_on_account(request.resource)
+    sets = []
+    # Escaped wildcards are \x01 / \x02 here, literal characters for both glob_match and glob_tokens.
+    for pattern in _resource_patterns(as_list(raw[element]) or [], request):
+        if split is None or ACCOUNT_SYMBOL in pattern:
+            sets.append(universe.constant(glob_match(pattern, request.resource, ignore_case=False)))
+        else:
+            sets.append(universe.matching(glob_tokens(pattern), *split))
+    covered = universe.union(*sets)
+    return universe.negate(covered) if element == "NotResource" else covered
+
+
+def statement_denied_accounts(statement: Statement, universe: Universe, request: Request) -> int:
+    """The accounts whose root this statement denies iam:CreateAccessKey; `request` has the account symbolic."""
+    raw = statement.raw
+    if statement_structure_errors(statement, scp=True) or raw.get("Effect") != "Deny":
+        return universe.empty
+    if "Action" in raw:
+        if not _covers(as_list(raw["Action"]) or [], request.action, ignore_case=True):
+            return universe.empty
+    elif _covers(as_list(raw["NotAction"]) or [], request.action, ignore_case=True):
+        return universe.empty
+    conditions = _condition_set(universe, raw.get("Condition"), request)
+    if conditions is None:
+        return universe.empty
+    return universe.intersect(_resource_set(universe, raw, request), conditions)
+
+
+def _reserved_character(document: Any) -> bool:
+    return any(ch in text for text in _strings(document) for ch in _RESERVED_CHARACTERS)
+
+
+def _accepted(text: Any) -> tuple[Optional[DenialVerdict], ParsedDocument]:
+    """The parsed SCP, or the verdict for a document AWS would reject (or the pack does not evaluate)."""
+    empty = ParsedDocument(None, (), ())
     if not isinstance(text, str):
-        return DenialVerdict(False, f"the document is a {type(text).__name__}, not a JSON string")
+        return DenialVerdict(False, f"the document is a {type(text).__name__}, not a JSON string"), empty
     if len(text) > SCP_MAX_CHARS:
-        return DenialVerdict(False, f"the document is {len(text)} characters long, over the {SCP_MAX_CHARS}-character SCP limit, so AWS rejects it")
+        return DenialVerdict(False, f"the document is {len(text)} characters long, over the {SCP_MAX_CHARS}-character SCP limit, so AWS rejects it"), empty
     parsed = parse_document(text)
     if parsed.document is None or not parsed.statements:
-        return DenialVerdict(False, "the document " + (parsed.errors[0] if parsed.errors else "has no statements"))
+        return DenialVerdict(False, "the document " + (parsed.errors[0] if parsed.errors else "has no statements")), parsed
     invalid = [e for s in parsed.statements for e in statement_structure_errors(s, scp=True)] + list(parsed.errors)
     if (problem := version_problem(parsed.document)) is not None:
         invalid.insert(0, problem)
     if invalid:
-        return DenialVerdict(False, f"the document {invalid[0]}, so AWS rejects it")
+        return DenialVerdict(False, f"the document {invalid[0]}, so AWS rejects it"), parsed
+    if _reserved_character(parsed.document):
+        return DenialVerdict(False, "the document contains a control character (U+0000 to U+0003) that the pack does not evaluate"), parsed
+    return None, parsed
+
+
+def _statement_sets(parsed: ParsedDocument, partition: str, universe: Universe) -> list[tuple[Statement, int]]:
+    assert parsed.document is not None
     variables = parsed.document.get("Version") == POLICY_VARIABLES_VERSION
-    requests = [
-        Request.root_create_access_key(a, partition, policy_variables=variables) for a in probe_accounts(parsed.statements)
-    ]
-    denying: list[str] = []
+    symbolic = Request.root_create_access_key(ACCOUNT_SYMBOL, partition, policy_variables=variables)
+    return [(statement, statement_denied_accounts(statement, universe, symbolic)) for statement in parsed.statements]
+
+
+def scp_denied_accounts(text: Any, universe: Universe, partition: str = "aws") -> Optional[int]:
+    """The accounts whose root this SCP denies iam:CreateAccessKey (a node of `universe`); None when AWS would
+    reject the document or it is too intricate to decide. For combining SCPs attached to the same target."""
+    rejected, parsed = _accepted(text)
+    if rejected is not None:
+        return None
+    try:
+        return universe.union(*(node for _, node in _statement_sets(parsed, partition, universe)))
+    except TooComplex:
+        return None
+
+
+def root_access_key_denial(text: Any, partition: str = "aws", universe: Optional[Universe] = None) -> DenialVerdict:
+    """Does this SCP deny iam:CreateAccessKey to the root user of every account (of `partition`) it applies to?
+
+    Decided exactly over every account of `universe` (12-digit ids by default; tests pass small ones)."""
+    rejected, parsed = _accepted(text)
+    if rejected is not None:
+        return rejected
+    assert parsed.document is not None
+    universe = universe or Universe()
+    variables = parsed.document.get("Version") == POLICY_VARIABLES_VERSION
+    try:
+        sets = _statement_sets(parsed, partition, universe)
+    except TooComplex as exc:
+        return DenialVerdict(False, f"its account patterns are too intricate for the pack to decide ({exc}); simplify the conditions")
+    denied = universe.union(*(node for _, node in sets))
+    witness = universe.smallest_outside(denied)
+    if witness is None:
+        return DenialVerdict(True, "", tuple(st.label for st, node in sets if node != universe.empty))
+    request = Request.root_create_access_key(witness, partition, policy_variables=variables)
+    # Explain with the statement that was meant to deny the action when there is one, for the counterexample.
     candidates: list[tuple[bool, str]] = []
     for statement in parsed.statements:
-        failure: Optional[str] = None
-        for request in requests:
-            result = evaluate_statement(statement, request)
-            if not result.applies:
-                failure = result.reasons[0] if result.reasons else (
-                    f"does not apply to the root principal {request.context['aws:principalarn']}"
-                )
-                break
-        if failure is None:
-            denying.append(statement.label)
-        else:
-            candidates.append((_mentions_target(statement), f"{statement.label} {failure}"))
-    if denying:
-        return DenialVerdict(True, "", tuple(denying))
-    # Explain with the statement that was meant to deny the action when there is one.
+        result = evaluate_statement(statement, request)
+        reason = result.reasons[0] if result.reasons else f"does not apply to the root principal {request.resource}"
+        candidates.append((_mentions_target(statement), f"{statement.label} {reason}"))
     preferred = [r for mentions, r in candidates if mentions] or [r for _, r in candidates]
-    return DenialVerdict(False, preferred[0] if preferred else "no statement applies")
+    return DenialVerdict(False, preferred[0])
 
 
 def _names_target(item: Any) -> bool:
@@ -458,25 +618,6 @@ def _names_target(item: Any) -> bool:
     return ("access" in lowered or "key" in lowered) and glob_match(item, TARGET_ACTION, ignore_case=True)
 
 
-def _instantiate_run(run: str, fill: str) -> Optional[str]:
-    """A 12-digit account matching the glob `run`, taking filler digits from `fill`; None when none fits."""
-    fixed = sum(1 for ch in run if ch != "*")
-    if fixed > 12 or (fixed < 12 and "*" not in run):
-        return None
-    spare = 12 - fixed
-    out: list[str] = []
-    fill_iter = iter(fill * 12)
-    for ch in run:
-        if ch == "*":
-            out.extend(next(fill_iter) for _ in range(spare))
-            spare = 0  # the first star takes all the spare digits, the others match nothing
-        elif ch == "?":
-            out.append(next(fill_iter))
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 def _strings(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         yield value
@@ -486,30 +627,6 @@ def _strings(value: Any) -> Iterable[str]:
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from _strings(item)
-
-
-def probe_accounts(statements: Sequence[Statement]) -> tuple[str, ...]:
-    """The accounts whose root user a document is evaluated for.
-
-    The uniform accounts decide wildcard patterns that must match every account. A pattern that singles out some
-    accounts (a literal account, a prefix "12*", "*3333") matters most under the negated operators and NotResource,
-    where it exempts exactly those accounts, so each run of digits and wildcards in the conditions and resources is
-    also turned into accounts it matches; the mixed-digit accounts defeat lists of literal accounts.
-    """
-    derived: list[str] = []
-    seen = set(PROBE_ACCOUNTS) | set(MIXED_PROBE_ACCOUNTS)
-    for statement in statements:
-        for element in ("Condition", "Resource", "NotResource"):
-            for text in _strings(statement.raw.get(element)):
-                for run in _ACCOUNT_RUN_RE.findall(text):
-                    if not any(ch.isdigit() or ch == "?" for ch in run):
-                        continue  # pure wildcards are what the uniform accounts decide
-                    for fill in ("0", "9", "5", "0123456789"):
-                        account = _instantiate_run(run, fill)
-                        if account is not None and account not in seen and len(derived) < _MAX_DERIVED_PROBES:
-                            seen.add(account)
-                            derived.append(account)
-    return PROBE_ACCOUNTS + MIXED_PROBE_ACCOUNTS + tuple(derived)
 
 
 def mentions_create_access_key(text: Any) -> bool:

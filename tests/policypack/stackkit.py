@@ -67,6 +67,18 @@ SCP_DOCUMENT = {
     ],
 }
 
+TRAIL_ARN = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{TRAIL_NAME}"
+TRAIL_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "sts:AssumeRole",
+                   "Condition": {"StringEquals": {"aws:SourceArn": TRAIL_ARN}}}],
+}
+TRAIL_DELIVERY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "WriteOwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                   "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP_NAME}:log-stream:*"}],
+}
+
 ALERT_KEY_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -201,7 +213,11 @@ def baseline() -> dict[str, Spec]:
         S("aws:cloudwatch/logGroup:LogGroup", "root-access-key-detection-trail-logs",
           {"name": LOG_GROUP_NAME, "retentionInDays": 365, "arn": UNKNOWN}, parent="root-access-key-detection"),
         S("aws:iam/role:Role", "root-access-key-detection-trail-logs-role",
-          {"name": "root-access-key-detection-trail-logs-role-0a1b2c3", "arn": UNKNOWN, "assumeRolePolicy": "{}"}, parent="root-access-key-detection"),
+          {"name": "root-access-key-detection-trail-logs-role-0a1b2c3", "arn": UNKNOWN, "assumeRolePolicy": json.dumps(TRAIL_TRUST_POLICY)},
+          parent="root-access-key-detection"),
+        S("aws:iam/rolePolicy:RolePolicy", "root-access-key-detection-trail-logs-policy",
+          {"role": UNKNOWN, "policy": json.dumps(TRAIL_DELIVERY_POLICY)}, parent="root-access-key-detection",
+          links={"role": ["root-access-key-detection-trail-logs-role"]}),
         S("aws:cloudtrail/trail:Trail", "root-access-key-detection-trail", {
             "name": TRAIL_NAME, "s3BucketName": UNKNOWN, "kmsKeyId": UNKNOWN, "isMultiRegionTrail": True,
             "isOrganizationTrail": True, "includeGlobalServiceEvents": True, "enableLogFileValidation": True,

@@ -21,6 +21,17 @@ ALARM = {
 }
 
 
+QUERY = {"id": "m1", "returnData": True, "metric": {"metricName": "RootAccessKeyCreated", "namespace": "RootKeyGuardrails", "period": 300, "stat": "Sum"}}
+AS_QUERY = {"metricName": None, "namespace": None, "statistic": None, "period": None}
+MATH = "uses metric math ({what}), which the pack cannot evaluate; expected a single metric alarm or one metric query with returnData true"
+
+
+def query(**changes: Any) -> list[dict[str, Any]]:
+    metric = {**QUERY["metric"], **{k: v for k, v in changes.items() if k in ("metricName", "namespace", "period", "stat", "unit", "dimensions")}}
+    out = {**QUERY, "metric": metric, **{k: v for k, v in changes.items() if k in ("returnData", "expression", "accountId")}}
+    return [{k: v for k, v in out.items() if v is not None}]
+
+
 def findings(spec: MetricSpec = SPEC, **changes: Any) -> list[AlarmFinding]:
     alarm = {**ALARM, **changes}
     return evaluate_alarm({k: v for k, v in alarm.items() if v is not None}, spec, 300)
@@ -61,6 +72,12 @@ def test_statistic_range_one_event(statistic: str, value: float, default: Any, e
     {"statistic": None, "extendedStatistic": "p99", "evaluateLowSampleCountPercentile": "evaluate"},
     {"treatMissingData": "missing"},
     {"treatMissingData": "ignore"},
+    {"statistic": None, "extendedStatistic": "p50"},
+    {"statistic": None, "extendedStatistic": "p99.9"},
+    {**AS_QUERY, "metricQueries": query()},
+    {**AS_QUERY, "metricQueries": query(returnData=None)},
+    {**AS_QUERY, "metricQueries": query(period=60)},
+    {**AS_QUERY, "metricQueries": query(stat="Maximum")},
 ])
 def test_evaluate_alarm_equivalent_alarm_fires(changes: dict[str, Any]) -> None:
     assert findings(**changes) == []
@@ -86,7 +103,17 @@ def test_evaluate_alarm_equivalent_alarm_fires(changes: dict[str, Any]) -> None:
     ({"actionsEnabled": False}, "has actionsEnabled false, so it notifies nobody"),
     ({"namespace": "AWS/Logs"}, "watches namespace 'AWS/Logs' but the filter publishes 'RootKeyGuardrails'"),
     ({"metricName": "rootaccesskeycreated"}, "watches metricName 'rootaccesskeycreated' but the filter publishes 'RootAccessKeyCreated'"),
-    ({"metricQueries": [{"id": "m1"}]}, "uses metricQueries (metric math), which the pack cannot evaluate; expected a single metric alarm"),
+    ({**AS_QUERY, "metricQueries": [{"id": "m1"}]}, "has a metric query with no metric, which the pack cannot evaluate; expected a single metric alarm or one metric query with returnData true"),
+    ({**AS_QUERY, "metricQueries": query(expression="m1 * 0")}, MATH.format(what="expression 'm1 * 0'")),
+    ({**AS_QUERY, "metricQueries": query() + [{"id": "e1", "expression": "m1", "returnData": True}]}, MATH.format(what="2 metricQueries")),
+    ({**AS_QUERY, "metricQueries": query(returnData=False)}, "has its only metric query with returnData false, so the alarm has no data to evaluate"),
+    ({**AS_QUERY, "metricQueries": query(stat="Minimum", namespace="AWS/Logs")}, "watches namespace 'AWS/Logs' but the filter publishes 'RootKeyGuardrails'"),
+    ({**AS_QUERY, "metricQueries": query(period=600)}, "has period 600 s, longer than the 300 s allowed"),
+    ({**AS_QUERY, "metricQueries": query(accountId="444455556666")}, "watches a metric of account '444455556666' through metricQueries, which the pack cannot tie to this stack's filter; expected the stack's own metric"),
+    ({"metricQueries": query()}, "sets metricName, namespace, statistic, period beside metricQueries, which CloudWatch rejects; expected one form or the other"),
+    ({**AS_QUERY, "metricQueries": query(stat="PR(:0.5)")}, "has extendedStatistic 'PR(:0.5)', which the pack cannot show one event moves past the threshold (only percentiles pNN are evaluated); expected statistic Sum"),
+    *[({"statistic": None, "extendedStatistic": stat}, f"has extendedStatistic {stat!r}, which the pack cannot show one event moves past the threshold (only percentiles pNN are evaluated); expected statistic Sum")
+      for stat in ("PR(:0.5)", "TM(10%:90%)", "TC(0.5:)", "TS(:1)", "WM(10%:90%)", "IQM", "p101", "P99")],
 ])
 def test_evaluate_alarm_weakened_alarm_problem(changes: dict[str, Any], problem: str) -> None:
     assert AlarmFinding(problem=problem) in findings(**changes)

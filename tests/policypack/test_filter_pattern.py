@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 import pytest
 from rootkey_pack import samples
-from rootkey_pack.filter_pattern import PatternError, matches, parse
+from rootkey_pack.filter_pattern import DIGIT, PatternError, Shape, glob_over_shape, judge_class, matches, parse
 
 ROOT_KEY = samples.ROOT_CREATE_ACCESS_KEY
 DENIED = samples.ROOT_CREATE_ACCESS_KEY_DENIED
@@ -143,3 +145,121 @@ def test_samples_are_realistic_cloudtrail_records() -> None:
         assert {"userIdentity", "eventTime", "eventSource", "eventName", "awsRegion", "eventID", "recipientAccountId"} <= set(event)
     assert samples.load(DENIED)["errorCode"] == "AccessDenied"
     assert samples.load(ROOT_KEY)["userIdentity"]["arn"] == "arn:aws:iam::111122223333:root"
+
+
+# --- Judging over the whole class of events --------------------------------------------------------------------
+CREATED = samples.CLASS_CREATED
+DENIED_CLASS = samples.CLASS_DENIED
+LOGIN_CLASS = samples.CLASS_CONSOLE_LOGIN
+CLASSES = (CREATED, DENIED_CLASS, LOGIN_CLASS)
+BASE = '$.userIdentity.type = "Root" && $.eventName = "CreateAccessKey"'
+
+
+def judged(pattern: str, partition: str = "aws") -> dict[str, tuple[Optional[bool], tuple[str, ...]]]:
+    parsed = parse(pattern)
+    out = {}
+    for name in CLASSES:
+        verdict = judge_class(parsed, samples.event_class(name, partition))
+        out[name] = (verdict.value, verdict.depends_on)
+    return out
+
+
+T, F = (True, ()), (False, ())
+
+
+def U(*fields: str) -> tuple[None, tuple[str, ...]]:
+    return (None, fields)
+
+
+# One change per case from the program's created pattern's essentials: the verdict over each class.
+CLASS_CASES = {
+    "program-created": ('{ ($.userIdentity.type = "Root") && ($.eventSource = "iam.amazonaws.com") && ($.eventName = "CreateAccessKey") && ($.errorCode NOT EXISTS) }', {CREATED: T, DENIED_CLASS: F, LOGIN_CLASS: F}),
+    "base": ("{ " + BASE + " }", {CREATED: T, DENIED_CLASS: T, LOGIN_CLASS: F}),
+    "cis": ('{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }', {CREATED: T, DENIED_CLASS: T, LOGIN_CLASS: T}),
+    "temporary-key-only": ("{ " + BASE + ' && $.userIdentity.accessKeyId = "ASIA*" }', {c: U("$.userIdentity.accessKeyId") for c in (CREATED, DENIED_CLASS)} | {LOGIN_CLASS: F}),
+    "long-term-key-excluded": ("{ " + BASE + ' && $.userIdentity.accessKeyId != "AKIA*" }', {c: U("$.userIdentity.accessKeyId") for c in (CREATED, DENIED_CLASS)} | {LOGIN_CLASS: F}),
+    "session-context": ("{ " + BASE + " && $.userIdentity.sessionContext EXISTS }", {c: U("$.userIdentity.sessionContext") for c in (CREATED, DENIED_CLASS)} | {LOGIN_CLASS: F}),
+    "create-date": ("{ " + BASE + ' && $.responseElements.accessKey.createDate = "*2026*" }', {c: U("$.responseElements.accessKey.createDate") for c in (CREATED, DENIED_CLASS)} | {LOGIN_CLASS: F}),
+    "arn-any-account": ('{ $.userIdentity.arn = "arn:aws:iam::*:root" && $.eventName = "CreateAccessKey" }', {CREATED: T, DENIED_CLASS: T, LOGIN_CLASS: F}),
+    "arn-one-account": ('{ $.userIdentity.arn = "arn:aws:iam::111122223333:root" && $.eventName = "CreateAccessKey" }', {c: U("$.userIdentity.arn") for c in (CREATED, DENIED_CLASS)} | {LOGIN_CLASS: F}),
+    "arn-prefix-digit": ('{ $.userIdentity.arn = "arn:aws:iam::1*" && $.eventName = "CreateAccessKey" }', {c: U("$.userIdentity.arn") for c in (CREATED, DENIED_CLASS)} | {LOGIN_CLASS: F}),
+    "arn-not-other-account": ('{ $.userIdentity.arn != "arn:aws:iam::999999999999:root" && $.eventName = "CreateAccessKey" }', {c: U("$.userIdentity.arn") for c in (CREATED, DENIED_CLASS)} | {LOGIN_CLASS: F}),
+    "arn-wrong-suffix": ('{ $.userIdentity.arn = "*:user/*" || $.eventName = "CreateAccessKey" }', {CREATED: T, DENIED_CLASS: T, LOGIN_CLASS: F}),
+    "account-twelve-any": ("{ " + BASE + ' && $.userIdentity.accountId = "*" }', {CREATED: T, DENIED_CLASS: T, LOGIN_CLASS: F}),
+    "account-numeric": ("{ " + BASE + " && $.userIdentity.accountId > 0 }", {CREATED: F, DENIED_CLASS: F, LOGIN_CLASS: F}),
+    "error-either-way": ("{ " + BASE + " && ($.errorCode NOT EXISTS || $.errorCode EXISTS) }", {CREATED: T, DENIED_CLASS: T, LOGIN_CLASS: F}),
+    "error-value-pinned": ("{ " + BASE + ' && ($.errorCode NOT EXISTS || $.errorCode = "AccessDenied") }', {CREATED: T, DENIED_CLASS: U("$.errorCode"), LOGIN_CLASS: F}),
+    "or-free-or-fixed": ('{ ($.sourceIPAddress = "203.*" || $.userIdentity.type = "Root") && $.eventName = "CreateAccessKey" }', {CREATED: T, DENIED_CLASS: T, LOGIN_CLASS: F}),
+    "and-free-false": ('{ $.sourceIPAddress = "203.*" && $.userIdentity.type = "IAMUser" }', {c: F for c in CLASSES}),
+    "nested-under-fixed": ('{ $.eventName.length = 15 || $.userIdentity.type.x NOT EXISTS }', {c: T for c in CLASSES}),
+    "index-on-object": ('{ $.userIdentity[0] EXISTS }', {c: F for c in CLASSES}),
+    "object-compared": ('{ $.userIdentity = "Root" }', {c: F for c in CLASSES}),
+    "object-is-null": ('{ $.userIdentity IS NULL }', {c: F for c in CLASSES}),
+    "read-only-false": ("{ " + BASE + " && $.readOnly IS FALSE && $.managementEvent IS TRUE }", {CREATED: T, DENIED_CLASS: T, LOGIN_CLASS: F}),
+    "sign-in-type": ('{ $.userIdentity.type = "Root" && $.eventType = "AwsConsoleSignIn" }', {CREATED: F, DENIED_CLASS: F, LOGIN_CLASS: T}),
+    "free-field-absent": ("{ " + BASE + " && $.requestParameters NOT EXISTS }", {c: U("$.requestParameters") for c in (CREATED, DENIED_CLASS)} | {LOGIN_CLASS: F}),
+    "term-fixed-words": ('CreateAccessKey Root "iam.amazonaws.com"', {CREATED: T, DENIED_CLASS: T, LOGIN_CLASS: U("CreateAccessKey", "iam.amazonaws.com")}),
+    "term-key-name": ("userIdentity eventName", {c: T for c in CLASSES}),
+    "term-quoted-arn-part": ('":iam::" ":root"', {c: T for c in CLASSES}),
+    "term-pinned-account": ('"arn:aws:iam::111122223333:root"', {c: U("arn:aws:iam::111122223333:root") for c in CLASSES}),
+    "term-exclusion": ("CreateAccessKey -AccessDenied", {c: U("-AccessDenied") for c in CLASSES}),
+    "term-exclusion-of-fixed": ("CreateAccessKey -Root", {c: F for c in CLASSES}),
+    "term-alternatives": ("?ConsoleLogin ?CreateAccessKey", {c: T for c in CLASSES}),
+    "term-alternatives-free": ("?AccessDenied ?Failure", {c: U("?AccessDenied", "?Failure") for c in CLASSES}),
+    "term-with-quote": ('"type\\":\\"Root"', {c: U('type\\":\\"Root') for c in CLASSES}),
+    "empty": ("", {c: T for c in CLASSES}),
+}
+
+
+@pytest.mark.parametrize(("pattern", "expected"), CLASS_CASES.values(), ids=CLASS_CASES.keys())
+def test_judge_class_pattern_verdict_per_class(pattern: str, expected: dict[str, Any]) -> None:
+    assert judged(pattern) == expected
+
+
+def test_judge_class_partition_decides_arn_patterns() -> None:
+    pattern = '{ $.userIdentity.arn = "arn:aws-us-gov:iam::*:root" }'
+    assert judged(pattern, "aws-us-gov")[CREATED] == T
+    assert judged(pattern, "aws")[CREATED] == F
+
+
+def test_judge_class_ambiguous_precedence_raises_pattern_error() -> None:
+    # a || b && c: && first is TRUE for a root CreateAccessKey; left to right is TRUE as well; for a console sign-in
+    # the first is TRUE and the second FALSE.
+    parsed = parse('{ $.userIdentity.type = "Root" || $.userIdentity.type = "IAMUser" && $.eventName = "CreateAccessKey" }')
+    assert judge_class(parsed, samples.event_class(CREATED)).value is True
+    with pytest.raises(PatternError, match="mixes && and \\|\\| without parentheses"):
+        judge_class(parsed, samples.event_class(LOGIN_CLASS))
+
+
+@pytest.mark.parametrize(("glob", "segments", "expected"), [
+    ("*", (), True),
+    ("", (), True),
+    ("a", (), False),
+    ("*", (("a", "b"),), True),
+    ("a", (("a", "b"),), None),
+    ("c", (("a", "b"),), False),
+    ("1*", (DIGIT, DIGIT), None),
+    ("??", (DIGIT, DIGIT), False),  # no ? wildcard in filter patterns: a literal question mark
+    ("*1*", (("1",), DIGIT), True),
+    ("*0", (DIGIT,) * 3, None),
+    ("arn:*:root", (("arn:",), ("aws", "aws-cn"), (":iam::",), *(DIGIT,) * 12, (":root",)), True),
+    ("arn:aws:*", (("arn:",), ("aws", "aws-cn"), (":iam::",), *(DIGIT,) * 12, (":root",)), None),
+    ("arn:aws*", (("arn:",), ("aws", "aws-cn"), (":iam::",), *(DIGIT,) * 12, (":root",)), True),
+    ("*::*:*:root", (("arn:",), ("aws",), (":iam::",), *(DIGIT,) * 12, (":root",)), False),
+])
+def test_glob_over_shape_decides_every_instance(glob: str, segments: tuple[tuple[str, ...], ...], expected: Optional[bool]) -> None:
+    assert glob_over_shape(glob, Shape(segments)) is expected
+
+
+@pytest.mark.parametrize("name", [samples.ROOT_CREATE_ACCESS_KEY, samples.ROOT_CREATE_ACCESS_KEY_DENIED, samples.ROOT_CONSOLE_LOGIN])
+@pytest.mark.parametrize("pattern", [p for p, _ in EQUIVALENT.values()] + [p for p, _ in WEAKENED.values()] + [p for p, _ in CLASS_CASES.values()])
+def test_judge_class_verdict_holds_for_the_class_sample(pattern: str, name: str) -> None:
+    # Each sample is one event of its class, so the class verdict decides it whenever the verdict is not UNKNOWN.
+    parsed = parse(pattern)
+    try:
+        verdict = judge_class(parsed, samples.event_class(samples.SAMPLE_CLASS[name]))
+    except PatternError:
+        return
+    for _, event in samples.load_with_variants(name):
+        if verdict.value is not None:
+            assert matches(parsed, event) is verdict.value

@@ -85,8 +85,9 @@ def test_pack_stack_policies_select_stacks_resource_policies_guard_all() -> None
 def test_pack_main_only_assembles_pack() -> None:
     tree = ast.parse((PACK_DIR / "__main__.py").read_text())
     calls = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]
-    # Besides the PolicyPack, only the analyzer process's collector tuning runs at the top level.
-    assert [ast.unparse(c.value.func) for c in calls] == ["gc.freeze", "gc.set_threshold", "PolicyPack"]
+    # Besides the PolicyPack, only the analyzer process's tuning runs at the top level: the SDK's per-request
+    # conversion cache and the collector.
+    assert [ast.unparse(c.value.func) for c in calls] == ["sdk_cache.install", "gc.freeze", "gc.set_threshold", "PolicyPack"]
     assert not [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
 
 

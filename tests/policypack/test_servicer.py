@@ -11,12 +11,14 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
+from rootkey_pack import sdk_cache
 from rootkey_pack.pack import PACK_NAME, POLICIES
 
 from tests.policypack import stackkit as k
 
 
 def servicer() -> _PolicyAnalyzerServicer:
+    sdk_cache.install()  # as policypack/__main__.py does, so these tests run the pack as deployed
     return _PolicyAnalyzerServicer(PACK_NAME, "0.1.0", POLICIES, EnforcementLevel.MANDATORY)
 
 
@@ -101,3 +103,37 @@ def test_servicer_analyze_guard_reports_with_resource_urn() -> None:
     response = servicer().Analyze(request, None)
     assert [(d.policyName, d.enforcementLevel, d.urn) for d in response.diagnostics] == [
         ("trail-keeps-logging-multi-region", proto.MANDATORY, urn)]
+
+
+def test_servicer_converts_each_resource_at_most_once_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    srv = servicer()
+    real = sdk_cache._REAL["deserialize_properties"]
+    converted: list[Any] = []
+
+    def counting(props: Any, *args: Any) -> Any:
+        converted.append(props)
+        return real(props, *args)
+
+    monkeypatch.setitem(sdk_cache._REAL, "deserialize_properties", counting)
+    specs = k.baseline()
+    stack_policies = sum(1 for p in POLICIES if p.__class__.__name__ == "StackValidationPolicy")
+    assert diagnostics(srv.AnalyzeStack(stack_request(specs), None)) == []
+    # Without the cache: every resource once per stack policy; with it, only resources a policy reads, once.
+    assert 0 < len(converted) <= len(specs) < len(specs) * stack_policies
+
+
+def test_servicer_memo_ends_with_the_request() -> None:
+    srv = servicer()
+    srv.AnalyzeStack(stack_request(k.baseline()), None)
+    assert sdk_cache._tables() is None
+
+
+def test_servicer_stack_view_shared_within_a_request_only() -> None:
+    from rootkey_pack.values import StackView
+
+    args = k.stack_args(k.baseline())
+    with sdk_cache.request_scope():
+        inside = StackView.build(args.resources, types=("aws:sns/topic:Topic",))
+        assert StackView.build(args.resources, types=("aws:sns/topic:Topic",)) is inside
+        assert StackView.build(args.resources, types=("aws:kms/key:Key",)) is not inside
+    assert StackView.build(args.resources, types=("aws:sns/topic:Topic",)) is not inside

@@ -20,7 +20,8 @@ from rootkey_pack.iam_eval import (
     validate_scp,
 )
 from rootkey_pack.policies.audit import ALLOWED_GRANTS
-from rootkey_pack.policies.delivery import CLOUDWATCH, EVENTBRIDGE, key_policy_problem
+from rootkey_pack.policies.delivery import CLOUDWATCH, EVENTBRIDGE, KEY_ACTIONS, Publisher, resource_policy_problem
+from rootkey_pack.values import Res
 
 from components import documents
 from components.context import AwsContext, Organization
@@ -46,9 +47,23 @@ def test_shared_filter_patterns_match_expected_samples(pattern: str, expected: s
     assert {n for n in samples.ALL_SAMPLES if matches(parsed, samples.load(n))} == expected
 
 
-@pytest.mark.parametrize("service", [CLOUDWATCH, EVENTBRIDGE])
-def test_shared_alert_key_policy_usable_by_publishers(service: str) -> None:
-    assert key_policy_problem(json.dumps(documents.alert_key_policy(CTX)), service) is None
+ALARM = Res("urn:alarm", "aws:cloudwatch/metricAlarm:MetricAlarm", "alarm", {})
+PUBLISHERS = [
+    # CloudWatch sends the alarm's account and ARN to KMS; EventBridge sends neither.
+    Publisher(ALARM, CLOUDWATCH, {"aws:sourceaccount": CTX.account_id, "aws:sourcearn": f"arn:aws:cloudwatch:us-east-1:{CTX.account_id}:alarm:alarm"}),
+    Publisher(ALARM, EVENTBRIDGE, {}),
+]
+
+
+@pytest.mark.parametrize("publisher", PUBLISHERS, ids=[CLOUDWATCH, EVENTBRIDGE])
+def test_shared_alert_key_policy_usable_by_publishers(publisher: Publisher) -> None:
+    assert resource_policy_problem(json.dumps(documents.alert_key_policy(CTX)), "key policy", KEY_ACTIONS, publisher, need_allow=True) is None
+
+
+@pytest.mark.parametrize("publisher", PUBLISHERS, ids=[CLOUDWATCH, EVENTBRIDGE])
+def test_shared_alert_topic_policy_denies_no_publisher(publisher: Publisher) -> None:
+    document = json.dumps(documents.alert_topic_policy(CTX, topic_arn="arn:aws:sns:us-east-1:111122223333:alerts"))
+    assert resource_policy_problem(document, "topic policy", ("sns:Publish",), publisher, need_allow=False) is None
 
 
 @pytest.mark.parametrize(("security_hub", "org_role", "remediate"), list(itertools.product([False, True], ["", "AuditRole"], [False, True])))

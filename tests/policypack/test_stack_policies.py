@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 import pytest
@@ -31,8 +32,8 @@ PERMISSION = "root-access-key-audit-invoke-permission"
 AUDIT_POLICY = "root-access-key-audit-policy"
 
 
-def U(name: str) -> str:
-    return k.urn(name)
+def U(name: str, specs: Optional[dict[str, k.Spec]] = None) -> str:
+    return k.urn(name, specs)
 
 
 def setp(name: str, **props: Any) -> Mutation:
@@ -126,7 +127,7 @@ def test_stack_policy_unrecognised_config_key_reported() -> None:
     result = outcome(prevention.validate_root_access_key_creation_denied, None, {"stack": ["dev"]})
     assert result.messages == ((
         "The 'root-access-key-creation-denied' policy config is invalid: policy config key 'stack' is not recognised; "
-        "expected one of: allowUnknownValues, partition, stacks.",
+        "expected one of: allowUnknownValues, managementAccountId, partition, stacks.",
         None,
     ),)
 
@@ -195,6 +196,62 @@ ALARM_EXPECTED = f"expected an alarm that a single event of {U(F_CREATED)} moves
 NO_CIS = drop(F_CIS, A_CIS)  # the CIS filter also catches a root CreateAccessKey; remove it to isolate a change
 
 
+def as_metric_query(alarm: str, metric: str) -> Mutation:
+    """The alarm rewritten as one metricQueries metric stat, its links moved to metricQueries as the engine records them."""
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        spec = specs[alarm]
+        for prop in ("metricName", "namespace", "statistic", "period"):
+            spec.props.pop(prop)
+        spec.props["metricQueries"] = [{"id": "m1", "returnData": True, "metric": {"metricName": metric, "namespace": k.NAMESPACE, "period": 300, "stat": "Sum"}}]
+        spec.links["metricQueries"] = spec.links.pop("metricName")
+        spec.links.pop("namespace")
+    return mutate
+
+
+TRAIL_SPEC = "root-access-key-detection-trail"
+TRAIL_ROLE = "root-access-key-detection-trail-logs-role"
+TRAIL_POLICY = "root-access-key-detection-trail-logs-policy"
+GROUP_ARN = f"arn:aws:logs:{k.REGION}:{k.ACCOUNT}:log-group:{k.LOG_GROUP_NAME}"
+TRAIL_ROLE_EXPECTED = ("expected a role trusting cloudtrail.amazonaws.com with logs:CreateLogStream and logs:PutLogEvents on "
+                       "the log group's streams")
+ORG_SPEC = "organization"
+
+
+def trust_of(service: str, condition: Optional[dict[str, Any]] = None) -> str:
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def delivery_policy(actions: Optional[list[str]] = None, resource: Any = f"{GROUP_ARN}:log-stream:*") -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions or ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": resource}]})
+
+
+def add_org_bucket_policy(specs: dict[str, k.Spec]) -> None:
+    specs["root-access-key-detection-trail-bucket"] = k.Spec("aws:s3/bucket:Bucket", "root-access-key-detection-trail-bucket",
+                                                              {"bucket": k.UNKNOWN}, parent="root-access-key-detection")
+    specs[TRAIL_SPEC].links["s3BucketName"] = ["root-access-key-detection-trail-bucket"]
+    specs["root-access-key-detection-trail-bucket-policy"] = k.Spec("aws:s3/bucketPolicy:BucketPolicy", "root-access-key-detection-trail-bucket-policy", {
+        "bucket": k.UNKNOWN, "policy": json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+            "Resource": ["arn:aws:s3:::trail-bucket/AWSLogs/111122223333/*", "arn:aws:s3:::trail-bucket/AWSLogs/o-a1b2c3d4e5/*"]}]}),
+    }, parent="root-access-key-detection", links={"bucket": ["root-access-key-detection-trail-bucket"]})
+
+
+def add_organization(principals: list[str]) -> Mutation:
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        specs[ORG_SPEC] = k.Spec("aws:organizations/organization:Organization", ORG_SPEC, {
+            "featureSet": "ALL", "enabledPolicyTypes": ["SERVICE_CONTROL_POLICY"], "awsServiceAccessPrincipals": principals})
+    return mutate
+
+
+ORG_SPECS = k.baseline()
+add_organization([])(ORG_SPECS)
+ORG_SPECS[ORG_SPEC].parent = f"{k.PROJECT}-{k.STACK}"
+
+
 def _alarm_case(change: Mutation, problem: str, case_id: str) -> Any:
     return pytest.param(both(NO_CIS, change), None, [(f"{U(A_CREATED)} {problem}; {ALARM_EXPECTED}", U(A_CREATED))], id=case_id)
 
@@ -211,15 +268,44 @@ ALARMED_CASES = [
         id="filter-matches-every-principal"),
     *[pytest.param(both(NO_CIS, setp(F_CREATED, pattern=f'{{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && {pin} }}')), None, [(
         f"{U(F_CREATED)} has filter pattern '{{ $.userIdentity.type = \"Root\" && $.eventName = \"CreateAccessKey\" && {pin} }}' "
-        f"that does not match the root user creating its own access key in another account, from another address, user "
-        f"agent and time, without MFA or TLS details; expected a pattern matching the root user creating its own access "
-        f"key, such as {ROOT_KEY_EXAMPLE}.", U(F_CREATED))], id=f"filter-pinned-{case}")
+        f"that does not match every root user CreateAccessKey call that succeeds (whether it matches depends on "
+        f"{pin.split()[0]}, which is not the same in every such event); expected a pattern matching the root user "
+        f"creating its own access key, such as {ROOT_KEY_EXAMPLE}.", U(F_CREATED))], id=f"filter-pinned-{case}")
       for case, pin in [
           ("account", '$.userIdentity.accountId = "111122223333"'),
+          ("account-in-arn", '$.userIdentity.arn = "arn:aws:iam::1111*"'),
           ("source-ip", "$.sourceIPAddress = 203.0.113.*"),
           ("mfa", '$.userIdentity.sessionContext.attributes.mfaAuthenticated = "true"'),
+          ("session-created", '$.userIdentity.sessionContext.attributes.creationDate = "2026*"'),
           ("tls", "$.tlsDetails.tlsVersion EXISTS"),
           ("recipient", "$.recipientAccountId = 111122223333"),
+          ("temporary-key", '$.userIdentity.accessKeyId = "ASIA*"'),
+          ("sample-key", '$.userIdentity.accessKeyId = "ASIAQWERTYUIOP123456"'),
+          ("key-create-date", '$.responseElements.accessKey.createDate = "*2026*"'),
+          ("request-null", "$.requestParameters IS NULL"),
+          ("event-version", "$.eventVersion >= 1.08"),
+      ]],
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.userIdentity.arn = "arn:aws-cn:*" }')), None, [(
+        f"Stack 'dev' has no CloudWatch Logs metric filter matching the root user creating its own access key; expected a "
+        f"root CreateAccessKey metric filter with a pattern such as {ROOT_KEY_EXAMPLE} on a CloudTrail-fed log group, and "
+        f"an alarm on its metric.", None)], id="filter-other-partition"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.userIdentity.arn = "arn:aws-cn:*" }')),
+                 {"partition": "aws-cn"}, [], id="filter-partition-configured"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, pattern='{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && ($.userIdentity.accessKeyId = "ASIA*" || $.userIdentity.accessKeyId != "ASIA*") }')),
+                 None, [(
+        f"{U(F_CREATED)} has filter pattern '{{ $.userIdentity.type = \"Root\" && $.eventName = \"CreateAccessKey\" && "
+        f"($.userIdentity.accessKeyId = \"ASIA*\" || $.userIdentity.accessKeyId != \"ASIA*\") }}' that does not match every "
+        f"root user CreateAccessKey call that succeeds (whether it matches depends on $.userIdentity.accessKeyId, which is "
+        f"not the same in every such event); expected a pattern matching the root user creating its own access key, such "
+        f"as {ROOT_KEY_EXAMPLE}.", U(F_CREATED))], id="filter-key-either-way-but-absent"),
+    *[pytest.param(both(NO_CIS, setp(F_CREATED, pattern=pattern)), None, [], id=f"filter-equivalent-{case}")
+      for case, pattern in [
+          ("read-only-false", '{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.readOnly IS FALSE }'),
+          ("api-call", '{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.eventType = "AwsApiCall" }'),
+          ("not-invoked", '{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.userIdentity.invokedBy NOT EXISTS }'),
+          ("account-any", '{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.userIdentity.accountId = "*" }'),
+          ("arn-suffix", '{ $.userIdentity.arn = "*:root" && $.eventName = "CreateAccessKey" && $.eventSource = iam.amazonaws.com }'),
+          ("error-message-absent", '{ $.userIdentity.type = "Root" && $.eventName = "CreateAccessKey" && $.errorMessage NOT EXISTS }'),
       ]],
     pytest.param(both(NO_CIS, setp(F_CREATED, pattern="Root CreateAccessKey")), None, [(
         f"{U(F_CREATED)} has filter pattern 'Root CreateAccessKey' that also matches an IAM user creating an access key "
@@ -246,6 +332,73 @@ ALARMED_CASES = [
         f"{U(F_CREATED)} has pattern unknown during preview, so the pack cannot verify that the filter matches the root "
         f"user creating its own access key; expected a value known at preview (set it from a literal value), "
         + UNKNOWN_TAIL.format(policy="root-access-key-creation-alarmed"), U(F_CREATED))], id="filter-pattern-unknown"),
+    _alarm_case(both(setp(F_CREATED, region="us-east-1"), setp(A_CREATED, region="eu-west-1")),
+                f"is in region 'eu-west-1' but {U(F_CREATED)} publishes its metric in 'us-east-1', so the alarm never sees a "
+                f"datapoint", "alarm-other-region"),
+    _alarm_case(setp(A_CREATED, region="eu-west-1"),
+                f"is in region 'eu-west-1' but {U(F_CREATED)} publishes its metric in 'the default provider region', and the "
+                f"pack cannot tell that they are the same (set the region on both or on neither)",
+                "alarm-region-only-on-alarm"),
+    pytest.param(both(NO_CIS, setp(F_CREATED, region="eu-west-1"), setp(A_CREATED, region="eu-west-1")), None, [], id="alarm-same-region"),
+    pytest.param(both(NO_CIS, as_metric_query(A_CREATED, "RootAccessKeyCreated")), None, [], id="alarm-single-metric-query"),
+    _alarm_case(both(as_metric_query(A_CREATED, "RootAccessKeyCreated"), setp(A_CREATED, metricQueries=[
+        {"id": "m1", "returnData": False, "metric": {"metricName": "RootAccessKeyCreated", "namespace": k.NAMESPACE, "period": 300, "stat": "Sum"}},
+        {"id": "e1", "returnData": True, "expression": "m1 - 1"}])),
+        "uses metric math (2 metricQueries), which the pack cannot evaluate; expected a single metric alarm or one metric query "
+        "with returnData true", "alarm-metric-math"),
+    _alarm_case(both(setp(A_CREATED, statistic=None, extendedStatistic="PR(:0.5)")),
+        "has extendedStatistic 'PR(:0.5)', which the pack cannot show one event moves past the threshold (only percentiles pNN "
+        "are evaluated); expected statistic Sum", "alarm-percentile-rank"),
+    *[pytest.param(both(NO_CIS, change), None, [(message, owner)], id=f"trail-delivery-{case}") for case, change, message, owner in [
+        ("trusts-lambda", setp(TRAIL_ROLE, assumeRolePolicy=trust_of("lambda.amazonaws.com")),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, cannot be assumed by cloudtrail.amazonaws.com because no "
+         f"statement of its trust policy allows cloudtrail.amazonaws.com sts:AssumeRole for this publisher; {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("trusts-other-trail", setp(TRAIL_ROLE, assumeRolePolicy=trust_of("cloudtrail.amazonaws.com", {"StringEquals": {"aws:SourceArn": k.TRAIL_ARN + "-other"}})),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, cannot be assumed by cloudtrail.amazonaws.com because no "
+         f"statement of its trust policy allows cloudtrail.amazonaws.com sts:AssumeRole for this publisher; {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("trust-denied", setp(TRAIL_ROLE, assumeRolePolicy=json.dumps({"Version": "2012-10-17", "Statement": [*k.TRAIL_TRUST_POLICY["Statement"],
+                                {"Sid": "NoOne", "Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole"}]})),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, cannot be assumed by cloudtrail.amazonaws.com because "
+         f"statement 'NoOne' of its trust policy denies cloudtrail.amazonaws.com sts:AssumeRole; {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("describe-only", setp(TRAIL_POLICY, policy=delivery_policy(["logs:DescribeLogStreams"])),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, does not grant logs:CreateLogStream and logs:PutLogEvents on "
+         f"every stream of {GROUP_ARN} without conditions (or a Deny takes it away); {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("put-only", setp(TRAIL_POLICY, policy=delivery_policy(["logs:PutLogEvents"])),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, does not grant logs:CreateLogStream on every stream of "
+         f"{GROUP_ARN} without conditions (or a Deny takes it away); {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("other-group", setp(TRAIL_POLICY, policy=delivery_policy(resource=f"arn:aws:logs:{k.REGION}:{k.ACCOUNT}:log-group:/other:log-stream:*")),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, does not grant logs:CreateLogStream and logs:PutLogEvents on "
+         f"every stream of {GROUP_ARN} without conditions (or a Deny takes it away); {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("own-streams-of-org-trail", setp(TRAIL_POLICY, policy=delivery_policy(resource=f"{GROUP_ARN}:log-stream:{k.ACCOUNT}_CloudTrail_us-east-1*")),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, does not grant logs:CreateLogStream and logs:PutLogEvents on "
+         f"every stream of {GROUP_ARN} without conditions (or a Deny takes it away); {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("deny-put", setp(TRAIL_POLICY, policy=json.dumps({"Version": "2012-10-17", "Statement": [*k.TRAIL_DELIVERY_POLICY["Statement"],
+                          {"Effect": "Deny", "Action": "logs:PutLogEvents", "Resource": "*"}]})),
+         f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, does not grant logs:PutLogEvents on every stream of "
+         f"{GROUP_ARN} without conditions (or a Deny takes it away); {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        ("no-role", both(unlink(TRAIL_SPEC, "cloudWatchLogsRoleArn"), setp(TRAIL_SPEC, cloudWatchLogsRoleArn=None)),
+         f"{U(TRAIL_SPEC)} has no cloudWatchLogsRoleArn, so CloudTrail cannot write to its log group; {TRAIL_ROLE_EXPECTED}.", U(TRAIL_SPEC)),
+        ("org-trail-dropped", both(setp(TRAIL_SPEC, isOrganizationTrail=False), add_org_bucket_policy),
+         f"{U(TRAIL_SPEC)} is not an organization trail (isOrganizationTrail is not true) but its bucket takes the "
+         f"organization's logs, so the detection no longer covers member accounts; expected isOrganizationTrail true.", U(TRAIL_SPEC)),
+        ("org-loses-cloudtrail-access", add_organization(["config.amazonaws.com"]),
+         f"{U(ORG_SPEC, ORG_SPECS)} does not list cloudtrail.amazonaws.com in awsServiceAccessPrincipals, which the "
+         f"organization trail {U(TRAIL_SPEC)} depends on; expected cloudtrail.amazonaws.com kept there while the trail is an "
+         f"organization trail.", U(ORG_SPEC, ORG_SPECS)),
+    ]],
+    *[pytest.param(both(NO_CIS, change), None, [], id=f"trail-delivery-{case}") for case, change in [
+        ("trust-without-source-arn", setp(TRAIL_ROLE, assumeRolePolicy=trust_of("cloudtrail.amazonaws.com"))),
+        ("trust-source-account", setp(TRAIL_ROLE, assumeRolePolicy=trust_of("cloudtrail.amazonaws.com", {"StringEquals": {"aws:SourceAccount": k.ACCOUNT}}))),
+        ("grant-logs-star", setp(TRAIL_POLICY, policy=delivery_policy(["logs:*"]))),
+        ("grant-group-wildcard", setp(TRAIL_POLICY, policy=delivery_policy(resource=f"{GROUP_ARN}:*"))),
+        ("account-trail-no-org-bucket", setp(TRAIL_SPEC, isOrganizationTrail=False)),
+        ("account-trail-own-streams", both(setp(TRAIL_SPEC, isOrganizationTrail=False),
+                                           setp(TRAIL_POLICY, policy=delivery_policy(resource=f"{GROUP_ARN}:log-stream:{k.ACCOUNT}_CloudTrail_us-east-1*")))),
+        ("org-trail-streams-prefix", setp(TRAIL_POLICY, policy=delivery_policy(resource=[f"{GROUP_ARN}:log-stream:{k.ACCOUNT}_CloudTrail_us-east-1*",
+                                                                                     f"{GROUP_ARN}:log-stream:o-*"]))),
+        ("org-keeps-cloudtrail-access", add_organization(["cloudtrail.amazonaws.com", "config.amazonaws.com"])),
+        ("group-arn-unknown", setp(TRAIL_SPEC, cloudWatchLogsGroupArn=k.UNKNOWN)),
+    ]],
     _alarm_case(setp(A_CREATED, threshold=2), "needs Sum >= 2 but one matching event can give 1, so a single event does not fire it", "threshold-2"),
     _alarm_case(setp(A_CREATED, comparisonOperator="GreaterThanThreshold"), "needs Sum > 1 but one matching event can give 1, so a single event does not fire it", "strictly-greater"),
     _alarm_case(setp(A_CREATED, comparisonOperator="LessThanThreshold"), "uses comparison operator 'LessThanThreshold', expected GreaterThanOrEqualToThreshold or GreaterThanThreshold", "less-than"),
@@ -329,12 +482,10 @@ def test_root_access_key_creation_alarmed_invalid_max_period_reported() -> None:
 CIS_EXAMPLE = '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }'
 CIS_CASES = [
     pytest.param(drop(F_CIS, A_CIS), [
-        (f"{U(F_CREATED)} has filter pattern {k.PATTERN_CREATED!r} that does not match the root user's CreateAccessKey "
-         f"denied by an SCP (errorCode AccessDenied), a root console sign-in; expected a pattern matching every root user "
-         f"action and sign-in but not AWS services acting for root, such as {CIS_EXAMPLE}.", U(F_CREATED)),
-        (f"{U(F_DENIED)} has filter pattern {k.PATTERN_DENIED!r} that does not match the root user creating its own "
-         f"access key, a root console sign-in; expected a pattern matching every root user action and sign-in but not AWS "
-         f"services acting for root, such as {CIS_EXAMPLE}.", U(F_DENIED)),
+        (f"{U(F_CREATED)} has filter pattern {k.PATTERN_CREATED!r} that does not match every root user CreateAccessKey "
+         f"call that fails with an errorCode, such as an SCP's AccessDenied (it matches none of them); nor every root user "
+         f"console sign-in (it matches none of them); expected a pattern matching every root user action and sign-in but "
+         f"not AWS services acting for root, such as {CIS_EXAMPLE}.", U(F_CREATED)),
     ], id="cis-filter-removed"),
     pytest.param(setp(F_CIS, pattern='{ $.userIdentity.type = "Root" }'), [
         (f"{U(F_CIS)} has filter pattern '{{ $.userIdentity.type = \"Root\" }}' that also matches an AWS service acting on "
@@ -355,6 +506,7 @@ def test_cis_root_usage_alarmed_changed_baseline_reports(mutate: Mutation, expec
     assert list(outcome(detection.validate_cis_root_usage_alarmed, mutate).messages) == expected
 
 
+FN_ARN = f"arn:aws:lambda:{k.REGION}:{k.ACCOUNT}:function:root-access-key-audit-function-5566778"
 SCHEDULED_CASES = [
     pytest.param(drop(FN), [(
         "Stack 'dev' has no audit function; expected an aws:lambda/function:Function with handler audit.handler.handler "
@@ -374,16 +526,81 @@ SCHEDULED_CASES = [
         f"sourceArn.", U(FN))], id="permission-wrong-principal"),
     pytest.param(setp(SCHEDULE, state="DISABLED"), [(
         f"{U(SCHEDULE)}, which schedules {U(FN)}, is disabled; expected state ENABLED.", U(SCHEDULE))], id="schedule-disabled"),
-    pytest.param(setp(SCHEDULE, scheduleExpression="rate(1 hours)"), [(
-        f"{U(SCHEDULE)}, which targets {U(FN)}, has scheduleExpression 'rate(1 hours)'; EventBridge wants the singular "
-        f"unit for 1 and the plural otherwise; expected rate(...) or cron(...).", U(SCHEDULE))], id="schedule-bad-rate"),
-    pytest.param(setp(SCHEDULE, scheduleExpression="cron(0 * * * ? *)"), [], id="cron-schedule"),
+    *[pytest.param(setp(SCHEDULE, scheduleExpression=expression), [(
+        f"{U(SCHEDULE)}, which targets {U(FN)}, has scheduleExpression {expression!r}, which {problem}; expected a "
+        f"rate(...) or cron(...) that runs the audit at least once every 24 hours, such as rate(1 hour).", U(SCHEDULE))],
+        id=f"schedule-{case}")
+      for case, expression, problem in [
+          ("singular-unit-plural", "rate(1 hours)", "EventBridge rejects or the pack cannot evaluate: EventBridge wants "
+           "the singular unit for 1 and the plural otherwise"),
+          ("zero-rate", "rate(0 minutes)", "EventBridge rejects or the pack cannot evaluate: a rate must be a positive number"),
+          ("rate-two-days", "rate(2 days)", "runs only every 48 hours, so whole days pass without an audit"),
+          ("rate-25-hours", "rate(25 hours)", "runs only every 25 hours, so whole days pass without an audit"),
+          ("past-year", "cron(0 3 * * ? 2020)", "never fires again"),
+          ("only-2199", "cron(0 3 * * ? 2199)", "does not fire in the next 24 hours; its next run is 2199-01-01T03:00Z"),
+          ("leap-day", "cron(0 3 29 2 ? *)", "does not fire in the next 24 hours; its next run is 2028-02-29T03:00Z"),
+          ("this-year-only", "cron(0 3 * * ? 2026)", "stops firing after 2026-12-31T03:00Z"),
+          ("weekdays", "cron(0 12 ? * MON-FRI *)", "leaves 3 days without a run after 2026-12-04T12:00Z"),
+          ("weekly-sunday-is-1", "cron(0 12 ? * 1 *)", "does not fire in the next 24 hours; its next run is 2026-12-06T12:00Z"),
+          ("last-friday", "cron(0 12 ? * 6L *)", "does not fire in the next 24 hours; its next run is 2026-12-25T12:00Z"),
+          ("second-tuesday", "cron(0 12 ? * 3#2 *)", "does not fire in the next 24 hours; its next run is 2026-12-08T12:00Z"),
+          ("last-day", "cron(0 12 L * ? *)", "does not fire in the next 24 hours; its next run is 2026-12-31T12:00Z"),
+          ("nearest-weekday", "cron(0 12 15W * ? *)", "does not fire in the next 24 hours; its next run is 2026-12-15T12:00Z"),
+          ("both-days", "cron(0 3 * * * *)", "EventBridge rejects or the pack cannot evaluate: cron() needs ? in exactly one "
+           "of day-of-month and day-of-week"),
+          ("five-fields", "cron(0 3 * * ?)", "EventBridge rejects or the pack cannot evaluate: cron() takes six fields "
+           "(minutes hours day-of-month month day-of-week year), got 5"),
+          ("minute-60", "cron(60 3 * * ? *)", "EventBridge rejects or the pack cannot evaluate: the minutes field has 60, outside 0-59"),
+          ("weekday-zero", "cron(0 3 ? * 0 *)", "EventBridge rejects or the pack cannot evaluate: the day-of-week field has 0, outside 1-7"),
+          ("unevaluated-form", "cron(0 3 L-2 * ? *)", "EventBridge rejects or the pack cannot evaluate: the day-of-month field has "
+           "'L', expected a number from 1 to 31"),
+      ]],
+    *[pytest.param(setp(SCHEDULE, scheduleExpression=expression), [], id=f"schedule-runs-{case}")
+      for case, expression in [
+          ("hourly-cron", "cron(0 * * * ? *)"), ("daily-cron", "cron(0 3 * * ? *)"), ("every-weekday-number", "cron(0 3 ? * 1-7 *)"),
+          ("every-weekday-name", "cron(0 3 ? * SUN-SAT *)"), ("steps", "cron(0 0/6 * * ? *)"), ("star-step", "cron(15 */6 * * ? *)"),
+          ("months-named", "cron(0 3 * JAN-DEC ? *)"), ("years-ahead", "cron(0 3 * * ? 2026-2199)"), ("rate-daily", "rate(1 day)"),
+          ("rate-24-hours", "rate(24 hours)"), ("rate-minutes", "rate(1440 minutes)"),
+      ]],
     pytest.param(both(unlink(PERMISSION, "sourceArn"), setp(PERMISSION, sourceArn=None)), [], id="permission-without-source-arn"),
+    *[pytest.param(setp(PERMISSION, action=action), [], id=f"permission-action-{action}") for action in ("lambda:*", "*", "lambda:invokefunction")],
+    pytest.param(setp(PERMISSION, action="lambda:GetFunction"), [(
+        f"{U(FN)} is scheduled by {U(SCHEDULE)} but no aws:lambda/permission:Permission lets events.amazonaws.com invoke "
+        f"it from that rule; expected action lambda:InvokeFunction, principal events.amazonaws.com and the rule's ARN as "
+        f"sourceArn.", U(FN))], id="permission-other-action"),
+    pytest.param(setp(PERMISSION, qualifier="live"), [(
+        f"{U(PERMISSION)} lets events.amazonaws.com invoke {U(FN)} only through qualifier 'live', but {U(TARGET)} invokes "
+        f"the unqualified function; expected the qualifier the target invokes, or none.", U(PERMISSION))], id="permission-qualifier-not-invoked"),
+    pytest.param(both(setp(PERMISSION, qualifier="live"), setp(TARGET, arn=f"{FN_ARN}:live")), [], id="permission-qualifier-invoked"),
+    pytest.param(both(setp(PERMISSION, qualifier="1"), setp(TARGET, arn=f"{FN_ARN}:live")), [(
+        f"{U(PERMISSION)} lets events.amazonaws.com invoke {U(FN)} only through qualifier '1', but {U(TARGET)} invokes "
+        f"qualifier 'live'; expected the qualifier the target invokes, or none.", U(PERMISSION))], id="permission-qualifier-other"),
+    pytest.param(setp(PERMISSION, qualifier=k.UNKNOWN), [(
+        f"{U(PERMISSION)} has qualifier unknown during preview, so the pack cannot verify that it covers the invocation by "
+        f"{U(TARGET)}; expected a value known at preview (set it literally or leave it out), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-audit-scheduled"), U(PERMISSION))], id="permission-qualifier-unknown"),
+    pytest.param(both(setp(PERMISSION, sourceAccount=k.ACCOUNT), setp(TARGET, arn=FN_ARN)), [], id="permission-source-account-own"),
+    pytest.param(both(setp(PERMISSION, sourceAccount="999999999999"), setp(TARGET, arn=FN_ARN)), [(
+        f"{U(PERMISSION)} lets events.amazonaws.com invoke {U(FN)} only for source account '999999999999', but "
+        f"{U(SCHEDULE)} runs in account '{k.ACCOUNT}'; expected the rule's account, or no sourceAccount.", U(PERMISSION))],
+        id="permission-source-account-other"),
+    pytest.param(setp(PERMISSION, sourceAccount="999999999999"), [(
+        f"{U(PERMISSION)} has sourceAccount unknown during preview, so the pack cannot verify that {U(SCHEDULE)} runs in "
+        f"account '999999999999'; expected a value known at preview (give the rule's ARN as sourceArn from known values), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-audit-scheduled"), U(PERMISSION))], id="permission-source-account-unverifiable"),
+    pytest.param(setp(FN, reservedConcurrentExecutions=0), [(
+        f"{U(FN)} has reservedConcurrentExecutions 0, which throttles every invocation, so the audit never runs; expected "
+        f"no reservation (-1) or a positive one.", U(FN))], id="function-reserved-zero"),
+    *[pytest.param(setp(FN, reservedConcurrentExecutions=n), [], id=f"function-reserved-{n}") for n in (-1, 1)],
 ]
+
+# The schedule verdicts depend on the time: the pack judges the next 24 hours and the coming year from now.
+SCHEDULE_NOW = datetime(2026, 12, 1, 21, 45, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(("mutate", "expected"), SCHEDULED_CASES)
-def test_root_access_key_audit_scheduled_changed_baseline_reports(mutate: Mutation, expected: list[Any]) -> None:
+def test_root_access_key_audit_scheduled_changed_baseline_reports(mutate: Mutation, expected: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit, "_now", lambda: SCHEDULE_NOW)
     assert list(outcome(audit.validate_root_access_key_audit_scheduled, mutate).messages) == expected
 
 
@@ -399,6 +616,19 @@ def audit_policy_with(extra: Optional[dict[str, Any]] = None, drop_condition_of:
 
 
 LP = "expected only the grants the audit needs, scoped by resource or condition."
+IN_ORG = {"StringEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}}
+OTHER_TOPIC = f"arn:aws:sns:{k.REGION}:{k.ACCOUNT}:retired-alerts"
+DELETE_TASK = "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"
+# The function as the program's organization mode configures it: the audit role name and the alert topic.
+ORG_MODE = setp(FN, environment={"variables": {"AUDIT_ORG_ROLE_NAME": "RootKeyAudit", "AUDIT_SNS_TOPIC_ARN": k.TOPIC_ARN}})
+
+
+def assume(resource: str, condition: Optional[dict[str, Any]]) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": "Assume", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
 LEAST_PRIVILEGE_CASES = [
     pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Effect": "Allow", "Action": "iam:*", "Resource": "*"})), [
         (f"{U(AUDIT_POLICY)} statement #8 grants the wildcard action 'iam:*'; {LP}", U(AUDIT_POLICY))], id="iam-wildcard"),
@@ -417,11 +647,49 @@ LEAST_PRIVILEGE_CASES = [
           ("namespace-negated", {"StringNotEquals": {"cloudwatch:namespace": "AWS/EC2"}}),
           ("namespace-ifexists", {"StringEqualsIfExists": {"cloudwatch:namespace": "RootKeyGuardrails"}}),
       ]],
-    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Assume", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/*"})), [
-        (f"{U(AUDIT_POLICY)} statement 'Assume' grants 'sts:AssumeRole' on 'arn:aws:iam::*:role/*', which matches every "
-         f"name instead of one; {LP}", U(AUDIT_POLICY))], id="assume-any-role"),
-    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Assume", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/RootKeyAudit"})), [],
-        id="assume-named-role-in-every-account"),
+    *[pytest.param(both(ORG_MODE, setp(AUDIT_POLICY, policy=audit_policy_with(assume(resource, condition)))),
+                   [(f"{U(AUDIT_POLICY)} statement 'Assume' grants 'sts:AssumeRole' on '{resource}'{problem}; {LP}", U(AUDIT_POLICY))] if problem else [],
+                   id=f"assume-{case}")
+      for case, resource, condition, problem in [
+          ("audit-role-in-org", "arn:aws:iam::*:role/RootKeyAudit", IN_ORG, None),
+          ("audit-role-in-org-paths", "arn:aws:iam::*:role/RootKeyAudit", {"ForAnyValue:StringLike": {"aws:ResourceOrgPaths": "o-a1b2c3d4e5/*"}}, None),
+          ("audit-role-with-path", "arn:aws:iam::*:role/security/RootKeyAudit", IN_ORG, None),
+          ("audit-role-in-named-account", "arn:aws:iam::444455556666:role/RootKeyAudit", None, None),
+          ("admin-role", "arn:aws:iam::*:role/OrganizationAccountAccessRole", IN_ORG, ", the organization's administrator role"),
+          ("other-role", "arn:aws:iam::*:role/SecurityAudit", IN_ORG, ", which is not the configured audit role 'RootKeyAudit'"),
+          ("any-role", "arn:aws:iam::*:role/*", IN_ORG, ", which matches every name instead of one"),
+          ("role-prefix", "arn:aws:iam::*:role/RootKey*", IN_ORG, ", which matches every name instead of one"),
+          ("any-account", "arn:aws:iam::*:role/RootKeyAudit", None, " in any account, without a condition on aws:ResourceOrgID, "
+           "aws:ResourceOrgPaths or aws:ResourceAccount keeping it in the organization"),
+          ("org-negated", "arn:aws:iam::*:role/RootKeyAudit", {"StringNotEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}},
+           " in any account, without a condition on aws:ResourceOrgID, aws:ResourceOrgPaths or aws:ResourceAccount keeping it in the organization"),
+      ]],
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with(assume("arn:aws:iam::*:role/RootKeyAudit", IN_ORG))), [
+        (f"{U(AUDIT_POLICY)} statement 'Assume' grants 'sts:AssumeRole' on 'arn:aws:iam::*:role/RootKeyAudit' but the audit "
+         f"function has no AUDIT_ORG_ROLE_NAME, so it needs no role in other accounts; {LP}", U(AUDIT_POLICY))], id="assume-without-org-mode"),
+    pytest.param(both(ORG_MODE, setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Publish", "Effect": "Allow", "Action": "sns:Publish", "Resource": OTHER_TOPIC}))), [
+        (f"{U(AUDIT_POLICY)} statement 'Publish' grants 'sns:Publish' on '{OTHER_TOPIC}', which is not the alert topic the "
+         f"audit publishes to (AUDIT_SNS_TOPIC_ARN); {LP}", U(AUDIT_POLICY))], id="publish-other-topic"),
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Publish", "Effect": "Allow", "Action": "sns:Publish", "Resource": OTHER_TOPIC})), [
+        (f"{U(AUDIT_POLICY)} statement 'Publish' grants 'sns:Publish' on '{OTHER_TOPIC}', which is not the alert topic the "
+         f"audit publishes to (AUDIT_SNS_TOPIC_ARN); {LP}", U(AUDIT_POLICY))], id="publish-topic-not-in-stack"),
+    *[pytest.param(both(ORG_MODE, setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Root", "Effect": "Allow", "Action": "sts:AssumeRoot", "Resource": "arn:aws:iam::*:root", **({"Condition": condition} if condition else {})}))),
+                   [(f"{U(AUDIT_POLICY)} statement 'Root' grants 'sts:AssumeRoot' {problem}; {LP}", U(AUDIT_POLICY))] if problem else [],
+                   id=f"assume-root-{case}")
+      for case, condition, problem in [
+          ("delete-task", {"StringEquals": {"sts:TaskPolicyArn": DELETE_TASK}}, None),
+          ("delete-task-arn-equals", {"ArnEquals": {"sts:TaskPolicyArn": [DELETE_TASK]}}, None),
+          ("no-condition", None, "without an sts:TaskPolicyArn condition naming root-task/IAMDeleteRootUserCredentials"),
+          ("other-condition", {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}, "without an sts:TaskPolicyArn condition naming root-task/IAMDeleteRootUserCredentials"),
+          ("any-task", {"StringLike": {"sts:TaskPolicyArn": "arn:aws:iam::aws:policy/root-task/*"}},
+           "with an sts:TaskPolicyArn condition StringLike 'arn:aws:iam::aws:policy/root-task/*' that allows other task policies"),
+          ("two-tasks", {"StringEquals": {"sts:TaskPolicyArn": [DELETE_TASK, "arn:aws:iam::aws:policy/root-task/IAMCreateRootUserPassword"]}},
+           f"with an sts:TaskPolicyArn condition StringEquals {[DELETE_TASK, 'arn:aws:iam::aws:policy/root-task/IAMCreateRootUserPassword']!r} that allows other task policies"),
+          ("negated", {"StringNotEquals": {"sts:TaskPolicyArn": DELETE_TASK}},
+           f"with an sts:TaskPolicyArn condition StringNotEquals {DELETE_TASK!r} that allows other task policies"),
+          ("if-exists", {"StringEqualsIfExists": {"sts:TaskPolicyArn": DELETE_TASK}},
+           f"with an sts:TaskPolicyArn condition StringEqualsIfExists {DELETE_TASK!r} that allows other task policies"),
+      ]],
     pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Hub", "Effect": "Allow", "Action": "securityhub:BatchUpdateFindings", "Resource": "*"})), [
         (f"{U(AUDIT_POLICY)} statement 'Hub' grants 'securityhub:BatchUpdateFindings' on '*', wider than "
          f"['arn:aws*:securityhub:*:*:hub/default']; {LP}", U(AUDIT_POLICY))], id="update-findings-anywhere"),
@@ -480,29 +748,119 @@ def key_policy_without(sid: str) -> str:
     return json.dumps(doc)
 
 
+def key_policy_with(cloudwatch_condition: Any = "keep", extra: Optional[dict[str, Any]] = None) -> str:
+    doc = json.loads(json.dumps(k.ALERT_KEY_POLICY))
+    for st in doc["Statement"]:
+        if st.get("Sid") == "AllowCloudWatchAlarms" and cloudwatch_condition != "keep":
+            st["Condition"] = cloudwatch_condition
+    if extra:
+        doc["Statement"].append(extra)
+    return json.dumps(doc)
+
+
+ALARMS = f"{U(A_CREATED)}, {U(A_CIS)}"
+KEY_EXPECTED = ("expected an Allow statement for {svc} with kms:Decrypt and kms:GenerateDataKey* whose conditions this "
+                "publisher meets, and no Deny, or notifications are dropped.")
+CW = "cloudwatch.amazonaws.com"
+EB = "events.amazonaws.com"
+ALARM_ARNS = f"arn:aws:cloudwatch:{k.REGION}:{k.ACCOUNT}:alarm:*"
+
+
+def key_case(change: Mutation, why: str, case_id: str, svc: str = CW, who: Optional[str] = None) -> Any:
+    return pytest.param(change, [(
+        f"{U(KEY)}, the key of {U(TOPIC)}, does not let {svc} use it for {who or ALARMS} because {why}; "
+        + KEY_EXPECTED.format(svc=svc), U(KEY))], id=case_id)
+
+
+def key_case_both(change: Mutation, why: str, case_id: str) -> Any:
+    """A change that blocks both publishers: `why` names the service as {svc}."""
+    return pytest.param(change, [(
+        f"{U(KEY)}, the key of {U(TOPIC)}, does not let {svc} use it for {who} because {why.format(svc=svc)}; "
+        + KEY_EXPECTED.format(svc=svc), U(KEY)) for svc, who in ((CW, ALARMS), (EB, U("root-access-key-detection-root-create-access-key-alert")))],
+        id=case_id)
+
+
+TOPIC_POLICY_SPEC = "root-access-key-detection-alerts-policy"
+
+
+def with_topic_policy(statement: dict[str, Any]) -> Mutation:
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        specs[TOPIC_POLICY_SPEC] = k.Spec("aws:sns/topicPolicy:TopicPolicy", TOPIC_POLICY_SPEC, {
+            "arn": k.UNKNOWN, "policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})},
+            parent="root-access-key-detection", links={"arn": [TOPIC]})
+    return mutate
+
+
+DENY_PUBLISH = {"Sid": "DenyPublish", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish", "Resource": "*"}
+TP_SPECS = k.baseline()
+with_topic_policy(DENY_PUBLISH)(TP_SPECS)
 KEY_CASES = [
     pytest.param(both(unlink(TOPIC, "kmsMasterKeyId"), setp(TOPIC, kmsMasterKeyId="alias/aws/sns")), [(
         f"{U(TOPIC)} is encrypted with the AWS-managed key alias/aws/sns, whose policy CloudWatch and EventBridge cannot "
         f"use; expected a customer-managed key whose policy lets cloudwatch.amazonaws.com and events.amazonaws.com use it.", U(TOPIC))],
         id="aws-managed-key"),
-    pytest.param(setp(KEY, policy=key_policy_without("AllowCloudWatchAlarms")), [(
-        f"{U(KEY)}, the key of {U(TOPIC)}, does not let cloudwatch.amazonaws.com use it because no key policy statement "
-        f"allows cloudwatch.amazonaws.com kms:Decrypt without conditions the publisher may not meet; expected an Allow "
-        f"statement for cloudwatch.amazonaws.com with kms:Decrypt and kms:GenerateDataKey*, or notifications are dropped.", U(KEY))],
-        id="no-cloudwatch-grant"),
+    key_case(setp(KEY, policy=key_policy_without("AllowCloudWatchAlarms")),
+             "no statement of its key policy allows cloudwatch.amazonaws.com kms:Decrypt for this publisher", "no-cloudwatch-grant"),
+    key_case(setp(KEY, policy=key_policy_with({"StringEquals": {"aws:SourceAccount": "444455556666"}})),
+             "no statement of its key policy allows cloudwatch.amazonaws.com kms:Decrypt for this publisher", "grant-other-account"),
+    key_case(setp(KEY, policy=key_policy_with({"ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{k.REGION}:{k.ACCOUNT}:alarm:billing-*"}})),
+             "no statement of its key policy allows cloudwatch.amazonaws.com kms:Decrypt for this publisher", "grant-billing-alarms"),
+    key_case(setp(KEY, policy=key_policy_with({"ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:eu-west-1:{k.ACCOUNT}:alarm:*"}})),
+             "no statement of its key policy allows cloudwatch.amazonaws.com kms:Decrypt for this publisher", "grant-other-region"),
+    key_case(setp(KEY, policy=key_policy_with({"StringEquals": {"kms:ViaService": f"sns.{k.REGION}.amazonaws.com"}})),
+             "statement 'AllowCloudWatchAlarms' allows it only depending on the condition key 'kms:ViaService', which the pack "
+             "cannot decide", "grant-unmodelled-key"),
+    *[pytest.param(setp(KEY, policy=key_policy_with(condition)), [], id=f"grant-{case}") for case, condition in [
+        ("no-condition", None),
+        ("own-account", {"StringEquals": {"aws:SourceAccount": k.ACCOUNT}}),
+        ("alarm-name-prefix", {"ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{k.REGION}:{k.ACCOUNT}:alarm:root-access-key-detection-*"}}),
+        ("string-like-arn", {"StringLike": {"aws:SourceArn": f"arn:aws:cloudwatch:*:{k.ACCOUNT}:alarm:*"}}),
+        ("if-exists", {"StringEqualsIfExists": {"aws:SourceAccount": k.ACCOUNT}}),
+    ]],
+    key_case_both(setp(KEY, policy=key_policy_with(extra={"Sid": "DenyAll", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"})),
+                  "statement 'DenyAll' of its key policy denies {svc} kms:Decrypt", "explicit-deny"),
+    pytest.param(setp(KEY, policy=key_policy_with(extra={"Sid": "DenyOthers", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+                                                          "Condition": {"StringNotEquals": {"aws:SourceAccount": k.ACCOUNT}}})), [(
+        f"{U(KEY)}, the key of {U(TOPIC)}, does not let {EB} use it for {U('root-access-key-detection-root-create-access-key-alert')} because "
+        f"statement 'DenyOthers' of its key policy denies {EB} kms:Decrypt; " + KEY_EXPECTED.format(svc=EB), U(KEY))],
+        id="deny-without-source-account-hits-eventbridge"),
+    key_case(setp(KEY, policy=key_policy_with(extra={"Sid": "DenyCw", "Effect": "Deny", "NotPrincipal": {"Service": EB}, "Action": "kms:Decrypt", "Resource": "*"})),
+             "statement 'DenyCw' of its key policy denies cloudwatch.amazonaws.com kms:Decrypt", "deny-not-principal"),
+    key_case_both(setp(KEY, policy=key_policy_with(extra={"Sid": "DenyTls", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+                                                           "Condition": {"Bool": {"aws:SecureTransport": "false"}}})),
+                  "statement 'DenyTls' of its key policy may deny {svc} kms:Decrypt, depending on the condition key 'aws:SecureTransport'",
+                  "deny-unmodelled-condition"),
+    pytest.param(setp(KEY, policy=key_policy_with(extra={"Sid": "DenyBilling", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+                                                          "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:*:*:alarm:billing-*"}}})), [],
+                 id="deny-other-alarms-only"),
+    pytest.param(setp(KEY, policy=key_policy_with(extra={"Sid": "EventBridgeScoped", "Effect": "Allow", "Principal": {"Service": EB}, "Action": "kms:*", "Resource": "*"})), [],
+                 id="extra-grant"),
     pytest.param(setp(KEY, policy=None), [
-        (f"{U(KEY)}, the key of {U(TOPIC)}, does not let {svc} use it because it has no key policy, and the default one only "
-         f"trusts the account's IAM policies, which cannot grant a service principal; expected an Allow statement for {svc} "
-         f"with kms:Decrypt and kms:GenerateDataKey*, or notifications are dropped.", U(KEY))
-        for svc in ("cloudwatch.amazonaws.com", "events.amazonaws.com")], id="default-key-policy"),
+        (f"{U(KEY)}, the key of {U(TOPIC)}, does not let {svc} use it for {who} because it has no key policy, and the default one only "
+         f"trusts the account's IAM policies, which cannot grant a service principal; " + KEY_EXPECTED.format(svc=svc), U(KEY))
+        for svc, who in ((CW, ALARMS), (EB, U("root-access-key-detection-root-create-access-key-alert")))], id="default-key-policy"),
     pytest.param(setp(KEY, isEnabled=False), [(f"{U(KEY)}, the key of {U(TOPIC)}, is disabled; expected an enabled key.", U(KEY))], id="key-disabled"),
     pytest.param(setp(KEY, policy=k.UNKNOWN), [(
         f"{U(KEY)} has policy unknown during preview, so the pack cannot verify that cloudwatch.amazonaws.com, "
         f"events.amazonaws.com may use the key of {U(TOPIC)}; expected a value known at preview (build the key policy with "
         f"json.dumps from known values), " + UNKNOWN_TAIL.format(policy="alarm-topic-key-usable"), U(KEY))], id="key-policy-unknown"),
     pytest.param(both(unlink(TOPIC, "kmsMasterKeyId"), setp(TOPIC, kmsMasterKeyId=None)), [], id="unencrypted-topic"),
+    pytest.param(with_topic_policy(DENY_PUBLISH), [
+        (f"{U(TOPIC_POLICY_SPEC, TP_SPECS)} keeps {svc} from publishing to {U(TOPIC)} for {who} because statement 'DenyPublish' "
+         f"of its topic policy denies {svc} sns:Publish; expected no Deny of sns:Publish that applies to the alarms and rules "
+         f"that notify the topic.", U(TOPIC_POLICY_SPEC, TP_SPECS))
+        for svc, who in ((CW, ALARMS), (EB, U("root-access-key-detection-root-create-access-key-alert")))], id="topic-policy-deny"),
+    pytest.param(with_topic_policy({**DENY_PUBLISH, "Principal": {"Service": CW}, "Condition": {"StringNotEquals": {"aws:SourceAccount": "444455556666"}}}), [
+        (f"{U(TOPIC_POLICY_SPEC, TP_SPECS)} keeps {CW} from publishing to {U(TOPIC)} for {ALARMS} because statement 'DenyPublish' "
+         f"of its topic policy denies {CW} sns:Publish; expected no Deny of sns:Publish that applies to the alarms and rules "
+         f"that notify the topic.", U(TOPIC_POLICY_SPEC, TP_SPECS))], id="topic-policy-deny-other-account-only"),
+    pytest.param(with_topic_policy({**DENY_PUBLISH, "Condition": {"StringNotEquals": {"aws:SourceAccount": k.ACCOUNT}}}), [], id="topic-policy-deny-foreign-accounts"),
+    pytest.param(with_topic_policy({**DENY_PUBLISH, "Action": "sns:Subscribe"}), [], id="topic-policy-deny-other-action"),
+    pytest.param(setp(TOPIC, policy=json.dumps({"Version": "2012-10-17", "Statement": [{**DENY_PUBLISH, "Principal": {"Service": EB}}]})), [
+        (f"{U(TOPIC)} keeps {EB} from publishing to {U(TOPIC)} for {U('root-access-key-detection-root-create-access-key-alert')} because "
+         f"statement 'DenyPublish' of its topic policy denies {EB} sns:Publish; expected no Deny of sns:Publish that applies to the "
+         f"alarms and rules that notify the topic.", U(TOPIC))], id="topic-inline-policy-deny"),
 ]
-
 
 @pytest.mark.parametrize(("mutate", "expected"), KEY_CASES)
 def test_alarm_topic_key_usable_changed_baseline_reports(mutate: Mutation, expected: list[Any]) -> None:

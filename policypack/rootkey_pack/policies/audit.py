@@ -4,6 +4,7 @@ iam_no_root_access_key, CIS AWS 1.4 and successors, Security Hub IAM.4), and its
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 from pulumi_policy import (
@@ -15,7 +16,9 @@ from pulumi_policy import (
 
 from .. import metadata as md
 from ..base import Context, Issue, stack_context, stack_policy
-from ..iam_eval import AllowedGrant, allow_statements, grant_problems
+from ..iam_eval import AllowedGrant, allow_statements, as_list, grant_problems
+from ..iam_eval import _narrowing_condition_keys as narrowing_condition_keys
+from ..schedule import ScheduleError, run_gap_problem
 from ..types import (
     AUDIT_COMPONENT,
     AUDIT_HANDLER,
@@ -26,8 +29,9 @@ from ..types import (
     IAM_ROLE_POLICY_ATTACHMENT,
     LAMBDA_FUNCTION,
     LAMBDA_PERMISSION,
+    TOPIC,
 )
-from ..values import MISSING, UNKNOWN, Res, StackView, contains_unknown
+from ..values import MISSING, UNKNOWN, Res, StackView, by_arn, contains_unknown
 
 SCHEDULED = md.PolicyMeta(
     name="root-access-key-audit-scheduled",
@@ -90,26 +94,21 @@ ALLOWED_MANAGED_POLICIES = (
 )
 
 SCHEDULE_TYPES = (LAMBDA_FUNCTION, EVENT_RULE, EVENT_TARGET, LAMBDA_PERMISSION)
-ROLE_TYPES = (LAMBDA_FUNCTION, IAM_ROLE, IAM_ROLE_POLICY, IAM_ROLE_POLICY_ATTACHMENT)
+ROLE_TYPES = (LAMBDA_FUNCTION, IAM_ROLE, IAM_ROLE_POLICY, IAM_ROLE_POLICY_ATTACHMENT, TOPIC)
 
-_RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_CRON_RE = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
-def schedule_problem(expression: Any) -> Optional[str]:
+def schedule_problem(expression: Any, now: datetime) -> Optional[str]:
+    """Why the expression does not run the audit at least once every 24 hours from `now`; None when it does."""
     if not isinstance(expression, str) or not expression:
         return "has no scheduleExpression"
-    rate = _RATE_RE.match(expression)
-    if rate:
-        value, unit = int(rate.group(1)), rate.group(2)
-        if value < 1:
-            return f"has scheduleExpression {expression!r} with a zero rate"
-        if (value == 1) != (not unit.endswith("s")):
-            return f"has scheduleExpression {expression!r}; EventBridge wants the singular unit for 1 and the plural otherwise"
-        return None
-    if _CRON_RE.match(expression):
-        return None
-    return f"has scheduleExpression {expression!r}, which is neither rate(...) nor a six-field cron(...)"
+    try:
+        problem = run_gap_problem(expression, now)
+    except ScheduleError as exc:
+        return f"has scheduleExpression {expression!r}, which EventBridge rejects or the pack cannot evaluate: {exc}"
+    return f"has scheduleExpression {expression!r}, which {problem}" if problem else None
 
 
 def audit_functions(stack: StackView) -> list[Res]:
@@ -121,12 +120,19 @@ def audit_functions(stack: StackView) -> list[Res]:
     return found
 
 
-def _links(stack: StackView, res: Res, prop: str, target: Res, known_values: set[str]) -> Optional[bool]:
-    return stack.link_state(res, prop, target, known_values)
+# How a known value names a function, rule or role: by name, id or ARN (also one built from the known name).
+_IDENTIFIES = by_arn("name", "arn", "id")
 
 
-def _identifiers(res: Res) -> set[str]:
-    return {v for v in (res.get("name"), res.get("arn"), res.get("id"), res.get("invokeArn")) if isinstance(v, str) and v}
+def _links(stack: StackView, res: Res, prop: str, target: Res) -> Optional[bool]:
+    return stack.refers_to(res, prop, target, _IDENTIFIES)
+
+
+def _invokes(value: Any, target: Res) -> bool:
+    """A target's ARN names the function also when qualified by an alias or version (`...:function:name:live`)."""
+    if isinstance(value, str) and _FUNCTION_QUALIFIER_RE.match(value):
+        value = value.rpartition(":")[0]
+    return _IDENTIFIES(value, target)
 
 
 def _rule_enabled(rule: Res) -> Optional[bool]:
@@ -141,16 +147,15 @@ def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
     assert ctx.stack is not None
     stack = ctx.stack
     issues: list[Optional[Issue]] = []
-    fn_ids = _identifiers(fn)
     for target in stack.of_type(EVENT_TARGET):
-        to_fn = _links(stack, target, "arn", fn, fn_ids)
+        to_fn = stack.refers_to(target, "arn", fn, _invokes)
         if to_fn is None:
             issues.append(ctx.unknown_issue(target, "arn", f"whether it invokes {fn.urn}", "pass the function's arn output"))
             continue
         if not to_fn:
             continue
         for rule in stack.of_type(EVENT_RULE):
-            from_rule = _links(stack, target, "rule", rule, _identifiers(rule))
+            from_rule = _links(stack, target, "rule", rule)
             if from_rule is None:
                 issues.append(ctx.unknown_issue(target, "rule", "which rule it belongs to", "pass the rule's name output"))
                 continue
@@ -160,9 +165,9 @@ def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
             if expression is UNKNOWN:
                 issues.append(ctx.unknown_issue(rule, "scheduleExpression", f"that it schedules {fn.urn}", "set it literally"))
                 continue
-            problem = schedule_problem(expression)
+            problem = schedule_problem(expression, _now())
             if problem:
-                issues.append(Issue(f"{rule.urn}, which targets {fn.urn}, {problem}; expected rate(...) or cron(...).", rule.urn))
+                issues.append(Issue(f"{rule.urn}, which targets {fn.urn}, {problem}; expected a rate(...) or cron(...) that runs the audit at least once every 24 hours, such as rate(1 hour).", rule.urn))
                 continue
             enabled = _rule_enabled(rule)
             if enabled is None:
@@ -171,7 +176,7 @@ def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
             if not enabled:
                 issues.append(Issue(f"{rule.urn}, which schedules {fn.urn}, is disabled; expected state ENABLED.", rule.urn))
                 continue
-            permission_issues = permission_problems(ctx, fn, rule)
+            permission_issues = permission_problems(ctx, fn, rule, target)
             if not permission_issues:
                 return []
             issues.extend(permission_issues)
@@ -184,12 +189,63 @@ def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
     return issues
 
 
-def permission_problems(ctx: Context, fn: Res, rule: Res) -> list[Optional[Issue]]:
+# AddPermission accepts these action spellings for invoking; each one lets the principal call Invoke.
+_INVOKE_ACTIONS = ("lambda:invokefunction", "lambda:*", "*")
+_ARN_ACCOUNT_RE = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:(\d{12}):")
+_FUNCTION_QUALIFIER_RE = re.compile(r"^arn:[^:]+:lambda:[^:]*:\d{12}:function:[^:]+:([^:]+)$")
+
+
+def _invoked_qualifier(target: Res) -> Optional[str]:
+    """The qualifier (alias or version) the target invokes; None for the unqualified function.
+
+    An unknown ARN is taken as the function's unqualified `arn` output, which is what a target is normally given.
+    """
+    arn = target.get("arn")
+    match = _FUNCTION_QUALIFIER_RE.match(arn) if isinstance(arn, str) else None
+    return match.group(1) if match else None
+
+
+def _rule_account(rule: Res, perm: Res, target: Res, fn: Res) -> Optional[str]:
+    """The account the schedule runs in, from whichever of the related ARNs is known."""
+    for value in (rule.get("arn"), perm.get("sourceArn"), target.get("arn"), fn.get("arn")):
+        match = _ARN_ACCOUNT_RE.match(value) if isinstance(value, str) else None
+        if match:
+            return match.group(1)
+    return None
+
+
+def _scope_issues(ctx: Context, fn: Res, rule: Res, target: Res, perm: Res) -> list[Optional[Issue]]:
+    """Why the schedule's invocation does not satisfy the permission's qualifier and sourceAccount ([] when it does)."""
+    issues: list[Optional[Issue]] = []
+    qualifier = perm.get("qualifier")
+    if qualifier is UNKNOWN:
+        issues.append(ctx.unknown_issue(perm, "qualifier", f"that it covers the invocation by {target.urn}", "set it literally or leave it out"))
+    elif qualifier not in (MISSING, None, "") and qualifier != _invoked_qualifier(target):
+        invoked = _invoked_qualifier(target)
+        shown = f"qualifier {invoked!r}" if invoked else "the unqualified function"
+        issues.append(Issue(
+            f"{perm.urn} lets events.amazonaws.com invoke {fn.urn} only through qualifier {qualifier!r}, but {target.urn} "
+            f"invokes {shown}; expected the qualifier the target invokes, or none.", perm.urn))
+    account = perm.get("sourceAccount")
+    if account is UNKNOWN:
+        issues.append(ctx.unknown_issue(perm, "sourceAccount", f"that {rule.urn} satisfies it", "set it literally or leave it out"))
+    elif account not in (MISSING, None, ""):
+        actual = _rule_account(rule, perm, target, fn)
+        if actual is None:
+            issues.append(ctx.unknown_issue(perm, "sourceAccount", f"that {rule.urn} runs in account {account!r}", "give the rule's ARN as sourceArn from known values"))
+        elif actual != account:
+            issues.append(Issue(
+                f"{perm.urn} lets events.amazonaws.com invoke {fn.urn} only for source account {account!r}, but {rule.urn} "
+                f"runs in account {actual!r}; expected the rule's account, or no sourceAccount.", perm.urn))
+    return issues
+
+
+def permission_problems(ctx: Context, fn: Res, rule: Res, target: Res) -> list[Optional[Issue]]:
     assert ctx.stack is not None
     stack = ctx.stack
     issues: list[Optional[Issue]] = []
     for perm in stack.of_type(LAMBDA_PERMISSION):
-        linked = _links(stack, perm, "function", fn, _identifiers(fn))
+        linked = _links(stack, perm, "function", fn)
         if linked is None:
             issues.append(ctx.unknown_issue(perm, "function", f"whether it grants invoking {fn.urn}", "pass the function's name output"))
             continue
@@ -199,14 +255,17 @@ def permission_problems(ctx: Context, fn: Res, rule: Res) -> list[Optional[Issue
         if action is UNKNOWN or principal is UNKNOWN:
             issues.append(ctx.unknown_issue(perm, "action" if action is UNKNOWN else "principal", "what it grants", "set it literally"))
             continue
-        if action != "lambda:InvokeFunction" or principal != "events.amazonaws.com":
+        if not (isinstance(action, str) and action.lower() in _INVOKE_ACTIONS) or principal != "events.amazonaws.com":
             continue
         source = perm.get("sourceArn")
-        if source in (MISSING, None) or rule.urn in perm.property_dependencies.get("sourceArn", ()) or (
-            isinstance(source, str) and source in _identifiers(rule)
-        ):
-            return []
-        if source is UNKNOWN:
+        from_rule = None if source in (MISSING, None) else _links(stack, perm, "sourceArn", rule)
+        if source in (MISSING, None) or from_rule:
+            scope = _scope_issues(ctx, fn, rule, target, perm)
+            if not scope:
+                return []
+            issues.extend(scope)
+            continue
+        if from_rule is None:
             issues.append(ctx.unknown_issue(perm, "sourceArn", f"that it lets {rule.urn} invoke the function", "pass the rule's arn output"))
     if not any(issues):
         issues.append(Issue(
@@ -216,6 +275,18 @@ def permission_problems(ctx: Context, fn: Res, rule: Res) -> list[Optional[Issue
             fn.urn,
         ))
     return issues
+
+
+def throttle_issue(ctx: Context, fn: Res) -> Optional[Issue]:
+    """Why the function can never run however it is scheduled; None when it can."""
+    reserved = fn.get("reservedConcurrentExecutions")
+    if reserved is UNKNOWN:
+        return ctx.unknown_issue(fn, "reservedConcurrentExecutions", "that the audit function may run", "set it literally or leave it out")
+    if reserved == 0 and not isinstance(reserved, bool):
+        return Issue(
+            f"{fn.urn} has reservedConcurrentExecutions 0, which throttles every invocation, so the audit never runs; "
+            f"expected no reservation (-1) or a positive one.", fn.urn)
+    return None
 
 
 def validate_root_access_key_audit_scheduled(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -233,6 +304,10 @@ def validate_root_access_key_audit_scheduled(args: StackValidationArgs, report_v
         return
     pending: list[Optional[Issue]] = []
     for fn in functions:
+        throttled = throttle_issue(ctx, fn)
+        if throttled is not None:
+            pending.append(throttled)
+            continue
         issues = schedule_issues(ctx, fn)
         if not issues:
             return
@@ -242,15 +317,12 @@ def validate_root_access_key_audit_scheduled(args: StackValidationArgs, report_v
 
 def _role_of(ctx: Context, fn: Res) -> tuple[Optional[Res], Optional[Issue]]:
     assert ctx.stack is not None
-    linked = ctx.stack.linked(fn, "role", IAM_ROLE)
-    if linked:
-        return linked[0], None
+    resolution = ctx.stack.resolve(fn, "role", ctx.stack.of_type(IAM_ROLE), _IDENTIFIES)
+    if resolution.targets:
+        return resolution.targets[0], None
     role_arn = fn.get("role")
-    if role_arn is UNKNOWN:
-        return None, ctx.unknown_issue(fn, "role", "which role the audit function runs as", "pass the role's arn output")
-    for role in ctx.stack.of_type(IAM_ROLE):
-        if isinstance(role_arn, str) and role_arn in _identifiers(role):
-            return role, None
+    if resolution.reference.has_unknown:
+        return None, ctx.unknown_issue(fn, "role", "which role the audit function runs as", "pass the role's arn output alone")
     return None, Issue(f"{fn.urn} runs as role {role_arn!r}, which is not in this stack; expected the audit role to be managed with the function so the pack can judge it.", fn.urn)
 
 
@@ -264,9 +336,105 @@ def _documents_of(ctx: Context, role: Res) -> list[tuple[Res, str, Any]]:
             if isinstance(item, dict) and item.get("policy") not in (MISSING, None, ""):
                 docs.append((role, f"inline policy {item.get('name')!r}", item.get("policy")))
     for rp in ctx.stack.of_type(IAM_ROLE_POLICY):
-        if _links(ctx.stack, rp, "role", role, _identifiers(role)):
+        if _links(ctx.stack, rp, "role", role):
             docs.append((rp, "policy", rp.get("policy")))
     return docs
+
+
+ORG_ROLE_ENV = "AUDIT_ORG_ROLE_NAME"
+TOPIC_ENV = "AUDIT_SNS_TOPIC_ARN"
+# The role Organizations creates in every account it creates: an administrator, never an audit role.
+ADMIN_ROLE = "OrganizationAccountAccessRole"
+# Conditions that keep a role ARN with a wildcard account inside the organization.
+_ORG_SCOPE_KEYS = ("aws:resourceorgid", "aws:resourceorgpaths", "aws:resourceaccount")
+DELETE_ROOT_TASK = "root-task/IAMDeleteRootUserCredentials"
+_TASK_POLICY_RE = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/" + re.escape(DELETE_ROOT_TASK) + "$")
+_TASK_OPERATORS = ("stringequals", "arnequals", "stringlike", "arnlike")
+_IDENTIFIES_TOPIC = by_arn("arn", "id")
+
+
+def _env(fn: Res, key: str) -> Any:
+    environment = fn.get("environment")
+    if environment is UNKNOWN:
+        return UNKNOWN
+    variables = environment.get("variables", MISSING) if isinstance(environment, dict) else MISSING
+    if variables is UNKNOWN:
+        return UNKNOWN
+    return variables.get(key, MISSING) if isinstance(variables, dict) else MISSING
+
+
+def _statement_actions(raw: Any) -> list[str]:
+    return [a.lower() for a in (as_list(raw.get("Action")) or []) if isinstance(a, str)]
+
+
+def _statement_resources(raw: Any) -> list[str]:
+    return [r for r in (as_list(raw.get("Resource")) or []) if isinstance(r, str)]
+
+
+def _assume_role_problems(label: str, resources: list[str], condition_keys: set[str], role_name: Any) -> list[str]:
+    problems = []
+    for resource in resources:
+        name = resource.rpartition("/")[2]
+        account = resource.split(":")[4] if resource.count(":") >= 5 else "*"
+        if name == ADMIN_ROLE:
+            problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}', the organization's administrator role")
+        elif role_name in (MISSING, None, ""):
+            problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}' but the audit function has no {ORG_ROLE_ENV}, so it needs no role in other accounts")
+        elif isinstance(role_name, str) and name != role_name and not any(ch in name for ch in "*?"):
+            problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}', which is not the configured audit role {role_name!r}")
+        elif not re.fullmatch(r"\d{12}", account) and not condition_keys & set(_ORG_SCOPE_KEYS):
+            problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}' in any account, without a condition on aws:ResourceOrgID, aws:ResourceOrgPaths or aws:ResourceAccount keeping it in the organization")
+    return problems
+
+
+def _task_policy_problem(label: str, condition: Any) -> Optional[str]:
+    """None when every session sts:AssumeRoot may open is limited to deleting root credentials."""
+    named = False
+    if isinstance(condition, dict):
+        for op, block in condition.items():
+            base = str(op).partition(":")[2] or str(op)
+            if not isinstance(block, dict):
+                continue
+            for key, values in block.items():
+                if str(key).lower() != "sts:taskpolicyarn":
+                    continue
+                items = as_list(values) or []
+                if base.lower() not in _TASK_OPERATORS or not items or not all(isinstance(v, str) and _TASK_POLICY_RE.match(v) for v in items):
+                    return f"{label} grants 'sts:AssumeRoot' with an sts:TaskPolicyArn condition {op} {values!r} that allows other task policies"
+                named = True
+    if not named:
+        return f"{label} grants 'sts:AssumeRoot' without an sts:TaskPolicyArn condition naming {DELETE_ROOT_TASK}"
+    return None
+
+
+def scope_problems(ctx: Context, fn: Res, statement: Any) -> list[str]:
+    """Least-privilege problems the allow-list cannot see: which role, which topic, which root task."""
+    assert ctx.stack is not None
+    raw, label = statement.raw, statement.label
+    actions = _statement_actions(raw)
+    resources = _statement_resources(raw)
+    problems: list[str] = []
+    if "sts:assumerole" in actions:
+        role_name = _env(fn, ORG_ROLE_ENV)
+        if role_name is UNKNOWN:
+            ctx.report_issues([ctx.unknown_issue(fn, f"environment variable {ORG_ROLE_ENV}", "which role the audit may assume", "set it from the literal config value")])
+        problems.extend(_assume_role_problems(label, resources, narrowing_condition_keys(raw.get("Condition")), role_name))
+    if "sns:publish" in actions:
+        alert = _env(fn, TOPIC_ENV)
+        # The topic the function is told to publish to; the stack's own topics when it is told none.
+        topics = [t for t in ctx.stack.of_type(TOPIC) if (isinstance(alert, str) and _IDENTIFIES_TOPIC(alert, t))
+                  or (alert is UNKNOWN and ctx.stack.refers_to(fn, "environment", t, _IDENTIFIES_TOPIC))
+                  or alert in (MISSING, None, "")]
+        for resource in resources:
+            if resource == "*":
+                continue  # the allow-list already reports it as wider than a topic
+            if not (resource == alert or any(_IDENTIFIES_TOPIC(resource, t) for t in topics)):
+                problems.append(f"{label} grants 'sns:Publish' on '{resource}', which is not the alert topic the audit publishes to ({TOPIC_ENV})")
+    if "sts:assumeroot" in actions:
+        problem = _task_policy_problem(label, raw.get("Condition"))
+        if problem:
+            problems.append(problem)
+    return problems
 
 
 def validate_audit_role_least_privilege(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -290,11 +458,11 @@ def validate_audit_role_least_privilege(args: StackValidationArgs, report_violat
             for problem in problems:
                 ctx.report(f"{owner.urn} has a {label} that {problem}; expected a valid IAM policy document.", owner.urn)
             for statement in statements:
-                for problem in grant_problems(statement, ALLOWED_GRANTS):
+                for problem in grant_problems(statement, ALLOWED_GRANTS) + scope_problems(ctx, fn, statement):
                     ctx.report(f"{owner.urn} {problem}; expected only the grants the audit needs, scoped by resource or condition.", owner.urn)
         managed = [m for m in (role.get("managedPolicyArns") if isinstance(role.get("managedPolicyArns"), list) else [])]
         for att in ctx.stack.of_type(IAM_ROLE_POLICY_ATTACHMENT):
-            if _links(ctx.stack, att, "role", role, _identifiers(role)):
+            if _links(ctx.stack, att, "role", role):
                 managed.append(att.get("policyArn"))
         for arn in managed:
             if arn is UNKNOWN:

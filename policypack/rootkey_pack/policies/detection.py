@@ -6,8 +6,8 @@ have no alarm state, no CIS mapping and no metric history."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Optional
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -18,20 +18,37 @@ from pulumi_policy import (
 
 from .. import metadata as md
 from .. import samples
-from ..alarm_eval import MetricSpec, evaluate_alarm
+from ..alarm_eval import MetricSpec, evaluate_alarm, single_metric_view
+from ..regions import provider_regions, region_of
 from ..base import Context, Issue, stack_context, stack_policy
 from ..cloudtrail import log_group_name_from_arn, trail_findings
-from ..config import EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD
-from ..filter_pattern import PatternError, matches, parse
-from ..types import LOG_GROUP, METRIC_ALARM, METRIC_FILTER, TRAIL
-from ..values import MISSING, UNKNOWN, Res, contains_unknown
+from ..config import EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD, PARTITION
+from ..filter_pattern import ClassVerdict, PatternError, judge_class, matches, parse
+from ..iam_eval import arn_match, as_list, parse_document
+from ..types import (
+    BUCKET_POLICY,
+    IAM_ROLE,
+    IAM_ROLE_POLICY,
+    LAMBDA_FUNCTION,
+    LOG_GROUP,
+    METRIC_ALARM,
+    METRIC_FILTER,
+    ORGANIZATION,
+    SSM_INCIDENTS_RESPONSE_PLAN,
+    TOPIC,
+    TRAIL,
+)
+from .delivery import Publisher, _actions_cover, resource_policy_problem
+from ..values import MISSING, UNKNOWN, Res, by_arn, by_props, contains_unknown
 
 ROOT_KEY_EXAMPLE = '{ ($.userIdentity.type = "Root") && ($.eventName = "CreateAccessKey") }'
 CIS_EXAMPLE = '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }'
-DETECTION_TYPES = (METRIC_FILTER, METRIC_ALARM, LOG_GROUP, TRAIL)
+DETECTION_TYPES = (METRIC_FILTER, METRIC_ALARM, LOG_GROUP, TRAIL, IAM_ROLE, IAM_ROLE_POLICY, ORGANIZATION, BUCKET_POLICY)
+DETECTION_KEYS = (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD, PARTITION)
 HOW_LITERAL = "set it from a literal value"
 # Alarm actions that reach a person or a responder: SNS topics, Lambda functions, Systems Manager OpsItems/incidents.
 _NOTIFYING_ACTION_RE = re.compile(r"^arn:aws[a-z-]*:(sns|lambda|ssm|ssm-incidents):")
+_NOTIFYING_TYPES = (TOPIC, LAMBDA_FUNCTION, SSM_INCIDENTS_RESPONSE_PLAN)
 
 CREATION_ALARMED = md.PolicyMeta(
     name="root-access-key-creation-alarmed",
@@ -69,8 +86,8 @@ class FilterCheck:
     res: Res
     pattern: object
     error: Optional[str] = None
-    missed: tuple[str, ...] = ()
-    extra: tuple[str, ...] = ()
+    missed: tuple[tuple[str, ClassVerdict], ...] = ()  # (event class name, verdict not TRUE)
+    extra: tuple[str, ...] = ()  # sample names it matches but must not
     unknown: bool = False
 
     @property
@@ -78,18 +95,15 @@ class FilterCheck:
         return self.error is None and not self.missed and not self.extra
 
 
-
-def check_filter(res: Res, expectation: samples.Expectation) -> FilterCheck:
+def check_filter(res: Res, expectation: samples.Expectation, partition: str) -> FilterCheck:
     pattern = res.get("pattern")
     if pattern is UNKNOWN:
         return FilterCheck(res, pattern, unknown=True)
     try:
         parsed = parse(pattern)
-        # One entry per sample: the first of the sample and its variant that the pattern gets wrong, if any.
-        missed = tuple(
-            miss for name in expectation.must_match
-            if (miss := next((v for v, event in samples.load_with_variants(name) if not matches(parsed, event)), None))
-        )
+        verdicts = ((name, judge_class(parsed, samples.event_class(name, partition))) for name in expectation.must_match)
+        missed = tuple((name, v) for name, v in verdicts if v.value is not True)
+        # Noise is judged on the samples and their variants: one entry per sample the pattern wrongly matches.
         extra = tuple(
             hit for name in expectation.must_not_match
             if (hit := next((v for v, event in samples.load_with_variants(name) if matches(parsed, event)), None))
@@ -102,22 +116,28 @@ def check_filter(res: Res, expectation: samples.Expectation) -> FilterCheck:
 def _closest(checks: list[FilterCheck], expectation: samples.Expectation) -> list[FilterCheck]:
     """The filters worth explaining: unparseable ones, and those nearest to the expectation.
 
-    Nearest means matching the most required events, then the fewest forbidden ones; a filter that matches none of
-    the required events (such as the denied-attempt filter) is another control and is not explained.
+    Nearest means matching the most required classes in full, then the fewest forbidden samples; a filter that
+    matches no event of any required class (such as the denied-attempt filter for the created one) is another
+    control and is not explained.
     """
     broken = [c for c in checks if not c.unknown and c.error is not None]
-
-    def missed_samples(check: FilterCheck) -> int:
-        # A filter that matches a sample but not its variant is pinned to incidental fields: worth explaining.
-        return sum(1 for name in check.missed if not name.endswith(samples.VARIANT_SUFFIX))
-
-    partial = [c for c in checks if not c.unknown and c.error is None and missed_samples(c) < len(expectation.must_match)]
+    never = lambda c: sum(1 for _, v in c.missed if v.value is False)  # noqa: E731
+    partial = [c for c in checks if not c.unknown and c.error is None and never(c) < len(expectation.must_match)]
     if partial:
-        best_missed = min(len(c.missed) for c in partial)
-        partial = [c for c in partial if len(c.missed) == best_missed]
+        # Fewest classes missed, then fewest missed entirely: a filter that depends on a free field is nearer.
+        best_missed = min((len(c.missed), never(c)) for c in partial)
+        partial = [c for c in partial if (len(c.missed), never(c)) == best_missed]
         best_extra = min(len(c.extra) for c in partial)
         partial = [c for c in partial if len(c.extra) == best_extra]
     return broken + partial
+
+
+def _missed_text(name: str, verdict: ClassVerdict) -> str:
+    what = f"every {samples.CLASS_DESCRIPTIONS[name]}"
+    if verdict.value is False:
+        return f"{what} (it matches none of them)"
+    fields = ", ".join(verdict.depends_on)
+    return f"{what} (whether it matches depends on {fields}, which is not the same in every such event)"
 
 
 def _filter_issue(check: FilterCheck, expectation: samples.Expectation, example: str) -> Issue:
@@ -126,20 +146,179 @@ def _filter_issue(check: FilterCheck, expectation: samples.Expectation, example:
     if check.error is not None:
         return Issue(f"{subject} that the pack cannot evaluate ({check.error}); {expected}.", check.res.urn)
     if check.missed:
-        missed = ", ".join(samples.describe(n) for n in check.missed)
+        missed = "; nor ".join(_missed_text(n, v) for n, v in check.missed)
         return Issue(f"{subject} that does not match {missed}; {expected}.", check.res.urn)
     extra = ", ".join(samples.describe(n) for n in check.extra)
     return Issue(f"{subject} that also matches {extra}, so its alarm would be noise; {expected} and nothing else.", check.res.urn)
 
 
-def _feeds(trail: Res, groups: list[Res], names: set[str]) -> Optional[bool]:
-    linked = trail.property_dependencies.get("cloudWatchLogsGroupArn", ())
-    if any(g.urn in linked for g in groups):
+_LOG_GROUP_NAME = by_props("name")
+_LOG_GROUP_ARN = by_arn("arn")
+
+
+def _feeds(ctx: Context, trail: Res, groups: list[Res], names: set[str]) -> Optional[bool]:
+    """Whether the trail delivers to one of these log groups: by its known ARN, or by the single link of an unknown one."""
+    assert ctx.stack is not None
+    ref = ctx.stack.reference(trail, "cloudWatchLogsGroupArn")
+    if any(log_group_name_from_arn(v) in names for v in ref.known):
         return True
-    arn = trail.get("cloudWatchLogsGroupArn")
-    if arn is UNKNOWN:
+    if not ref.has_unknown:
+        return False
+    urns = {g.urn for g in groups}
+    if ref.stand_in is not None:
+        return ref.stand_in in urns
+    return None if not ref.links or urns & set(ref.links) else False
+
+
+CLOUDTRAIL = "cloudtrail.amazonaws.com"
+DELIVERY_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+_ROLE_ID = by_arn("arn", "name", "id")
+_GROUP_ARN_RE = re.compile(r"^(arn:(aws[a-z-]*):logs:([a-z0-9-]+):(\d{12}):log-group:[^:]+)(:\*)?$")
+
+
+def _trail_identity(trail: Res) -> tuple[Optional[str], Optional[str], Optional[str]]:
+    """(log group ARN without ':*', account, trail ARN) from the trail's known values."""
+    match = _GROUP_ARN_RE.match(trail.get("cloudWatchLogsGroupArn")) if isinstance(trail.get("cloudWatchLogsGroupArn"), str) else None
+    if not match:
+        return None, None, trail.get("arn") if isinstance(trail.get("arn"), str) else None
+    group, partition, region, account = match.group(1), match.group(2), match.group(3), match.group(4)
+    arn = trail.get("arn")
+    name = trail.get("name")
+    if not isinstance(arn, str):
+        arn = f"arn:{partition}:cloudtrail:{region}:{account}:trail/{name}" if isinstance(name, str) and name else None
+    return group, account, arn
+
+
+def _role_documents(ctx: Context, role: Res) -> list[tuple[Res, Any]]:
+    assert ctx.stack is not None
+    docs: list[tuple[Res, Any]] = []
+    inline = role.get("inlinePolicies")
+    for item in inline if isinstance(inline, list) else []:
+        if isinstance(item, dict) and item.get("policy") not in (MISSING, None, ""):
+            docs.append((role, item.get("policy")))
+    for rp in ctx.stack.of_type(IAM_ROLE_POLICY):
+        if ctx.stack.refers_to(rp, "role", role, _ROLE_ID):
+            docs.append((rp, rp.get("policy")))
+    return docs
+
+
+def _group_arn_for(resource: str, group_arn: Optional[str], group_name: Optional[str]) -> Optional[str]:
+    """The log group ARN to test `resource` against: the known one, or one built from the known group name in the
+    partition, region and account the resource itself names (only name and stream are judged then)."""
+    if group_arn is not None:
+        return group_arn
+    parts = resource.split(":", 5)
+    if group_name is None or len(parts) != 6 or parts[2] != "logs":
         return None
-    return log_group_name_from_arn(arn) in names
+    return f"{parts[0]}:{parts[1]}:logs:{parts[3]}:{parts[4]}:log-group:{group_name}"
+
+
+def _streams(group: str, organization: bool) -> dict[str, str]:
+    """The streams CloudTrail writes in the group: <account>_CloudTrail_<region> for the trail's own account, and
+    <organization id>_<member account>_CloudTrail_<region> for the members of an organization trail."""
+    parts = group.split(":")
+    region, account = (parts[3], parts[4]) if len(parts) > 4 else ("us-east-1", "111122223333")
+    streams = {"own": f"{group}:log-stream:{account}_CloudTrail_{region}"}
+    if organization:
+        streams["member"] = f"{group}:log-stream:o-a1b2c3d4e5_444455556666_CloudTrail_{region}"
+    return streams
+
+
+def _grants_streams(documents: list[Any], group_arn: Optional[str], group_name: Optional[str], organization: bool) -> list[str]:
+    """The delivery actions no Allow grants on every stream the trail writes, or that a Deny takes away."""
+    missing = []
+    kinds = ("own", "member") if organization else ("own",)
+    for action in DELIVERY_ACTIONS:
+        covered = {kind: False for kind in kinds}
+        denied = False
+        for document in documents:
+            parsed = parse_document(document)
+            for st in parsed.statements:
+                raw = st.raw
+                if not _actions_cover(raw, action) or "NotResource" in raw:
+                    continue
+                resources = [r for r in (as_list(raw.get("Resource")) or []) if isinstance(r, str)]
+                hits = [kind for kind in kinds if any(
+                    r == "*" or ((group := _group_arn_for(r, group_arn, group_name)) is not None and arn_match(r, _streams(group, organization)[kind]))
+                    for r in resources)]
+                if raw.get("Effect") == "Deny" and hits:
+                    denied = True
+                elif raw.get("Effect") == "Allow" and raw.get("Condition") in (MISSING, None, {}):
+                    covered.update({kind: True for kind in hits})
+        if denied or not all(covered.values()):
+            missing.append(action)
+    return missing
+
+
+def _organization_wide(ctx: Context, trail: Res) -> bool:
+    """Whether the trail's bucket takes logs under an organization id: the detection covers the organization."""
+    assert ctx.stack is not None
+    for bp in ctx.stack.of_type(BUCKET_POLICY):
+        policy = bp.get("policy")
+        if isinstance(policy, str) and re.search(r"/AWSLogs/o-[a-z0-9]{10,32}/", policy):
+            linked = set(bp.property_dependencies.get("bucket", ())) & set(trail.property_dependencies.get("s3BucketName", ()))
+            if linked or (isinstance(bp.get("bucket"), str) and bp.get("bucket") == trail.get("s3BucketName")):
+                return True
+    return False
+
+
+def trail_delivery_issues(ctx: Context, trail: Res) -> list[Optional[Issue]]:
+    """Why the trail cannot deliver to its log group: its role's trust and grants, its organization scope."""
+    assert ctx.stack is not None
+    issues: list[Optional[Issue]] = []
+    expected = "expected a role trusting cloudtrail.amazonaws.com with logs:CreateLogStream and logs:PutLogEvents on the log group's streams"
+    roles = ctx.stack.resolve(trail, "cloudWatchLogsRoleArn", ctx.stack.of_type(IAM_ROLE), _ROLE_ID)
+    role_value = trail.get("cloudWatchLogsRoleArn")
+    group_arn, account, trail_arn = _trail_identity(trail)
+    linked_groups = ctx.stack.resolve(trail, "cloudWatchLogsGroupArn", ctx.stack.of_type(LOG_GROUP), _LOG_GROUP_ARN).targets
+    group_name = next((g.get("name") for g in linked_groups if isinstance(g.get("name"), str)), None) if group_arn is None else None
+    if role_value in (MISSING, None, ""):
+        issues.append(Issue(f"{trail.urn} has no cloudWatchLogsRoleArn, so CloudTrail cannot write to its log group; {expected}.", trail.urn))
+    elif not roles.targets:
+        if roles.open or roles.reference.has_unknown:
+            issues.append(ctx.unknown_issue(trail, "cloudWatchLogsRoleArn", "which role delivers its events", "pass the role's arn output alone"))
+        else:
+            issues.append(Issue(f"{trail.urn} delivers through role {role_value!r}, which is not in this stack, so the pack cannot verify it; {expected}.", trail.urn))
+    for role in roles.targets:
+        documents = _role_documents(ctx, role)
+        if trail_arn is None and group_name is not None and isinstance(trail.get("name"), str):
+            # The log group's ARN is unknown: the role's own grant on it names the account and region.
+            for _, document in documents:
+                for value in re.findall(r"arn:(aws[a-z-]*):logs:([a-z0-9-]+):(\d{12}):log-group:" + re.escape(group_name) + r"[:\"]", document if isinstance(document, str) else ""):
+                    trail_arn, account = f"arn:{value[0]}:cloudtrail:{value[1]}:{value[2]}:trail/{trail.get('name')}", value[2]
+                    break
+        trust = role.get("assumeRolePolicy")
+        if trust is UNKNOWN or contains_unknown(trust):
+            issues.append(ctx.unknown_issue(role, "assumeRolePolicy", f"that CloudTrail may assume it for {trail.urn}", "build it with json.dumps from known values"))
+        else:
+            why = resource_policy_problem(trust, "trust policy", ("sts:AssumeRole",), Publisher(trail, CLOUDTRAIL, {"aws:sourcearn": trail_arn, "aws:sourceaccount": account}), need_allow=True)
+            if why:
+                issues.append(Issue(f"{role.urn}, the delivery role of {trail.urn}, cannot be assumed by {CLOUDTRAIL} because {why}; {expected}.", role.urn))
+        if any(d is UNKNOWN or contains_unknown(d) for _, d in documents):
+            issues.append(ctx.unknown_issue(role, "policy", f"that it lets {trail.urn} write to its log group", "build the policy with json.dumps from known values"))
+        elif group_arn is None and group_name is None:
+            issues.append(ctx.unknown_issue(trail, "cloudWatchLogsGroupArn", f"which log group streams {role.urn} must grant", "pass the log group ARN built from its known name"))
+        else:
+            missing = _grants_streams([d for _, d in documents], group_arn, group_name, trail.get("isOrganizationTrail") is True)
+            if missing:
+                issues.append(Issue(
+                    f"{role.urn}, the delivery role of {trail.urn}, does not grant {' and '.join(missing)} on every stream of "
+                    f"{group_arn or group_name} without conditions (or a Deny takes it away); {expected}.", role.urn))
+    organization_trail = trail.get("isOrganizationTrail")
+    if organization_trail is not True and organization_trail is not UNKNOWN and _organization_wide(ctx, trail):
+        issues.append(Issue(
+            f"{trail.urn} is not an organization trail (isOrganizationTrail is not true) but its bucket takes the "
+            f"organization's logs, so the detection no longer covers member accounts; expected isOrganizationTrail true.", trail.urn))
+    if organization_trail is True:
+        for org in ctx.stack.of_type(ORGANIZATION):
+            principals = org.get("awsServiceAccessPrincipals")
+            if principals is UNKNOWN or contains_unknown(principals):
+                issues.append(ctx.unknown_issue(org, "awsServiceAccessPrincipals", f"that {trail.urn} keeps its organization access", "list the principals literally"))
+            elif CLOUDTRAIL not in (principals if isinstance(principals, list) else []):
+                issues.append(Issue(
+                    f"{org.urn} does not list {CLOUDTRAIL} in awsServiceAccessPrincipals, which the organization trail "
+                    f"{trail.urn} depends on; expected {CLOUDTRAIL} kept there while the trail is an organization trail.", org.urn))
+    return issues
 
 
 def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
@@ -147,10 +326,9 @@ def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
     assert ctx.stack is not None
     external = set(ctx.settings[EXTERNAL_LOG_GROUPS])
     name = filt.get("logGroupName")
-    groups = ctx.stack.linked(filt, "logGroupName", LOG_GROUP)
-    if not groups and isinstance(name, str):
-        groups = [g for g in ctx.stack.of_type(LOG_GROUP) if g.get("name") == name]
-    names = {n for n in [name] + [g.get("name") for g in groups] if isinstance(n, str) and n}
+    # A known name is the log group, whatever the filter links to; an unknown one is its single linked log group.
+    groups = list(ctx.stack.resolve(filt, "logGroupName", ctx.stack.of_type(LOG_GROUP), _LOG_GROUP_NAME).targets)
+    names = {n for n in ([name] if isinstance(name, str) else [g.get("name") for g in groups]) if isinstance(n, str) and n}
     if names & external:
         return []
     if name is UNKNOWN and not groups:
@@ -160,7 +338,7 @@ def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
     issues: list[Optional[Issue]] = []
     feeding: list[Res] = []
     for trail in ctx.stack.of_type(TRAIL):
-        feeds = _feeds(trail, groups, names)
+        feeds = _feeds(ctx, trail, groups, names)
         if feeds is None:
             issues.append(ctx.unknown_issue(trail, "cloudWatchLogsGroupArn", f"whether it feeds the log group of {filt.urn}", "pass the LogGroup's arn output so the engine records the dependency"))
         elif feeds:
@@ -180,6 +358,7 @@ def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
         findings = trail_findings(trail.props)
         problems = [f for f in findings if f.problem]
         unknowns = [ctx.unknown_issue(trail, f.unknown_property or "", "that the trail delivers root CreateAccessKey events from every region", HOW_LITERAL) for f in findings if f.unknown_property]
+        unknowns.extend(trail_delivery_issues(ctx, trail))
         if not problems and all(u is None for u in unknowns):
             return []
         trail_issues.extend(unknowns)
@@ -190,8 +369,23 @@ def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
     return trail_issues
 
 
-def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res) -> list[Optional[Issue]]:
+def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res, regions: Mapping[str, Any]) -> list[Optional[Issue]]:
     issues: list[Optional[Issue]] = []
+    # A metric lives in the region of the filter that publishes it; an alarm anywhere else never sees a datapoint.
+    filter_region, alarm_region = region_of(filt, regions), region_of(alarm, regions)
+    if filter_region is UNKNOWN or alarm_region is UNKNOWN:
+        issues.append(ctx.unknown_issue(filt if filter_region is UNKNOWN else alarm, "region", f"that {alarm.urn} is in the region {filt.urn} publishes to", "set the provider's region literally"))
+    elif (filter_region is None) != (alarm_region is None):
+        issues.append(Issue(
+            f"{alarm.urn} is in region {alarm_region or 'of the default provider'!r} but {filt.urn} publishes its metric in "
+            f"{filter_region or 'the default provider region'!r}, and the pack cannot tell that they are the same (set "
+            f"the region on both or on neither); expected an alarm that a single event of {filt.urn} "
+            f"moves to ALARM.", alarm.urn))
+    elif filter_region != alarm_region:
+        issues.append(Issue(
+            f"{alarm.urn} is in region {alarm_region!r} but {filt.urn} publishes its metric in {filter_region!r}, so the "
+            f"alarm never sees a datapoint; expected an alarm that a single event "
+            f"of {filt.urn} moves to ALARM.", alarm.urn))
     for finding in evaluate_alarm(alarm.props, spec, ctx.settings[MAX_ALARM_PERIOD]):
         if finding.unknown_property:
             owner = filt if finding.unknown_property.startswith("metricTransformation") else alarm
@@ -199,12 +393,18 @@ def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res) -> list[
         else:
             issues.append(Issue(f"{alarm.urn} {finding.problem}; expected an alarm that a single event of {filt.urn} moves to ALARM.", alarm.urn))
     actions = alarm.get("alarmActions")
-    linked = alarm.property_dependencies.get("alarmActions", ())
+    assert ctx.stack is not None
+    ref = ctx.stack.reference(alarm, "alarmActions")
+    notifies = any(isinstance(a, str) and _NOTIFYING_ACTION_RE.match(a) for a in ref.known) or (
+        ref.stand_in is not None and ctx.stack.type_of(ref.stand_in) in _NOTIFYING_TYPES
+    )
     if actions in (MISSING, None) or actions == []:
         issues.append(Issue(f"{alarm.urn} has no alarmActions, so it notifies nobody; expected the alert SNS topic's ARN.", alarm.urn))
-    elif (actions is UNKNOWN or contains_unknown(actions)) and not linked:
+    elif notifies:
+        pass
+    elif ref.has_unknown and ref.stand_in is None:
         issues.append(ctx.unknown_issue(alarm, "alarmActions", "that the alarm notifies someone", "pass the topic's arn output so the engine records the dependency"))
-    elif not linked and not any(isinstance(a, str) and _NOTIFYING_ACTION_RE.match(a) for a in (actions if isinstance(actions, list) else [actions])):
+    else:
         # Known actions that notify nobody ("", an EC2 reboot, an Auto Scaling policy) must not count as alerting.
         issues.append(Issue(
             f"{alarm.urn} has alarmActions {actions!r}, none of which notifies anyone; expected the alert SNS topic's ARN "
@@ -212,24 +412,41 @@ def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res) -> list[
     return issues
 
 
+def _as_single_metric(alarm: Res) -> Res:
+    """A metricQueries alarm seen with its one query's metric name and namespace (links included), to find it."""
+    if alarm.get("metricQueries") in (MISSING, None, []):
+        return alarm
+    view, _ = single_metric_view(alarm.props)
+    if view is None:
+        view = dict(alarm.props)
+        queries = alarm.get("metricQueries")
+        if isinstance(queries, list) and queries and isinstance(queries[0], dict) and isinstance(queries[0].get("metric"), dict):
+            view.update({k: queries[0]["metric"].get(k, MISSING) for k in ("metricName", "namespace")})
+    linked = alarm.property_dependencies.get("metricQueries", ())
+    deps = {**alarm.property_dependencies, "metricName": linked, "namespace": linked} if linked else alarm.property_dependencies
+    return replace(alarm, props=view, property_dependencies=deps)
+
+
 def watching_alarms(ctx: Context, filt: Res, spec: MetricSpec) -> tuple[list[Res], list[Optional[Issue]]]:
-    """Alarms on the filter's metric, matched by known name+namespace or by a propertyDependencies link."""
+    """Alarms on the filter's metric: by known name and namespace, or by the single link of an unknown one."""
     assert ctx.stack is not None
     found: list[Res] = []
     unknowns: list[Optional[Issue]] = []
     for alarm in ctx.stack.of_type(METRIC_ALARM):
-        linked = filt.urn in alarm.property_dependencies.get("metricName", ()) or filt.urn in alarm.property_dependencies.get("namespace", ())
-        name, namespace = alarm.get("metricName"), alarm.get("namespace")
-        if linked or (name == spec.name and namespace == spec.namespace and isinstance(name, str)):
+        alarm = _as_single_metric(alarm)
+        # Known name and namespace are judged as values; an unknown one counts when its single link is this filter.
+        name_ok = ctx.stack.refers_to(alarm, "metricName", filt, lambda v, _: v == spec.name)
+        namespace_ok = ctx.stack.refers_to(alarm, "namespace", filt, lambda v, _: v == spec.namespace)
+        if name_ok and namespace_ok:
             found.append(alarm)
-        elif name is UNKNOWN or namespace is UNKNOWN:
-            unknowns.append(ctx.unknown_issue(alarm, "metricName" if name is UNKNOWN else "namespace", f"whether it watches the metric of {filt.urn}", "pass the metric name and namespace as literal strings"))
+        elif name_ok is not False and namespace_ok is not False:
+            unknowns.append(ctx.unknown_issue(alarm, "metricName" if name_ok is None else "namespace", f"whether it watches the metric of {filt.urn}", "pass the metric name and namespace as literal strings"))
     return found, unknowns
 
 
-def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: str, control: str) -> None:
+def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: str, control: str, regions: Mapping[str, Any]) -> None:
     assert ctx.stack is not None
-    checks = [check_filter(f, expectation) for f in ctx.stack.of_type(METRIC_FILTER)]
+    checks = [check_filter(f, expectation, ctx.settings[PARTITION]) for f in ctx.stack.of_type(METRIC_FILTER)]
     candidates: list[FilterCheck] = []
     for check in checks:
         if check.unknown:
@@ -263,7 +480,7 @@ def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: 
         alarms, alarm_unknowns = watching_alarms(ctx, filt, spec)
         best: Optional[list[Optional[Issue]]] = None
         for alarm in alarms:
-            found = alarm_issues(ctx, filt, spec, alarm)
+            found = alarm_issues(ctx, filt, spec, alarm, regions)
             if all(i is None for i in found):
                 best = []
                 break
@@ -287,18 +504,20 @@ def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: 
 
 
 def validate_root_access_key_creation_alarmed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    ctx = stack_context(CREATION_ALARMED, args, report_violation, (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD), DETECTION_TYPES)
+    ctx = stack_context(CREATION_ALARMED, args, report_violation, DETECTION_KEYS, DETECTION_TYPES)
     if ctx is not None:
-        evaluate_detection(ctx, samples.ROOT_ACCESS_KEY_FILTER, ROOT_KEY_EXAMPLE, "a root CreateAccessKey metric filter")
+        regions = provider_regions(args.resources, (METRIC_FILTER, METRIC_ALARM))
+        evaluate_detection(ctx, samples.ROOT_ACCESS_KEY_FILTER, ROOT_KEY_EXAMPLE, "a root CreateAccessKey metric filter", regions)
 
 
 def validate_cis_root_usage_alarmed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    ctx = stack_context(CIS_ROOT_USAGE, args, report_violation, (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD), DETECTION_TYPES)
+    ctx = stack_context(CIS_ROOT_USAGE, args, report_violation, DETECTION_KEYS, DETECTION_TYPES)
     if ctx is not None:
-        evaluate_detection(ctx, samples.CIS_ROOT_USAGE_FILTER, CIS_EXAMPLE, "the CIS root-usage metric filter")
+        regions = provider_regions(args.resources, (METRIC_FILTER, METRIC_ALARM))
+        evaluate_detection(ctx, samples.CIS_ROOT_USAGE_FILTER, CIS_EXAMPLE, "the CIS root-usage metric filter", regions)
 
 
 ROOT_ACCESS_KEY_CREATION_ALARMED = stack_policy(
-    CREATION_ALARMED, validate_root_access_key_creation_alarmed, (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD)
+    CREATION_ALARMED, validate_root_access_key_creation_alarmed, DETECTION_KEYS
 )
-CIS_ROOT_USAGE_ALARMED = stack_policy(CIS_ROOT_USAGE, validate_cis_root_usage_alarmed, (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD))
+CIS_ROOT_USAGE_ALARMED = stack_policy(CIS_ROOT_USAGE, validate_cis_root_usage_alarmed, DETECTION_KEYS)

@@ -4,6 +4,7 @@ AWS-GR_RESTRICT_ROOT_USER_ACCESS_KEYS)."""
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from pulumi_policy import (
@@ -17,17 +18,20 @@ from pulumi_policy import (
 from .. import metadata as md
 from ..base import (
     Context,
+    Issue,
     resource_context,
     resource_policy,
     stack_context,
     stack_policy,
 )
-from ..config import PARTITION
-from ..iam_eval import root_access_key_denial, validate_scp
-from ..types import SCP, SCP_ATTACHMENT
-from ..values import MISSING, UNKNOWN, Res
+from ..config import MANAGEMENT_ACCOUNT, PARTITION
+from ..account_sets import Universe
+from ..iam_eval import root_access_key_denial, scp_denied_accounts, validate_scp
+from ..types import ACCOUNT, ORGANIZATION, ORGANIZATIONAL_UNIT, SCP, SCP_ATTACHMENT
+from ..values import MISSING, UNKNOWN, Res, by_props
 
 SCP_TYPE = "SERVICE_CONTROL_POLICY"
+PREVENTION_TYPES = (SCP, SCP_ATTACHMENT, ORGANIZATION)
 EXPECTED_SCP = (
     "expected a SERVICE_CONTROL_POLICY with a Deny statement for iam:CreateAccessKey on Resource \"*\" whose only "
     "condition is ArnLike/StringLike aws:PrincipalArn \"arn:aws:iam::*:root\""
@@ -73,33 +77,101 @@ def _is_scp(ctx: Context, res: Res) -> Optional[bool]:
     return kind in (MISSING, None, "", SCP_TYPE)
 
 
-def _policy_ids(res: Res) -> set[str]:
-    return {v for v in (res.get("id"), res.get("arn")) if isinstance(v, str) and v}
+_KNOWN_ID = by_props("id", "arn")
 
 
-def attachments_of(ctx: Context, policy: Res) -> list[Res]:
-    """PolicyAttachments of this SCP: linked through propertyDependencies (new policy) or by its known id."""
+def _POLICY_ID(value: object, policy: Res) -> bool:
+    """A policyId names the policy by its id, which is also the last part of its ARN (.../service_control_policy/p-...),
+    so a deployed policy is recognised even where the id itself is not among the outputs."""
+    arn = policy.get("arn")
+    return _KNOWN_ID(value, policy) or (
+        isinstance(value, str) and bool(value) and isinstance(arn, str) and arn.rpartition("/")[2] == value
+    )
+
+
+HOW_LINK = "pass the policy's id output alone, not a value computed from several resources"
+
+
+def attachments_of(ctx: Context, policy: Res) -> tuple[list[Res], list[Res]]:
+    """PolicyAttachments whose policyId is this SCP (by its known id, or by the single link of an unknown policyId),
+    and those whose unknown policyId could be it but is computed from several resources."""
     assert ctx.stack is not None
-    ids = _policy_ids(policy)
-    found = []
+    found: list[Res] = []
+    undecided: list[Res] = []
     for att in ctx.stack.of_type(SCP_ATTACHMENT):
-        linked = policy.urn in att.property_dependencies.get("policyId", ())
-        policy_id = att.get("policyId")
-        if linked or (isinstance(policy_id, str) and policy_id in ids):
+        state = ctx.stack.refers_to(att, "policyId", policy, _POLICY_ID)
+        if state:
             found.append(att)
-    return found
+        elif state is None:
+            undecided.append(att)
+    return found, undecided
 
 
-def _target_problem(att: Res) -> Optional[str]:
+_ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+# An unknown targetId computed from one of these is an OU or a member account: never the management account.
+_MEMBER_TARGET_TYPES = (ORGANIZATIONAL_UNIT, ACCOUNT)
+
+
+def management_account(ctx: Context) -> Optional[str]:
+    """The organization's management account: the policy config, else a known masterAccountId of an Organization
+    in the stack (the program manages or adopts it). None when the pack cannot know it."""
+    assert ctx.stack is not None
+    configured = ctx.settings[MANAGEMENT_ACCOUNT]
+    if configured:
+        return str(configured)
+    for org in ctx.stack.of_type(ORGANIZATION):
+        master = org.get("masterAccountId")
+        if isinstance(master, str) and _ACCOUNT_ID_RE.match(master):
+            return master
+    return None
+
+
+def _target_issue(ctx: Context, att: Res, management: Optional[str]) -> Optional[Issue]:
+    """Why this attachment does not apply the SCP to any member account; None when it does."""
+    assert ctx.stack is not None
     target = att.get("targetId")
-    if target is UNKNOWN or (isinstance(target, str) and target.strip()):
-        # An unknown target id is still a target: the engine only leaves it unknown when it comes from a resource.
+    if target is UNKNOWN:
+        ref = ctx.stack.reference(att, "targetId")
+        if ref.stand_in is not None and ctx.stack.type_of(ref.stand_in) in _MEMBER_TARGET_TYPES:
+            return None
+        return ctx.unknown_issue(att, "targetId", "that it attaches the SCP where it applies (not the management account)",
+                                 "pass the root, OU or account id literally, or an OU's or member account's id output")
+    if not (isinstance(target, str) and target.strip()):
+        return Issue(f"{att.urn} has targetId {target!r}; expected the organization root, an OU or an account id.", att.urn)
+    if not _ACCOUNT_ID_RE.match(target):
         return None
-    return f"{att.urn} has targetId {target!r}; expected the organization root, an OU or an account id"
+    if management is None:
+        return Issue(
+            f"{att.urn} attaches the SCP to account {target}, and the pack cannot tell whether that is the "
+            f"organization's management account, where SCPs never apply; expected managementAccountId in the "
+            f"'{ctx.meta.name}' policy config (or an {ORGANIZATION} in this stack with a known masterAccountId).", att.urn)
+    if target == management:
+        return Issue(
+            f"{att.urn} attaches the SCP to the organization's management account {target}, where SCPs never apply; "
+            f"expected the organization root, an OU or a member account.", att.urn)
+    return None
+
+
+def _jointly_denied(ctx: Context, partial: list[Res], management: Optional[str]) -> bool:
+    """Whether SCPs that each deny only some accounts, attached to the same target, together deny every account
+    (a deny split over several policies, as over several statements, is equivalent)."""
+    assert ctx.stack is not None
+    universe = Universe()
+    by_target: dict[str, list[int]] = {}
+    for policy in partial:
+        denied = scp_denied_accounts(policy.get("content"), universe, ctx.settings[PARTITION])
+        if denied is None:
+            continue
+        attachments, _ = attachments_of(ctx, policy)
+        for att in attachments:
+            target = att.get("targetId")
+            if isinstance(target, str) and _target_issue(ctx, att, management) is None:
+                by_target.setdefault(target, []).append(denied)
+    return any(universe.union(*sets) == universe.full for sets in by_target.values())
 
 
 def validate_root_access_key_creation_denied(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    ctx = stack_context(CREATION_DENIED, args, report_violation, (PARTITION,), (SCP, SCP_ATTACHMENT))
+    ctx = stack_context(CREATION_DENIED, args, report_violation, (PARTITION, MANAGEMENT_ACCOUNT), PREVENTION_TYPES)
     if ctx is None:
         return
     assert ctx.stack is not None
@@ -127,20 +199,29 @@ def validate_root_access_key_creation_denied(args: StackValidationArgs, report_v
 
     attached = False
     unattached: list[Res] = []
-    target_problems: list[tuple[Res, str]] = []
+    target_problems: list[tuple[Res, Issue]] = []
+    undecided: list[Res] = []
+    management = management_account(ctx)
     for policy in denying:
-        attachments = attachments_of(ctx, policy)
-        good = [a for a in attachments if _target_problem(a) is None]
-        target_problems.extend((a, p) for a in attachments if (p := _target_problem(a)) is not None)
+        attachments, maybe = attachments_of(ctx, policy)
+        undecided.extend(a for a in maybe if a not in undecided)
+        issues = [(a, _target_issue(ctx, a, management)) for a in attachments]
+        # A relaxed unknown target (allowUnknownValues) has no issue, so it counts as attached.
+        good = [a for a, issue in issues if issue is None]
+        target_problems.extend((a, issue) for a, issue in issues if issue is not None)
         if good:
             attached = True
-        elif not attachments:
+        elif not attachments and not maybe:
             unattached.append(policy)
-    if attached:
+    if attached or _jointly_denied(ctx, [p for p, _ in near_misses], management):
         return
     if denying:
-        for att, problem in target_problems:
-            ctx.report(f"{problem}.", att.urn)
+        for att in undecided:
+            ctx.unknown(att, "policyId", "which policy it attaches", HOW_LINK)
+        if undecided and ctx.allow_unknown:
+            return
+        for att, issue in target_problems:
+            ctx.report(issue.message, issue.urn)
         for policy in unattached:
             ctx.report(
                 f"{policy.urn} denies root access-key creation but is not attached to any target; expected an "
@@ -186,5 +267,7 @@ def validate_scp_document_valid(args: ResourceValidationArgs, report_violation: 
         )
 
 
-ROOT_ACCESS_KEY_CREATION_DENIED = stack_policy(CREATION_DENIED, validate_root_access_key_creation_denied, (PARTITION,))
+ROOT_ACCESS_KEY_CREATION_DENIED = stack_policy(
+    CREATION_DENIED, validate_root_access_key_creation_denied, (PARTITION, MANAGEMENT_ACCOUNT)
+)
 SCP_DOCUMENT_VALID = resource_policy(DOCUMENT_VALID, validate_scp_document_valid, ())
