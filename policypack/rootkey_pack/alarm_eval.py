@@ -18,6 +18,23 @@ from typing import Any, Mapping, Optional
 from .values import MISSING, UNKNOWN, contains_unknown
 
 GREATER_OPERATORS = ("GreaterThanOrEqualToThreshold", "GreaterThanThreshold")
+
+# terraform-provider-aws, and so pulumi-aws's state and a deployed stack export, records an optional attribute the
+# program left unset as its zero value ("" or 0), and sends CloudWatch no parameter for it (GetOk is false for a
+# zero value). Only attributes whose zero value CloudWatch itself rejects (a minimum length or value of 1, or an
+# enum) are listed: for those the zero value cannot mean anything but "unset", so reading it as absent can never
+# pass an alarm that AWS would evaluate differently. `threshold` 0 is a real threshold and is not listed.
+_ALARM_ZERO_MEANS_UNSET = {
+    "metricName": "", "namespace": "", "statistic": "", "extendedStatistic": "", "unit": "", "period": 0,
+    "datapointsToAlarm": 0, "evaluateLowSampleCountPercentile": "", "thresholdMetricId": "", "treatMissingData": "",
+}
+_TRANSFORMATION_ZERO_MEANS_UNSET = {"defaultValue": "", "unit": ""}
+
+
+def _without_unset_zeros(props: Mapping[str, Any], zeros: Mapping[str, Any]) -> dict[str, Any]:
+    """`props` without the provider's zero values that stand for an unset attribute (see above)."""
+    # `type(v) is type(z)` keeps False (a bool, which equals 0) from reading as an unset number.
+    return {k: v for k, v in props.items() if not (k in zeros and type(v) is type(zeros[k]) and v == zeros[k])}
 STATISTICS = ("Sum", "Maximum", "Minimum", "Average", "SampleCount")
 
 
@@ -39,6 +56,7 @@ class MetricSpec:
             mt = mt[0] if len(mt) == 1 else MISSING
         if not isinstance(mt, Mapping):
             return None
+        mt = _without_unset_zeros(mt, _TRANSFORMATION_ZERO_MEANS_UNSET)
         return MetricSpec(
             mt.get("name", MISSING),
             mt.get("namespace", MISSING),
@@ -118,9 +136,10 @@ def single_metric_view(alarm: Mapping[str, Any]) -> tuple[Optional[dict[str, Any
     A `metricQueries` alarm with a single query that returns one metric's statistic is the plain form written
     another way; metric math (an expression, or several queries) is not evaluated, and fails closed.
     """
+    alarm = _without_unset_zeros(alarm, _ALARM_ZERO_MEANS_UNSET)
     queries = alarm.get("metricQueries", MISSING)
     if queries in (MISSING, None, []):
-        return dict(alarm), None
+        return alarm, None
     if queries is UNKNOWN or contains_unknown(queries):
         return None, AlarmFinding(unknown_property="metricQueries")
     if not isinstance(queries, list) or len(queries) != 1 or not isinstance(queries[0], Mapping):
@@ -146,7 +165,7 @@ def single_metric_view(alarm: Mapping[str, Any]) -> tuple[Optional[dict[str, Any
         "period": metric.get("period", MISSING), "dimensions": metric.get("dimensions", MISSING), "unit": metric.get("unit", MISSING),
     })
     view["statistic" if stat in STATISTICS or not isinstance(stat, str) else "extendedStatistic"] = stat
-    return {k: v for k, v in view.items() if v is not MISSING}, None
+    return _without_unset_zeros({k: v for k, v in view.items() if v is not MISSING}, _ALARM_ZERO_MEANS_UNSET), None
 
 
 def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int) -> list[AlarmFinding]:
@@ -240,7 +259,9 @@ def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int) 
     if n_periods is None or n_periods < 1 or n_periods != int(n_periods):
         findings.append(AlarmFinding(problem=f"has {_shown('evaluationPeriods', periods)}, expected a positive integer"))
     required = _number(datapoints) if datapoints not in (MISSING, None) else n_periods
-    if required is not None and required != 1:
+    if datapoints not in (MISSING, None) and required is None:
+        findings.append(AlarmFinding(problem=f"has {_shown('datapointsToAlarm', datapoints)}, expected a positive integer"))
+    elif required is not None and required != 1:
         findings.append(
             AlarmFinding(problem=f"needs {required:g} breaching datapoints to alarm but a single event produces one")
         )

@@ -91,7 +91,7 @@ def test_evaluate_alarm_equivalent_alarm_fires(changes: dict[str, Any]) -> None:
     ({"evaluationPeriods": 0}, "has evaluationPeriods 0, expected a positive integer"),
     ({"period": 600}, "has period 600 s, longer than the 300 s allowed"),
     ({"metricName": "RootAccountUsage"}, "watches metricName 'RootAccountUsage' but the filter publishes 'RootAccessKeyCreated'"),
-    ({"period": 0}, "has period 0 s, expected 10, 30 or a multiple of 60 seconds"),
+    ({"period": 0}, "has no period, expected a number of seconds"),  # the provider's zero value: unset
     ({"period": -60}, "has period -60 s, expected 10, 30 or a multiple of 60 seconds"),
     ({"period": 90}, "has period 90 s, expected 10, 30 or a multiple of 60 seconds"),
     ({"statistic": None, "extendedStatistic": "p99", "evaluateLowSampleCountPercentile": "ignore"},
@@ -149,3 +149,40 @@ def test_metric_spec_from_filter_props_single_item_list() -> None:
     props = {"metricTransformation": [{"name": "n", "namespace": "ns", "value": "1"}]}
     assert MetricSpec.from_filter_props(props) == MetricSpec("n", "ns", "1")
     assert MetricSpec.from_filter_props({}) is None
+
+
+# What terraform-provider-aws (and so a deployed stack export) records for the attributes the program left unset.
+PROVIDER_ZEROS = {
+    "extendedStatistic": "", "unit": "", "datapointsToAlarm": 0, "evaluateLowSampleCountPercentile": "",
+    "thresholdMetricId": "", "treatMissingData": "",
+}
+
+
+@pytest.mark.parametrize("prop", sorted(PROVIDER_ZEROS))
+def test_evaluate_alarm_provider_zero_value_reads_as_unset(prop: str) -> None:
+    assert findings(**{prop: PROVIDER_ZEROS[prop]}) == []
+
+
+def test_evaluate_alarm_provider_state_with_every_zero_value_passes() -> None:
+    spec = MetricSpec.from_filter_props({"metricTransformation": [
+        {"name": "RootAccessKeyCreated", "namespace": "RootKeyGuardrails", "value": "1", "defaultValue": "", "unit": "", "dimensions": {}}]})
+    assert spec is not None and evaluate_alarm({**ALARM, **PROVIDER_ZEROS, "dimensions": {}}, spec, 300) == []
+
+
+def test_evaluate_alarm_metric_query_in_provider_state_passes() -> None:
+    provider_shape = {**ALARM, "metricName": "", "namespace": "", "statistic": "", "period": 0, **PROVIDER_ZEROS,
+                      "metricQueries": [{**query()[0], "expression": "", "accountId": "", "label": ""}]}
+    assert evaluate_alarm(provider_shape, SPEC, 300) == []
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    # A zero value CloudWatch accepts is a real value, judged as one.
+    ({"threshold": 0, "comparisonOperator": "GreaterThanThreshold", "datapointsToAlarm": 0}, []),
+    ({"threshold": 2, "datapointsToAlarm": 0}, ["needs Sum >= 2 but one matching event can give 1, so a single event does not fire it"]),
+    # A bool is never an unset number.
+    ({"datapointsToAlarm": False}, ["has datapointsToAlarm False, expected a positive integer"]),
+    ({"datapointsToAlarm": "one"}, ["has datapointsToAlarm 'one', expected a positive integer"]),
+])
+def test_evaluate_alarm_zero_value_only_unset_where_aws_rejects_it(changes: dict[str, Any], expected: list[str]) -> None:
+    assert [f.problem for f in findings(**changes)] == expected
+

@@ -421,8 +421,17 @@ ALARMED_CASES = [
         f"{U(A_CREATED)} has alarmActions {actions!r}, none of which notifies anyone; expected the alert SNS topic's ARN "
         f"(or a Lambda function or Systems Manager incident response plan).", U(A_CREATED))], id=f"actions-{case}")
       for case, actions in [("empty-string", [""]), ("ec2-reboot", ["arn:aws:automate:us-east-1:ec2:reboot"])]],
+    # A topic outside the stack counts only when listed as consumed elsewhere; a retired topic's ARN drops alerts,
+    # even with the link to the stack's topic kept.
+    *[pytest.param(both(NO_CIS, setp(A_CREATED, alarmActions=[arn]), *unlinked), None, [(
+        f"{U(A_CREATED)} notifies SNS topic {arn!r}, which is neither a topic in this stack nor listed in "
+        "externalTopicArns, so nothing shows the alert is delivered; expected the alert SNS topic's ARN.", U(A_CREATED))],
+        id=f"actions-{case}") for case, arn, unlinked in [
+            ("external-topic-arn-unlisted", "arn:aws:sns:us-east-1:111122223333:secops", [unlink(A_CREATED, "alarmActions")]),
+            ("retired-topic-link-kept", "arn:aws:sns:us-east-1:111122223333:retired-alerts", []),
+        ]],
     pytest.param(both(NO_CIS, setp(A_CREATED, alarmActions=["arn:aws:sns:us-east-1:111122223333:secops"]), unlink(A_CREATED, "alarmActions")),
-                 None, [], id="actions-external-topic-arn"),
+                 {"externalTopicArns": ["arn:aws:sns:us-east-1:111122223333:secops"]}, [], id="actions-external-topic-arn-listed"),
     pytest.param(both(NO_CIS, unlink(A_CREATED, "alarmActions")), None, [(
         f"{U(A_CREATED)} has alarmActions unknown during preview, so the pack cannot verify that the alarm notifies someone; "
         f"expected a value known at preview (pass the topic's arn output so the engine records the dependency), "

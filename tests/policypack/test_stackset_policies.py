@@ -92,6 +92,13 @@ def test_member_role_account_mode_not_required() -> None:
     assert k.run(stackset.validate_audit_member_role_deployed, k.stack_args(k.baseline())).messages == ()
 
 
+def test_member_role_instance_known_name_passes_without_link() -> None:
+    specs = org_baseline()
+    specs[INST].props["stackSetName"] = STACK_SET_NAME
+    specs[INST].links.clear()
+    assert k.run(stackset.validate_audit_member_role_deployed, k.stack_args(specs)).messages == ()
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -134,6 +141,11 @@ def test_member_role_account_mode_not_required() -> None:
             f"{_urn(INST)} deploys {_urn(SS)} to [\"444455556666\"]; expected "
             "deploymentTargets.organizationalUnitIds with the organization root (r-...) or OU ids (ou-...).",
             _urn(INST))], id="bad-ou-id"),
+        # Known values beat links: the instance's known stackSetName names another StackSet, its link kept.
+        pytest.param(_set(INST, "stackSetName", "some-other-stack-set"), [(
+            f"{_urn(SS)} deploys the audit role {ROLE} but no aws:cloudformation/stackSetInstance:StackSetInstance "
+            "targets it; expected an instance with deploymentTargets.organizationalUnitIds naming the organization "
+            "root or OUs.", _urn(SS))], id="instance-value-names-other-stack-set"),
         pytest.param(_set(SS, "templateBody", k.UNKNOWN), [(
             f"{_urn(SS)} has templateBody unknown during preview, so the pack cannot verify which roles the StackSet "
             "deploys; expected a value known at preview (build the template with json.dumps from literal values), or "

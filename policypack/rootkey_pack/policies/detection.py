@@ -22,7 +22,7 @@ from ..alarm_eval import MetricSpec, evaluate_alarm, single_metric_view
 from ..regions import provider_regions, region_of
 from ..base import Context, Issue, stack_context, stack_policy
 from ..cloudtrail import log_group_name_from_arn, trail_findings
-from ..config import EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD, PARTITION
+from ..config import EXTERNAL_LOG_GROUPS, EXTERNAL_TOPICS, MAX_ALARM_PERIOD, PARTITION
 from ..filter_pattern import ClassVerdict, PatternError, judge_class, matches, parse
 from ..iam_eval import arn_match, as_list, parse_document
 from ..types import (
@@ -43,12 +43,13 @@ from ..values import MISSING, UNKNOWN, Res, by_arn, by_props, contains_unknown
 
 ROOT_KEY_EXAMPLE = '{ ($.userIdentity.type = "Root") && ($.eventName = "CreateAccessKey") }'
 CIS_EXAMPLE = '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }'
-DETECTION_TYPES = (METRIC_FILTER, METRIC_ALARM, LOG_GROUP, TRAIL, IAM_ROLE, IAM_ROLE_POLICY, ORGANIZATION, BUCKET_POLICY)
-DETECTION_KEYS = (EXTERNAL_LOG_GROUPS, MAX_ALARM_PERIOD, PARTITION)
+DETECTION_TYPES = (METRIC_FILTER, METRIC_ALARM, LOG_GROUP, TRAIL, IAM_ROLE, IAM_ROLE_POLICY, ORGANIZATION, BUCKET_POLICY, TOPIC)
+DETECTION_KEYS = (EXTERNAL_LOG_GROUPS, EXTERNAL_TOPICS, MAX_ALARM_PERIOD, PARTITION)
 HOW_LITERAL = "set it from a literal value"
 # Alarm actions that reach a person or a responder: SNS topics, Lambda functions, Systems Manager OpsItems/incidents.
 _NOTIFYING_ACTION_RE = re.compile(r"^arn:aws[a-z-]*:(sns|lambda|ssm|ssm-incidents):")
 _NOTIFYING_TYPES = (TOPIC, LAMBDA_FUNCTION, SSM_INCIDENTS_RESPONSE_PLAN)
+_SNS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:")
 
 CREATION_ALARMED = md.PolicyMeta(
     name="root-access-key-creation-alarmed",
@@ -395,15 +396,25 @@ def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res, regions:
     actions = alarm.get("alarmActions")
     assert ctx.stack is not None
     ref = ctx.stack.reference(alarm, "alarmActions")
-    notifies = any(isinstance(a, str) and _NOTIFYING_ACTION_RE.match(a) for a in ref.known) or (
-        ref.stand_in is not None and ctx.stack.type_of(ref.stand_in) in _NOTIFYING_TYPES
-    )
+    topics = ctx.stack.of_type(TOPIC)
+    external = set(ctx.settings[EXTERNAL_TOPICS])
+    known_sns = [a for a in ref.known if isinstance(a, str) and _SNS_ARN_RE.match(a)]
+    # An SNS ARN notifies someone only if it is a topic the stack manages (whose subscribers and key the delivery
+    # policies judge) or one listed as consumed elsewhere: a retired or mistyped topic's ARN drops the alert.
+    live_sns = [a for a in known_sns if a in external or any(by_arn("arn", "id")(a, t) for t in topics)]
+    notifies = bool(live_sns) or any(
+        isinstance(a, str) and _NOTIFYING_ACTION_RE.match(a) and not _SNS_ARN_RE.match(a) for a in ref.known
+    ) or (ref.stand_in is not None and ctx.stack.type_of(ref.stand_in) in _NOTIFYING_TYPES)
     if actions in (MISSING, None) or actions == []:
         issues.append(Issue(f"{alarm.urn} has no alarmActions, so it notifies nobody; expected the alert SNS topic's ARN.", alarm.urn))
     elif notifies:
         pass
     elif ref.has_unknown and ref.stand_in is None:
         issues.append(ctx.unknown_issue(alarm, "alarmActions", "that the alarm notifies someone", "pass the topic's arn output so the engine records the dependency"))
+    elif known_sns:
+        issues.append(Issue(
+            f"{alarm.urn} notifies SNS topic {known_sns[0]!r}, which is neither a topic in this stack nor listed in "
+            f"externalTopicArns, so nothing shows the alert is delivered; expected the alert SNS topic's ARN.", alarm.urn))
     else:
         # Known actions that notify nobody ("", an EC2 reboot, an Auto Scaling policy) must not count as alerting.
         issues.append(Issue(

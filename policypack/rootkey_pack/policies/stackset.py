@@ -25,7 +25,7 @@ from .. import metadata as md
 from ..base import Context, Issue, resource_context, resource_policy, stack_context, stack_policy
 from ..config import ConfigKey, _string_list, name_matches
 from ..types import IAM_ROLE, LAMBDA_FUNCTION
-from ..values import MISSING, UNKNOWN, Res, contains_unknown
+from ..values import MISSING, UNKNOWN, Res, by_arn, by_props, contains_unknown
 from .audit import audit_functions
 
 STACK_SET = "aws:cloudformation/stackSet:StackSet"
@@ -169,13 +169,11 @@ def _reader_role_issues(stack_set: Res, role: str, properties: dict[str, Any], a
 
 
 def _instances_of(ctx: Context, stack_set: Res) -> list[Res]:
+    """The instances whose stackSetName names this StackSet: by its known value, or (unknown) by its one link."""
     assert ctx.stack is not None
-    found = []
-    for instance in ctx.stack.of_type(STACK_SET_INSTANCE):
-        linked = stack_set.urn in instance.property_dependencies.get("stackSetName", ())
-        if linked or (instance.get("stackSetName") == stack_set.get("name") and isinstance(stack_set.get("name"), str)):
-            found.append(instance)
-    return found
+    # Only a decided reference counts: an instance that merely could belong to it deploys nothing provably.
+    return [i for i in ctx.stack.of_type(STACK_SET_INSTANCE)
+            if ctx.stack.refers_to(i, "stackSetName", stack_set, by_props("name", "id")) is True]
 
 
 def _stack_set_issues(ctx: Context, stack_set: Res, role: str, properties: dict[str, Any],
@@ -217,13 +215,13 @@ def _stack_set_issues(ctx: Context, stack_set: Res, role: str, properties: dict[
 def _audit_role_name(ctx: Context, fn: Res) -> Any:
     """The name of the role the audit function runs as (fixed by the program), UNKNOWN or MISSING."""
     assert ctx.stack is not None
-    linked = ctx.stack.linked(fn, "role", IAM_ROLE)
-    if linked:
-        return linked[0].get("name")
-    arn = fn.get("role")
+    found = ctx.stack.resolve(fn, "role", ctx.stack.of_type(IAM_ROLE), by_arn("arn"))
+    if len(found.targets) == 1 and not found.foreign:
+        return found.targets[0].get("name")
+    arn = found.reference.known[0] if len(found.reference.known) == 1 else MISSING
     if isinstance(arn, str) and ":role/" in arn:
         return arn.rsplit("/", 1)[-1]
-    return UNKNOWN if arn is UNKNOWN else MISSING
+    return UNKNOWN if found.open or found.targets else MISSING
 
 
 def validate_audit_member_role_deployed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
