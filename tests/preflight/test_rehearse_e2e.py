@@ -107,9 +107,6 @@ def test_rehearsal_no_request_leaves_loopback(rehearsal):
     assert summary["trap_hits"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="the pack judges the provider's zero values in a deployed state as set "
-                                       "(MetricAlarm extendedStatistic '', unit ''; LogMetricFilter defaultValue ''); "
-                                       "see README.md, Rehearsal: Current result")
 def test_rehearsal_deployed_state_passes_the_pack(rehearsal):
     returncode, summary = rehearsal
     assert [f for v in summary["variants"] for f in v["failures"]] == []
