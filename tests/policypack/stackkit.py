@@ -70,8 +70,7 @@ SCP_DOCUMENT = {
 TRAIL_ARN = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{TRAIL_NAME}"
 TRAIL_TRUST_POLICY = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "sts:AssumeRole",
-                   "Condition": {"StringEquals": {"aws:SourceArn": TRAIL_ARN}}}],
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 TRAIL_DELIVERY_POLICY = {
     "Version": "2012-10-17",

@@ -356,6 +356,11 @@ ALARMED_CASES = [
         ("trusts-other-trail", setp(TRAIL_ROLE, assumeRolePolicy=trust_of("cloudtrail.amazonaws.com", {"StringEquals": {"aws:SourceArn": k.TRAIL_ARN + "-other"}})),
          f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, cannot be assumed by cloudtrail.amazonaws.com because no "
          f"statement of its trust policy allows cloudtrail.amazonaws.com sts:AssumeRole for this publisher; {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE)),
+        # CloudTrail sends neither confused-deputy key when it assumes this role, so even the right values lock it out.
+        *[(f"trust-{key}", setp(TRAIL_ROLE, assumeRolePolicy=trust_of("cloudtrail.amazonaws.com", {"StringEquals": {f"aws:{key}": value}})),
+           f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, cannot be assumed by cloudtrail.amazonaws.com because no "
+           f"statement of its trust policy allows cloudtrail.amazonaws.com sts:AssumeRole for this publisher; {TRAIL_ROLE_EXPECTED}.", U(TRAIL_ROLE))
+          for key, value in (("SourceAccount", k.ACCOUNT), ("SourceArn", k.TRAIL_ARN))],
         ("trust-denied", setp(TRAIL_ROLE, assumeRolePolicy=json.dumps({"Version": "2012-10-17", "Statement": [*k.TRAIL_TRUST_POLICY["Statement"],
                                 {"Sid": "NoOne", "Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole"}]})),
          f"{U(TRAIL_ROLE)}, the delivery role of {U(TRAIL_SPEC)}, cannot be assumed by cloudtrail.amazonaws.com because "
@@ -388,7 +393,6 @@ ALARMED_CASES = [
     ]],
     *[pytest.param(both(NO_CIS, change), None, [], id=f"trail-delivery-{case}") for case, change in [
         ("trust-without-source-arn", setp(TRAIL_ROLE, assumeRolePolicy=trust_of("cloudtrail.amazonaws.com"))),
-        ("trust-source-account", setp(TRAIL_ROLE, assumeRolePolicy=trust_of("cloudtrail.amazonaws.com", {"StringEquals": {"aws:SourceAccount": k.ACCOUNT}}))),
         ("grant-logs-star", setp(TRAIL_POLICY, policy=delivery_policy(["logs:*"]))),
         ("grant-group-wildcard", setp(TRAIL_POLICY, policy=delivery_policy(resource=f"{GROUP_ARN}:*"))),
         ("account-trail-no-org-bucket", setp(TRAIL_SPEC, isOrganizationTrail=False)),

@@ -292,7 +292,9 @@ def trail_delivery_issues(ctx: Context, trail: Res) -> list[Optional[Issue]]:
         if trust is UNKNOWN or contains_unknown(trust):
             issues.append(ctx.unknown_issue(role, "assumeRolePolicy", f"that CloudTrail may assume it for {trail.urn}", "build it with json.dumps from known values"))
         else:
-            why = resource_policy_problem(trust, "trust policy", ("sts:AssumeRole",), Publisher(trail, CLOUDTRAIL, {"aws:sourcearn": trail_arn, "aws:sourceaccount": account}), need_allow=True)
+            # CloudTrail assumes the delivery role without aws:SourceArn / aws:SourceAccount (AWS: confused-deputy
+            # keys are not supported for this role), so a trust conditioned on them never lets it in.
+            why = resource_policy_problem(trust, "trust policy", ("sts:AssumeRole",), Publisher(trail, CLOUDTRAIL, {}), need_allow=True)
             if why:
                 issues.append(Issue(f"{role.urn}, the delivery role of {trail.urn}, cannot be assumed by {CLOUDTRAIL} because {why}; {expected}.", role.urn))
         if any(d is UNKNOWN or contains_unknown(d) for _, d in documents):
