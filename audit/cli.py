@@ -7,6 +7,7 @@ on stdout; logs go to stderr.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import sys
@@ -65,7 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--endpoint-url", metavar="URL", help="an AWS-compatible endpoint, e.g. a local moto server")
     parser.add_argument("--region", help="AWS region for the API calls (default: the session's, else us-east-1)")
     parser.add_argument("--profile", help="AWS named profile")
-    parser.add_argument("--format", type=_one_of("text", "json"), default="text", help="text (default) or json")
+    parser.add_argument(
+        "--format",
+        type=_one_of("text", "json", "ocsf", "csv"),
+        default="text",
+        help="text (default), json, ocsf (OCSF 1.5.0 Detection Findings, as Prowler's json-ocsf) or csv (Prowler's "
+        "columns, ';'-separated); one finding or row per account",
+    )
+    parser.add_argument(
+        "--output", metavar="FILE", help="write the --format rendering to FILE and print the text report to stdout"
+    )
     parser.add_argument("--workers", type=_bounded_int(1, 64), default=8, help="parallel accounts with --org (1..64)")
     parser.add_argument(
         "--max-age-hours",
@@ -157,12 +167,34 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: Text
             parser.error(str(exc))
         run = _online(config, args, session)
 
-    if args.format == "json":
-        json.dump(run.to_dict(), out, indent=2, sort_keys=False)
-        out.write("\n")
-    else:
+    rendered = _render(run, args.format, args.region or "us-east-1")
+    if args.output:
+        try:
+            Path(args.output).write_text(rendered, encoding="utf-8")
+        except OSError as exc:
+            # The verdict did not reach its reader: no verdict at all, whatever the accounts say.
+            print(f"error: --output {args.output} cannot be written: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_ERROR
         render_text(run, out)
+    else:
+        out.write(rendered)
     return _EXIT[run.status]
+
+
+def _render(run: RunResult, fmt: str, region: str) -> str:
+    if fmt in ("ocsf", "csv"):
+        from datetime import datetime, timezone
+
+        from audit.formats import Where, findings_of, to_csv, to_ocsf
+
+        render = to_ocsf if fmt == "ocsf" else to_csv
+        text = render(findings_of(run), Where(region=region), datetime.now(timezone.utc))
+        return text if text.endswith("\n") else text + "\n"
+    if fmt == "json":
+        return json.dumps(run.to_dict(), indent=2, sort_keys=False) + "\n"
+    buffer = io.StringIO()
+    render_text(run, buffer)
+    return buffer.getvalue()
 
 
 def _endpoint_problem(url: str) -> str | None:

@@ -152,7 +152,7 @@ def test_cli_offline_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--workers", "0"], "argument --workers: 0 is out of range (1..64)"),
         (["--workers", "many"], "argument --workers: 'many' is not an integer (1..64)"),
         (["--max-age-hours", "25"], "argument --max-age-hours: 25 is out of range (1..24)"),
-        (["--format", "xml"], "argument --format: 'xml' is not one of text, json"),
+        (["--format", "xml"], "argument --format: 'xml' is not one of text, json, ocsf, csv"),
         (["--dry-run"], "--dry-run needs --remediate"),
         (["--credential-report", "x.csv", "--endpoint-url", "http://localhost:1"], "--credential-report judges a file offline; it takes no AWS options"),
         (["--credential-report", "x.csv", "--org", "--role-name", "R"], "argument --org: not allowed with argument --credential-report"),
