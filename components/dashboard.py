@@ -75,9 +75,9 @@ def dashboard_body(args: DashboardArgs, alarm_arns: Sequence[str], function_name
                "label": ""}]], region, period, "Maximum", HALF, y))
         y += HEIGHT
         widgets.append(_metric_widget(
-            "Audit errors", [[ns, errors, {"label": "organization"}],
-                             [{"expression": per_account_search(ns, errors, "Maximum", period), "id": "errorsPerAccount",
-                               "label": ""}]],
+            "Audit errors",
+            [[ns, errors, {"label": "organization"}],
+             [{"expression": per_account_search(ns, errors, "Maximum", period), "id": "errorsPerAccount", "label": ""}]],
             region, period, "Maximum", 0, y))
         widgets.append(_metric_widget(
             "Audit function", [["AWS/Lambda", "Errors", "FunctionName", function_name, {"stat": "Sum"}],

@@ -58,7 +58,8 @@ def test_workflow_actions_pinned_and_permissions_least(workflow: Path) -> None:
     assert "secrets." not in yaml.safe_dump(jobs["preflight"])
     steps = jobs["preflight"]["steps"]
     runs = [s.get("run") for s in steps]
-    check = runs.index("python -m preflight --policy-pack policypack --stack dev --format sarif --output preflight.sarif")
+    check = runs.index(
+        "python -m preflight --policy-pack policypack --stack dev --format sarif --output preflight.sarif")
     # The upload follows the check and runs whatever its exit status; the check's own failure then fails the job.
     upload = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("github/codeql-action/upload-sarif@"))
     assert upload == check + 1
