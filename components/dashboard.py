@@ -77,7 +77,8 @@ def dashboard_body(args: DashboardArgs, alarm_arns: Sequence[str], function_name
         widgets.append(_metric_widget(
             "Audit errors",
             [[ns, errors, {"label": "organization"}],
-             [{"expression": per_account_search(ns, errors, "Maximum", period), "id": "errorsPerAccount", "label": ""}]],
+             [{"expression": per_account_search(ns, errors, "Maximum", period), "id": "errorsPerAccount",
+               "label": ""}]],
             region, period, "Maximum", 0, y))
         widgets.append(_metric_widget(
             "Audit function", [["AWS/Lambda", "Errors", "FunctionName", function_name, {"stat": "Sum"}],
