@@ -20,7 +20,7 @@ from preflight.export import write_export
 from tests.preflight import fixture_stack as fx
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((Path(__file__).parent / "schemas" / "sarif-2.1.0-rtm.5.json").read_text(encoding="utf-8"))
+SCHEMA = json.loads((Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 FIXTURE_PACK = str(Path(__file__).parent / "fixtures" / "packs" / "fixture_pack")
 
 
@@ -114,3 +114,19 @@ def test_compliant_export_sarif_has_no_results(tmp_path: Path, capsys: pytest.Ca
     log = json.loads(capsys.readouterr().out)
     _validate(log)
     assert log["runs"][0]["results"] == []
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        pytest.param(lambda r: r.update(level="fatal"), id="level-not-in-enum"),
+        pytest.param(lambda r: r["locations"][0]["physicalLocation"]["region"].update(startLine=0), id="line-0"),
+        pytest.param(lambda r: r.pop("message"), id="no-message"),
+    ],
+)
+def test_schema_refuses_a_broken_result(weakened: tuple[int, str, dict[str, Any]], break_it: Any) -> None:
+    log = json.loads(json.dumps(weakened[2]))
+    break_it(log["runs"][0]["results"][0])
+
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(log)
