@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pulumi
 
-from components.audit import RootAccessKeyAudit, RootAccessKeyAuditArgs
+from components.audit import RootAccessKeyAudit, RootAccessKeyAuditArgs, keys_active_alarm_period
 from components.config import IAM_EVENTS_REGION, check_environment, environment_warnings, load_config
+from components.dashboard import DashboardArgs, GuardrailsDashboard
 from components.context import lookup_context
 from components.detection import RootAccessKeyDetection, RootAccessKeyDetectionArgs
 from components.members import MemberAccounts, MemberAccountsArgs
@@ -106,6 +107,22 @@ if config.deploys_member_stack_set:
 alerts = detection.alerts if detection else (audit.alerts if audit else None)
 alarms = [*(detection.alarms if detection else ()), *(audit.alarms if audit else ())]
 
+dashboard: GuardrailsDashboard | None = None
+if config.deploys_dashboard:
+    dashboard = GuardrailsDashboard(
+        "guardrails-dashboard",
+        DashboardArgs(
+            dashboard_name=ctx.physical_name("dashboard", limit=255),
+            region=ctx.region,
+            metric_namespace=config.metric_namespace,
+            alarm_arns=[alarm.arn for alarm in alarms],
+            filter_metrics=detection.metric_names if detection else (),
+            filter_period_seconds=config.alarm_period_seconds,
+            audit_function_name=audit.function.name if audit else None,
+            audit_period_seconds=keys_active_alarm_period(config.audit_schedule),
+        ),
+    )
+
 pulumi.export("scpId", prevention.policy.id if prevention and prevention.policy else None)
 pulumi.export("scpArn", prevention.policy.arn if prevention and prevention.policy else None)
 pulumi.export("scpTargets", list(scp_targets))
@@ -121,4 +138,5 @@ pulumi.export("memberStackSetName", members.stack_set.name if members else None)
 # The template, for accounts a service-managed StackSet never reaches (the management account, when the audit
 # runs from a delegated administrator).
 pulumi.export("memberTemplateBody", json.dumps(members.template, indent=2) if members else None)
+pulumi.export("dashboardName", dashboard.dashboard.dashboard_name if dashboard else None)
 pulumi.export("centralEventBusArn", members.bus.arn if members and members.bus else None)

@@ -92,7 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="with --credential-report: the account the report must be of; a report of another account is ERROR",
     )
-    parser.add_argument("--format", type=_one_of("text", "json"), default="text", help="text (default) or json")
+    parser.add_argument(
+        "--format",
+        type=_one_of("text", "json", "ocsf", "csv"),
+        default="text",
+        help="text (default), json, ocsf (OCSF 1.5.0 Detection Findings, as Prowler's json-ocsf) or csv (Prowler's "
+        "columns, ';'-separated); one finding or row per account",
+    )
+    parser.add_argument(
+        "--output", metavar="FILE", type=_text, help="write the --format rendering to FILE and print the text report to stdout"
+    )
     parser.add_argument("--workers", type=_bounded_int(1, 64), default=8, help="parallel accounts with --org (1..64)")
     parser.add_argument(
         "--max-age-hours",
@@ -194,14 +203,18 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: Text
             parser.error(str(exc))
         run = _guarded(lambda: _run_online(config, args, session))
 
-    text = io.StringIO()
-    if args.format == "json":
-        json.dump(run.to_dict(), text, indent=2, sort_keys=False)
-        text.write("\n")
-    else:
-        render_text(run, text)
+    rendered = _render(run, args.format, args.region or "us-east-1")
     code = _EXIT[run.status]
-    if not _emit(text.getvalue(), stdout if stdout is not None else sys.stdout):
+    out = stdout if stdout is not None else sys.stdout
+    if args.output:
+        try:
+            Path(args.output).write_text(rendered, encoding="utf-8")
+        except OSError as exc:
+            # The verdict did not reach its reader: no verdict at all, whatever the accounts say.
+            print(f"python -m audit: error: --output {args.output} cannot be written: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_ERROR
+        rendered = _render(run, "text", args.region or "us-east-1")
+    if not _emit(rendered, out):
         return EXIT_ERROR  # the verdict never reached its reader: that run did not do its job
     return code
 
@@ -240,6 +253,22 @@ def _discard_pending(out: TextIO) -> None:
         os.dup2(null, descriptor)
     finally:
         os.close(null)
+
+
+def _render(run: RunResult, fmt: str, region: str) -> str:
+    if fmt in ("ocsf", "csv"):
+        from datetime import datetime, timezone
+
+        from audit.formats import Where, findings_of, to_csv, to_ocsf
+
+        render = to_ocsf if fmt == "ocsf" else to_csv
+        text = render(findings_of(run), Where(region=region), datetime.now(timezone.utc))
+        return text if text.endswith("\n") else text + "\n"
+    if fmt == "json":
+        return json.dumps(run.to_dict(), indent=2, sort_keys=False) + "\n"
+    buffer = io.StringIO()
+    render_text(run, buffer)
+    return buffer.getvalue()
 
 
 def _endpoint_problem(url: str) -> str | None:

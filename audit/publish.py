@@ -20,12 +20,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from audit.aws import describe_error, describe_failure
+from audit.metrics import DIMENSION_ACCOUNT_ID, METRIC_AUDIT_ERRORS
+from audit.metrics import METRIC_ROOT_ACCESS_KEYS_ACTIVE as METRIC_KEYS_ACTIVE
 from audit.report import AccountResult, Status
 
 LOG = logging.getLogger(__name__)
 
-METRIC_KEYS_ACTIVE = "RootAccessKeysActive"
-METRIC_AUDIT_ERRORS = "AuditErrors"
 # PutMetricData takes up to 1000 datums per call; stay well below so a payload never nears the 1 MB limit.
 _METRIC_BATCH = 500
 _FINDING_BATCH = 100  # BatchImportFindings' limit
@@ -73,7 +73,7 @@ def metric_data(results: Sequence[AccountResult], extra_errors: int, timestamp: 
     active_total = 0
     error_total = extra_errors
     for result in results:
-        dims = [{"Name": "AccountId", "Value": result.account_id}] if result.account_id else None
+        dims = [{"Name": DIMENSION_ACCOUNT_ID, "Value": result.account_id}] if result.account_id else None
         is_error = result.status is Status.ERROR
         error_total += int(is_error)
         if not is_error:

@@ -85,10 +85,16 @@ class GuardrailsConfig:
     member_stack_set: bool = True
     member_stack_set_targets: tuple[str, ...] = ()
     org_event_forwarding: bool = False
+    enable_dashboard: bool = True
 
     @property
     def has_subscriptions(self) -> bool:
         return bool(self.alarm_emails or self.alarm_https_endpoints)
+
+    @property
+    def deploys_dashboard(self) -> bool:
+        """The dashboard shows the detection and audit metrics; with both off it has nothing to show."""
+        return self.enable_dashboard and (self.enable_detection or self.enable_audit)
 
     @property
     def deploys_member_stack_set(self) -> bool:
@@ -294,6 +300,7 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
             c.fail("alarmHttpsEndpoints", url, f"each entry {problem}")
 
     enable_audit = c.boolean("enableAudit", d.enable_audit)
+    enable_dashboard = c.boolean("enableDashboard", d.enable_dashboard)
     schedule = c.string("auditSchedule", d.audit_schedule)
     problem = _schedule_problem(schedule)
     if problem:
@@ -383,6 +390,7 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
         member_stack_set=member_stack_set,
         member_stack_set_targets=member_targets or (),
         org_event_forwarding=forwarding,
+        enable_dashboard=enable_dashboard,
     )
 
 

@@ -98,6 +98,10 @@ class RootAccessKeyDetection(pulumi.ComponentResource):
             self, name, ctx, emails=args.alarm_emails, https_endpoints=args.alarm_https_endpoints
         )
 
+        # The filters' metric names, in order, for the dashboard.
+        self.metric_names: tuple[str, ...] = (documents.METRIC_ROOT_ACCESS_KEY_CREATED,
+                                              documents.METRIC_ROOT_ACCESS_KEY_CREATION_DENIED) + (
+            (documents.METRIC_ROOT_ACCOUNT_USAGE,) if args.cis_root_usage_alarm else ())
         created = self._filter(name, "created", documents.METRIC_ROOT_ACCESS_KEY_CREATED,
                                documents.PATTERN_ROOT_ACCESS_KEY_CREATED, args, child)
         # Counted, not alarmed: evidence that the SCP refuses the call in member accounts.

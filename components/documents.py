@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import audit.metrics as audit_metrics
 from components.context import AwsContext
 
 Document = dict[str, Any]
@@ -62,8 +63,10 @@ def scp_document(partition: str, *, deny_all_root_actions: bool) -> Document:
 METRIC_ROOT_ACCESS_KEY_CREATED = "RootAccessKeyCreated"
 METRIC_ROOT_ACCESS_KEY_CREATION_DENIED = "RootAccessKeyCreationDenied"
 METRIC_ROOT_ACCOUNT_USAGE = "RootAccountUsage"
-METRIC_ROOT_ACCESS_KEYS_ACTIVE = "RootAccessKeysActive"
-METRIC_AUDIT_ERRORS = "AuditErrors"
+# The audit's own metrics: named once, where the audit publishes them.
+METRIC_ROOT_ACCESS_KEYS_ACTIVE = audit_metrics.METRIC_ROOT_ACCESS_KEYS_ACTIVE
+METRIC_AUDIT_ERRORS = audit_metrics.METRIC_AUDIT_ERRORS
+DIMENSION_ACCOUNT_ID = audit_metrics.DIMENSION_ACCOUNT_ID
 
 # Success has no errorCode; a denied call (the SCP biting) carries errorCode AccessDenied.
 PATTERN_ROOT_ACCESS_KEY_CREATED = (

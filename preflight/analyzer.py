@@ -142,6 +142,10 @@ class PolicyInfo:
     kind: str  # "resource", "stack" or "unknown" (packs built with an SDK older than policy types)
     config_schema: Mapping[str, Any] | None
     severity: str
+    # The pack's remediation text, documentation URL and tags (framework controls), as GetAnalyzerInfo sends them.
+    remediation: str = ""
+    url: str = ""
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -742,7 +746,8 @@ def _policy_infos(info: analyzer_pb2.AnalyzerInfo) -> tuple[PolicyInfo, ...]:
         policies.append(PolicyInfo(
             name=p.name, description=p.description, enforcement=_LEVEL_FROM_PROTO.get(p.enforcementLevel, "advisory"),
             kind=kinds.get(p.policy_type, "unknown"), config_schema=schema,
-            severity=_SEVERITY_FROM_PROTO.get(p.severity, "")))
+            severity=_SEVERITY_FROM_PROTO.get(p.severity, ""), remediation=p.remediation_steps, url=p.url,
+            tags=tuple(p.tags)))
     return tuple(sorted(policies, key=lambda p: p.name))
 
 

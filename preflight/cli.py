@@ -24,6 +24,7 @@ from preflight.errors import PreflightError
 from preflight.export import read_export, write_export
 from preflight.model import RecordedResource
 from preflight.render import RunSummary, to_json, to_text
+from preflight.sarif import to_sarif
 
 EXIT_PASS, EXIT_MANDATORY, EXIT_ERROR = 0, 1, 2
 DEFAULT_STACK = "dev"
@@ -47,9 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-s", "--stack", default=None, metavar="NAME", help=f"stack name (default {DEFAULT_STACK})")
     parser.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
                         help="a config value; a bare KEY gets the project namespace; repeatable")
-    parser.add_argument("--format", choices=("text", "json"), default="text",
+    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text",
                         help='text: resource tree and policy results; json: {"resources": N, "violations": '
-                             '[{"policy", "enforcement", "urn", "message"}]}')
+                             '[{"policy", "enforcement", "urn", "message"}]}; sarif: SARIF 2.1.0, one run per pack')
+    parser.add_argument("--output", metavar="FILE",
+                        help="write the --format rendering to FILE and print the text report to stdout "
+                             "(e.g. --format sarif --output preflight.sarif)")
     parser.add_argument("--export-state", metavar="FILE",
                         help="also write the resources in `pulumi stack export` format (version 3)")
     parser.add_argument("--stack-export", metavar="FILE",
@@ -195,7 +199,17 @@ def run(argv: Sequence[str] | None = None) -> int:
             result = session.analyze(resources, mode="preview")
         summary = RunSummary(mode="preview", project=project.name, stack=stack, source="program",
                              resources=resources, result=result)
-    print(to_json(summary) if args.format == "json" else to_text(summary))
+    rendered = {"json": lambda: to_json(summary), "sarif": lambda: to_sarif(summary, base)}.get(
+        args.format, lambda: to_text(summary))()
+    if args.output:
+        output = base / args.output
+        try:
+            output.write_text(rendered + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise PreflightError(f"--output {output} cannot be written: {exc.strerror or exc}") from exc
+        print(to_text(summary))
+    else:
+        print(rendered)
     return EXIT_MANDATORY if result.mandatory else EXIT_PASS
 
 

@@ -309,12 +309,15 @@ class _Registration:
     dependencies: tuple[str, ...] = ()
     property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     provider: str | None = None
+    source_uri: str = ""
+    source_line: int = 0
 
     def freeze(self) -> RecordedResource:
         return RecordedResource(urn=self.urn, type=self.type, name=self.name, custom=self.custom, id=self.id,
                                 parent=self.parent, inputs=self.inputs, outputs=self.outputs,
                                 dependencies=self.dependencies, property_dependencies=self.property_dependencies,
-                                provider=self.provider)
+                                provider=self.provider, source_uri=self.source_uri,
+                                source_line=self.source_line)
 
 
 class RecordingMonitor:
@@ -420,6 +423,8 @@ class RecordingMonitor:
             dependencies=tuple(request.dependencies),
             property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items()},
             provider=provider,
+            source_uri=request.sourcePosition.uri if request.HasField("sourcePosition") else "",
+            source_line=request.sourcePosition.line if request.HasField("sourcePosition") else 0,
         )
         with self._lock:
             self._records[urn] = record

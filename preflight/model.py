@@ -29,3 +29,7 @@ class RecordedResource:
     property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
     # The provider reference as the engine writes it: "<provider urn>::<provider id>", or None for components.
     provider: str | None = None
+    # Where the program registered the resource (the SDK's RegisterResourceRequest.sourcePosition): a file URI and
+    # a 1-based line, or "" / 0 when unknown (a stack export, or a resource the SDK itself registers).
+    source_uri: str = ""
+    source_line: int = 0

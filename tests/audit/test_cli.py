@@ -151,7 +151,7 @@ def test_cli_offline_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--org", "--role-name", "Audit\u0131"], "role name 'Audit\u0131' is not a valid IAM role name (1-64 characters of letters, digits and +=,.@_-)"),
         (["--org", "--role-name", "Audit\n"], "role name 'Audit\\n' is not a valid IAM role name (1-64 characters of letters, digits and +=,.@_-)"),
         (["--max-age-hours", "25"], "argument --max-age-hours: 25 is out of range (1..24)"),
-        (["--format", "xml"], "argument --format: 'xml' is not one of text, json"),
+        (["--format", "xml"], "argument --format: 'xml' is not one of text, json, ocsf, csv"),
         (["--dry-run"], "--dry-run needs --remediate"),
         (["--credential-report", "x.csv", "--endpoint-url", "http://localhost:1"], "--credential-report judges a file offline; it takes no AWS options"),
         (["--credential-report", "x.csv", "--org", "--role-name", "R"], "argument --org: not allowed with argument --credential-report"),

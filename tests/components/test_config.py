@@ -86,6 +86,8 @@ def _line(name: str, shown: str, allowed: str) -> str:
 
 BAD_INPUTS = [
     pytest.param({"enableScp": "yes"}, [_line("enableScp", '"yes"', "must be true or false")], id="bool"),
+    pytest.param({"enableDashboard": "on"}, [_line("enableDashboard", '"on"', "must be true or false")],
+                 id="bool-dashboard"),
     pytest.param({"scpTargets": ["r-AB12"]}, [_line("scpTargets", '"r-AB12"', SCP_TARGET_RULE)], id="root-id"),
     pytest.param({"scpTargets": ["ou-ab12"]}, [_line("scpTargets", '"ou-ab12"', SCP_TARGET_RULE)], id="ou-id"),
     pytest.param({"scpTargets": ["12345678901"]}, [_line("scpTargets", '"12345678901"', SCP_TARGET_RULE)],

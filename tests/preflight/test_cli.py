@@ -147,4 +147,4 @@ def test_cli_module_entry_point_usage_error_exit_2() -> None:
 
     assert proc.returncode == 2
     assert proc.stderr.splitlines()[-1] == (
-        "python -m preflight: error: argument --format: invalid choice: 'yaml' (choose from 'text', 'json')")
+        "python -m preflight: error: argument --format: invalid choice: 'yaml' (choose from 'text', 'json', 'sarif')")

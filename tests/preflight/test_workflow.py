@@ -52,11 +52,19 @@ def test_workflow_actions_pinned_and_permissions_least(workflow: Path) -> None:
 
     assert [u for u in uses if not PINNED.match(u)] == []
     assert document["permissions"] == {}
-    assert jobs["preflight"]["permissions"] == {"contents": "read"}
+    assert jobs["preflight"]["permissions"] == {"contents": "read", "security-events": "write"}
     assert jobs["preview"]["permissions"] == {"contents": "read", "id-token": "write"}
     # The credential-free job must stay credential-free.
     assert "secrets." not in yaml.safe_dump(jobs["preflight"])
-    assert "python -m preflight --policy-pack policypack --stack dev" in [s.get("run") for s in
-                                                                         jobs["preflight"]["steps"]]
+    steps = jobs["preflight"]["steps"]
+    runs = [s.get("run") for s in steps]
+    check = runs.index(
+        "python -m preflight --policy-pack policypack --stack dev --format sarif --output preflight.sarif")
+    # The upload follows the check and runs whatever its exit status; the check's own failure then fails the job.
+    upload = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("github/codeql-action/upload-sarif@"))
+    assert upload == check + 1
+    assert steps[upload]["if"].startswith("always() && hashFiles('preflight.sarif') != ''")
+    assert steps[upload]["with"] == {"sarif_file": "preflight.sarif", "category": "preflight"}
+    assert "continue-on-error" not in steps[check]
     assert [s["with"]["policyPacks"] for s in jobs["preview"]["steps"]
             if s.get("uses", "").startswith("pulumi/actions@")] == ["policypack"]
