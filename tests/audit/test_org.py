@@ -336,3 +336,48 @@ def test_org_interrupt_reports_unfinished_as_error(
     ]
     assert (excinfo.value.not_audited, audit.status) == (2, Status.ERROR)
     fake_clients.assert_no_pending()
+
+
+def test_org_cli_sigint_cancels_queued_accounts_exit_130() -> None:
+    # Reports stay in progress for a minute, so no account can finish: Ctrl-C must stop the run at once, start
+    # no further account (1 worker: at most 16 under way) and print every account as ERROR.
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from simulate import moto_root
+    from simulate.slow_moto import SlowMotoServer, Timing, create_organization, offline_child_env
+
+    repo = Path(__file__).resolve().parents[2]
+    moto_root.install()
+    server = SlowMotoServer(Timing(call_delay_s=0.0, report_window_s=60.0))
+    server.start()
+    try:
+        with server.delays_paused():
+            org = create_organization(server.endpoint_url, 59)
+        server.clear_calls()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "audit", "--org", "--role-name", org.role_name, "--endpoint-url",
+             server.endpoint_url, "--workers", "1", "--format", "json"],
+            cwd=repo, env=offline_child_env(str(repo)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 60
+        while sum(c.action == "AssumeRole" for c in server.calls()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=30)
+        assume_roles = sum(c.action == "AssumeRole" for c in server.calls())
+    finally:
+        server.stop()
+        moto_root.reset()
+    summary = json.loads(stdout)
+    assert (child.returncode, stderr.splitlines()[-1]) == (130, "python -m audit: interrupted")
+    assert (summary["status"], summary["errors"]) == (
+        "ERROR", ["the audit was interrupted (Ctrl-C); 60 account(s) were not audited"]
+    )
+    assert [a["account_id"] for a in summary["accounts"]] == sorted(org.account_ids)
+    assert {(a["status"], a["reason"]) for a in summary["accounts"]} == {("ERROR", INTERRUPTED)}
+    assert 5 <= assume_roles <= 16
