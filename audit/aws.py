@@ -382,11 +382,14 @@ def call_once(
         return operation()
     except AWS_ERRORS as exc:
         problem = describe_error(exc, action, denied_hint=denied_hint)
-        LOG.warning("%s", problem)
         if isinstance(exc, TRANSIENT):
+            LOG.info("%s", problem)
             raise RetryLater(problem) from exc
         if isinstance(exc, ClientError) and error_code(exc) in retry_codes:
+            # Expected while polling (ReportInProgress) or throttled: the final verdict logs it if it stays.
+            LOG.info("%s", problem)
             raise RetryLater(problem, error_code(exc)) from exc
+        LOG.warning("%s", problem)
         raise AuditError(problem) from exc
 
 

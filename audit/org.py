@@ -177,8 +177,9 @@ class AccountAudit:
             pause = self._fetch.step()
             if pause is not None:
                 return pause
-            assert self._fetch.report is not None
-            self._end(judge(self._fetch.report, self.account.account_id, max_age=self.max_age, now=self.now()))
+            report, self._fetch = self._fetch.report, None  # a report can be megabytes: keep only the verdict
+            assert report is not None
+            self._end(judge(report, self.account.account_id, max_age=self.max_age, now=self.now()))
         except AuditError as exc:
             self._end(error_result(self.account.account_id, str(exc)))
         return None
