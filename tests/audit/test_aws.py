@@ -538,3 +538,27 @@ def test_clients_assumed_refuses_paginator() -> None:
     with pytest.raises(AttributeError) as excinfo:
         factory("iam").get_paginator("list_users")
     assert str(excinfo.value) == "get_paginator is not available on an assumed-role audit client"
+
+
+def test_run_single_account_honours_lambda_budget(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
+    # The Lambda default (no org role): 80 s left, of which RUN_RESERVE_SECONDS stay for publishing, so the
+    # account's audit must be over by 20 s, long before its own 60 s deadline.
+    from audit.runner import RUN_RESERVE_SECONDS, AuditConfig, run_audit
+
+    fake_clients.stub("sts").add_response(
+        "get_caller_identity", {"Account": BASELINE_ACCOUNT, "Arn": f"arn:aws:iam::{BASELINE_ACCOUNT}:user/a", "UserId": "A"}
+    )
+    _in_progress_forever(fake_clients.stub("iam"), 3)
+    run = run_audit(
+        AuditConfig(), fake_clients, retry=fast_retry, now=lambda: NOW,  # type: ignore[arg-type]
+        time_budget_seconds=RUN_RESERVE_SECONDS + 20.0,
+    )
+    assert [(r.status, r.reason) for r in run.accounts] == [
+        (
+            Status.ERROR,
+            "gave up after 4 attempt(s): the run's time budget would pass while waiting; last: iam:GetCredentialReport "
+            "failed (ReportInProgress: not yet); the credential report was still being generated",
+        )
+    ]
+    assert recorder.sleeps == [1.0, 2.0, 4.0]
+    fake_clients.assert_no_pending()
