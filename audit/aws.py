@@ -93,7 +93,9 @@ class RetryPolicy:
     call_seconds: float = CALL_SECONDS
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
-    jitter: Callable[[float], float] = field(default=lambda delay: random.uniform(delay / 2, delay), repr=False)
+    # Jitter within the top quarter: enough to spread retries of many accounts, while each poll still lands
+    # close to its exponential schedule (1, 2, 4... s), where a report most likely is ready.
+    jitter: Callable[[float], float] = field(default=lambda delay: random.uniform(0.75 * delay, delay), repr=False)
 
     def __post_init__(self) -> None:
         if self.base_delay < 0 or self.max_delay < self.base_delay:
