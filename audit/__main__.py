@@ -1,7 +1,46 @@
-"""`python -m audit`: run the root access key audit (CIS 1.4, Security Hub IAM.4) from the command line."""
+"""`python -m audit`: run the root access key audit (CIS 1.4, Security Hub IAM.4) from the command line.
 
+Ctrl-C exits 130 at once. If an organization audit was under way, what it found is printed, with every account
+it did not finish as ERROR, so that an interrupted run never reads as PASS.
+"""
+
+import io
+import json
 import sys
 
-from audit.cli import main
+from audit.cli import build_parser, main, render_text
 
-sys.exit(main())
+EXIT_INTERRUPTED = 130
+
+
+def _interrupted(exc: KeyboardInterrupt, argv: list[str]) -> int:
+    audit = getattr(exc, "audit", None)  # audit.org.AuditInterrupted
+    print("python -m audit: interrupted", file=sys.stderr)
+    if audit is None:
+        return EXIT_INTERRUPTED
+    from audit.runner import RunResult
+
+    run = RunResult(
+        accounts=audit.accounts,
+        errors=(*audit.errors, f"the audit was interrupted (Ctrl-C); {exc.not_audited} account(s) were not audited"),
+    )
+    args, _ = build_parser().parse_known_args(argv)
+    text = io.StringIO()
+    if args.format == "json":
+        json.dump(run.to_dict(), text, indent=2)
+        text.write("\n")
+    else:
+        render_text(run, text)
+    try:
+        sys.stdout.write(text.getvalue())
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass  # the exit status still says it: 130
+    return EXIT_INTERRUPTED
+
+
+try:
+    code = main()
+except KeyboardInterrupt as interrupt:
+    code = _interrupted(interrupt, sys.argv[1:])
+sys.exit(code)

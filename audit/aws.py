@@ -8,17 +8,21 @@ Clients come from a factory so moto and botocore's Stubber can stand in for AWS.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import botocore.session
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, UnknownRegionError
+from botocore.credentials import CredentialProvider, CredentialResolver, Credentials, ReadOnlyCredentials
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError, UnknownRegionError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from audit.report import AccountResult, error_result, verdict
@@ -26,7 +30,7 @@ from audit.report import AccountResult, error_result, verdict
 LOG = logging.getLogger(__name__)
 
 # Errors where waiting may help; anything else (AccessDenied, validation...) is final at once.
-_RETRYABLE = frozenset(
+RETRYABLE = frozenset(
     {
         "ReportInProgress",
         "Throttling",
@@ -41,7 +45,7 @@ _RETRYABLE = frozenset(
     }
 )
 # Network faults may pass; other BotoCoreErrors (no credentials, bad parameters, unknown region) never will.
-_TRANSIENT = (BotoConnectionError, HTTPClientError)
+TRANSIENT = (BotoConnectionError, HTTPClientError)
 # What a failed AWS call raises: a service answer, or botocore's own failure to get one.
 AWS_ERRORS = (ClientError, BotoCoreError)
 # The report vanished between generation and download: ask for a new one.
@@ -63,18 +67,35 @@ class AuditError(Exception):
     """A step of the audit failed; str() is the reason in the ERROR verdict."""
 
 
+# One attempt of one API call can take at most the connect timeout plus the read timeout. The calls of an account's
+# audit get a single attempt each (botocore does not retry them behind our back, holding a worker while it
+# sleeps), so this is also the worst case a deadline must leave room for before it starts a call.
+CONNECT_TIMEOUT_S = 3.0
+READ_TIMEOUT_S = 10.0
+CALL_SECONDS = CONNECT_TIMEOUT_S + READ_TIMEOUT_S
+# Run-level calls (GetCallerIdentity, ListAccounts, the sinks) keep one botocore retry for a passing blip.
+RUN_CALL_ATTEMPTS = 2
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded exponential backoff with jitter and an overall deadline. sleep/clock/jitter are injectable so
-    tests neither sleep nor depend on randomness."""
+    """Bounded exponential backoff with jitter and an overall deadline per account. sleep/clock/jitter are
+    injectable so tests neither sleep nor depend on randomness.
+
+    call_seconds is the longest one API call can take (its timeouts): no call starts unless it can end before
+    the deadline, so the deadline bounds a call in flight too.
+    """
 
     base_delay: float = 1.0
     max_delay: float = 20.0
     max_attempts: int = 12
     deadline_seconds: float = 180.0
+    call_seconds: float = CALL_SECONDS
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
-    jitter: Callable[[float], float] = field(default=lambda delay: random.uniform(delay / 2, delay), repr=False)
+    # Jitter within the top quarter: enough to spread retries of many accounts, while each poll still lands
+    # close to its exponential schedule (1, 2, 4... s), where a report most likely is ready.
+    jitter: Callable[[float], float] = field(default=lambda delay: random.uniform(0.75 * delay, delay), repr=False)
 
     def __post_init__(self) -> None:
         if self.base_delay < 0 or self.max_delay < self.base_delay:
@@ -83,6 +104,11 @@ class RetryPolicy:
             raise ValueError(f"RetryPolicy.max_attempts must be >= 1, got {self.max_attempts}")
         if self.deadline_seconds <= 0:
             raise ValueError(f"RetryPolicy.deadline_seconds must be > 0, got {self.deadline_seconds}")
+        if self.call_seconds < 0 or self.call_seconds >= self.deadline_seconds:
+            raise ValueError(
+                f"RetryPolicy needs 0 <= call_seconds < deadline_seconds, got {self.call_seconds}, "
+                f"{self.deadline_seconds}"
+            )
 
     def delay(self, attempt: int) -> float:
         return self.jitter(min(self.max_delay, self.base_delay * (2**attempt)))
@@ -131,23 +157,115 @@ def describe_failure(exc: BaseException, action: str) -> str:
     return f"{action} failed (unexpected {type(exc).__name__}: {exc})"
 
 
-def client_config(max_pool_connections: int = 10) -> Config:
-    """Timeouts keep one hung endpoint from eating the Lambda's time; botocore's standard retry mode adds a
-    short retry of its own below our backoff."""
+def client_config(
+    max_pool_connections: int = 10,
+    *,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+    read_timeout: float = READ_TIMEOUT_S,
+) -> Config:
+    """The run-level clients' configuration: short timeouts, so one hung endpoint cannot eat the Lambda's time,
+    and one retry by botocore's standard mode. Worst case of a call: RUN_CALL_ATTEMPTS x (connect + read)."""
     return Config(
-        connect_timeout=5,
-        read_timeout=20,
-        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "total_max_attempts": RUN_CALL_ATTEMPTS},
         max_pool_connections=max_pool_connections,
     )
 
 
+def account_config(config: Config) -> Config:
+    """`config` with a single attempt per call: the account audit retries in its own scheduler, where a wait
+    holds no worker and counts against the account's deadline."""
+    return config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
+
+# The credentials the current call of an assumed-role client signs with (see _RoutedCredentials).
+_CALL_CREDENTIALS: contextvars.ContextVar[ReadOnlyCredentials | None] = contextvars.ContextVar(
+    "audit_call_credentials", default=None
+)
+
+
+class _RoutedCredentials(Credentials):
+    """Credentials that are whatever the calling thread set for this call.
+
+    botocore signs each request with its client's credentials object at signing time, in the calling thread.
+    Routing that object through a context variable lets one client per service serve every account: its
+    service model, its ~400 KiB of generated methods and event hooks, and its connection pool are built once,
+    not once per assumed role (which cost about 20 ms of CPU per account). A call made outside `use` has no
+    credentials and fails with NoCredentialsError: it never signs as another account.
+    """
+
+    def __init__(self) -> None:  # noqa: D107 - botocore's __init__ would freeze one set of keys
+        self.method = "assume-role"
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        current = _CALL_CREDENTIALS.get()
+        if current is None:
+            raise NoCredentialsError()
+        return current
+
+    @property  # type: ignore[override]
+    def access_key(self) -> str:
+        return self.get_frozen_credentials().access_key
+
+    @property  # type: ignore[override]
+    def secret_key(self) -> str:
+        return self.get_frozen_credentials().secret_key
+
+    @property  # type: ignore[override]
+    def token(self) -> str | None:
+        return self.get_frozen_credentials().token
+
+
+class _RoutedProvider(CredentialProvider):
+    METHOD = "assume-role"
+
+    def __init__(self, credentials: _RoutedCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> Credentials:
+        return self._credentials
+
+
+@contextmanager
+def _signing_as(credentials: ReadOnlyCredentials) -> Iterator[None]:
+    token = _CALL_CREDENTIALS.set(credentials)
+    try:
+        yield
+    finally:
+        _CALL_CREDENTIALS.reset(token)
+
+
+class _AssumedClient:
+    """One account's view of a shared client: every method call signs with that account's credentials."""
+
+    def __init__(self, client: Any, credentials: ReadOnlyCredentials) -> None:
+        self._client = client
+        self._credentials = credentials
+        self.exceptions = client.exceptions
+        self.meta = client.meta
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if name.startswith("_") or not callable(method) or name in ("get_paginator", "get_waiter"):
+            # Paginators and waiters call the client later, outside this account's signing scope.
+            raise AttributeError(f"{name} is not available on an assumed-role audit client")
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _signing_as(self._credentials):
+                return method(*args, **kwargs)
+
+        return call
+
+
 class Clients:
-    """Creates boto3 clients lazily from one Session: its own credentials via __call__, or temporary
-    credentials (AssumeRole, AssumeRoot) via for_credentials.
+    """Creates boto3 clients lazily from one Session: its own credentials via __call__, temporary credentials
+    via for_account (the audit: one shared client per service, credentials routed per call) or for_credentials
+    (remediation: a full client, paginators included).
 
     boto3 Sessions are not thread-safe, so client creation is serialised by a lock; the clients themselves are
-    thread-safe. Reusing one Session keeps its loaded service models, which makes per-account clients cheap.
+    thread-safe.
     """
 
     def __init__(
@@ -162,8 +280,11 @@ class Clients:
         self.region = region or getattr(session, "region_name", None) or "us-east-1"
         self.endpoint_url = endpoint_url
         self.config = config or client_config()
+        self.account_config = account_config(self.config)
         self._lock = threading.Lock()
         self._cache: dict[str, Any] = {}
+        self._routed = _RoutedCredentials()
+        self._routed_session: Any = None
 
     @property
     def partition(self) -> str:
@@ -182,15 +303,48 @@ class Clients:
         return "aws"
 
     def __call__(self, service: str) -> Any:
+        # The audit retries its IAM calls itself (ReportFetch); every other service is called by the run.
+        return self._client(service, self.account_config if service == "iam" else self.config)
+
+    def scheduled(self, service: str) -> Any:
+        """The caller's own client for calls the account scheduler retries itself (AssumeRole): one attempt."""
+        return self._client(service, self.account_config, key=f"{service}/scheduled")
+
+    def _client(self, service: str, config: Config, *, key: str | None = None) -> Any:
         with self._lock:
-            if service not in self._cache:
-                self._cache[service] = self.session.client(
-                    service, region_name=self.region, endpoint_url=self.endpoint_url, config=self.config
+            cache_key = key or service
+            if cache_key not in self._cache:
+                self._cache[cache_key] = self.session.client(
+                    service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
                 )
-            return self._cache[service]
+            return self._cache[cache_key]
+
+    def for_account(self, credentials: dict[str, Any]) -> ClientFactory:
+        """A factory of clients signing with STS temporary credentials (the Credentials member of AssumeRole),
+        all backed by one client per service: building a client per account would cost more CPU than the audit."""
+        frozen = ReadOnlyCredentials(
+            credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]
+        )
+
+        def factory(service: str) -> Any:
+            with self._lock:
+                key = f"{service}/assumed"
+                if key not in self._cache:
+                    if self._routed_session is None:
+                        session = botocore.session.Session()
+                        session.register_component("credential_provider", CredentialResolver([_RoutedProvider(self._routed)]))
+                        self._routed_session = session
+                    self._cache[key] = self._routed_session.create_client(
+                        service, region_name=self.region, endpoint_url=self.endpoint_url, config=self.account_config
+                    )
+                client = self._cache[key]
+            return _AssumedClient(client, frozen)
+
+        return factory
 
     def for_credentials(self, credentials: dict[str, Any]) -> ClientFactory:
-        """A caching factory for STS temporary credentials (the Credentials member of AssumeRole/AssumeRoot)."""
+        """A caching factory of full clients for STS temporary credentials (the Credentials member of
+        AssumeRole/AssumeRoot)."""
         cache: dict[str, Any] = {}
 
         def factory(service: str) -> Any:
@@ -218,66 +372,166 @@ def caller_account_id(clients: ClientFactory) -> str:
         raise AuditError(describe_failure(exc, "sts:GetCallerIdentity")) from exc
 
 
-class _Retry(Exception):
+class RetryLater(Exception):
     """This attempt failed in a way that waiting may fix; str() is what went wrong."""
 
+    def __init__(self, problem: str, code: str | None = None) -> None:
+        super().__init__(problem)
+        self.code = code
 
-def _call(operation: Callable[[], dict[str, Any]], action: str, retry_codes: frozenset[str]) -> dict[str, Any]:
-    """One API call: its response, _Retry for a fault worth waiting out, AuditError for a final one."""
+
+def call_once(
+    operation: Callable[[], dict[str, Any]],
+    action: str,
+    retry_codes: frozenset[str] = RETRYABLE,
+    *,
+    denied_hint: str | None = None,
+) -> dict[str, Any]:
+    """One API call: its response, RetryLater for a fault worth waiting out, AuditError for a final one."""
     try:
         return operation()
     except AWS_ERRORS as exc:
-        problem = describe_error(exc, action)
+        problem = describe_error(exc, action, denied_hint=denied_hint)
+        if isinstance(exc, TRANSIENT):
+            LOG.info("%s", problem)
+            raise RetryLater(problem) from exc
+        if isinstance(exc, ClientError) and error_code(exc) in retry_codes:
+            # Expected while polling (ReportInProgress) or throttled: the final verdict logs it if it stays.
+            LOG.info("%s", problem)
+            raise RetryLater(problem, error_code(exc)) from exc
         LOG.warning("%s", problem)
-        if isinstance(exc, _TRANSIENT) or (isinstance(exc, ClientError) and error_code(exc) in retry_codes):
-            raise _Retry(problem) from exc
         raise AuditError(problem) from exc
 
 
-def fetch_credential_report(iam: Any, policy: RetryPolicy) -> FetchedReport:
-    """Generate (or reuse) the account's credential report and download it.
+class Budget:
+    """The calls and waits of one account's audit, against its deadline: the retry deadline from its start,
+    or the run's stop time (the Lambda's budget) if that comes first.
 
-    GenerateCredentialReport is the documented poll: it answers STARTED / INPROGRESS until the report is
-    COMPLETE. Every wait is bounded by max_attempts and by the deadline; running out of either is an
-    AuditError naming the last thing AWS said.
+    Before a call: the call must be able to end, at its timeouts' worst, before the deadline. Before a wait:
+    the wait and the next call must fit. Running out of either, or of attempts, is an AuditError that names
+    the last thing AWS said.
     """
-    start = policy.clock()
-    last_problem = "no attempt was made"
-    for attempt in range(policy.max_attempts):
-        if attempt:
-            remaining = policy.deadline_seconds - (policy.clock() - start)
-            pause = policy.delay(attempt - 1)
-            if pause > remaining:
-                raise AuditError(
-                    f"gave up after {attempt} attempt(s): the {policy.deadline_seconds:g} s deadline would pass "
-                    f"while waiting; last: {last_problem}"
-                )
-            policy.sleep(pause)
+
+    def __init__(self, policy: RetryPolicy, *, stop_at: float | None = None, started: float | None = None) -> None:
+        self.policy = policy
+        self.started = policy.clock() if started is None else started
+        own = self.started + policy.deadline_seconds
+        if stop_at is not None and stop_at < own:
+            self.deadline, self.limit = stop_at, "the run's time budget"
+        else:
+            self.deadline, self.limit = own, f"the {policy.deadline_seconds:g} s deadline"
+        self.calls = 0
+        self.waits = 0
+        self.last_problem: str | None = None
+
+    def before_call(self, action: str) -> None:
+        if self.policy.clock() + self.policy.call_seconds > self.deadline:
+            last = f"; last: {self.last_problem}" if self.last_problem else ""
+            raise AuditError(
+                f"gave up after {self.calls} attempt(s): {self.limit} would pass during {action}, which may take "
+                f"{self.policy.call_seconds:g} s{last}"
+            )
+        self.calls += 1
+
+    def wait(self, problem: str) -> float:
+        """The pause before the next attempt after `problem`."""
+        self.last_problem = problem
+        LOG.info("attempt %d: %s", self.calls, problem)
+        if self.calls >= self.policy.max_attempts:
+            raise AuditError(f"gave up after {self.calls} attempt(s); last: {problem}")
+        pause = self.policy.delay(self.waits)
+        self.waits += 1
+        if self.policy.clock() + pause + self.policy.call_seconds > self.deadline:
+            raise AuditError(
+                f"gave up after {self.calls} attempt(s): {self.limit} would pass while waiting; last: {problem}"
+            )
+        return pause
+
+
+class ReportFetch:
+    """Fetching one account's credential report, one API call per step, so a scheduler can run many accounts
+    on a few workers and hold none of them while an account waits.
+
+    GenerateCredentialReport starts (or reuses) the report. COMPLETE means a report is ready: it is downloaded
+    at once, with no poll in between. STARTED or INPROGRESS means it is being built: the download itself is the
+    poll (ReportInProgress until ready), soon at first, then backing off. ReportNotPresent / ReportExpired on
+    download start a new generation.
+    """
+
+    def __init__(self, iam: Any, budget: Budget) -> None:
+        self.iam = iam
+        self.budget = budget
+        self._generate_next = True
+        self.report: FetchedReport | None = None
+
+    def step(self) -> float | None:
+        """Make the next call. None: `report` is set; a number: wait that long, then step again. Raises
+        AuditError when the fetch failed for good."""
+        self.budget.before_call("iam:GenerateCredentialReport" if self._generate_next else "iam:GetCredentialReport")
         try:
-            state = _call(iam.generate_credential_report, "iam:GenerateCredentialReport", _RETRYABLE).get("State")
-            if state in ("STARTED", "INPROGRESS"):
-                raise _Retry(f"the credential report was still being generated (State {state})")
-            if state != "COMPLETE":
+            if self._generate_next:
+                state = call_once(self.iam.generate_credential_report, "iam:GenerateCredentialReport", RETRYABLE).get(
+                    "State"
+                )
+                if state == "COMPLETE":
+                    self._generate_next = False
+                    return 0.0
+                if state in ("STARTED", "INPROGRESS"):
+                    self._generate_next = False
+                    return self.budget.wait(f"the credential report was still being generated (State {state})")
                 raise AuditError(
                     f"iam:GenerateCredentialReport returned unknown State {state!r}; expected STARTED, INPROGRESS "
                     "or COMPLETE"
                 )
-            response = _call(iam.get_credential_report, "iam:GetCredentialReport", _RETRYABLE | _REGENERATE)
-        except _Retry as retry:
-            last_problem = str(retry)
-            LOG.info("attempt %d: %s", attempt + 1, last_problem)
-            continue
-        fmt = response.get("ReportFormat", "text/csv")
-        if fmt != "text/csv":
-            raise AuditError(f"iam:GetCredentialReport returned ReportFormat {fmt!r}; expected text/csv")
-        content = response.get("Content")
-        if not isinstance(content, (bytes, bytearray)):
-            raise AuditError("iam:GetCredentialReport returned no Content")
-        generated = response.get("GeneratedTime")
-        if generated is not None and not isinstance(generated, datetime):
-            raise AuditError(f"iam:GetCredentialReport returned GeneratedTime {generated!r}, not a timestamp")
-        return FetchedReport(content=bytes(content), generated_at=generated, attempts=attempt + 1)
-    raise AuditError(f"gave up after {policy.max_attempts} attempt(s); last: {last_problem}")
+            response = call_once(self.iam.get_credential_report, "iam:GetCredentialReport", RETRYABLE | _REGENERATE)
+        except RetryLater as retry:
+            if retry.code in _REGENERATE:
+                self._generate_next = True
+            return self.budget.wait(str(retry))
+        self.report = _checked_report(response, self.budget.calls)
+        return None
+
+
+def _checked_report(response: dict[str, Any], attempts: int) -> FetchedReport:
+    fmt = response.get("ReportFormat", "text/csv")
+    if fmt != "text/csv":
+        raise AuditError(f"iam:GetCredentialReport returned ReportFormat {fmt!r}; expected text/csv")
+    content = response.get("Content")
+    if not isinstance(content, (bytes, bytearray)):
+        raise AuditError("iam:GetCredentialReport returned no Content")
+    generated = response.get("GeneratedTime")
+    if generated is not None and not isinstance(generated, datetime):
+        raise AuditError(f"iam:GetCredentialReport returned GeneratedTime {generated!r}, not a timestamp")
+    return FetchedReport(content=bytes(content), generated_at=generated, attempts=attempts)
+
+
+def fetch_credential_report(iam: Any, policy: RetryPolicy, *, stop_at: float | None = None) -> FetchedReport:
+    """Generate (or reuse) the account's credential report and download it, sleeping between attempts: the
+    single-account path of the same steps the organization scheduler runs."""
+    fetch = ReportFetch(iam, Budget(policy, stop_at=stop_at))
+    while (pause := fetch.step()) is not None:
+        if pause:
+            policy.sleep(pause)
+    assert fetch.report is not None
+    return fetch.report
+
+
+def judge(
+    fetched: FetchedReport, account_id: str, *, max_age: timedelta, now: datetime
+) -> AccountResult:
+    """The verdict on a fetched report of `account_id`."""
+    result = verdict(
+        fetched.content,
+        expected_account_id=account_id,
+        generated_at=fetched.generated_at,
+        now=now,
+        max_age=max_age,
+    )
+    if fetched.generated_at is None and result.status.value != "ERROR":
+        # AWS always sends GeneratedTime; without it staleness cannot be checked, and a cached PASS could be
+        # hours old.
+        return error_result(account_id, "iam:GetCredentialReport returned no GeneratedTime, so its age is unknown")
+    return result
 
 
 def audit_account(
@@ -287,22 +541,13 @@ def audit_account(
     policy: RetryPolicy,
     max_age: timedelta,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    stop_at: float | None = None,
 ) -> AccountResult:
-    """The verdict for one account whose IAM the factory reaches; every failure is an ERROR verdict."""
+    """The verdict for one account whose IAM the factory reaches; every failure is an ERROR verdict.
+    stop_at: a time on the policy's clock by which the audit must be over (the run's budget)."""
     try:
-        fetched = fetch_credential_report(clients("iam"), policy)
+        fetched = fetch_credential_report(clients("iam"), policy, stop_at=stop_at)
     except AuditError as exc:
         LOG.error("account %s: %s", account_id, exc)
         return error_result(account_id, str(exc))
-    result = verdict(
-        fetched.content,
-        expected_account_id=account_id,
-        generated_at=fetched.generated_at,
-        now=now(),
-        max_age=max_age,
-    )
-    if fetched.generated_at is None and result.status.value != "ERROR":
-        # AWS always sends GeneratedTime; without it staleness cannot be checked, and a cached PASS could be
-        # hours old.
-        return error_result(account_id, "iam:GetCredentialReport returned no GeneratedTime, so its age is unknown")
-    return result
+    return judge(fetched, account_id, max_age=max_age, now=now())

@@ -39,7 +39,8 @@ LOG = logging.getLogger(__name__)
 
 MIN_REPORT_AGE_HOURS = 1
 MAX_REPORT_AGE_HOURS = 24
-# Kept back from a time budget beyond the retry deadline: the last API call's own timeouts, then publishing.
+# Kept back from a time budget for publishing: each sink call takes at most RUN_CALL_ATTEMPTS x (connect + read)
+# timeout (audit.aws), about 26 s, and a run makes a few of them.
 RUN_RESERVE_SECONDS = 60.0
 
 
@@ -103,7 +104,7 @@ def _audit(
     clients: Clients,
     retry: RetryPolicy,
     now: Callable[[], datetime],
-    start_by: float | None,
+    stop_at: float | None,
 ) -> tuple[list[AccountResult], list[str], str | None]:
     if config.org_role_name:
         try:
@@ -115,7 +116,7 @@ def _audit(
                 retry=retry,
                 progress=config.progress,
                 now=now,
-                start_by=start_by,
+                stop_at=stop_at,
             )
         except Exception as exc:  # noqa: BLE001 - listing or identity failing in a way no handler expected
             LOG.exception("the organization audit failed")
@@ -130,7 +131,7 @@ def _audit(
         return [error_result(None, describe_failure(exc, "sts:GetCallerIdentity"))], [], None
     try:
         result = audit_account(
-            clients, caller, policy=retry, max_age=timedelta(hours=config.max_report_age_hours), now=now
+            clients, caller, policy=retry, max_age=timedelta(hours=config.max_report_age_hours), now=now, stop_at=stop_at
         )
     except Exception as exc:  # noqa: BLE001 - one account's surprise is that account's ERROR, never a crash
         LOG.exception("account %s: unexpected failure", caller)
@@ -214,13 +215,13 @@ def run_audit(
     time_budget_seconds: float | None = None,
 ) -> RunResult:
     """Audit, remediate if configured, publish. time_budget_seconds: how long the run may take (the Lambda's
-    remaining time); organization accounts are started only while one more can finish within it."""
+    remaining time); every account's audit, in either mode, is over RUN_RESERVE_SECONDS before it ends, calls in
+    flight included, so that publishing still happens."""
     policy = retry or RetryPolicy()
-    start_by = None
+    stop_at = None
     if time_budget_seconds is not None:
-        # One account can take the retry deadline plus a slow last call; publishing needs a little more.
-        start_by = policy.clock() + time_budget_seconds - (policy.deadline_seconds + RUN_RESERVE_SECONDS)
-    results, errors, caller = _audit(config, clients, policy, now, start_by)
+        stop_at = policy.clock() + time_budget_seconds - RUN_RESERVE_SECONDS
+    results, errors, caller = _audit(config, clients, policy, now, stop_at)
     notes: list[str] = []
     if config.remediate:
         results, remediation_errors, remediation_notes = _remediate(config, clients, results, caller)

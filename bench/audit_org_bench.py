@@ -1,25 +1,22 @@
-"""Benchmark of the root access key audit's org mode (CIS 1.4, Security Hub IAM.4) on a simulated organization.
+"""Benchmark of `python -m audit --org` (the CIS 1.4 / Security Hub IAM.4 root access key audit of every account),
+in a child process, against `simulate.slow_moto`: a moto server in this process, plain or latency-modelled
+(every API call held for a fixed delay, each account's credential report in progress for a window after it is
+requested, as AWS does). Side by side in one run:
 
-The audit is run exactly as a person runs it, `python -m audit --org --role-name ROLE --endpoint-url URL
---format json`, in a child process, against `simulate.slow_moto`: a moto server in this process that holds
-every API call for a fixed delay and keeps each account's credential report in progress for a window after
-it is requested, as AWS does. Without those waits moto's CPU is the bottleneck and concurrency shows nothing.
+1. plain moto, 500 accounts, default workers: wall time, the audit's CPU per account, peak RSS (goal <= 25 s);
+2. latency-modelled, 500 accounts at 16 and 64 requests in flight: wall time against the floor, which is one
+   report window + accounts x calls per account x delay / in flight, or the emulator's own CPU time for the run
+   if that is larger (one Python process serializes its requests); both printed, and the ratio (goal <= 1.5x);
+3. latency-modelled, 5,000 accounts at 64 in flight: wall time and peak RSS (goals <= 11x the 500-account time,
+   <= 150 MiB);
+4. from the per-account cost, how many accounts one 15-minute Lambda invocation audits.
 
-For each organization size and worker count it reports:
-- wall time of the child (interpreter start to exit) and the speed-up against the smallest worker count;
-- the ideal N x per-account latency / workers, with the per-account latency measured at the server
-  (first to last call about an account, AssumeRole included) in the smallest-worker run, and the efficiency
-  ideal / wall;
-- peak memory: the child's ru_maxrss from os.wait4 (peak resident set of the audit process alone);
-- the child's CPU time, and the server's (this process's) CPU time;
-- API calls per audited account, counted at the server.
-A run on the same server with no delays shows the audit's own CPU cost. Every run's JSON output is checked:
-every account audited, and exactly the seeded accounts FAIL; a run that does not check out is reported as
-INVALID and makes the exit status 1.
+Every run's JSON output is checked: every account audited once, exactly the seeded accounts FAIL; a run that does
+not check out is INVALID and makes the exit status 1. Peak RSS is the child's own ru_maxrss (os.wait4).
 
-Usage (the full run takes about half an hour on 2 cores):
+Usage (about 15 minutes on 2 shared cores, most of it creating 5,000 accounts in moto):
     .venv/bin/python bench/audit_org_bench.py
-    .venv/bin/python bench/audit_org_bench.py --accounts 100 --workers 1,16    # a quick run
+    .venv/bin/python bench/audit_org_bench.py --accounts 200 --big-accounts 0    # a quick run
 """
 
 from __future__ import annotations
@@ -49,6 +46,7 @@ from simulate.slow_moto import (  # noqa: E402
     SimulatedOrganization,
     SlowMotoServer,
     Timing,
+    add_members,
     create_organization,
     offline_child_env,
 )
@@ -113,21 +111,12 @@ def run_child(argv: Sequence[str], env: dict[str, str], timeout_s: float) -> Chi
         )
 
 
-def audit_argv(endpoint_url: str, role_name: str, workers: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "audit",
-        "--org",
-        "--role-name",
-        role_name,
-        "--endpoint-url",
-        endpoint_url,
-        "--format",
-        "json",
-        "--workers",
-        str(workers),
+def audit_argv(endpoint_url: str, role_name: str, workers: int | None) -> list[str]:
+    argv = [
+        sys.executable, "-m", "audit", "--org", "--role-name", role_name, "--endpoint-url", endpoint_url,
+        "--format", "json",
     ]
+    return argv + (["--workers", str(workers)] if workers is not None else [])
 
 
 # Calls the audit makes once per run, not per account.
@@ -151,6 +140,8 @@ def check_output(child: ChildRun, org: SimulatedOrganization, failing: set[str])
     except (ValueError, KeyError, TypeError) as exc:
         tail = (child.stderr.strip().splitlines() or ["(no stderr)"])[-1]
         return "INVALID", (f"output is not the audit's JSON ({exc!r}); exit {child.returncode}; {tail}",)
+    if len(summary["accounts"]) != len(statuses):
+        problems.append(f"{len(summary['accounts'])} verdicts for {len(statuses)} distinct accounts")
     counts = Counter(statuses.values())
     verdict = f"{overall} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
     if set(statuses) != set(org.account_ids):
@@ -176,7 +167,12 @@ def account_latencies(calls: Sequence[CallRecord], org: SimulatedOrganization) -
 
 
 def run_once(
-    server: SlowMotoServer, org: SimulatedOrganization, failing: set[str], workers: int, label: str, timeout_s: float
+    server: SlowMotoServer,
+    org: SimulatedOrganization,
+    failing: set[str],
+    workers: int | None,
+    label: str,
+    timeout_s: float,
 ) -> RunResult:
     server.forget_reports()
     server.clear_calls()
@@ -191,7 +187,7 @@ def run_once(
     return RunResult(
         label=label,
         accounts=n,
-        workers=workers,
+        workers=workers or DEFAULT_WORKERS,
         wall_s=child.wall_s,
         span_s=(max(c.finished for c in calls) - min(c.started for c in calls)) if calls else 0.0,
         account_latency_s=statistics.fmean(latencies) if latencies else float("nan"),
@@ -205,26 +201,80 @@ def run_once(
     )
 
 
-def _print_table(results: Sequence[RunResult]) -> None:
+DEFAULT_WORKERS = 8  # python -m audit's --workers default
+LAMBDA_SECONDS = 900.0
+# Kept back by the Lambda for publishing (audit.runner.RUN_RESERVE_SECONDS).
+LAMBDA_RESERVE_S = 60.0
+# Lambda gives a function one full vCPU at 1,769 MB and CPU in proportion to memory below that.
+FULL_VCPU_MB = 1769
+
+
+@dataclass(frozen=True)
+class Floor:
+    latency_s: float  # one report window + accounts x calls x delay / in flight
+    emulator_cpu_s: float
+
+    @property
+    def value(self) -> float:
+        return max(self.latency_s, self.emulator_cpu_s)
+
+
+def floor_of(r: RunResult, timing: Timing) -> Floor:
+    calls = r.calls_per_account * r.accounts
+    return Floor(timing.report_window_s + calls * timing.call_delay_s / r.workers, r.server_cpu_s)
+
+
+def _print_runs(results: Sequence[tuple[str, RunResult]], timing: Timing, startup: ChildRun) -> None:
     header = (
-        f"{'run':<8}{'accounts':>9}{'workers':>8}{'wall s':>9}{'span s':>9}{'speed-up':>9}{'ideal s':>9}{'effic.':>8}"
-        f"{'acct lat s':>11}{'calls/acct':>11}{'peak RSS MiB':>13}{'audit CPU s':>12}{'moto CPU s':>11}  verdict"
+        f"{'case':<34}{'wall s':>8}{'span s':>8}{'calls/acct':>11}{'audit CPU ms/acct':>18}{'peak RSS MiB':>13}"
+        f"{'emulator CPU s':>15}  verdict"
     )
     print(header)
     print("-" * len(header))
-    reference: dict[tuple[str, int], RunResult] = {}
-    for r in results:
-        ref = reference.setdefault((r.label, r.accounts), r)
-        # The ideal: every account's latency, as measured with the fewest workers, split evenly over the workers.
-        ideal = r.accounts * ref.account_latency_s / r.workers
-        speedup = ref.wall_s / r.wall_s
+    for case, r in results:
+        cpu_ms = (r.child_cpu_s - startup.cpu_s) * 1000 / r.accounts
         print(
-            f"{r.label:<8}{r.accounts:>9}{r.workers:>8}{r.wall_s:>9.2f}{r.span_s:>9.2f}{speedup:>8.2f}x{ideal:>9.2f}"
-            f"{ideal / r.wall_s:>8.0%}{r.account_latency_s:>11.3f}{r.calls_per_account:>11.2f}"
-            f"{r.max_rss_mib:>13.1f}{r.child_cpu_s:>12.2f}{r.server_cpu_s:>11.2f}  {r.verdict}"
+            f"{case:<34}{r.wall_s:>8.2f}{r.span_s:>8.2f}{r.calls_per_account:>11.2f}{cpu_ms:>18.1f}"
+            f"{r.max_rss_mib:>13.1f}{r.server_cpu_s:>15.2f}  {r.verdict}"
         )
         for problem in r.problems:
-            print(f"{'':8}INVALID: {problem}")
+            print(f"{'':4}INVALID: {problem}")
+    print(
+        f"\naudit start-up (interpreter, imports, one client, no call): {startup.wall_s:.2f} s wall, "
+        f"{startup.cpu_s:.2f} s CPU, {startup.max_rss_kib / 1024:.1f} MiB; audit CPU per account excludes it."
+    )
+    print("\nAgainst the floor (latency-modelled runs): max(latency floor, emulator CPU)")
+    for case, r in results:
+        if r.label != "slow":
+            continue
+        f = floor_of(r, timing)
+        print(
+            f"  {case:<32} latency floor {f.latency_s:6.2f} s ({r.calls_per_account:.2f} calls/account), "
+            f"emulator CPU {f.emulator_cpu_s:6.2f} s -> wall / floor {r.wall_s / f.value:.2f}x, "
+            f"span / floor {r.span_s / f.value:.2f}x"
+        )
+    print("\nAPI calls per account, by action:")
+    for case, r in results:
+        print(f"  {case:<32} " + ", ".join(f"{k} {v:.2f}" for k, v in r.calls_by_action.items()))
+
+
+def _print_lambda(small: RunResult, big: RunResult, plain: RunResult, startup: ChildRun) -> None:
+    # Marginal cost of one more account: between the two latency-modelled organization sizes at the same bound,
+    # so start-up, listing and the report window cancel out.
+    marginal_wall = (big.wall_s - small.wall_s) / (big.accounts - small.accounts)
+    cpu_per_account = (plain.child_cpu_s - startup.cpu_s) / plain.accounts
+    usable = LAMBDA_SECONDS - LAMBDA_RESERVE_S - small.wall_s
+    print(
+        f"\nOne 15-minute Lambda invocation ({LAMBDA_SECONDS:g} s, {LAMBDA_RESERVE_S:g} s kept for publishing):"
+        f"\n  marginal wall per account at {big.workers} in flight: {marginal_wall * 1000:.1f} ms "
+        f"({small.accounts} -> {big.accounts} accounts: {small.wall_s:.1f} s -> {big.wall_s:.1f} s, "
+        f"x{big.wall_s / small.wall_s:.1f}); audit CPU per account {cpu_per_account * 1000:.1f} ms at one full core"
+    )
+    print(f"  latency-bound: {usable / marginal_wall:,.0f} accounts")
+    for memory in (256, 512, 1024, FULL_VCPU_MB):
+        share = min(1.0, memory / FULL_VCPU_MB)
+        print(f"  CPU-bound at {memory:>4} MB ({share:.2f} vCPU): {usable * share / cpu_per_account:,.0f} accounts")
+    print(f"  peak RSS at {big.accounts} accounts: {big.max_rss_mib:.0f} MiB")
 
 
 def _int_list(text: str) -> list[int]:
@@ -238,103 +288,93 @@ def _int_list(text: str) -> list[int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument(
-        "--accounts", type=_int_list, default=[100, 500],
-        help="accounts audited, the management account included (default 100,500)",
-    )
-    parser.add_argument("--workers", type=_int_list, default=[1, 4, 16, 32], help="worker counts (default 1,4,16,32)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=500, help="accounts of cases 1 and 2 (default 500)")
+    parser.add_argument("--big-accounts", type=int, default=5000, help="accounts of case 3 (default 5000; 0 skips)")
+    parser.add_argument("--in-flight", type=_int_list, default=[16, 64], help="case 2's bounds (default 16,64)")
+    parser.add_argument("--big-in-flight", type=int, default=64, help="case 3's bound (default 64)")
     parser.add_argument("--delay-ms", type=float, default=50.0, help="delay on every API call (default 50)")
-    parser.add_argument(
-        "--report-window-s", type=float, default=2.0, help="credential report in progress (default 2)"
-    )
-    parser.add_argument(
-        "--plain-workers", type=_int_list, default=[16], help="worker counts on moto with no delays (default 16)"
-    )
-    parser.add_argument("--no-plain", action="store_true", help="skip the runs with no delays")
-    parser.add_argument("--timeout-s", type=float, default=3600.0, help="per audit run (default 3600)")
+    parser.add_argument("--report-window-s", type=float, default=2.0, help="credential report in progress (default 2)")
+    parser.add_argument("--timeout-s", type=float, default=1800.0, help="per audit run (default 1800)")
     parser.add_argument("--json-out", type=Path, help="also write the figures as JSON to this file")
     args = parser.parse_args(argv)
     try:
         slow = Timing(args.delay_ms / 1000.0, args.report_window_s)
     except ValueError as exc:
         parser.error(str(exc))
-    if min(args.accounts) < 2:
-        parser.error("--accounts must be at least 2: the management account and one member")
-    workers = sorted(set(args.workers))
-    plain_workers = [] if args.no_plain else sorted(set(args.plain_workers))
+    if args.accounts < 2 or (args.big_accounts and args.big_accounts <= args.accounts) or args.big_accounts > 5000:
+        parser.error("need 2 <= --accounts < --big-accounts <= 5000 (or --big-accounts 0)")
 
-    floor = run_child([sys.executable, "-c", FLOOR_CODE], offline_child_env(str(REPO)), 120.0)
-    if floor.returncode != 0:
-        print(f"cannot import the audit: {floor.stderr.strip()}", file=sys.stderr)
+    startup = run_child([sys.executable, "-c", FLOOR_CODE], offline_child_env(str(REPO)), 120.0)
+    if startup.returncode != 0:
+        print(f"cannot import the audit: {startup.stderr.strip()}", file=sys.stderr)
         return 2
-
     moto_root.install()
     server = SlowMotoServer(slow)
     server.start()
-    results: list[RunResult] = []
     print(
-        f"Org audit benchmark: {args.delay_ms:g} ms per API call, credential report in progress "
-        f"{args.report_window_s:g} s; the audit runs as `python -m audit --org` in a child process; "
-        f"{os.cpu_count()} CPUs shared by the audit and moto.",
+        f"Org audit benchmark: `python -m audit --org` in a child process against a moto server in this one; "
+        f"latency model {args.delay_ms:g} ms per call, report in progress {args.report_window_s:g} s; "
+        f"{os.cpu_count()} CPUs shared by both (and whatever else runs here).",
         flush=True,
     )
+    results: list[tuple[str, RunResult]] = []
+
+    def run(case: str, org: SimulatedOrganization, failing: set[str], timing: Timing, workers: int | None) -> RunResult:
+        server.timing = timing
+        result = run_once(server, org, failing, workers, "slow" if timing.call_delay_s else "plain", args.timeout_s)
+        results.append((case, result))
+        print(f"  {case}: {result.wall_s:.2f} s, {result.verdict}", flush=True)
+        return result
+
     try:
-        for n in sorted(set(args.accounts)):
-            server.reset()
-            moto_root.reset()
-            members = n - 1
-            seeded = {i: SEEDED_ROOT_KEY for i in range(0, members, FAIL_EVERY)}
-            setup_started = time.monotonic()
+        started = time.monotonic()
+        members = args.accounts - 1
+        seeded = {i: SEEDED_ROOT_KEY for i in range(0, members, FAIL_EVERY)}
+        with server.delays_paused():
+            org = create_organization(server.endpoint_url, members, role_name=AUDIT_ROLE_NAME, root_credentials=seeded)
+        failing = {org.member_account_ids[i] for i in seeded}
+        print(f"{args.accounts} accounts set up in {time.monotonic() - started:.0f} s", flush=True)
+        plain = run(f"1. plain, {args.accounts}, workers {DEFAULT_WORKERS}", org, failing, Timing(0.0, 0.0), None)
+        small: dict[int, RunResult] = {}
+        for bound in args.in_flight:
+            small[bound] = run(f"2. latency, {args.accounts}, {bound} in flight", org, failing, slow, bound)
+        big = None
+        if args.big_accounts:
+            started = time.monotonic()
+            more = args.big_accounts - args.accounts
+            first = len(org.member_account_ids)
+            more_seeded = {i: SEEDED_ROOT_KEY for i in range(more) if (first + i) % FAIL_EVERY == 0}
             with server.delays_paused():
-                org = create_organization(
-                    server.endpoint_url, members, role_name=AUDIT_ROLE_NAME, root_credentials=seeded
+                org = add_members(server.endpoint_url, org, more, root_credentials=more_seeded)
+            failing |= {org.member_account_ids[first + i] for i in more_seeded}
+            print(f"{more} accounts more set up in {time.monotonic() - started:.0f} s", flush=True)
+            if args.big_in_flight not in small:
+                small[args.big_in_flight] = run(
+                    f"2. latency, {args.accounts}, {args.big_in_flight} in flight", org, failing, slow, args.big_in_flight
                 )
-            failing = {org.member_account_ids[i] for i in seeded}
-            print(
-                f"\n{n} accounts ({len(failing)} with an active root key) set up in "
-                f"{time.monotonic() - setup_started:.1f} s",
-                flush=True,
-            )
-            for label, timing, counts in (("slow", slow, workers), ("no-delay", Timing(0.0, 0.0), plain_workers)):
-                server.timing = timing
-                for w in counts:
-                    result = run_once(server, org, failing, w, label, args.timeout_s)
-                    results.append(result)
-                    print(f"  {label} {n} accounts, {w} workers: {result.wall_s:.2f} s, {result.verdict}", flush=True)
+            big = run(f"3. latency, {args.big_accounts}, {args.big_in_flight} in flight", org, failing, slow, args.big_in_flight)
     finally:
         server.stop()
 
     print()
-    _print_table(results)
-    print(
-        f"\nfloor (interpreter + audit and boto3 imports + one client, no API call): {floor.wall_s:.2f} s wall, "
-        f"{floor.max_rss_kib / 1024:.1f} MiB peak RSS, {floor.cpu_s:.2f} s CPU"
-    )
-    for r in results:
+    _print_runs(results, slow, startup)
+    if big is not None:
+        ref = small[args.big_in_flight]
         print(
-            f"  {r.label} {r.accounts} accounts, {r.workers} workers: peak RSS "
-            f"{r.max_rss_mib - floor.max_rss_kib / 1024:.1f} MiB above the floor; audit CPU "
-            f"{(r.child_cpu_s - floor.cpu_s) * 1000 / r.accounts:.1f} ms per account above the floor"
+            f"\n5,000-account growth: wall x{big.wall_s / ref.wall_s:.1f} for x{big.accounts / ref.accounts:.0f} accounts "
+            f"(goal <= 11x); peak RSS {big.max_rss_mib:.0f} MiB (goal <= 150)"
         )
-    print("\nAPI calls per account by action (slow runs):")
-    for r in results:
-        if r.label == "slow":
-            actions = ", ".join(f"{k} {v:.2f}" for k, v in r.calls_by_action.items())
-            print(f"  {r.accounts} accounts, {r.workers} workers: {actions}")
+        _print_lambda(ref, big, plain, startup)
     print(
-        "\nwall: child process start to exit (includes interpreter start and imports); span: first API call to last "
-        "answer, at the server. speed-up: against the fewest "
-        "workers. ideal: accounts x per-account latency (server-measured, fewest workers) / workers; "
-        "effic. = ideal / wall. peak RSS: ru_maxrss of the audit process (os.wait4). "
-        "audit CPU: the child's user+system time; moto CPU: this process's, where the server runs."
+        "\nwall: child start to exit (interpreter start and imports included); span: first API call to last answer, at "
+        "the server; audit CPU: the child's user+system time less its start-up; emulator CPU: this process's, "
+        "where moto runs."
     )
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps([r.__dict__ for r in results], indent=2, default=list))
-    return 1 if any(r.problems for r in results) else 0
+        args.json_out.write_text(json.dumps([{"case": c, **r.__dict__} for c, r in results], indent=2, default=list))
+    return 1 if any(r.problems for _, r in results) else 0
 
 
 if __name__ == "__main__":

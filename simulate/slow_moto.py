@@ -48,6 +48,7 @@ __all__ = [
     "SlowMotoServer",
     "Timing",
     "client",
+    "add_members",
     "create_organization",
 ]
 
@@ -426,29 +427,50 @@ def create_organization(
     `root_credentials` maps a member's index (0-based, in creation order) to a `simulate.moto_root.RootCredentials`
     for that account's root row; every other account has a clean root row once moto_root is installed.
     """
+    org = client("organizations", endpoint_url)
+    management = org.create_organization(FeatureSet="ALL")["Organization"]["MasterAccountId"]
+    _create_audit_role(client("iam", endpoint_url), role_name, management)
+    created = SimulatedOrganization(management, (), role_name)
+    return add_members(endpoint_url, created, members, root_credentials=root_credentials)
+
+
+def add_members(
+    endpoint_url: str,
+    organization: SimulatedOrganization,
+    members: int,
+    *,
+    root_credentials: Mapping[int, Any] | None = None,
+    threads: int = 4,
+) -> SimulatedOrganization:
+    """`organization` with `members` more member accounts, each with the audit role; `root_credentials` indexes
+    the new members (0-based). Accounts are made on a few threads: the server is threaded, as AWS is."""
+    from concurrent.futures import ThreadPoolExecutor
+
     if isinstance(members, bool) or not isinstance(members, int) or not 0 <= members <= 5000:
         raise ValueError(f"members must be an integer from 0 to 5000, got {members!r}")
     for index in root_credentials or {}:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < members:
             raise ValueError(f"root_credentials index {index!r} is outside 0..{members - 1}")
-    org = client("organizations", endpoint_url)
-    sts = client("sts", endpoint_url)
-    management = org.create_organization(FeatureSet="ALL")["Organization"]["MasterAccountId"]
-    _create_audit_role(client("iam", endpoint_url), role_name, management)
+    first = len(organization.member_account_ids)
+    org = client("organizations", endpoint_url, max_pool_connections=threads)
+    sts = client("sts", endpoint_url, max_pool_connections=threads)
 
-    member_ids: list[str] = []
-    for index in range(members):
-        status = org.create_account(AccountName=f"member-{index:04d}", Email=f"member-{index:04d}@example.com")
+    def create(index: int) -> str:
+        name = f"member-{index:04d}"
+        status = org.create_account(AccountName=name, Email=f"{name}@example.com")
         state = status["CreateAccountStatus"]
         if state["State"] != "SUCCEEDED":
             # Real AWS creates accounts asynchronously; moto does it at once. Do not build on a half-made org.
-            raise RuntimeError(f"CreateAccount for member-{index:04d} ended {state['State']}, expected SUCCEEDED")
-        account_id = state["AccountId"]
+            raise RuntimeError(f"CreateAccount for {name} ended {state['State']}, expected SUCCEEDED")
+        account_id = str(state["AccountId"])
         creds = sts.assume_role(
             RoleArn=f"arn:aws:iam::{account_id}:role/{ORG_ACCESS_ROLE_NAME}", RoleSessionName="simulate-setup"
         )["Credentials"]
-        _create_audit_role(client("iam", endpoint_url, creds), role_name, management)
-        member_ids.append(account_id)
+        _create_audit_role(client("iam", endpoint_url, creds), organization.role_name, organization.management_account_id)
+        return account_id
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        member_ids = list(pool.map(create, range(first, first + members)))
 
     if root_credentials:
         from simulate import moto_root
@@ -456,7 +478,9 @@ def create_organization(
         moto_root.install()
         for index, creds_for_root in root_credentials.items():
             moto_root.set_root_credentials(member_ids[index], creds_for_root)
-    return SimulatedOrganization(management, tuple(member_ids), role_name)
+    return SimulatedOrganization(
+        organization.management_account_id, (*organization.member_account_ids, *member_ids), organization.role_name
+    )
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -100,6 +100,12 @@ class FakeClients:
         self.stub(service)
         return self.own[service]
 
+    def scheduled(self, service: str) -> Any:
+        return self(service)
+
+    def for_account(self, credentials: dict[str, Any]) -> Callable[[str], Any]:
+        return self.for_credentials(credentials)
+
     def for_credentials(self, credentials: dict[str, Any]) -> Callable[[str], Any]:
         self.credentials_seen.append(credentials)
         key = credentials["AccessKeyId"]

@@ -3,13 +3,25 @@ reason, never PASS. botocore's Stubber makes the faults moto cannot (in progress
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, ParamValidationError, ReadTimeoutError
 
-from audit.aws import AuditError, Clients, RetryPolicy, audit_account, fetch_credential_report
+from audit.aws import (
+    AuditError,
+    Clients,
+    RetryPolicy,
+    account_config,
+    audit_account,
+    client_config,
+    fetch_credential_report,
+)
 from audit.report import Status
 from tests.audit.helpers import BASELINE_ACCOUNT, FakeClients, Recorder, baseline_text
 
@@ -44,14 +56,14 @@ def test_fetch_complete_at_once_passes_without_sleeping(fake_clients: FakeClient
     fake_clients.assert_no_pending()
 
 
-def test_fetch_in_progress_then_complete_backs_off_exponentially(
+def test_fetch_in_progress_polls_download_with_backoff(
     fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
 ) -> None:
+    # After STARTED the download is the poll: one call per poll, not a generate and a get.
     iam = fake_clients.stub("iam")
     iam.add_response("generate_credential_report", {"State": "STARTED", "Description": "No report exists."})
-    iam.add_response("generate_credential_report", {"State": "INPROGRESS"})
-    iam.add_response("generate_credential_report", {"State": "INPROGRESS"})
-    _complete(iam)
+    iam.add_client_error("get_credential_report", "ReportInProgress", "still generating", 404)
+    iam.add_client_error("get_credential_report", "ReportInProgress", "still generating", 404)
     iam.add_response("get_credential_report", _report())
     result = _audit(fake_clients, fast_retry)
     assert result.status is Status.PASS
@@ -59,13 +71,23 @@ def test_fetch_in_progress_then_complete_backs_off_exponentially(
     fake_clients.assert_no_pending()
 
 
-def test_fetch_expired_once_regenerates_and_passes(fake_clients: FakeClients, fast_retry: RetryPolicy) -> None:
+def test_fetch_generation_inprogress_goes_to_download(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
+    iam = fake_clients.stub("iam")
+    iam.add_response("generate_credential_report", {"State": "INPROGRESS"})
+    iam.add_response("get_credential_report", _report())
+    assert _audit(fake_clients, fast_retry).status is Status.PASS
+    assert recorder.sleeps == [1.0]
+    fake_clients.assert_no_pending()
+
+
+def test_fetch_expired_once_regenerates_and_passes(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
     iam = fake_clients.stub("iam")
     _complete(iam)
     iam.add_client_error("get_credential_report", "ReportExpired", "The report is expired.", 410)
     _complete(iam)
     iam.add_response("get_credential_report", _report())
     assert _audit(fake_clients, fast_retry).status is Status.PASS
+    assert recorder.sleeps == [1.0]
     fake_clients.assert_no_pending()
 
 
@@ -74,9 +96,20 @@ def _complete_then(stub: Any, then: Any) -> None:
     then()
 
 
-def _forever_get_error(code: str, status: int):
+def _forever_get_error(code: str, status: int, *, first: str = "COMPLETE"):
+    # One generation, then downloads that keep failing: the download is the poll.
     def arrange(stub: Any) -> None:
-        for _ in range(ATTEMPTS):
+        stub.add_response("generate_credential_report", {"State": first})
+        for _ in range(ATTEMPTS - 1):
+            stub.add_client_error("get_credential_report", code, f"{code} message", status)
+
+    return arrange
+
+
+def _forever_regenerate(code: str, status: int):
+    # Each download says the report is gone, so each is followed by a new generation.
+    def arrange(stub: Any) -> None:
+        for _ in range(ATTEMPTS // 2):
             _complete(stub)
             stub.add_client_error("get_credential_report", code, f"{code} message", status)
 
@@ -91,14 +124,6 @@ def _forever_generate_error(code: str, status: int):
     return arrange
 
 
-def _forever_state(state: str):
-    def arrange(stub: Any) -> None:
-        for _ in range(ATTEMPTS):
-            stub.add_response("generate_credential_report", {"State": state})
-
-    return arrange
-
-
 GAVE_UP = f"gave up after {ATTEMPTS} attempt(s); last: "
 FAULTS = [
     (
@@ -106,27 +131,28 @@ FAULTS = [
         _forever_get_error("ReportInProgress", 404),
         GAVE_UP + "iam:GetCredentialReport failed (ReportInProgress: ReportInProgress message); the credential report "
         "was still being generated",
-        [1.0, 2.0, 4.0, 8.0, 8.0],
+        [1.0, 2.0, 4.0, 8.0],
     ),
     (
         "generation-never-completes",
-        _forever_state("INPROGRESS"),
-        GAVE_UP + "the credential report was still being generated (State INPROGRESS)",
+        _forever_get_error("ReportInProgress", 404, first="STARTED"),
+        GAVE_UP + "iam:GetCredentialReport failed (ReportInProgress: ReportInProgress message); the credential report "
+        "was still being generated",
         [1.0, 2.0, 4.0, 8.0, 8.0],
     ),
     (
         "report-not-present",
-        _forever_get_error("ReportNotPresent", 410),
+        _forever_regenerate("ReportNotPresent", 410),
         GAVE_UP + "iam:GetCredentialReport failed (ReportNotPresent: ReportNotPresent message); no credential report "
         "exists (it was never generated or was removed)",
-        [1.0, 2.0, 4.0, 8.0, 8.0],
+        [1.0, 2.0],
     ),
     (
         "report-expired",
-        _forever_get_error("ReportExpired", 410),
+        _forever_regenerate("ReportExpired", 410),
         GAVE_UP + "iam:GetCredentialReport failed (ReportExpired: ReportExpired message); the credential report "
         "expired and a new one was not ready",
-        [1.0, 2.0, 4.0, 8.0, 8.0],
+        [1.0, 2.0],
     ),
     (
         "throttling",
@@ -193,17 +219,18 @@ def test_fetch_fault_ends_as_error_with_reason(
 
 def test_fetch_deadline_stops_before_attempts_run_out(fake_clients: FakeClients, recorder: Recorder) -> None:
     policy = RetryPolicy(
-        base_delay=1.0, max_delay=8.0, max_attempts=10, deadline_seconds=5.0,
+        base_delay=1.0, max_delay=8.0, max_attempts=10, deadline_seconds=5.0, call_seconds=0.0,
         sleep=recorder.sleep, clock=recorder.clock, jitter=lambda d: d,
     )
     stub = fake_clients.stub("iam")
-    for _ in range(3):
-        stub.add_response("generate_credential_report", {"State": "INPROGRESS"})
+    stub.add_response("generate_credential_report", {"State": "INPROGRESS"})
+    for _ in range(2):
+        stub.add_client_error("get_credential_report", "ReportInProgress", "not yet", 404)
     result = _audit(fake_clients, policy)
     assert (result.status, result.reason) == (
         Status.ERROR,
-        "gave up after 3 attempt(s): the 5 s deadline would pass while waiting; last: the credential report was "
-        "still being generated (State INPROGRESS)",
+        "gave up after 3 attempt(s): the 5 s deadline would pass while waiting; last: iam:GetCredentialReport failed "
+        "(ReportInProgress: not yet); the credential report was still being generated",
     )
     assert recorder.sleeps == [1.0, 2.0]
     fake_clients.assert_no_pending()
@@ -272,8 +299,8 @@ def test_fetch_endpoint_unreachable_retries_then_errors(fast_retry: RetryPolicy,
             _Failing(get=ReadTimeoutError(endpoint_url="https://iam.amazonaws.com/")),
             f"gave up after {ATTEMPTS} attempt(s); last: iam:GetCredentialReport failed (Read timeout on endpoint "
             'URL: "https://iam.amazonaws.com/")',
-            2 * ATTEMPTS,
-            [1.0, 2.0, 4.0, 8.0, 8.0],
+            ATTEMPTS,
+            [1.0, 2.0, 4.0, 8.0],
             id="read-timeout-is-retried",
         ),
         pytest.param(
@@ -324,6 +351,7 @@ def test_clients_partition_follows_region(region: str, partition: str) -> None:
         ({"max_attempts": 0}, "RetryPolicy.max_attempts must be >= 1, got 0"),
         ({"deadline_seconds": 0}, "RetryPolicy.deadline_seconds must be > 0, got 0"),
         ({"base_delay": 5, "max_delay": 1}, "RetryPolicy needs 0 <= base_delay <= max_delay, got 5, 1"),
+        ({"deadline_seconds": 10, "call_seconds": 10}, "RetryPolicy needs 0 <= call_seconds < deadline_seconds, got 10, 10"),
     ],
 )
 def test_retry_policy_invalid_bounds_raise(kwargs: dict[str, float], message: str) -> None:
@@ -333,9 +361,204 @@ def test_retry_policy_invalid_bounds_raise(kwargs: dict[str, float], message: st
 
 
 @pytest.mark.parametrize(("attempt", "ceiling"), [(0, 2.0), (1, 4.0), (2, 8.0), (3, 10.0), (10, 10.0)])
-def test_retry_policy_default_jitter_stays_within_half_to_full_delay(attempt: int, ceiling: float) -> None:
-    # Exponential (2 * 2**attempt), capped at max_delay, and jittered into [half, full] of that.
+def test_retry_policy_default_jitter_stays_within_top_quarter(attempt: int, ceiling: float) -> None:
+    # Exponential (2 * 2**attempt), capped at max_delay, and jittered into [3/4, full] of that.
     policy = RetryPolicy(base_delay=2.0, max_delay=10.0)
     delays = [policy.delay(attempt) for _ in range(200)]
-    assert all(ceiling / 2 <= d <= ceiling for d in delays)
-    assert max(delays) > ceiling * 0.75 and min(delays) < ceiling * 0.75
+    assert all(ceiling * 0.75 <= d <= ceiling for d in delays)
+    assert max(delays) > ceiling * 0.875 and min(delays) < ceiling * 0.875
+
+
+def _in_progress_forever(stub: Any, polls: int) -> None:
+    stub.add_response("generate_credential_report", {"State": "STARTED"})
+    for _ in range(polls):
+        stub.add_client_error("get_credential_report", "ReportInProgress", "not yet", 404)
+
+
+def test_fetch_run_budget_binds_before_own_deadline(fake_clients: FakeClients, recorder: Recorder) -> None:
+    # Each wait must leave room for one more call at its worst (13 s): 3 + 4 + 13 = 20 fits the run's stop at
+    # 20 s, 7 + 8 + 13 does not.
+    policy = RetryPolicy(
+        base_delay=1.0, max_delay=8.0, deadline_seconds=180.0, call_seconds=13.0,
+        sleep=recorder.sleep, clock=recorder.clock, jitter=lambda d: d,
+    )
+    _in_progress_forever(fake_clients.stub("iam"), 3)
+    result = audit_account(
+        fake_clients, BASELINE_ACCOUNT, policy=policy, max_age=MAX_AGE, now=lambda: NOW, stop_at=20.0
+    )
+    assert (result.status, result.reason) == (
+        Status.ERROR,
+        "gave up after 4 attempt(s): the run's time budget would pass while waiting; last: iam:GetCredentialReport "
+        "failed (ReportInProgress: not yet); the credential report was still being generated",
+    )
+    assert recorder.sleeps == [1.0, 2.0, 4.0]
+    fake_clients.assert_no_pending()
+
+
+class _Slow:
+    """An IAM client whose GenerateCredentialReport takes `seconds` of virtual time and answers COMPLETE."""
+
+    def __init__(self, recorder: Recorder, seconds: float) -> None:
+        self.recorder, self.seconds = recorder, seconds
+        self.calls: list[str] = []
+
+    def generate_credential_report(self) -> dict[str, Any]:
+        self.calls.append("generate")
+        self.recorder.now += self.seconds
+        return {"State": "COMPLETE"}
+
+    def get_credential_report(self) -> dict[str, Any]:
+        self.calls.append("get")
+        return _report()
+
+
+@pytest.mark.parametrize(
+    ("generate_seconds", "calls", "reason"),
+    [
+        (17.0, ["generate", "get"], None),
+        (
+            17.5,
+            ["generate"],
+            "gave up after 1 attempt(s): the 30 s deadline would pass during iam:GetCredentialReport, which may take "
+            "13 s",
+        ),
+    ],
+    ids=["call-fits", "call-would-outlive-deadline"],
+)
+def test_fetch_call_started_only_if_it_can_end_by_deadline(
+    recorder: Recorder, generate_seconds: float, calls: list[str], reason: str | None
+) -> None:
+    policy = RetryPolicy(deadline_seconds=30.0, call_seconds=13.0, sleep=recorder.sleep, clock=recorder.clock)
+    iam = _Slow(recorder, generate_seconds)
+    if reason is None:
+        assert fetch_credential_report(iam, policy).attempts == 2
+    else:
+        with pytest.raises(AuditError) as excinfo:
+            fetch_credential_report(iam, policy)
+        assert str(excinfo.value) == reason
+    assert iam.calls == calls
+
+
+@pytest.fixture
+def silent_endpoint() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A loopback TCP server that accepts every connection and never answers a byte."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_fetch_silent_endpoint_bounded_by_deadline(silent_endpoint: tuple[str, list[socket.socket]]) -> None:
+    # One attempt per call (no botocore retry), each cut at its read timeout: call 1 ends at ~0.5 s, a 0.1 s
+    # wait, call 2 ends at ~1.1 s; a 0.2 s wait plus a 1 s call would pass the 2 s deadline, so it stops there.
+    import boto3
+
+    url, accepted = silent_endpoint
+    clients = Clients(
+        boto3.session.Session(), region="us-east-1", endpoint_url=url,
+        config=client_config(connect_timeout=0.5, read_timeout=0.5),
+    )
+    policy = RetryPolicy(base_delay=0.1, max_delay=1.0, deadline_seconds=2.0, call_seconds=1.0, jitter=lambda d: d)
+    started = time.monotonic()
+    result = audit_account(clients.for_account(_SESSION_CREDS), BASELINE_ACCOUNT, policy=policy, max_age=MAX_AGE)
+    elapsed = time.monotonic() - started
+    assert (result.status, result.reason) == (
+        Status.ERROR,
+        "gave up after 2 attempt(s): the 2 s deadline would pass while waiting; last: iam:GenerateCredentialReport "
+        f'failed (Read timeout on endpoint URL: "{url}/")',
+    )
+    assert len(accepted) == 2
+    assert elapsed < policy.deadline_seconds
+
+
+_SESSION_CREDS = {"AccessKeyId": "ASIAEXAMPLEEXAMPLE01", "SecretAccessKey": "secret", "SessionToken": "token"}
+
+
+def test_client_config_single_attempt_for_account_calls() -> None:
+    config = client_config(max_pool_connections=32)
+    scheduled = account_config(config)
+    assert (config.connect_timeout, config.read_timeout, config.retries, config.max_pool_connections) == (
+        3.0, 10.0, {"mode": "standard", "total_max_attempts": 2}, 32,
+    )
+    assert (scheduled.connect_timeout, scheduled.read_timeout, scheduled.retries, scheduled.max_pool_connections) == (
+        3.0, 10.0, {"mode": "standard", "total_max_attempts": 1}, 32,
+    )
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_clients_assumed_share_one_client_and_sign_per_account() -> None:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        session = boto3.session.Session()
+        org = session.client("organizations", region_name="us-east-1")
+        org.create_organization(FeatureSet="ALL")
+        ids = [
+            org.create_account(Email=f"m{i}@example.com", AccountName=f"m{i}")["CreateAccountStatus"]["AccountId"]
+            for i in range(2)
+        ]
+        clients = Clients(session, region="us-east-1")
+        factories = [
+            clients.for_account(
+                clients("sts").assume_role(
+                    RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="test"
+                )["Credentials"]
+            )
+            for account in ids
+        ]
+        seen = [factory("sts").get_caller_identity()["Account"] for factory in factories]
+        shared = {id(factory("sts")._client) for factory in factories}
+        with pytest.raises(NoCredentialsError):
+            factories[0]("sts")._client.get_caller_identity()
+    assert (seen, len(shared)) == (ids, 1)
+
+
+def test_clients_assumed_refuses_paginator() -> None:
+    import boto3
+
+    factory = Clients(boto3.session.Session(), region="us-east-1").for_account(_SESSION_CREDS)
+    with pytest.raises(AttributeError) as excinfo:
+        factory("iam").get_paginator("list_users")
+    assert str(excinfo.value) == "get_paginator is not available on an assumed-role audit client"
+
+
+def test_run_single_account_honours_lambda_budget(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
+    # The Lambda default (no org role): 80 s left, of which RUN_RESERVE_SECONDS stay for publishing, so the
+    # account's audit must be over by 20 s, long before its own 60 s deadline.
+    from audit.runner import RUN_RESERVE_SECONDS, AuditConfig, run_audit
+
+    fake_clients.stub("sts").add_response(
+        "get_caller_identity", {"Account": BASELINE_ACCOUNT, "Arn": f"arn:aws:iam::{BASELINE_ACCOUNT}:user/a", "UserId": "A"}
+    )
+    _in_progress_forever(fake_clients.stub("iam"), 3)
+    run = run_audit(
+        AuditConfig(), fake_clients, retry=fast_retry, now=lambda: NOW,  # type: ignore[arg-type]
+        time_budget_seconds=RUN_RESERVE_SECONDS + 20.0,
+    )
+    assert [(r.status, r.reason) for r in run.accounts] == [
+        (
+            Status.ERROR,
+            "gave up after 4 attempt(s): the run's time budget would pass while waiting; last: iam:GetCredentialReport "
+            "failed (ReportInProgress: not yet); the credential report was still being generated",
+        )
+    ]
+    assert recorder.sleeps == [1.0, 2.0, 4.0]
+    fake_clients.assert_no_pending()

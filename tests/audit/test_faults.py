@@ -109,7 +109,7 @@ def _clients(url: str) -> Clients:
 
 
 def _fast() -> RetryPolicy:
-    return RetryPolicy(base_delay=0.0, max_delay=0.0, max_attempts=3, deadline_seconds=5.0, sleep=lambda s: None)
+    return RetryPolicy(base_delay=0.0, max_delay=0.0, max_attempts=3, deadline_seconds=5.0, call_seconds=1.0, sleep=lambda s: None)
 
 
 def _sinks_seen(endpoint: FaultEndpoint) -> list[str]:

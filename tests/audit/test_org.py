@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -10,9 +10,30 @@ import pytest
 from moto import mock_aws
 
 from audit.aws import Clients, RetryPolicy
-from audit.org import audit_organization, list_active_accounts, validate_role_name, validate_workers
+from audit.org import (
+    INTERRUPTED,
+    AccountAudit,
+    AuditInterrupted,
+    audit_organization,
+    list_active_accounts,
+    validate_role_name,
+    validate_workers,
+)
 from audit.report import Status
-from tests.audit.helpers import AUDIT_ROLE, MANAGEMENT_ACCOUNT, ORG_MEMBERS, FakeClients, build_org
+from tests.audit.helpers import (
+    AUDIT_ROLE,
+    BASELINE_ACCOUNT,
+    MANAGEMENT_ACCOUNT,
+    ORG_MEMBERS,
+    ROTATED,
+    FakeClients,
+    Recorder,
+    baseline_text,
+    build_org,
+    edit_root,
+)
+
+NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
 
 pytestmark = [
     pytest.mark.usefixtures("aws_env", "moto_root_installed"),
@@ -151,33 +172,212 @@ def test_org_progress_bar_hidden_off_terminal(fast_retry: RetryPolicy, capsys: p
     assert capsys.readouterr().err == ""
 
 
-def test_org_time_budget_spent_later_accounts_error_not_silently_cut(
-    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Any
-) -> None:
-    # One worker, so accounts run in order: the caller's report takes one 1 s backoff (virtual clock), which
-    # passes start_by; the member is then reported as not audited instead of being cut off by a timeout.
-    from tests.audit.helpers import baseline_text
-
-    member = "999999999999"
-    fake_clients.stub("sts").add_response(
+def _caller_identity(fake: FakeClients) -> None:
+    fake.stub("sts").add_response(
         "get_caller_identity", {"Account": MANAGEMENT_ACCOUNT, "Arn": "arn:aws:iam::123456789012:user/a", "UserId": "A"}
     )
+
+
+def _report_of(account_id: str, **root: str) -> dict[str, Any]:
+    content = edit_root(baseline_text().replace(BASELINE_ACCOUNT, account_id), **root)
+    return {"Content": content.encode(), "ReportFormat": "text/csv", "GeneratedTime": NOW - timedelta(minutes=5)}
+
+
+def _credentials(key: str) -> dict[str, Any]:
+    return {"AccessKeyId": key, "SecretAccessKey": "s", "SessionToken": "t", "Expiration": NOW}
+
+
+def _assumed(fake: FakeClients, account_id: str, key: str) -> Any:
+    fake.stub("sts").add_response(
+        "assume_role",
+        {"Credentials": _credentials(key), "AssumedRoleUser": {"AssumedRoleId": "AROA:x", "Arn": "arn:aws:sts::1:assumed-role/r/x"}},
+        {
+            "RoleArn": f"arn:aws:iam::{account_id}:role/{AUDIT_ROLE}",
+            "RoleSessionName": "root-key-guardrails-audit",
+            "DurationSeconds": 900,
+        },
+    )
+    return fake.stub_for(key, "iam")
+
+
+def test_org_time_budget_spent_later_accounts_error_not_silently_cut(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
+) -> None:
+    # Each IAM call takes 10 s (virtual clock). The caller starts at 0 s, with room for three 13 s calls before
+    # the run's stop at 45 s; by the member's turn (10 s or later) there is not, so it is not started at all.
+    member = "999999999999"
+    _caller_identity(fake_clients)
     fake_clients.stub("organizations").add_response(
         "list_accounts", {"Accounts": [_account(MANAGEMENT_ACCOUNT, "ACTIVE"), _account(member, "ACTIVE")]}
     )
     iam = fake_clients.stub("iam")
-    iam.add_response("generate_credential_report", {"State": "INPROGRESS"})
     iam.add_response("generate_credential_report", {"State": "COMPLETE"})
-    iam.add_response(
-        "get_credential_report",
-        {"Content": baseline_text().replace("111122223333", MANAGEMENT_ACCOUNT).encode(), "ReportFormat": "text/csv",
-         "GeneratedTime": datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)},
-    )
+    iam.add_response("get_credential_report", _report_of(MANAGEMENT_ACCOUNT))
+
+    def slow_call(**_: Any) -> None:
+        recorder.now += 10.0
+
+    fake_clients("iam").meta.events.register("before-parameter-build.iam", slow_call)
     org = audit_organization(
-        fake_clients, AUDIT_ROLE, workers=1, retry=fast_retry, progress=False, start_by=0.5,  # type: ignore[arg-type]
-        now=lambda: datetime(2026, 11, 29, 10, 5, tzinfo=timezone.utc),
+        fake_clients, AUDIT_ROLE, workers=1, retry=fast_retry, progress=False, stop_at=45.0,  # type: ignore[arg-type]
+        now=lambda: NOW,
     )
     assert _statuses(org) == {MANAGEMENT_ACCOUNT: "PASS", member: "ERROR"}
     assert org.accounts[1].reason == "not audited: the run's time budget ran out before this account's turn"
-    assert recorder.sleeps == [1.0]
+    assert org.api_calls == {MANAGEMENT_ACCOUNT: {"iam:GenerateCredentialReport": 1, "iam:GetCredentialReport": 1}}
     fake_clients.assert_no_pending()  # no AssumeRole into the member was even attempted
+
+
+def test_org_account_listed_twice_audited_once(fake_clients: FakeClients, fast_retry: RetryPolicy) -> None:
+    member = "999999999999"
+    _caller_identity(fake_clients)
+    fake_clients.stub("organizations").add_response(
+        "list_accounts", {"Accounts": [_account(member, "ACTIVE"), _account(member, "ACTIVE")], "NextToken": "p2"}
+    )
+    fake_clients.stub("organizations").add_response(
+        "list_accounts", {"Accounts": [_account(member, "ACTIVE")]}, expected_params={"NextToken": "p2"}
+    )
+    iam = _assumed(fake_clients, member, "ASIAMEMBER0000000001")
+    iam.add_response("generate_credential_report", {"State": "COMPLETE"})
+    iam.add_response("get_credential_report", _report_of(member))
+    org = audit_organization(fake_clients, AUDIT_ROLE, retry=fast_retry, progress=False, now=lambda: NOW)  # type: ignore[arg-type]
+    assert [(r.account_id, r.status) for r in org.accounts] == [(member, Status.PASS)]
+    fake_clients.assert_no_pending()
+
+
+def test_org_throttled_account_waits_alone(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
+    # One worker: the throttled account's two backoffs (1 s, 2 s) hold no worker, so the other account is
+    # audited in the meantime, at virtual time 0, and the scheduler sleeps only when nothing else is due.
+    throttled, other = "111111111111", "222222222222"
+    _caller_identity(fake_clients)
+    fake_clients.stub("organizations").add_response(
+        "list_accounts", {"Accounts": [_account(throttled, "ACTIVE"), _account(other, "ACTIVE")]}
+    )
+    slow = _assumed(fake_clients, throttled, "ASIATHROTTLED0000001")
+    fast = _assumed(fake_clients, other, "ASIAOTHER00000000001")
+    for _ in range(2):
+        slow.add_client_error("generate_credential_report", "Throttling", "Rate exceeded", 400)
+    slow.add_response("generate_credential_report", {"State": "COMPLETE"})
+    slow.add_response("get_credential_report", _report_of(throttled))
+    fast.add_response("generate_credential_report", {"State": "COMPLETE"})
+    fast.add_response("get_credential_report", _report_of(other, access_key_1_active="true", access_key_1_last_rotated=ROTATED))
+    finished_at: list[float] = []
+
+    def now() -> datetime:
+        finished_at.append(recorder.now)
+        return NOW
+
+    org = audit_organization(fake_clients, AUDIT_ROLE, workers=1, retry=fast_retry, progress=False, now=now)  # type: ignore[arg-type]
+    assert _statuses(org) == {throttled: "PASS", other: "FAIL"}
+    assert (finished_at, recorder.sleeps) == ([0.0, 3.0], [1.0, 2.0])
+    assert org.api_calls == {
+        throttled: {"sts:AssumeRole": 1, "iam:GenerateCredentialReport": 3, "iam:GetCredentialReport": 1},
+        other: {"sts:AssumeRole": 1, "iam:GenerateCredentialReport": 1, "iam:GetCredentialReport": 1},
+    }
+    fake_clients.assert_no_pending()
+
+
+def test_org_assume_role_throttled_retried_then_audited(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
+    member = "999999999999"
+    _caller_identity(fake_clients)
+    fake_clients.stub("organizations").add_response("list_accounts", {"Accounts": [_account(member, "ACTIVE")]})
+    fake_clients.stub("sts").add_client_error("assume_role", "Throttling", "Rate exceeded", 400)
+    iam = _assumed(fake_clients, member, "ASIAMEMBER0000000001")
+    iam.add_response("generate_credential_report", {"State": "COMPLETE"})
+    iam.add_response("get_credential_report", _report_of(member))
+    org = audit_organization(fake_clients, AUDIT_ROLE, retry=fast_retry, progress=False, now=lambda: NOW)  # type: ignore[arg-type]
+    assert (_statuses(org), recorder.sleeps) == ({member: "PASS"}, [1.0])
+    assert org.api_calls[member] == {"sts:AssumeRole": 2, "iam:GenerateCredentialReport": 1, "iam:GetCredentialReport": 1}
+    fake_clients.assert_no_pending()
+
+
+def test_org_moto_calls_per_account_minimal(fast_retry: RetryPolicy) -> None:
+    # moto answers STARTED with the report ready: AssumeRole, one generation, one download; no AssumeRole and
+    # no poll for the calling account beyond its own two calls.
+    with mock_aws():
+        session = boto3.session.Session()
+        ids = build_org(session, {"clean": ORG_MEMBERS["clean"], "leaky": ORG_MEMBERS["leaky"]})
+        org = audit_organization(Clients(session, region="us-east-1"), AUDIT_ROLE, retry=fast_retry, progress=False)
+    member_calls = {"sts:AssumeRole": 1, "iam:GenerateCredentialReport": 1, "iam:GetCredentialReport": 1}
+    assert org.api_calls == {
+        MANAGEMENT_ACCOUNT: {"iam:GenerateCredentialReport": 1, "iam:GetCredentialReport": 1},
+        ids["clean"]: member_calls,
+        ids["leaky"]: member_calls,
+    }
+
+
+def test_org_interrupt_reports_unfinished_as_error(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C arrives as the second account is about to start: the first keeps its verdict, the rest are ERROR.
+    first, second, third = "111111111111", "222222222222", "333333333333"
+    _caller_identity(fake_clients)
+    fake_clients.stub("organizations").add_response(
+        "list_accounts", {"Accounts": [_account(a, "ACTIVE") for a in (first, second, third)]}
+    )
+    iam = _assumed(fake_clients, first, "ASIAFIRST00000000001")
+    iam.add_response("generate_credential_report", {"State": "COMPLETE"})
+    iam.add_response("get_credential_report", _report_of(first))
+    admit = AccountAudit.admit
+
+    def interrupt_second(job: AccountAudit) -> bool:
+        if job.account.account_id == second:
+            raise KeyboardInterrupt
+        return admit(job)
+
+    monkeypatch.setattr(AccountAudit, "admit", interrupt_second)
+    with pytest.raises(AuditInterrupted) as excinfo:
+        audit_organization(fake_clients, AUDIT_ROLE, workers=1, retry=fast_retry, progress=False, now=lambda: NOW)  # type: ignore[arg-type]
+    audit = excinfo.value.audit
+    assert [(r.account_id, r.status, r.reason) for r in audit.accounts] == [
+        (first, Status.PASS, None),
+        (second, Status.ERROR, INTERRUPTED),
+        (third, Status.ERROR, INTERRUPTED),
+    ]
+    assert (excinfo.value.not_audited, audit.status) == (2, Status.ERROR)
+    fake_clients.assert_no_pending()
+
+
+def test_org_cli_sigint_cancels_queued_accounts_exit_130() -> None:
+    # Reports stay in progress for a minute, so no account can finish: Ctrl-C must stop the run at once, start
+    # no further account (1 worker: at most 16 under way) and print every account as ERROR.
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from simulate import moto_root
+    from simulate.slow_moto import SlowMotoServer, Timing, create_organization, offline_child_env
+
+    repo = Path(__file__).resolve().parents[2]
+    moto_root.install()
+    server = SlowMotoServer(Timing(call_delay_s=0.0, report_window_s=60.0))
+    server.start()
+    try:
+        with server.delays_paused():
+            org = create_organization(server.endpoint_url, 59)
+        server.clear_calls()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "audit", "--org", "--role-name", org.role_name, "--endpoint-url",
+             server.endpoint_url, "--workers", "1", "--format", "json"],
+            cwd=repo, env=offline_child_env(str(repo)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 60
+        while sum(c.action == "AssumeRole" for c in server.calls()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=30)
+        assume_roles = sum(c.action == "AssumeRole" for c in server.calls())
+    finally:
+        server.stop()
+        moto_root.reset()
+    summary = json.loads(stdout)
+    assert (child.returncode, stderr.splitlines()[-1]) == (130, "python -m audit: interrupted")
+    assert (summary["status"], summary["errors"]) == (
+        "ERROR", ["the audit was interrupted (Ctrl-C); 60 account(s) were not audited"]
+    )
+    assert [a["account_id"] for a in summary["accounts"]] == sorted(org.account_ids)
+    assert {(a["status"], a["reason"]) for a in summary["accounts"]} == {("ERROR", INTERRUPTED)}
+    assert 5 <= assume_roles <= 16

@@ -1,0 +1,150 @@
+"""A delay-queue scheduler for the organization-wide root access key audit (CIS 1.4, Security Hub IAM.4).
+
+An account's audit is a few API calls separated by waits: the credential report takes seconds to build, and a
+throttled call backs off. A thread per account would sit idle through every wait, so here a job is a sequence
+of steps, each one API call, and between steps it waits in a heap keyed by the time it is due, holding no
+thread. `workers` threads make the calls, so `workers` bounds the requests in flight. Each worker takes its
+next step itself, under one lock: a due step first, else a new job, so started accounts finish first (and a
+long organization does not start everything at once); no dispatcher thread sits between two calls.
+
+Worker threads are daemons: on Ctrl-C the main thread stops at once, and a call still in flight (bounded by
+its timeouts) is abandoned rather than waited for.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+# How often the waiting main thread looks up, so that Ctrl-C is seen at once.
+_WAKE_S = 0.1
+
+
+class Job(Protocol):
+    def step(self) -> float | None:
+        """Make one call. Returns the seconds until the next step is due, or None when the job is done."""
+
+    def fail(self, exc: BaseException) -> None:
+        """The step raised: end the job with this failure."""
+
+
+class _Queue:
+    """The scheduler's state; every method runs with `lock` held."""
+
+    def __init__(
+        self,
+        jobs: Iterable[Job],
+        max_active: int,
+        start: Callable[[Job], bool],
+        done: Callable[[Job], None],
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.lock = threading.Condition()
+        self.pending = iter(jobs)
+        self.max_active, self.start, self.done, self.clock, self.sleep = max_active, start, done, clock, sleep
+        self.waiting: list[tuple[float, int, Job]] = []
+        self.order = itertools.count()
+        self.exhausted = False
+        self.active = self.in_flight = 0
+        self.stopping = False
+        self.finished = threading.Event()
+        self.error: BaseException | None = None
+
+    def take(self) -> Job | None:
+        """The next step to run, waiting until one is due; None when everything is done or stopping."""
+        while not self.stopping:
+            now = self.clock()
+            if self.waiting and self.waiting[0][0] <= now:
+                self.in_flight += 1
+                return heapq.heappop(self.waiting)[2]
+            while self.active < self.max_active and not self.exhausted:
+                job = next(self.pending, None)
+                if job is None:
+                    self.exhausted = True
+                elif self.start(job):
+                    self.active += 1
+                    self.in_flight += 1
+                    return job
+                else:
+                    self.done(job)
+            if self.exhausted and self.active == 0:
+                self.finish()
+                return None
+            if not self.waiting:
+                self.lock.wait()  # a step in flight will end, and push or finish its job
+            elif self.in_flight == 0:
+                # Nothing can come due sooner: sleep to the next step (a test's virtual clock advances here).
+                self.sleep(max(0.0, self.waiting[0][0] - now))
+            else:
+                self.lock.wait(max(0.0, self.waiting[0][0] - now))
+        return None
+
+    def put(self, job: Job, delay: float | None) -> None:
+        self.in_flight -= 1
+        if delay is None:
+            self.active -= 1
+            self.done(job)
+        else:
+            heapq.heappush(self.waiting, (self.clock() + delay, next(self.order), job))
+        self.lock.notify()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        self.error = self.error or error
+        self.stopping = True
+        self.finished.set()
+        self.lock.notify_all()
+
+
+def run_jobs(
+    jobs: Iterable[Job],
+    *,
+    workers: int,
+    max_active: int,
+    start: Callable[[Job], bool] = lambda job: True,
+    done: Callable[[Job], None] = lambda job: None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Run every job to its end on `workers` threads, at most `max_active` jobs started and not done.
+
+    start(job) is asked just before a job's first step; False means it is not started (and counts as done).
+    done(job) is called when a job ends. Both run on a worker thread under the scheduler's lock. A
+    KeyboardInterrupt stops everything and propagates; jobs not done by then get no done() call. With nothing in
+    flight the scheduler sleeps until the next step is due, through `sleep`, so a test's virtual clock and sleep
+    drive it without waiting.
+    """
+    if workers < 1 or max_active < 1:
+        raise ValueError(f"run_jobs needs workers >= 1 and max_active >= 1, got {workers}, {max_active}")
+    state = _Queue(jobs, max_active, start, done, clock, sleep)
+
+    def work() -> None:
+        with state.lock:
+            try:
+                while (job := state.take()) is not None:
+                    state.lock.release()
+                    try:
+                        delay = job.step()
+                    except Exception as exc:  # noqa: BLE001 - a job's surprise ends that job, not the scheduler
+                        job.fail(exc)
+                        delay = None
+                    finally:
+                        state.lock.acquire()
+                    state.put(job, delay)
+            except BaseException as exc:  # noqa: BLE001 - start/done failed: stop, and let the caller see it
+                state.finish(exc)
+
+    threads = [threading.Thread(target=work, name=f"root-key-audit-{n}", daemon=True) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    try:
+        while not state.finished.wait(_WAKE_S):
+            pass
+    finally:
+        state.stopping = True
+    if state.error is not None:
+        raise state.error

@@ -1,0 +1,108 @@
+"""The org audit's delay-queue scheduler (CIS 1.4 / Security Hub IAM.4 across accounts): waits hold no worker,
+requests in flight and jobs under way stay within their bounds, and a job's failure ends only that job."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from audit.schedule import run_jobs
+from tests.audit.helpers import Recorder
+
+
+class _Waiting:
+    """A job of `steps` calls with `pause` seconds between them; records who did what, and when."""
+
+    def __init__(self, name: str, log: list[tuple[str, float]], clock: Recorder, steps: int = 2, pause: float = 5.0) -> None:
+        self.name, self.log, self.clock, self.left, self.pause = name, log, clock, steps, pause
+        self.failed: BaseException | None = None
+
+    def step(self) -> float | None:
+        self.log.append((self.name, self.clock.now))
+        self.left -= 1
+        return self.pause if self.left else None
+
+    def fail(self, exc: BaseException) -> None:
+        self.failed = exc
+
+
+def test_schedule_waiting_jobs_share_one_worker(recorder: Recorder) -> None:
+    # Ten jobs on one worker: all ten first calls at 0 s, one 5 s sleep, all ten second calls at 5 s.
+    log: list[tuple[str, float]] = []
+    jobs = [_Waiting(f"j{n}", log, recorder) for n in range(10)]
+    run_jobs(jobs, workers=1, max_active=10, clock=recorder.clock, sleep=recorder.sleep)
+    assert recorder.sleeps == [5.0]
+    assert sorted(t for _, t in log) == [0.0] * 10 + [5.0] * 10
+
+
+def test_schedule_max_active_bounds_jobs_under_way(recorder: Recorder) -> None:
+    log: list[tuple[str, float]] = []
+    jobs = [_Waiting(f"j{n}", log, recorder) for n in range(5)]
+    run_jobs(jobs, workers=4, max_active=2, clock=recorder.clock, sleep=recorder.sleep)
+    assert recorder.sleeps == [5.0, 5.0, 5.0]
+    assert [name for name, t in log if t == 0.0] == ["j0", "j1"]
+
+
+def test_schedule_due_steps_before_new_jobs(recorder: Recorder) -> None:
+    # j0 is due again at once (pause 0): it goes before j1's first step, so started jobs finish first.
+    log: list[tuple[str, float]] = []
+    jobs = [_Waiting("j0", log, recorder, steps=3, pause=0.0), _Waiting("j1", log, recorder, steps=1)]
+    run_jobs(jobs, workers=1, max_active=2, clock=recorder.clock, sleep=recorder.sleep)
+    assert [name for name, _ in log] == ["j0", "j0", "j0", "j1"]
+
+
+def test_schedule_not_started_job_counts_as_done(recorder: Recorder) -> None:
+    log: list[tuple[str, float]] = []
+    jobs = [_Waiting(f"j{n}", log, recorder, steps=1) for n in range(3)]
+    done: list[str] = []
+    run_jobs(
+        jobs, workers=2, max_active=3, start=lambda job: job.name != "j1", done=lambda job: done.append(job.name),  # type: ignore[attr-defined]
+        clock=recorder.clock, sleep=recorder.sleep,
+    )
+    assert (sorted(name for name, _ in log), sorted(done)) == (["j0", "j2"], ["j0", "j1", "j2"])
+
+
+class _Broken(_Waiting):
+    def step(self) -> float | None:
+        raise RuntimeError("boom")
+
+
+def test_schedule_step_exception_ends_that_job_only(recorder: Recorder) -> None:
+    log: list[tuple[str, float]] = []
+    broken, fine = _Broken("b", log, recorder), _Waiting("f", log, recorder)
+    run_jobs([broken, fine], workers=1, max_active=2, clock=recorder.clock, sleep=recorder.sleep)
+    assert (repr(broken.failed), fine.failed, log) == ("RuntimeError('boom')", None, [("f", 0.0), ("f", 5.0)])
+
+
+class _Concurrent:
+    """Real threads: counts how many steps run at the same moment."""
+
+    lock = threading.Lock()
+    now = 0
+    peak = 0
+
+    def step(self) -> float | None:
+        with self.lock:
+            type(self).now += 1
+            type(self).peak = max(type(self).peak, type(self).now)
+        time.sleep(0.02)
+        with self.lock:
+            type(self).now -= 1
+        return None
+
+    def fail(self, exc: BaseException) -> None:
+        raise AssertionError(exc)
+
+
+def test_schedule_workers_bound_calls_in_flight() -> None:
+    run_jobs([_Concurrent() for _ in range(24)], workers=4, max_active=64)
+    assert _Concurrent.peak == 4
+
+
+@pytest.mark.parametrize(("workers", "max_active"), [(0, 1), (1, 0)])
+def test_schedule_invalid_bounds_raise(workers: int, max_active: int) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        run_jobs([], workers=workers, max_active=max_active)
+    assert str(excinfo.value) == f"run_jobs needs workers >= 1 and max_active >= 1, got {workers}, {max_active}"
