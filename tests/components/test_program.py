@@ -298,9 +298,9 @@ def test_detection_baseline_eventbridge_rule_root_create_access_key_to_topic(bas
 
 def test_audit_baseline_function_runtime_handler_environment(baseline: Registered) -> None:
     fn = baseline.one(FUNCTION)
-    assert {k: fn.inputs[k] for k in ("name", "runtime", "architectures", "handler", "timeout")} == {
+    assert {k: fn.inputs[k] for k in ("name", "runtime", "architectures", "handler", "timeout", "memorySize")} == {
         "name": AUDIT_FUNCTION, "runtime": "python3.13", "architectures": ["arm64"],
-        "handler": "audit.handler.handler", "timeout": 300,
+        "handler": "audit.handler.handler", "timeout": 300, "memorySize": 256,
     }
     assert fn.inputs["environment"]["variables"] == {
         "AUDIT_METRIC_NAMESPACE": "RootKeyGuardrails",
@@ -477,11 +477,12 @@ KNOBS: list[tuple[str, dict[str, Any], Callable[[Registered], Any], Any]] = [
      lambda r: r.named(f"{AUDIT}-alarm-root-keys-active").inputs["period"], 86400),
     ("auditOrgRoleName", {"auditOrgRoleName": "RootKeyAuditReader"},
      lambda r: (r.document(f"{AUDIT}-policy")["Statement"][7:], r.one(FUNCTION).inputs["timeout"],
+                r.one(FUNCTION).inputs["memorySize"],
                 r.one(FUNCTION).inputs["environment"]["variables"]["AUDIT_ORG_ROLE_NAME"]),
      ([{"Sid": "ListOrganizationAccounts", "Effect": "Allow", "Action": "organizations:ListAccounts", "Resource": "*"},
        {"Sid": "AssumeAuditRole", "Effect": "Allow", "Action": "sts:AssumeRole",
         "Resource": "arn:aws:iam::*:role/RootKeyAuditReader",
-        "Condition": {"StringEquals": {"aws:ResourceOrgID": ORGANIZATION_ID}}}], 900, "RootKeyAuditReader")),
+        "Condition": {"StringEquals": {"aws:ResourceOrgID": ORGANIZATION_ID}}}], 900, 512, "RootKeyAuditReader")),
     ("auditRemediate", {"auditRemediate": True, "auditOrgRoleName": "RootKeyAuditReader",
                         "enableCentralizedRootAccess": True},
      lambda r: (r.document(f"{AUDIT}-policy")["Statement"][-1],
