@@ -129,12 +129,7 @@ class RootAccessKeyDetection(pulumi.ComponentResource):
                 target_id="alerts-topic",
                 arn=self.alerts.arn,
                 input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
-                    input_paths={
-                        "account": "$.account",
-                        "time": "$.time",
-                        "sourceIp": "$.detail.sourceIPAddress",
-                        "errorCode": "$.detail.errorCode",
-                    },
+                    input_paths=documents.ROOT_KEY_EVENT_INPUT_PATHS,
                     input_template=EVENT_MESSAGE_TEMPLATE,
                 ),
                 opts=child,

@@ -529,3 +529,13 @@ def central_bus_policy(*, bus_arn: str, organization_id: str) -> Document:
             }
         ],
     }
+
+
+# What the alert text says about a root CreateAccessKey event, for the account's own rule and the central bus alike:
+# the fields of the CloudTrail event as EventBridge delivers it (the <placeholders> of the message templates).
+ROOT_KEY_EVENT_INPUT_PATHS = {
+    "account": "$.account",
+    "time": "$.time",
+    "sourceIp": "$.detail.sourceIPAddress",
+    "errorCode": "$.detail.errorCode",
+}

@@ -111,12 +111,7 @@ class MemberAccounts(pulumi.ComponentResource):
                 target_id="alerts-topic",
                 arn=args.alert_topic_arn,
                 input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
-                    input_paths={
-                        "account": "$.account",
-                        "time": "$.time",
-                        "sourceIp": "$.detail.sourceIPAddress",
-                        "errorCode": "$.detail.errorCode",
-                    },
+                    input_paths=documents.ROOT_KEY_EVENT_INPUT_PATHS,
                     input_template=CENTRAL_MESSAGE_TEMPLATE,
                 ),
                 opts=child,
