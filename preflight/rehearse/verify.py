@@ -192,6 +192,11 @@ def verify(world: World, resources: list[RecordedResource]) -> list[Check]:
             got = events.describe_event_bus(Name=r.inputs.get("eventBusName", "default")).get("Policy")
             c.expect(r, "event bus policy", _json(got), _json(r.inputs["policy"]))
         c.run(r, "event bus policy", bus_policy)
+    for r in _of(resources, "aws:cloudwatch/dashboard:Dashboard"):
+        def dashboard(r: RecordedResource = r) -> None:
+            got = cw.get_dashboard(DashboardName=r.inputs["dashboardName"])["DashboardBody"]
+            c.expect(r, "dashboard body", _json(got), _json(r.inputs["dashboardBody"]))
+        c.run(r, "dashboard", dashboard)
 
     checked_types = {urns[item.urn].type for item in c.items if item.urn in urns}
     for type_ in sorted({r.type for r in resources if r.custom and r.id and not r.type.startswith("pulumi:")}

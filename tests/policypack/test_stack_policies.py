@@ -873,6 +873,19 @@ KEY_CASES = [
         (f"{U(TOPIC)} keeps {EB} from publishing to {U(TOPIC)} for {U('root-access-key-detection-root-create-access-key-alert')} because "
          f"statement 'DenyPublish' of its topic policy denies {EB} sns:Publish; expected no Deny of sns:Publish that applies to the "
          f"alarms and rules that notify the topic.", U(TOPIC))], id="topic-inline-policy-deny"),
+    # The provider plans an unset topic `policy` as unknown (computed): a TopicPolicy writes that attribute last.
+    pytest.param(both(setp(TOPIC, policy=k.UNKNOWN), with_topic_policy({**DENY_PUBLISH, "Action": "sns:Subscribe"})), [],
+                 id="topic-policy-computed-replaced-by-topic-policy"),
+    pytest.param(setp(TOPIC, policy=k.UNKNOWN), [(
+        f"{U(TOPIC)} has policy unknown during preview, so the pack cannot verify that {U(TOPIC)} accepts the alarms' "
+        f"notifications; expected a value known at preview (build the topic policy with json.dumps from known values), "
+        + UNKNOWN_TAIL.format(policy="alarm-topic-key-usable"), U(TOPIC))], id="topic-policy-unknown-no-topic-policy"),
+    pytest.param(both(setp(TOPIC, policy=k.UNKNOWN), with_topic_policy(DENY_PUBLISH)), [
+        (f"{U(TOPIC_POLICY_SPEC, TP_SPECS)} keeps {svc} from publishing to {U(TOPIC)} for {who} because statement 'DenyPublish' "
+         f"of its topic policy denies {svc} sns:Publish; expected no Deny of sns:Publish that applies to the alarms and rules "
+         f"that notify the topic.", U(TOPIC_POLICY_SPEC, TP_SPECS))
+        for svc, who in ((CW, ALARMS), (EB, U("root-access-key-detection-root-create-access-key-alert")))],
+        id="topic-policy-computed-replaced-by-denying-topic-policy"),
 ]
 
 @pytest.mark.parametrize(("mutate", "expected"), KEY_CASES)

@@ -425,11 +425,16 @@ def _grouped(senders: list[Publisher], problem: Any) -> list[tuple[str, str, lis
 def _topic_policies(ctx: Context, topic: Res) -> list[tuple[Res, Any]]:
     """(owner, document) of the topic's own policy and every TopicPolicy naming it."""
     assert ctx.stack is not None
-    found = [(topic, topic.get("policy"))] if topic.get("policy") not in (MISSING, None, "") else []
-    for tp in ctx.stack.of_type(TOPIC_POLICY):
-        if ctx.stack.refers_to(tp, "arn", topic, _TOPIC_ID):
-            found.append((tp, tp.get("policy")))
-    return found
+    attached = [(tp, tp.get("policy")) for tp in ctx.stack.of_type(TOPIC_POLICY)
+                if ctx.stack.refers_to(tp, "arn", topic, _TOPIC_ID)]
+    own = topic.get("policy")
+    # The topic's `policy` output and a TopicPolicy are one attribute in AWS, and the TopicPolicy (which depends on
+    # the topic) writes it last. At preview the provider plans a topic's unset `policy` as unknown (it is computed),
+    # so an unknown own policy is the one the TopicPolicy replaces. A known one is still judged, so that a Deny in
+    # either fails (a later update of the topic would write it back).
+    if own in (MISSING, None, "") or (own is UNKNOWN and attached):
+        return attached
+    return [(topic, own), *attached]
 
 
 def validate_alarm_topic_key_usable(args: StackValidationArgs, report_violation: ReportViolation) -> None:
