@@ -498,9 +498,10 @@ def _main(argv: list[str] | None = None) -> int:
         timing = Timing(args.delay_ms / 1000.0, args.report_window_s)
     except ValueError as exc:
         parser.error(str(exc))
-    from simulate import moto_root
+    from simulate import moto_root, moto_scale
 
     moto_root.install()
+    moto_scale.install()  # a large --accounts would otherwise make moto's every request slower
     server = SlowMotoServer(timing, port=args.port)
     server.start()
     try:

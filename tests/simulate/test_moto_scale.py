@@ -1,0 +1,156 @@
+"""Tests for simulate.moto_scale: moto's caller-account lookup and account backends made O(1) for the 5,000-account
+benchmark of the root access key audit (CIS 1.4, Security Hub IAM.4) must answer exactly as moto's own do."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import BackendDict
+from moto.iam import models as iam_models
+
+from simulate import moto_scale
+
+MEMBER_A = "111111111111"
+MEMBER_B = "222222222222"
+UNKNOWN_KEY = "AKIAUNKNOWNUNKNOWN00"
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def scaled() -> Iterator[None]:
+    moto_scale.install()
+    try:
+        yield
+    finally:
+        moto_scale.uninstall()
+
+
+def _moto_answer(access_key: str) -> str:
+    return moto_scale.original(iam_models, "get_account_id_from")(access_key)
+
+
+def _assume(account_id: str) -> dict[str, str]:
+    sts = boto3.client("sts", region_name="us-east-1")
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/any", RoleSessionName="probe")["Credentials"]
+    return {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
+
+
+def _user_key(**creds: Any) -> str:
+    iam = boto3.client("iam", region_name="us-east-1", **creds)
+    iam.create_user(UserName="u")
+    return str(iam.create_access_key(UserName="u")["AccessKey"]["AccessKeyId"])
+
+
+def test_moto_scale_same_account_as_moto_for_every_kind_of_key(scaled: None) -> None:
+    with mock_aws():
+        temp_a = _assume(MEMBER_A)
+        keys = {
+            "default account user key": _user_key(),
+            "temporary key in A": temp_a["aws_access_key_id"],
+            "user key made in A": _user_key(**temp_a),
+            "temporary key in B": _assume(MEMBER_B)["aws_access_key_id"],
+            "static test key": "testing",
+            "never issued": UNKNOWN_KEY,
+        }
+        answers = {what: (moto_scale.get_account_id_from(key), _moto_answer(key)) for what, key in keys.items()}
+    assert {what: ours for what, (ours, _) in answers.items()} == {
+        "default account user key": DEFAULT_ACCOUNT_ID,
+        "temporary key in A": MEMBER_A,
+        "user key made in A": MEMBER_A,
+        "temporary key in B": MEMBER_B,
+        "static test key": DEFAULT_ACCOUNT_ID,
+        "never issued": DEFAULT_ACCOUNT_ID,
+    }
+    assert all(ours == moto for ours, moto in answers.values()), answers
+
+
+def test_moto_scale_requests_resolve_through_the_index(scaled: None) -> None:
+    # moto.core.responses looks the function up at each request: an assumed role's calls land in its account.
+    with mock_aws():
+        creds = _assume(MEMBER_A)
+        identity = boto3.client("sts", region_name="us-east-1", **creds).get_caller_identity()
+    assert identity["Account"] == MEMBER_A
+
+
+def test_moto_scale_deleted_key_is_default_account(scaled: None) -> None:
+    with mock_aws():
+        creds = _assume(MEMBER_A)
+        key = _user_key(**creds)
+        boto3.client("iam", region_name="us-east-1", **creds).delete_access_key(UserName="u", AccessKeyId=key)
+        assert (moto_scale.get_account_id_from(key), _moto_answer(key)) == (DEFAULT_ACCOUNT_ID, DEFAULT_ACCOUNT_ID)
+
+
+def test_moto_scale_reset_forgets_keys(scaled: None) -> None:
+    with mock_aws():
+        key = _assume(MEMBER_A)["aws_access_key_id"]
+    # Leaving mock_aws resets every backend, as the server's /moto-api/reset does.
+    with mock_aws():
+        assert (moto_scale.get_account_id_from(key), _moto_answer(key)) == (DEFAULT_ACCOUNT_ID, DEFAULT_ACCOUNT_ID)
+
+
+def test_moto_scale_keys_made_before_install_are_found() -> None:
+    with mock_aws():
+        key = _assume(MEMBER_A)["aws_access_key_id"]
+        moto_scale.install()
+        try:
+            assert moto_scale.get_account_id_from(key) == MEMBER_A
+        finally:
+            moto_scale.uninstall()
+
+
+def test_moto_scale_lookup_creates_no_backends(scaled: None) -> None:
+    # moto's own walk creates every partition's IAM backend in every account it passes: memory and time per request.
+    with mock_aws():
+        key = _assume(MEMBER_A)["aws_access_key_id"]
+        before = {a: sorted(dict.keys(p)) for a, p in dict.items(iam_models.iam_backends)}
+        moto_scale.get_account_id_from(key)
+        moto_scale.get_account_id_from(UNKNOWN_KEY)
+        after = {a: sorted(dict.keys(p)) for a, p in dict.items(iam_models.iam_backends)}
+    assert after == before
+
+
+def test_moto_scale_account_backend_made_once_and_tracked_for_reset(scaled: None) -> None:
+    with mock_aws():
+        first = iam_models.iam_backends[MEMBER_B]
+        assert iam_models.iam_backends[MEMBER_B] is first
+        assert iam_models.iam_backends in BackendDict._instances
+        first["aws"].create_user("us-east-1", "u")
+    with mock_aws():
+        assert MEMBER_B not in iam_models.iam_backends
+
+
+def test_moto_scale_uninstall_restores_moto() -> None:
+    saved = (
+        iam_models.get_account_id_from,
+        iam_models.IAMBackend.create_temp_access_key,
+        BackendDict._create_account_specific_backend,
+    )
+    moto_scale.install()
+    moto_scale.install()  # idempotent: the second call must not wrap the wrappers
+    assert moto_scale.installed()
+    moto_scale.uninstall()
+    assert not moto_scale.installed()
+    assert (
+        iam_models.get_account_id_from,
+        iam_models.IAMBackend.create_temp_access_key,
+        BackendDict._create_account_specific_backend,
+    ) == saved
