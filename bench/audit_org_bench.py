@@ -12,9 +12,11 @@ requested, as AWS does). Side by side in one run:
 4. from the per-account cost, how many accounts one 15-minute Lambda invocation audits.
 
 Every run's JSON output is checked: every account audited once, exactly the seeded accounts FAIL; a run that does
-not check out is INVALID and makes the exit status 1. Peak RSS is the child's own ru_maxrss (os.wait4).
+not check out is INVALID and makes the exit status 1. Peak RSS is the child's own VmHWM, which it writes as it
+exits: os.wait4's ru_maxrss would not do, because Linux carries the peak across exec, and a child spawned from
+this process (which holds moto and thousands of accounts) would report this process's size.
 
-Usage (about 15 minutes on 2 shared cores, most of it creating 5,000 accounts in moto):
+Usage (about 10 minutes on 2 shared cores):
     .venv/bin/python bench/audit_org_bench.py
     .venv/bin/python bench/audit_org_bench.py --accounts 200 --big-accounts 0    # a quick run
 """
@@ -39,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from simulate import moto_root  # noqa: E402
+from simulate import moto_root, moto_scale  # noqa: E402
 from simulate.slow_moto import (  # noqa: E402
     AUDIT_ROLE_NAME,
     CallRecord,
@@ -83,11 +85,43 @@ class RunResult:
     problems: tuple[str, ...] = field(default=())
 
 
+# Runs `python -m MODULE ARGS...` or `python -c CODE ARGS...` as the child itself would, and at exit writes the
+# process's peak resident set (VmHWM, which exec resets) to the file named by the environment.
+_PEAK_RSS_ENV = "ROOT_KEY_BENCH_PEAK_RSS_FILE"
+_PEAK_RSS_PRELUDE = f"""
+import atexit, os, runpy, sys
+
+def _write_peak():
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["{_PEAK_RSS_ENV}"], "w") as out:
+        out.write(peak)
+
+atexit.register(_write_peak)
+mode, target, *rest = sys.argv[1:]
+if mode == "-m":
+    sys.argv = [target, *rest]
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    sys.argv = ["-c", *rest]
+    exec(compile(target, "<string>", "exec"), {{"__name__": "__main__"}})
+"""
+
+
 def run_child(argv: Sequence[str], env: dict[str, str], timeout_s: float) -> ChildRun:
-    """Run a child to completion and read its own rusage with os.wait4 (subprocess does not expose it)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run `python -m ...` or `python -c ...` to completion: its output, wall and CPU time (os.wait4, as
+    subprocess does not expose rusage) and its own peak RSS (see _PEAK_RSS_PRELUDE)."""
+    python, mode, *rest = argv
+    if mode not in ("-m", "-c"):
+        raise ValueError(f"run_child runs `python -m` or `python -c`, got {list(argv)!r}")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp, "peak-rss-kib")
+        env = {**env, _PEAK_RSS_ENV: str(peak_file)}
         started = time.monotonic()
-        proc = subprocess.Popen(list(argv), cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            [python, "-c", _PEAK_RSS_PRELUDE, mode, *rest],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+        )
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -101,12 +135,16 @@ def run_child(argv: Sequence[str], env: dict[str, str], timeout_s: float) -> Chi
         proc.returncode = os.waitstatus_to_exitcode(status)  # tell Popen the child is reaped
         out.seek(0)
         err.seek(0)
+        try:
+            peak_kib = int(peak_file.read_text())
+        except (OSError, ValueError):
+            peak_kib = 0  # killed, or died before its atexit hooks: the run is judged INVALID on its output
         return ChildRun(
             wall_s=wall,
             returncode=proc.returncode,
             stdout=out.read().decode("utf-8", errors="replace"),
             stderr=err.read().decode("utf-8", errors="replace"),
-            max_rss_kib=usage.ru_maxrss,  # KiB on Linux
+            max_rss_kib=peak_kib,
             cpu_s=usage.ru_utime + usage.ru_stime,
         )
 
@@ -181,6 +219,8 @@ def run_once(
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     calls = server.calls()
     verdict, problems = check_output(child, org, failing)
+    if not child.max_rss_kib:
+        problems += ("the child reported no peak RSS",)
     latencies = account_latencies(calls, org)
     n = len(org.account_ids)
     by_action = Counter(f"{c.service}:{c.action}" for c in calls)
@@ -310,6 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cannot import the audit: {startup.stderr.strip()}", file=sys.stderr)
         return 2
     moto_root.install()
+    # Without it moto's per-request cost grows with the number of accounts, and case 3 would measure moto.
+    moto_scale.install()
     server = SlowMotoServer(slow)
     server.start()
     print(
