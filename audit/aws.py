@@ -259,6 +259,18 @@ class _AssumedClient:
         return call
 
 
+def _data_loader(session: Any) -> Any:
+    """The botocore data loader behind a boto3 or botocore session, or None for anything else (a test's fake)."""
+    core = getattr(session, "_session", session)  # boto3.Session keeps its botocore session there
+    get_component = getattr(core, "get_component", None)
+    if not callable(get_component):
+        return None
+    try:
+        return get_component("data_loader")
+    except Exception:  # noqa: BLE001 - a session without one: the routed session loads its own
+        return None
+
+
 class Clients:
     """Creates boto3 clients lazily from one Session: its own credentials via __call__, temporary credentials
     via for_account (the audit: one shared client per service, credentials routed per call) or for_credentials
@@ -332,6 +344,11 @@ class Clients:
                 if key not in self._cache:
                     if self._routed_session is None:
                         session = botocore.session.Session()
+                        # The caller's session has already parsed endpoints.json (about 7 MB of objects) and the
+                        # service models: share its loader rather than hold a second copy of each.
+                        loader = _data_loader(self.session)
+                        if loader is not None:
+                            session.register_component("data_loader", loader)
                         session.register_component("credential_provider", CredentialResolver([_RoutedProvider(self._routed)]))
                         self._routed_session = session
                     self._cache[key] = self._routed_session.create_client(

@@ -531,6 +531,17 @@ def test_clients_assumed_share_one_client_and_sign_per_account() -> None:
     assert (seen, len(shared)) == (ids, 1)
 
 
+def test_clients_assumed_share_the_callers_service_models() -> None:
+    # Two loaders would each hold endpoints.json and the IAM model parsed (about 9 MB of objects).
+    import boto3
+
+    session = boto3.session.Session()
+    clients = Clients(session, region="us-east-1")
+    clients("iam")
+    clients.for_account(_SESSION_CREDS)("iam")
+    assert clients._routed_session.get_component("data_loader") is session._session.get_component("data_loader")
+
+
 def test_clients_assumed_refuses_paginator() -> None:
     import boto3
 
