@@ -4,8 +4,14 @@ An account's audit is a few API calls separated by waits: the credential report 
 throttled call backs off. A thread per account would sit idle through every wait, so here a job is a sequence
 of steps, each one API call, and between steps it waits in a heap keyed by the time it is due, holding no
 thread. `workers` threads make the calls, so `workers` bounds the requests in flight. Each worker takes its
-next step itself, under one lock: a due step first, else a new job, so started accounts finish first (and a
-long organization does not start everything at once); no dispatcher thread sits between two calls.
+next step itself, under one lock, in this order; no dispatcher thread sits between two calls:
+
+1. a step due at once (a job's next call with no wait, such as the generation right after AssumeRole);
+2. a new job, while fewer than `max_active` are under way: the waits are what take time, so the sooner every
+   account's report is being built, the more of them overlap, and the run ends one report window after the
+   last start instead of trailing off. `max_active` keeps a long organization from starting everything at
+   once, so a poll is held back by at most about two calls per active job spread over the workers;
+3. a step whose wait is over (a poll, a backoff after throttling).
 
 Worker threads are daemons: on Ctrl-C the main thread stops at once, and a call still in flight (bounded by
 its timeouts) is abandoned rather than waited for.
@@ -13,6 +19,7 @@ its timeouts) is abandoned rather than waited for.
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import threading
@@ -47,7 +54,8 @@ class _Queue:
         self.lock = threading.Condition()
         self.pending = iter(jobs)
         self.max_active, self.start, self.done, self.clock, self.sleep = max_active, start, done, clock, sleep
-        self.waiting: list[tuple[float, int, Job]] = []
+        self.ready: collections.deque[Job] = collections.deque()  # due at once
+        self.waiting: list[tuple[float, int, Job]] = []  # due later, by due time
         self.order = itertools.count()
         self.exhausted = False
         self.active = self.in_flight = 0
@@ -58,10 +66,9 @@ class _Queue:
     def take(self) -> Job | None:
         """The next step to run, waiting until one is due; None when everything is done or stopping."""
         while not self.stopping:
-            now = self.clock()
-            if self.waiting and self.waiting[0][0] <= now:
+            if self.ready:
                 self.in_flight += 1
-                return heapq.heappop(self.waiting)[2]
+                return self.ready.popleft()
             while self.active < self.max_active and not self.exhausted:
                 job = next(self.pending, None)
                 if job is None:
@@ -72,6 +79,10 @@ class _Queue:
                     return job
                 else:
                     self.done(job)
+            now = self.clock()
+            if self.waiting and self.waiting[0][0] <= now:
+                self.in_flight += 1
+                return heapq.heappop(self.waiting)[2]
             if self.exhausted and self.active == 0:
                 self.finish()
                 return None
@@ -89,6 +100,8 @@ class _Queue:
         if delay is None:
             self.active -= 1
             self.done(job)
+        elif delay <= 0:
+            self.ready.append(job)
         else:
             heapq.heappush(self.waiting, (self.clock() + delay, next(self.order), job))
         self.lock.notify()

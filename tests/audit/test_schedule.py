@@ -53,6 +53,29 @@ def test_schedule_due_steps_before_new_jobs(recorder: Recorder) -> None:
     assert [name for name, _ in log] == ["j0", "j0", "j0", "j1"]
 
 
+def test_schedule_new_jobs_before_waits_that_came_due(recorder: Recorder) -> None:
+    # A clock a second later at every reading: j0's half-second wait is over by the time j1 could start. j1 starts
+    # first, so that its own wait (a report being built) begins as early as it can.
+    ticks = iter(range(10**6))
+
+    def clock() -> float:
+        recorder.now = float(next(ticks))
+        return recorder.now
+
+    log: list[tuple[str, float]] = []
+    jobs = [_Waiting("j0", log, recorder, steps=2, pause=0.5), _Waiting("j1", log, recorder, steps=1)]
+    run_jobs(jobs, workers=1, max_active=2, clock=clock, sleep=recorder.sleep)
+    assert [name for name, _ in log] == ["j0", "j1", "j0"]
+
+
+def test_schedule_waits_that_came_due_before_jobs_past_max_active(recorder: Recorder) -> None:
+    # No room for j1 until j0 is done: j0's poll goes first, whatever j1 is waiting for.
+    log: list[tuple[str, float]] = []
+    jobs = [_Waiting("j0", log, recorder, steps=2, pause=1.0), _Waiting("j1", log, recorder, steps=1)]
+    run_jobs(jobs, workers=1, max_active=1, clock=recorder.clock, sleep=recorder.sleep)
+    assert log == [("j0", 0.0), ("j0", 1.0), ("j1", 1.0)]
+
+
 def test_schedule_not_started_job_counts_as_done(recorder: Recorder) -> None:
     log: list[tuple[str, float]] = []
     jobs = [_Waiting(f"j{n}", log, recorder, steps=1) for n in range(3)]
