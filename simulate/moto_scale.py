@@ -1,4 +1,4 @@
-"""moto at organization scale: two lookups that cost O(accounts) on every request, made O(1), same answers.
+"""moto at organization scale: lookups that moto repeats on every request, made O(1), same answers.
 
 moto resolves the caller's account on every request with `moto.iam.models.get_account_id_from`, which walks every
 account's IAM backend in every partition looking for the access key (and creates the backends of partitions the
@@ -15,6 +15,16 @@ took over 20 minutes).
   that exist at install time. A hit is checked against the account's backends, so a key deleted or dropped by a
   reset is not found; an unknown key is the default account, as moto answers.
 - account backends: `account_id in self`, a dict lookup, instead of `in list(self.keys())`.
+
+Two more do not grow with accounts but are a third of moto's CPU per request in the server, so they set the
+benchmark's emulator-CPU floor rather than anything the audit does:
+
+- `moto.backends.list_of_moto_modules`, which lists moto's package directory and stats every entry on each
+  request (under the dispatcher's global lock): the listing is taken once, as the installed package does not
+  change while it runs;
+- `moto.core.responses.method_names_from_class`, `inspect.getmembers` over a response class on each request:
+  kept per class, and taken again when any class in its MRO gains or loses an attribute (the simulate modules
+  add actions to moto's response classes, possibly after the first request).
 
 Nothing else in moto changes; `tests/simulate/test_moto_scale.py` compares the answers with moto's own.
 """
@@ -89,9 +99,40 @@ def _create_account_specific_backend(self: Any, account_id: str) -> None:
             BackendDict._instances.append(self)
 
 
+_module_names: tuple[str, ...] | None = None
+# class -> (the attribute count of each class in its MRO when taken, its function names)
+_method_names: dict[type, tuple[tuple[int, ...], list[str]]] = {}
+
+
+def list_of_moto_modules() -> tuple[str, ...]:
+    """moto's `list_of_moto_modules`, listed once."""
+    global _module_names
+    names = _module_names
+    if names is None:
+        import moto.backends
+
+        names = _module_names = tuple(original(moto.backends, "list_of_moto_modules")())
+    return names
+
+
+def method_names_from_class(clazz: type) -> list[str]:
+    """moto's `method_names_from_class`, kept until the class or a base gains or loses an attribute."""
+    import moto.core.responses
+
+    shape = tuple(len(vars(c)) for c in clazz.__mro__)
+    hit = _method_names.get(clazz)
+    if hit is not None and hit[0] == shape:
+        return hit[1]
+    names = original(moto.core.responses, "method_names_from_class")(clazz)
+    _method_names[clazz] = (shape, names)
+    return names
+
+
 def install() -> None:
     """Patch moto in this process (idempotent). Call before the server or mock starts serving."""
     global _installed
+    import moto.backends as moto_backends
+    import moto.core.responses as moto_responses
     import moto.iam.models as iam_models
     from moto.core.base_backend import BackendDict
 
@@ -103,6 +144,8 @@ def install() -> None:
             (iam_models.IAMBackend, "create_temp_access_key"),
             (iam_models, "get_account_id_from"),
             (BackendDict, "_create_account_specific_backend"),
+            (moto_backends, "list_of_moto_modules"),
+            (moto_responses, "method_names_from_class"),
         ):
             _originals[(owner, name)] = getattr(owner, name)
         for account_id, partitions in list(dict.items(iam_models.iam_backends)):
@@ -114,6 +157,9 @@ def install() -> None:
         # moto.core.responses and simulate.slow_moto import the function from the module at each call.
         iam_models.get_account_id_from = get_account_id_from
         BackendDict._create_account_specific_backend = _create_account_specific_backend
+        # moto's dispatcher and BaseResponse call these through the module attribute at each request.
+        moto_backends.list_of_moto_modules = list_of_moto_modules
+        moto_responses.method_names_from_class = method_names_from_class
         _installed = True
 
 
@@ -123,11 +169,13 @@ def original(owner: Any, name: str) -> Any:
 
 
 def uninstall() -> None:
-    """Put moto back as it was and forget the index."""
-    global _installed
+    """Put moto back as it was and forget the index and the memos."""
+    global _installed, _module_names
     with _lock:
         for (owner, name), value in _originals.items():
             setattr(owner, name, value)
         _originals.clear()
         _key_accounts.clear()
+        _method_names.clear()
+        _module_names = None
         _installed = False

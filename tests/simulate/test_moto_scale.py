@@ -11,8 +11,12 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+import moto.backends as moto_backends
+import moto.core.responses as moto_responses
 from moto.core.base_backend import BackendDict
 from moto.iam import models as iam_models
+from moto.iam.responses import IamResponse
+from moto.sts.responses import TokenResponse
 
 from simulate import moto_scale
 
@@ -138,11 +142,50 @@ def test_moto_scale_account_backend_made_once_and_tracked_for_reset(scaled: None
         assert MEMBER_B not in iam_models.iam_backends
 
 
+def test_moto_scale_module_list_same_as_motos(scaled: None) -> None:
+    listed = moto_backends.list_of_moto_modules()
+    assert list(listed) == list(moto_scale.original(moto_backends, "list_of_moto_modules")())
+    assert "iam" in listed and "sts" in listed
+    assert moto_backends.list_of_moto_modules() is listed  # taken once
+
+
+def test_moto_scale_method_names_same_as_motos(scaled: None) -> None:
+    moto_names = moto_scale.original(moto_responses, "method_names_from_class")
+    for response_class in (IamResponse, TokenResponse):
+        assert moto_responses.method_names_from_class(response_class) == moto_names(response_class)
+
+
+def test_moto_scale_method_names_see_an_action_added_later(scaled: None) -> None:
+    # simulate.moto_org_features adds IAM actions to moto's response class, possibly after the first request.
+    class Base:
+        def inherited(self) -> None: ...
+
+    class Response(Base):
+        def get_thing(self) -> None: ...
+
+    assert moto_responses.method_names_from_class(Response) == ["get_thing", "inherited"]
+    Response.put_thing = lambda self: None  # type: ignore[attr-defined]
+    assert moto_responses.method_names_from_class(Response) == ["get_thing", "inherited", "put_thing"]
+    Base.base_thing = lambda self: None  # type: ignore[attr-defined]
+    assert "base_thing" in moto_responses.method_names_from_class(Response)
+    del Response.get_thing
+    assert "get_thing" not in moto_responses.method_names_from_class(Response)
+
+
+def test_moto_scale_requests_dispatch_through_the_memos(scaled: None) -> None:
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        iam.create_user(UserName="u")
+        assert [u["UserName"] for u in iam.list_users()["Users"]] == ["u"]
+
+
 def test_moto_scale_uninstall_restores_moto() -> None:
     saved = (
         iam_models.get_account_id_from,
         iam_models.IAMBackend.create_temp_access_key,
         BackendDict._create_account_specific_backend,
+        moto_backends.list_of_moto_modules,
+        moto_responses.method_names_from_class,
     )
     moto_scale.install()
     moto_scale.install()  # idempotent: the second call must not wrap the wrappers
@@ -153,4 +196,6 @@ def test_moto_scale_uninstall_restores_moto() -> None:
         iam_models.get_account_id_from,
         iam_models.IAMBackend.create_temp_access_key,
         BackendDict._create_account_specific_backend,
+        moto_backends.list_of_moto_modules,
+        moto_responses.method_names_from_class,
     ) == saved
