@@ -1,7 +1,7 @@
 """Organization-wide root access key audit (CIS 1.4, Security Hub IAM.4 in every member account).
 
-Lists the ACTIVE accounts of the organization (paginated, each account once), assumes the audit role in each
-and audits them as jobs on audit.schedule's delay queue: `workers` bounds the API calls in flight, and an account
+Lists the ACTIVE accounts of the organization (page by page, each account once, auditing from the first page),
+assumes the audit role in each and audits them as jobs on audit.schedule's delay queue: `workers` bounds the API calls in flight, and an account
 waiting for its report holds no worker. One account failing (AccessDenied on AssumeRole, a throttled report...)
 is an ERROR for that account only, and its backoff delays only itself; the others are still audited, and the
 run's status is the worst of all. The calling account (normally the management account, where SCPs do not apply
@@ -15,14 +15,12 @@ import logging
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from audit.aws import (
-    AWS_ERRORS,
     AuditError,
     Budget,
     Clients,
@@ -31,12 +29,11 @@ from audit.aws import (
     RetryPolicy,
     call_once,
     caller_account_id,
-    describe_error,
     describe_failure,
     judge,
 )
 from audit.report import AccountResult, Status, error_result, worst
-from audit.schedule import run_jobs
+from audit.schedule import Feed, run_jobs
 
 LOG = logging.getLogger(__name__)
 
@@ -95,24 +92,81 @@ def _account_state(account: dict[str, Any]) -> str:
     return str(account.get("State") or account.get("Status") or "UNKNOWN")
 
 
-def list_active_accounts(organizations: Any) -> list[Account]:
-    """Every ACTIVE account of the organization, across all pages, each once (a listing can repeat an account,
-    e.g. across pages while the organization changes). Raises AuditError if listing fails."""
-    accounts: dict[str, Account] = {}
-    try:
-        for page in organizations.get_paginator("list_accounts").paginate():
-            for account in page.get("Accounts", []):
-                state = _account_state(account)
-                account_id = str(account["Id"])
-                if state != "ACTIVE":
-                    LOG.info("skipping account %s: state %s", account_id, state)
-                elif account_id in accounts:
-                    LOG.info("account %s listed again: audited once", account_id)
-                else:
-                    accounts[account_id] = Account(account_id=account_id, name=str(account.get("Name", "")))
-    except Exception as exc:  # noqa: BLE001 - not only AWS errors: a page of an unexpected shape, too
-        raise AuditError(describe_failure(exc, "organizations:ListAccounts")) from exc
-    return sorted(accounts.values(), key=lambda account: account.account_id)
+class AccountListing:
+    """organizations:ListAccounts as scheduler steps, one page each, so that auditing starts with the first page
+    instead of after the last (AWS pages it by 20 at most). Every ACTIVE account is handed to `found` once, as
+    its page arrives: a listing can repeat an account, e.g. across pages while the organization changes.
+
+    A page that fails in a way worth waiting out (throttling, the network) is retried with the account backoff,
+    against a deadline of its own; any other failure, or a page of an unexpected shape, ends the listing with
+    `error` set, and the run is ERROR whatever the accounts listed before it found.
+    """
+
+    def __init__(
+        self,
+        organizations: Any,
+        found: Callable[[Account], None],
+        *,
+        policy: RetryPolicy,
+        stop_at: float | None = None,
+    ) -> None:
+        self.organizations, self.found, self.policy, self.stop_at = organizations, found, policy, stop_at
+        self.error: str | None = None
+        self.complete = False
+        self.listed = 0
+        self._token: str | None = None
+        self._tokens: set[str] = set()
+        self._seen: set[str] = set()
+        self._budget = Budget(policy, stop_at=stop_at)
+
+    def step(self) -> float | None:
+        try:
+            self._budget.before_call("organizations:ListAccounts")
+            kwargs = {"NextToken": self._token} if self._token else {}
+            try:
+                page = call_once(lambda: self.organizations.list_accounts(**kwargs), "organizations:ListAccounts")
+            except RetryLater as retry:
+                return self._budget.wait(str(retry))
+            token = page.get("NextToken")
+            self._take(page.get("Accounts", []))
+        except AuditError as exc:
+            self._end(str(exc))
+            return None
+        if token:
+            if token in self._tokens:
+                # AWS never repeats a token: following one again would list the same pages forever.
+                self._end(f"organizations:ListAccounts returned NextToken {token!r} a second time")
+                return None
+            self._tokens.add(token)
+            self._token = token
+            self._budget = Budget(self.policy, stop_at=self.stop_at)  # each page has its own attempts and deadline
+            return 0.0
+        self.complete = True
+        return None
+
+    def _take(self, accounts: Any) -> None:
+        try:
+            page = [(str(account["Id"]), _account_state(account), str(account.get("Name", ""))) for account in accounts]
+        except Exception as exc:  # noqa: BLE001 - a page of an unexpected shape is the listing's ERROR
+            raise AuditError(describe_failure(exc, "organizations:ListAccounts")) from exc
+        # The whole page is checked before any of it is audited: a malformed page adds no account.
+        for account_id, state, name in page:
+            if state != "ACTIVE":
+                LOG.info("skipping account %s: state %s", account_id, state)
+            elif account_id in self._seen:
+                LOG.info("account %s listed again: audited once", account_id)
+            else:
+                self._seen.add(account_id)
+                self.listed += 1
+                self.found(Account(account_id=account_id, name=name))
+
+    def fail(self, exc: BaseException) -> None:
+        LOG.error("organizations:ListAccounts: unexpected failure", exc_info=exc)
+        self._end(describe_failure(exc, "organizations:ListAccounts"))
+
+    def _end(self, error: str) -> None:
+        LOG.error("%s", error)
+        self.error = error
 
 
 def _assume_audit_role(clients: Clients, account_id: str, role_name: str) -> Callable[[str], Any]:
@@ -219,17 +273,30 @@ class AuditInterrupted(KeyboardInterrupt):
         self.not_audited = not_audited
 
 
-@contextmanager
-def _progress(total: int, enabled: bool | None) -> Iterator[Callable[[], None]]:
-    """A tqdm bar on an interactive terminal only; tqdm is imported here so the Lambda never needs it."""
-    show = sys.stderr.isatty() if enabled is None else enabled
-    if not show:
-        yield lambda: None
-        return
-    from tqdm import tqdm
+class _Progress:
+    """A tqdm bar on an interactive terminal only, whose total grows as the listing finds accounts; tqdm is
+    imported only then, so the Lambda never needs it."""
 
-    with tqdm(total=total, unit="account", desc="root key audit", file=sys.stderr) as bar:
-        yield lambda: bar.update(1)
+    def __init__(self, enabled: bool | None) -> None:
+        show = sys.stderr.isatty() if enabled is None else enabled
+        self._bar: Any = None
+        if show:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=0, unit="account", desc="root key audit", file=sys.stderr)
+
+    def listed(self) -> None:
+        if self._bar is not None:
+            self._bar.total += 1
+            self._bar.refresh()
+
+    def done(self) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def audit_organization(
@@ -249,7 +316,8 @@ def audit_organization(
     every member account; progress: None shows a bar only when stderr is a terminal; stop_at: a time on the retry
     policy's clock by which every account's audit must be over (the run's budget). An account that cannot start
     in time, or whose calls would pass it, is ERROR with the reason, so a run that cannot finish in time still
-    publishes what it found. Ctrl-C raises AuditInterrupted with the accounts done so far.
+    publishes what it found. The listing is one more job on the same scheduler, a page per step, and each account
+    is queued as its page arrives. Ctrl-C raises AuditInterrupted with the accounts done so far.
     """
     validate_role_name(role_name)
     validate_workers(workers)
@@ -257,41 +325,61 @@ def audit_organization(
     max_age = timedelta(hours=max_age_hours)
     try:
         caller = caller_account_id(clients)
-        accounts = list_active_accounts(clients("organizations"))
     except AuditError as exc:
         LOG.error("%s", exc)
         return OrgAudit(accounts=(), errors=(str(exc),))
-    if not accounts:
-        return OrgAudit(
-            accounts=(), errors=("organizations:ListAccounts returned no ACTIVE account",), caller_account=caller
-        )
-    jobs = [
-        AccountAudit(
+    jobs: list[AccountAudit] = []
+    feed = Feed()
+    bar = _Progress(progress)
+
+    def found(account: Account) -> None:
+        job = AccountAudit(
             clients, account, role_name, caller_account=caller, policy=policy, max_age=max_age, now=now,
             stop_at=stop_at,
         )
-        for account in accounts
-    ]
-    with _progress(len(jobs), progress) as tick:
-        try:
-            run_jobs(
-                jobs,
-                workers=min(workers, len(jobs)),
-                max_active=workers * ACTIVE_PER_WORKER,
-                start=lambda job: job.admit(),  # type: ignore[attr-defined]
-                done=lambda job: tick(),
-                clock=policy.clock,
-                sleep=policy.sleep,
-            )
-        except KeyboardInterrupt:
-            # A call still in flight may yet end its job: take one snapshot, so counts and verdicts agree.
-            done = [job.result for job in jobs]
-            audit = _collect(jobs, done, caller)
-            raise AuditInterrupted(audit, sum(1 for result in done if result is None)) from None
-    return _collect(jobs, [job.result for job in jobs], caller)
+        jobs.append(job)
+        bar.listed()
+        feed.add(job)
+
+    listing = AccountListing(clients.scheduled("organizations"), found, policy=policy, stop_at=stop_at)
+    feed.add(listing)
+    try:
+        run_jobs(
+            feed,
+            workers=workers,
+            max_active=1 + workers * ACTIVE_PER_WORKER,  # the listing and the accounts under way
+            start=lambda job: job is listing or job.admit(),  # type: ignore[attr-defined]
+            done=lambda job: job is listing or bar.done(),
+            clock=policy.clock,
+            sleep=policy.sleep,
+        )
+    except KeyboardInterrupt:
+        # A call still in flight may yet end its job: take one snapshot, so counts and verdicts agree.
+        listed = list(jobs)
+        done = [job.result for job in listed]
+        audit = _collect(listed, done, caller, _listing_errors(listing, interrupted=True))
+        raise AuditInterrupted(audit, sum(1 for result in done if result is None)) from None
+    finally:
+        bar.close()
+    return _collect(jobs, [job.result for job in jobs], caller, _listing_errors(listing, interrupted=False))
 
 
-def _collect(jobs: list[AccountAudit], done: list[AccountResult | None], caller: str) -> OrgAudit:
+def _listing_errors(listing: AccountListing, *, interrupted: bool) -> tuple[str, ...]:
+    """What the run must say about the listing: its failure, an interruption before its last page, or an
+    organization with no ACTIVE account (nothing audited is not a PASS)."""
+    if listing.error is not None:
+        return (listing.error,)
+    if not listing.complete:
+        return ("organizations:ListAccounts was interrupted before its last page: accounts not yet listed were not "
+                "audited",) if interrupted else ("organizations:ListAccounts did not finish",)
+    if listing.listed == 0:
+        return ("organizations:ListAccounts returned no ACTIVE account",)
+    return ()
+
+
+def _collect(
+    jobs: list[AccountAudit], done: list[AccountResult | None], caller: str, errors: tuple[str, ...]
+) -> OrgAudit:
     results = [
         # None only after an interrupt: a job still queued, waiting or in flight.
         result if result is not None else error_result(job.account.account_id, INTERRUPTED)
@@ -301,4 +389,4 @@ def _collect(jobs: list[AccountAudit], done: list[AccountResult | None], caller:
     calls = {job.account.account_id: dict(job.calls) for job in jobs if job.calls}
     total = sum(sum(c.values()) for c in calls.values())
     LOG.info("audited %d account(s) with %d API call(s)", len(results), total)
-    return OrgAudit(accounts=tuple(results), caller_account=caller, api_calls=calls)
+    return OrgAudit(accounts=tuple(results), errors=errors, caller_account=caller, api_calls=calls)

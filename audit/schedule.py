@@ -13,6 +13,10 @@ next step itself, under one lock, in this order; no dispatcher thread sits betwe
    once, so a poll is held back by at most about two calls per active job spread over the workers;
 3. a step whose wait is over (a poll, a backoff after throttling).
 
+New jobs can also arrive while the scheduler runs, through a `Feed` that a running job adds to: the
+organization's listing is such a job, one page per step, so the first accounts are being audited while later
+pages are still being fetched (AWS pages ListAccounts by 20 at most: 250 calls in a row for 5,000 accounts).
+
 Worker threads are daemons: on Ctrl-C the main thread stops at once, and a call still in flight (bounded by
 its timeouts) is abandoned rather than waited for.
 """
@@ -39,6 +43,22 @@ class Job(Protocol):
         """The step raised: end the job with this failure."""
 
 
+class Feed:
+    """Jobs for run_jobs that may still grow while it runs: a running job's step adds to it (`add`), and the
+    scheduler takes them in order as new jobs. It is exhausted once it is empty with no job under way, since only
+    a running job can add to it."""
+
+    def __init__(self, jobs: Iterable[Job] = ()) -> None:
+        # deque's append and popleft are atomic: the producer adds without the scheduler's lock.
+        self._jobs: collections.deque[Job] = collections.deque(jobs)
+
+    def add(self, job: Job) -> None:
+        self._jobs.append(job)
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+
 class _Queue:
     """The scheduler's state; every method runs with `lock` held."""
 
@@ -52,7 +72,8 @@ class _Queue:
         sleep: Callable[[float], None],
     ) -> None:
         self.lock = threading.Condition()
-        self.pending = iter(jobs)
+        self.feed = jobs if isinstance(jobs, Feed) else None
+        self.pending = iter(jobs) if self.feed is None else iter(())
         self.max_active, self.start, self.done, self.clock, self.sleep = max_active, start, done, clock, sleep
         self.ready: collections.deque[Job] = collections.deque()  # due at once
         self.waiting: list[tuple[float, int, Job]] = []  # due later, by due time
@@ -70,10 +91,10 @@ class _Queue:
                 self.in_flight += 1
                 return self.ready.popleft()
             while self.active < self.max_active and not self.exhausted:
-                job = next(self.pending, None)
+                job = self._new_job()
                 if job is None:
-                    self.exhausted = True
-                elif self.start(job):
+                    break
+                if self.start(job):
                     self.active += 1
                     self.in_flight += 1
                     return job
@@ -95,6 +116,18 @@ class _Queue:
                 self.lock.wait(max(0.0, self.waiting[0][0] - now))
         return None
 
+    def _new_job(self) -> Job | None:
+        """The next job not yet started, if there is one now; sets `exhausted` when there will be no more."""
+        if self.feed is None:
+            job = next(self.pending, None)
+            self.exhausted = job is None
+            return job
+        if self.feed:
+            return self.feed._jobs.popleft()
+        # Only a job under way can add to the feed; with none, nothing ever will.
+        self.exhausted = self.active == 0
+        return None
+
     def put(self, job: Job, delay: float | None) -> None:
         self.in_flight -= 1
         if delay is None:
@@ -104,7 +137,8 @@ class _Queue:
             self.ready.append(job)
         else:
             heapq.heappush(self.waiting, (self.clock() + delay, next(self.order), job))
-        self.lock.notify()
+        # A step may have added jobs to the feed: wake a worker for each of them too.
+        self.lock.notify(1 + (len(self.feed) if self.feed is not None else 0))
 
     def finish(self, error: BaseException | None = None) -> None:
         self.error = self.error or error

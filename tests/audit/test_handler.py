@@ -190,11 +190,30 @@ def test_handler_org_run_without_time_left_reports_accounts_not_audited(
     monkeypatch.setenv("AUDIT_SECURITY_HUB", "false")
     with mock_aws():
         ids = build_org(boto3.session.Session(), {"clean": ORG_MEMBERS["clean"]})
-        # 30 s left is less than one account may need (the 180 s retry deadline): nothing may start.
+        # 80 s left, less the 60 s kept for publishing: room for a listing page (13 s at its slowest), not for an
+        # account (AssumeRole, generation and download: 39 s). Every listed account is ERROR, and says why.
         with pytest.raises(AuditRunError) as excinfo:
-            handler({}, _LambdaContext(30_000))
+            handler({}, _LambdaContext(80_000))
     summary = excinfo.value.summary
     assert [(a["account_id"], a["status"], a["reason"]) for a in summary["accounts"]] == [
         (account, "ERROR", "not audited: the run's time budget ran out before this account's turn")
         for account in sorted([MANAGEMENT_ACCOUNT, ids["clean"]])
+    ]
+
+
+def test_handler_org_run_without_time_to_list_is_error(lambda_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.audit.helpers import AUDIT_ROLE, ORG_MEMBERS, build_org
+
+    monkeypatch.setenv("AUDIT_ORG_ROLE_NAME", AUDIT_ROLE)
+    monkeypatch.setenv("AUDIT_SECURITY_HUB", "false")
+    with mock_aws():
+        build_org(boto3.session.Session(), {"clean": ORG_MEMBERS["clean"]})
+        # 30 s left is less than the publishing reserve: not even the listing may start.
+        with pytest.raises(AuditRunError) as excinfo:
+            handler({}, _LambdaContext(30_000))
+    summary = excinfo.value.summary
+    assert (summary["status"], summary["accounts"]) == ("ERROR", [])
+    assert summary["errors"] == [
+        "gave up after 0 attempt(s): the run's time budget would pass during organizations:ListAccounts, which may "
+        "take 13 s"
     ]

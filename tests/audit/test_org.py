@@ -13,9 +13,9 @@ from audit.aws import Clients, RetryPolicy
 from audit.org import (
     INTERRUPTED,
     AccountAudit,
+    AccountListing,
     AuditInterrupted,
     audit_organization,
-    list_active_accounts,
     validate_role_name,
     validate_workers,
 )
@@ -105,8 +105,11 @@ def test_org_list_accounts_follows_pages_and_keeps_active_only(fake_clients: Fak
         {"Accounts": [_account("111111111111", "ACTIVE"), _account("444444444444", "PENDING_CLOSURE")]},
         expected_params={"NextToken": "page2"},
     )
-    accounts = list_active_accounts(fake_clients("organizations"))
-    assert [a.account_id for a in accounts] == ["111111111111", "222222222222"]
+    found: list[str] = []
+    listing = AccountListing(fake_clients("organizations"), lambda a: found.append(a.account_id), policy=RetryPolicy())
+    assert (listing.step(), found) == (0.0, ["222222222222"])  # the first page is audited before the second comes
+    assert (listing.step(), found) == (None, ["222222222222", "111111111111"])
+    assert (listing.complete, listing.error, listing.listed) == (True, None, 2)
     fake_clients.assert_no_pending()
 
 
@@ -381,3 +384,90 @@ def test_org_cli_sigint_cancels_queued_accounts_exit_130() -> None:
     assert [a["account_id"] for a in summary["accounts"]] == sorted(org.account_ids)
     assert {(a["status"], a["reason"]) for a in summary["accounts"]} == {("ERROR", INTERRUPTED)}
     assert 5 <= assume_roles <= 16
+
+
+def test_org_listing_failing_midway_keeps_listed_verdicts_and_is_error(
+    fake_clients: FakeClients, fast_retry: RetryPolicy
+) -> None:
+    # Accounts are audited as their page arrives: page 1's member has its verdict, and the run is still ERROR.
+    member = "999999999999"
+    _caller_identity(fake_clients)
+    orgs = fake_clients.stub("organizations")
+    orgs.add_response("list_accounts", {"Accounts": [_account(member, "ACTIVE")], "NextToken": "p2"})
+    orgs.add_client_error("list_accounts", "AccessDeniedException", "Denied.", 400, expected_params={"NextToken": "p2"})
+    iam = _assumed(fake_clients, member, "ASIAMEMBER0000000001")
+    iam.add_response("generate_credential_report", {"State": "COMPLETE"})
+    iam.add_response("get_credential_report", _report_of(member))
+    org = audit_organization(fake_clients, AUDIT_ROLE, retry=fast_retry, progress=False, now=lambda: NOW)  # type: ignore[arg-type]
+    assert _statuses(org) == {member: "PASS"}
+    assert org.errors == (
+        "organizations:ListAccounts failed (AccessDeniedException: Denied.); the caller lacks permission for "
+        "organizations:ListAccounts",
+    )
+    assert org.status is Status.ERROR
+    fake_clients.assert_no_pending()
+
+
+def test_org_listing_throttled_page_waits_and_goes_on(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
+) -> None:
+    member = "999999999999"
+    _caller_identity(fake_clients)
+    orgs = fake_clients.stub("organizations")
+    orgs.add_response("list_accounts", {"Accounts": [], "NextToken": "p2"})
+    orgs.add_client_error("list_accounts", "TooManyRequestsException", "Rate exceeded", 400, expected_params={"NextToken": "p2"})
+    orgs.add_response("list_accounts", {"Accounts": [_account(member, "ACTIVE")]}, expected_params={"NextToken": "p2"})
+    iam = _assumed(fake_clients, member, "ASIAMEMBER0000000001")
+    iam.add_response("generate_credential_report", {"State": "COMPLETE"})
+    iam.add_response("get_credential_report", _report_of(member))
+    org = audit_organization(fake_clients, AUDIT_ROLE, retry=fast_retry, progress=False, now=lambda: NOW)  # type: ignore[arg-type]
+    assert (_statuses(org), org.errors, recorder.sleeps) == ({member: "PASS"}, (), [1.0])
+    fake_clients.assert_no_pending()
+
+
+def test_org_listing_token_cycle_is_error(fake_clients: FakeClients, fast_retry: RetryPolicy) -> None:
+    # p2 -> p3 -> p2 would list the same pages forever; the second p2 ends the listing as the run's ERROR.
+    _caller_identity(fake_clients)
+    orgs = fake_clients.stub("organizations")
+    orgs.add_response("list_accounts", {"Accounts": [], "NextToken": "p2"})
+    orgs.add_response("list_accounts", {"Accounts": [], "NextToken": "p3"}, expected_params={"NextToken": "p2"})
+    orgs.add_response("list_accounts", {"Accounts": [], "NextToken": "p2"}, expected_params={"NextToken": "p3"})
+    org = audit_organization(fake_clients, AUDIT_ROLE, retry=fast_retry, progress=False, now=lambda: NOW)  # type: ignore[arg-type]
+    assert (org.accounts, org.errors) == ((), ("organizations:ListAccounts returned NextToken 'p2' a second time",))
+    fake_clients.assert_no_pending()
+
+
+def test_org_listing_page_of_unexpected_shape_adds_none_of_it(fake_clients: FakeClients, fast_retry: RetryPolicy) -> None:
+    # The second entry has no Id: the page is the listing's ERROR, and its first entry is not audited either.
+    _caller_identity(fake_clients)
+    fake_clients.stub("organizations").add_response(
+        "list_accounts", {"Accounts": [_account("999999999999", "ACTIVE"), {"Name": "no id", "State": "ACTIVE"}]}
+    )
+    org = audit_organization(fake_clients, AUDIT_ROLE, retry=fast_retry, progress=False, now=lambda: NOW)  # type: ignore[arg-type]
+    assert (org.accounts, org.errors) == ((), ("organizations:ListAccounts failed (unexpected KeyError: 'Id')",))
+
+
+def test_org_interrupt_while_listing_says_accounts_were_not_listed(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member = "999999999999"
+    _caller_identity(fake_clients)
+    fake_clients.stub("organizations").add_response(
+        "list_accounts", {"Accounts": [_account(member, "ACTIVE")], "NextToken": "p2"}
+    )
+    step = AccountListing.step
+    pages = iter([False, True])
+
+    def interrupt_second_page(listing: AccountListing) -> float | None:
+        if next(pages):
+            raise KeyboardInterrupt
+        return step(listing)
+
+    monkeypatch.setattr(AccountListing, "step", interrupt_second_page)
+    with pytest.raises(AuditInterrupted) as excinfo:
+        audit_organization(fake_clients, AUDIT_ROLE, workers=1, retry=fast_retry, progress=False, now=lambda: NOW)  # type: ignore[arg-type]
+    audit = excinfo.value.audit
+    assert [(r.account_id, r.status, r.reason) for r in audit.accounts] == [(member, Status.ERROR, INTERRUPTED)]
+    assert audit.errors == (
+        "organizations:ListAccounts was interrupted before its last page: accounts not yet listed were not audited",
+    )

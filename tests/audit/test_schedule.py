@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from audit.schedule import run_jobs
+from audit.schedule import Feed, run_jobs
 from tests.audit.helpers import Recorder
 
 
@@ -129,3 +129,75 @@ def test_schedule_invalid_bounds_raise(workers: int, max_active: int) -> None:
     with pytest.raises(ValueError) as excinfo:
         run_jobs([], workers=workers, max_active=max_active)
     assert str(excinfo.value) == f"run_jobs needs workers >= 1 and max_active >= 1, got {workers}, {max_active}"
+
+
+class _Producer:
+    """A job that adds `found` to the feed over `steps` steps (an organization's listing, page by page)."""
+
+    def __init__(self, feed: Feed, pages: list[list[_Waiting]], log: list[tuple[str, float]], clock: Recorder) -> None:
+        self.feed, self.pages, self.log, self.clock = feed, pages, log, clock
+
+    def step(self) -> float | None:
+        self.log.append(("listing", self.clock.now))
+        for job in self.pages.pop(0):
+            self.feed.add(job)
+        return 0.0 if self.pages else None
+
+    def fail(self, exc: BaseException) -> None:
+        raise AssertionError(exc)
+
+
+def test_schedule_feed_runs_jobs_added_while_running(recorder: Recorder) -> None:
+    log: list[tuple[str, float]] = []
+    feed = Feed()
+    pages = [[_Waiting("a", log, recorder, steps=1)], [], [_Waiting("b", log, recorder, steps=1)]]
+    feed.add(_Producer(feed, pages, log, recorder))
+    run_jobs(feed, workers=1, max_active=4, clock=recorder.clock, sleep=recorder.sleep)
+    # One worker: the listing's next page is due at once and goes first; every job added is run, once.
+    assert [name for name, _ in log] == ["listing", "listing", "listing", "a", "b"]
+
+
+def test_schedule_feed_with_nothing_added_ends() -> None:
+    feed = Feed()
+    feed.add(_Producer(feed, [[]], [], Recorder()))
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (run_jobs(feed, workers=3, max_active=4), done.set()), daemon=True)
+    thread.start()
+    assert done.wait(5.0), "run_jobs kept waiting for a feed that nothing could add to"
+
+
+class _Meeting:
+    """A job whose one step waits for `barrier`: it passes only if every party runs at the same time."""
+
+    def __init__(self, barrier: threading.Barrier) -> None:
+        self.barrier = barrier
+        self.met = False
+
+    def step(self) -> float | None:
+        self.barrier.wait(timeout=5.0)
+        self.met = True
+        return None
+
+    def fail(self, exc: BaseException) -> None:
+        pass
+
+
+def test_schedule_feed_wakes_a_worker_for_each_job_added() -> None:
+    # Three idle workers and three jobs added by one step: all three must be woken, not one.
+    barrier = threading.Barrier(3)
+    feed = Feed()
+    meetings = [_Meeting(barrier) for _ in range(3)]
+
+    class _AddsAll:
+        def step(self) -> float | None:
+            time.sleep(0.2)  # every other worker is idle, waiting, by now
+            for job in meetings:
+                feed.add(job)
+            return None
+
+        def fail(self, exc: BaseException) -> None:
+            raise AssertionError(exc)
+
+    feed.add(_AddsAll())
+    run_jobs(feed, workers=4, max_active=4)
+    assert [m.met for m in meetings] == [True, True, True]
