@@ -7,7 +7,9 @@ adds the two waits back:
 
 - every API call is held for a fixed delay (default 50 ms) before moto sees it;
 - after an account first asks for its credential report, GenerateCredentialReport answers INPROGRESS and
-  GetCredentialReport fails with ReportInProgress (HTTP 404, as IAM does) for a window (default 2 s).
+  GetCredentialReport fails with ReportInProgress (HTTP 404, as IAM does) for a window (default 2 s);
+- ListAccounts pages by 20 accounts, AWS's largest page (moto's default is 100), so that listing a large
+  organization takes as many calls, each with its delay, as it does against AWS.
 
 Both are done in a WSGI middleware around moto's own application, so moto's code is not patched and the
 in-process `mock_aws` used by other tests is unaffected (`forget_reports` only clears moto's per-account
@@ -59,6 +61,8 @@ AUDIT_ROLE_NAME = "RootKeyAuditRole"
 ORG_ACCESS_ROLE_NAME = "OrganizationAccountAccessRole"
 DEFAULT_REGION = "us-east-1"
 _IAM_XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
+# organizations:ListAccounts' MaxResults is 1..20 in AWS's API model; AWS's page without MaxResults is no larger.
+AWS_LIST_ACCOUNTS_PAGE = 20
 # ASCII classes, and \Z rather than $ (which also matches before a trailing newline).
 _ACCESS_KEY = re.compile(r"Credential=([A-Za-z0-9+/=]+)/[0-9]{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request", re.ASCII)
 _ROLE_ARN_ACCOUNT = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):role/", re.ASCII)
@@ -284,6 +288,23 @@ class SlowMotoServer(ThreadedMotoServer):
     def __init__(self, timing: Timing = Timing(), *, ip_address: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(ip_address=ip_address, port=port, verbose=False)
         self._state = _State(timing=timing)
+        self._moto_page: int | None = None
+
+    def start(self) -> None:
+        from moto.organizations.utils import PAGINATION_MODEL
+
+        # moto reads its pagination model at each call; put back on stop().
+        self._moto_page = PAGINATION_MODEL["list_accounts"]["limit_default"]
+        PAGINATION_MODEL["list_accounts"]["limit_default"] = AWS_LIST_ACCOUNTS_PAGE
+        super().start()
+
+    def stop(self) -> None:
+        from moto.organizations.utils import PAGINATION_MODEL
+
+        super().stop()
+        if self._moto_page is not None:
+            PAGINATION_MODEL["list_accounts"]["limit_default"] = self._moto_page
+            self._moto_page = None
 
     # ThreadedMotoServer builds its WSGI app inside this method; it is overridden only to wrap that app.
     def _server_entry(self) -> None:

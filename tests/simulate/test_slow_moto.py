@@ -159,6 +159,30 @@ def test_slow_moto_create_organization_lists_members_active(server: SlowMotoServ
     assert org.management_account_id not in org.member_account_ids
 
 
+def test_slow_moto_lists_accounts_by_awss_largest_page(server: SlowMotoServer) -> None:
+    with server.delays_paused():
+        org = create_organization(server.endpoint_url, 44)
+    pages = list(client("organizations", server.endpoint_url).get_paginator("list_accounts").paginate())
+    assert [len(page["Accounts"]) for page in pages] == [20, 20, 5]
+    assert sorted(a["Id"] for page in pages for a in page["Accounts"]) == sorted(org.account_ids)
+
+
+def test_slow_moto_stop_gives_moto_its_own_page_back() -> None:
+    from moto.organizations.utils import PAGINATION_MODEL
+
+    model = PAGINATION_MODEL["list_accounts"]
+    before = model["limit_default"]
+    model["limit_default"] = 77  # whatever it was: a stopped server leaves it so
+    try:
+        other = SlowMotoServer(Timing(call_delay_s=0.0, report_window_s=0.0))
+        other.start()
+        during = model["limit_default"]
+        other.stop()
+        assert (during, model["limit_default"]) == (20, 77)
+    finally:
+        model["limit_default"] = before
+
+
 def test_slow_moto_create_organization_assumed_role_lands_in_member(server: SlowMotoServer) -> None:
     with server.delays_paused():
         org = create_organization(server.endpoint_url, 3)
