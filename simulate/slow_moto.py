@@ -39,9 +39,8 @@ from urllib.parse import parse_qs
 import boto3
 from botocore.config import Config
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.server import ThreadedMotoServer
-from werkzeug.serving import make_server
 
 __all__ = [
     "AUDIT_ROLE_NAME",
@@ -271,24 +270,26 @@ class _SlowMiddleware:
         return "generate" if action == "GenerateCredentialReport" else "get"
 
 
-class _QuietRequestHandler(MotoRequestHandler):
-    """moto's request handler without the access log line per request (thousands per benchmark run)."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
+# waitress worker threads: each request holds one through its delay, so this bounds the requests the server
+# overlaps (the audit's --workers is at most 64; the rest is for the setup's and tests' own clients).
+SERVER_THREADS = 96
 
 
 class SlowMotoServer(ThreadedMotoServer):
     """moto's ThreadedMotoServer on 127.0.0.1 (a free port by default), with AWS-like timing.
 
-    The werkzeug server is threaded (one thread per connection), so concurrent audit workers overlap their
-    waits exactly as they would against AWS.
+    Served by waitress rather than moto's werkzeug development server, which closes the connection after every
+    answer (and then waits 10 ms for a stray body): every call would be a new TCP connection and a new server
+    thread, a cost AWS's keep-alive endpoints do not have and that would sit on each call's path. waitress keeps
+    HTTP/1.1 connections open, reads each request whole before the application sees it, and runs requests on a
+    pool of threads, so concurrent audit workers overlap their waits as they would against AWS.
     """
 
     def __init__(self, timing: Timing = Timing(), *, ip_address: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(ip_address=ip_address, port=port, verbose=False)
         self._state = _State(timing=timing)
         self._moto_page: int | None = None
+        self._waitress: Any = None
 
     def start(self) -> None:
         from moto.organizations.utils import PAGINATION_MODEL
@@ -301,17 +302,41 @@ class SlowMotoServer(ThreadedMotoServer):
     def stop(self) -> None:
         from moto.organizations.utils import PAGINATION_MODEL
 
-        super().stop()
+        self._server_ready_event.clear()
+        server = self._waitress
+        if server is not None:
+            # waitress's loop runs while its socket map holds a dispatcher (the listener, the trigger, each
+            # connection): closing them all ends it.
+            for dispatcher in list(server._map.values()):
+                dispatcher.close()
+            server.task_dispatcher.shutdown()
+            self._waitress = None
+        if self._thread is not None:
+            self._thread.join()
         if self._moto_page is not None:
             PAGINATION_MODEL["list_accounts"]["limit_default"] = self._moto_page
             self._moto_page = None
 
-    # ThreadedMotoServer builds its WSGI app inside this method; it is overridden only to wrap that app.
+    def get_host_and_port(self) -> tuple[str, int]:
+        assert self._waitress is not None, "Make sure to call start() first"
+        return str(self._waitress.effective_host), int(self._waitress.effective_port)
+
+    # ThreadedMotoServer builds its WSGI app and server inside this method, on its own thread.
     def _server_entry(self) -> None:
+        from waitress.server import create_server
+
         app = _SlowMiddleware(DomainDispatcherApplication(create_backend_app), self._state)
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=_QuietRequestHandler)
+        self._waitress = create_server(
+            app,
+            host=self._ip_address,
+            port=self._port,
+            threads=SERVER_THREADS,
+            connection_limit=1000,
+            asyncore_use_poll=True,  # select() stops at 1,024 descriptors
+            ident="slow-moto",
+        )
         self._server_ready_event.set()
-        self._server.serve_forever()
+        self._waitress.run()
 
     @property
     def endpoint_url(self) -> str:

@@ -159,6 +159,25 @@ def test_slow_moto_create_organization_lists_members_active(server: SlowMotoServ
     assert org.management_account_id not in org.member_account_ids
 
 
+def test_slow_moto_keeps_connections_alive(server: SlowMotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # AWS's endpoints keep a connection open; moto's werkzeug server closed it after every answer, so each call
+    # paid for a new connection and a new server thread. Every TCP connect urllib3 makes, reconnects too, is counted.
+    import urllib3.util.connection
+
+    connects: list[object] = []
+    create = urllib3.util.connection.create_connection
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        connects.append(args[0])
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", counting)
+    sts = client("sts", server.endpoint_url)
+    for _ in range(5):
+        sts.get_caller_identity()
+    assert len(connects) == 1
+
+
 def test_slow_moto_lists_accounts_by_awss_largest_page(server: SlowMotoServer) -> None:
     with server.delays_paused():
         org = create_organization(server.endpoint_url, 44)
