@@ -16,6 +16,7 @@ import moto.core.responses as moto_responses
 from moto.core.base_backend import BackendDict
 from moto.iam import models as iam_models
 from moto.iam.responses import IamResponse
+from moto.organizations.models import OrganizationsBackend
 from moto.sts.responses import TokenResponse
 
 from simulate import moto_scale
@@ -179,6 +180,59 @@ def test_moto_scale_requests_dispatch_through_the_memos(scaled: None) -> None:
         assert [u["UserName"] for u in iam.list_users()["Users"]] == ["u"]
 
 
+def _org_backend_with_accounts(count: int) -> Any:
+    from moto.organizations.models import organizations_backends
+
+    orgs = boto3.client("organizations", region_name="us-east-1")
+    orgs.create_organization(FeatureSet="ALL")
+    for n in range(count):
+        orgs.create_account(Email=f"a{n}@example.com", AccountName=f"a{n}")
+    return organizations_backends[DEFAULT_ACCOUNT_ID]["aws"]
+
+
+@pytest.mark.parametrize("max_results", [None, 7, 20])
+def test_moto_scale_account_pages_and_tokens_same_as_motos(scaled: None, max_results: int | None) -> None:
+    from moto.organizations.models import OrganizationsBackend
+
+    moto_list = moto_scale.original(OrganizationsBackend, "list_accounts")
+    with mock_aws():
+        backend = _org_backend_with_accounts(44)
+        ours, theirs = [], []
+        for lister, pages in ((moto_scale.list_accounts, ours), (moto_list, theirs)):
+            token = None
+            while True:
+                page, token = lister(backend, max_results=max_results, next_token=token)
+                pages.append(([a["Id"] for a in page], token))
+                if token is None:
+                    break
+    assert ours == theirs
+    assert sum(len(ids) for ids, _ in ours) == 45
+
+
+def test_moto_scale_account_listing_bad_token_same_error_as_motos(scaled: None) -> None:
+    from moto.core.exceptions import InvalidToken
+    from moto.organizations.models import OrganizationsBackend
+
+    with mock_aws():
+        backend = _org_backend_with_accounts(2)
+        for lister in (moto_scale.list_accounts, moto_scale.original(OrganizationsBackend, "list_accounts")):
+            with pytest.raises(InvalidToken):
+                lister(backend, next_token="bm90IGEgdG9rZW4=")
+
+
+def test_moto_scale_account_listing_describes_only_the_page(scaled: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.organizations.models import FakeAccount
+
+    with mock_aws():
+        backend = _org_backend_with_accounts(44)
+        described: list[str] = []
+        describe = FakeAccount.describe
+        monkeypatch.setattr(FakeAccount, "describe", lambda self: described.append(self.id) or describe(self))
+        page, token = moto_scale.list_accounts(backend, max_results=20)
+        _, _ = moto_scale.list_accounts(backend, max_results=20, next_token=token)
+    assert len(described) == 40
+
+
 def test_moto_scale_uninstall_restores_moto() -> None:
     saved = (
         iam_models.get_account_id_from,
@@ -186,6 +240,7 @@ def test_moto_scale_uninstall_restores_moto() -> None:
         BackendDict._create_account_specific_backend,
         moto_backends.list_of_moto_modules,
         moto_responses.method_names_from_class,
+        OrganizationsBackend.list_accounts,
     )
     moto_scale.install()
     moto_scale.install()  # idempotent: the second call must not wrap the wrappers
@@ -198,4 +253,5 @@ def test_moto_scale_uninstall_restores_moto() -> None:
         BackendDict._create_account_specific_backend,
         moto_backends.list_of_moto_modules,
         moto_responses.method_names_from_class,
+        OrganizationsBackend.list_accounts,
     ) == saved
