@@ -228,30 +228,30 @@ def test_moto_scale_account_listing_describes_only_the_page(scaled: None, monkey
         described: list[str] = []
         describe = FakeAccount.describe
         monkeypatch.setattr(FakeAccount, "describe", lambda self: described.append(self.id) or describe(self))
-        page, token = moto_scale.list_accounts(backend, max_results=20)
-        _, _ = moto_scale.list_accounts(backend, max_results=20, next_token=token)
+        _, token = moto_scale.list_accounts(backend, max_results=20)
+        moto_scale.list_accounts(backend, max_results=20, next_token=token)
     assert len(described) == 40
 
 
-def test_moto_scale_uninstall_restores_moto() -> None:
-    saved = (
+def _patched() -> tuple[Any, ...]:
+    """Everything moto_scale replaces, as moto has it now."""
+    return (
         iam_models.get_account_id_from,
+        iam_models.IAMBackend.create_access_key,
         iam_models.IAMBackend.create_temp_access_key,
         BackendDict._create_account_specific_backend,
         moto_backends.list_of_moto_modules,
         moto_responses.method_names_from_class,
         OrganizationsBackend.list_accounts,
     )
+
+
+def test_moto_scale_uninstall_restores_moto() -> None:
+    saved = _patched()
     moto_scale.install()
+    assert all(now is not before for now, before in zip(_patched(), saved))
     moto_scale.install()  # idempotent: the second call must not wrap the wrappers
     assert moto_scale.installed()
     moto_scale.uninstall()
     assert not moto_scale.installed()
-    assert (
-        iam_models.get_account_id_from,
-        iam_models.IAMBackend.create_temp_access_key,
-        BackendDict._create_account_specific_backend,
-        moto_backends.list_of_moto_modules,
-        moto_responses.method_names_from_class,
-        OrganizationsBackend.list_accounts,
-    ) == saved
+    assert _patched() == saved
