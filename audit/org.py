@@ -1,10 +1,10 @@
 """Organization-wide root access key audit (CIS 1.4, Security Hub IAM.4 in every member account).
 
 Lists the ACTIVE accounts of the organization (page by page, each account once, auditing from the first page),
-assumes the audit role in each and audits them as jobs on audit.schedule's delay queue: `workers` bounds the API calls in flight, and an account
-waiting for its report holds no worker. One account failing (AccessDenied on AssumeRole, a throttled report...)
-is an ERROR for that account only, and its backoff delays only itself; the others are still audited, and the
-run's status is the worst of all. The calling account (normally the management account, where SCPs do not apply
+assumes the audit role in each and audits them as jobs on audit.schedule's delay queue: `workers` bounds the API
+calls in flight, and an account waiting for its report holds no worker. One account failing (AccessDenied on
+AssumeRole, a throttled report...) is an ERROR for that account only, and its backoff delays only itself; the
+others are still audited, and the run's status is the worst of all. The calling account (normally the management account, where SCPs do not apply
 and a root key matters most) is audited with the caller's own credentials, since an audit role is usually not
 deployed there.
 """
@@ -369,9 +369,11 @@ def _listing_errors(listing: AccountListing, *, interrupted: bool) -> tuple[str,
     organization with no ACTIVE account (nothing audited is not a PASS)."""
     if listing.error is not None:
         return (listing.error,)
-    if not listing.complete:
+    if not listing.complete and interrupted:
         return ("organizations:ListAccounts was interrupted before its last page: accounts not yet listed were not "
-                "audited",) if interrupted else ("organizations:ListAccounts did not finish",)
+                "audited",)
+    if not listing.complete:
+        return ("organizations:ListAccounts did not finish",)  # every way it ends sets error or complete
     if listing.listed == 0:
         return ("organizations:ListAccounts returned no ACTIVE account",)
     return ()
