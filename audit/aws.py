@@ -450,19 +450,54 @@ class Budget:
             )
         self.calls += 1
 
-    def wait(self, problem: str) -> float:
-        """The pause before the next attempt after `problem`."""
+    def fits(self, pause: float) -> bool:
+        """Whether a wait of `pause` and then one call still end by the deadline."""
+        return self.policy.clock() + pause + self.policy.call_seconds <= self.deadline
+
+    def wait(self, problem: str, *, pause: float | None = None) -> float:
+        """The pause before the next attempt after `problem`: `pause` if given, else the policy's backoff. Either
+        way it counts as a step of the backoff, so a later wait backs off from there."""
         self.last_problem = problem
         LOG.info("attempt %d: %s", self.calls, problem)
         if self.calls >= self.policy.max_attempts:
             raise AuditError(f"gave up after {self.calls} attempt(s); last: {problem}")
-        pause = self.policy.delay(self.waits)
+        if pause is None:
+            pause = self.policy.delay(self.waits)
         self.waits += 1
-        if self.policy.clock() + pause + self.policy.call_seconds > self.deadline:
+        if not self.fits(pause):
             raise AuditError(
                 f"gave up after {self.calls} attempt(s): {self.limit} would pass while waiting; last: {problem}"
             )
         return pause
+
+
+class ReportTimes:
+    """How soon after its generation started a credential report has been seen ready, shared by the accounts of
+    one run.
+
+    A blind poll schedule (1 s, then 2 s more...) overshoots a report that takes 2 s by most of a second and
+    spends a poll that finds it still building; the accounts of one organization are served by the same IAM
+    service and are mostly alike, so what the first accounts showed is the best guess for the rest. The first
+    poll of a later account goes at the earliest age a report of this run was ready, and backs off from there as
+    before if that one is slower. The earliest age, not a typical one: it only ever moves forward, so one fast
+    report brings polls forward and none can push them back, and a report slower than it costs its account one
+    poll more, as the blind schedule's first poll does.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ready_after: float | None = None
+
+    @property
+    def ready_after(self) -> float | None:
+        """Seconds from a generation's STARTED answer to the earliest poll that found its report ready."""
+        with self._lock:
+            return self._ready_after
+
+    def saw_ready(self, age: float) -> None:
+        with self._lock:
+            if age >= 0 and (self._ready_after is None or age < self._ready_after):
+                self._ready_after = age
 
 
 class ReportFetch:
@@ -471,19 +506,24 @@ class ReportFetch:
 
     GenerateCredentialReport starts (or reuses) the report. COMPLETE means a report is ready: it is downloaded
     at once, with no poll in between. STARTED or INPROGRESS means it is being built: the download itself is the
-    poll (ReportInProgress until ready), soon at first, then backing off. ReportNotPresent / ReportExpired on
-    download start a new generation.
+    poll (ReportInProgress until ready), first when reports of this run have been ready (`times`), else soon,
+    then backing off. ReportNotPresent / ReportExpired on download start a new generation.
     """
 
-    def __init__(self, iam: Any, budget: Budget) -> None:
+    def __init__(self, iam: Any, budget: Budget, times: ReportTimes | None = None) -> None:
         self.iam = iam
         self.budget = budget
+        self.times = times if times is not None else ReportTimes()
         self._generate_next = True
+        # When the generation answered STARTED/INPROGRESS, on the policy's clock: what a poll's age counts from.
+        self._building_since: float | None = None
         self.report: FetchedReport | None = None
 
     def step(self) -> float | None:
         """Make the next call. None: `report` is set; a number: wait that long, then step again. Raises
         AuditError when the fetch failed for good."""
+        if not self._generate_next and (early := self._too_soon()) > 0:
+            return early  # not an attempt: no call is made
         self.budget.before_call("iam:GenerateCredentialReport" if self._generate_next else "iam:GetCredentialReport")
         try:
             if self._generate_next:
@@ -495,18 +535,37 @@ class ReportFetch:
                     return 0.0
                 if state in ("STARTED", "INPROGRESS"):
                     self._generate_next = False
-                    return self.budget.wait(f"the credential report was still being generated (State {state})")
+                    self._building_since = self.budget.policy.clock()
+                    ready_after = self.times.ready_after
+                    return self.budget.wait(
+                        f"the credential report was still being generated (State {state})",
+                        # The run's estimate only where it fits: a long one must not cost an account its audit.
+                        pause=ready_after if ready_after is not None and self.budget.fits(ready_after) else None,
+                    )
                 raise AuditError(
                     f"iam:GenerateCredentialReport returned unknown State {state!r}; expected STARTED, INPROGRESS "
                     "or COMPLETE"
                 )
+            asked_at = self.budget.policy.clock()
             response = call_once(self.iam.get_credential_report, "iam:GetCredentialReport", RETRYABLE | _REGENERATE)
         except RetryLater as retry:
             if retry.code in _REGENERATE:
-                self._generate_next = True
+                self._generate_next, self._building_since = True, None
             return self.budget.wait(str(retry))
         self.report = _checked_report(response, self.budget.calls)
+        if self._building_since is not None:
+            self.times.saw_ready(asked_at - self._building_since)
         return None
+
+    def _too_soon(self) -> float:
+        """How much sooner than any report of this run was ready this poll would come. A poll scheduled on the
+        blind schedule before the first reports of the run were ready is put back to when they were; not if the
+        wait and the call would not fit the deadline, where polling now is the last chance."""
+        ready_after = self.times.ready_after
+        if self._building_since is None or ready_after is None:
+            return 0.0
+        early = self._building_since + ready_after - self.budget.policy.clock()
+        return early if early > 0 and self.budget.fits(early) else 0.0
 
 
 def _checked_report(response: dict[str, Any], attempts: int) -> FetchedReport:

@@ -25,6 +25,7 @@ from audit.aws import (
     Budget,
     Clients,
     ReportFetch,
+    ReportTimes,
     RetryLater,
     RetryPolicy,
     call_once,
@@ -197,10 +198,12 @@ class AccountAudit:
         max_age: timedelta,
         now: Callable[[], datetime],
         stop_at: float | None,
+        report_times: ReportTimes | None = None,
     ) -> None:
         self.clients, self.account, self.role_name = clients, account, role_name
         self.caller_account, self.policy, self.max_age, self.now = caller_account, policy, max_age, now
         self.stop_at = stop_at
+        self.report_times = report_times if report_times is not None else ReportTimes()
         self.result: AccountResult | None = None
         self.calls: Counter[str] = Counter()
         self._budget: Budget | None = None
@@ -214,7 +217,7 @@ class AccountAudit:
             return False
         self._budget = Budget(self.policy, stop_at=self.stop_at)
         if self.account.account_id == self.caller_account:
-            self._fetch = ReportFetch(_Counting(self.clients("iam"), self.calls), self._budget)
+            self._fetch = ReportFetch(_Counting(self.clients("iam"), self.calls), self._budget, self.report_times)
         return True
 
     def step(self) -> float | None:
@@ -227,7 +230,7 @@ class AccountAudit:
                     factory = _assume_audit_role(self.clients, self.account.account_id, self.role_name)
                 except RetryLater as retry:
                     return self._budget.wait(str(retry))
-                self._fetch = ReportFetch(_Counting(factory("iam"), self.calls), self._budget)
+                self._fetch = ReportFetch(_Counting(factory("iam"), self.calls), self._budget, self.report_times)
                 return 0.0
             pause = self._fetch.step()
             if pause is not None:
@@ -331,11 +334,13 @@ def audit_organization(
     jobs: list[AccountAudit] = []
     feed = Feed()
     bar = _Progress(progress)
+    # One for the run: the accounts' reports are built by the same service, so the first ones time the rest's polls.
+    report_times = ReportTimes()
 
     def found(account: Account) -> None:
         job = AccountAudit(
             clients, account, role_name, caller_account=caller, policy=policy, max_age=max_age, now=now,
-            stop_at=stop_at,
+            stop_at=stop_at, report_times=report_times,
         )
         jobs.append(job)
         bar.listed()

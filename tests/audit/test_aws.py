@@ -15,7 +15,10 @@ from botocore.exceptions import EndpointConnectionError, NoCredentialsError, Par
 
 from audit.aws import (
     AuditError,
+    Budget,
     Clients,
+    ReportFetch,
+    ReportTimes,
     RetryPolicy,
     account_config,
     audit_account,
@@ -77,6 +80,119 @@ def test_fetch_generation_inprogress_goes_to_download(fake_clients: FakeClients,
     iam.add_response("get_credential_report", _report())
     assert _audit(fake_clients, fast_retry).status is Status.PASS
     assert recorder.sleeps == [1.0]
+    fake_clients.assert_no_pending()
+
+
+def _fetch_with(times: ReportTimes, fake_clients: FakeClients, policy: RetryPolicy, recorder: Recorder) -> None:
+    """Drive one ReportFetch to its end as the single-account path does, sleeping on the virtual clock."""
+    fetch = ReportFetch(fake_clients("iam"), Budget(policy), times)
+    while (pause := fetch.step()) is not None:
+        if pause:
+            recorder.sleep(pause)
+    assert fetch.report is not None
+
+
+def _started_then(stub: Any, misses: int) -> None:
+    stub.add_response("generate_credential_report", {"State": "STARTED"})
+    for _ in range(misses):
+        stub.add_client_error("get_credential_report", "ReportInProgress", "still generating", 404)
+    stub.add_response("get_credential_report", _report())
+
+
+def test_fetch_records_when_its_report_was_ready(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
+    # Nothing known yet: the blind schedule (1 s, 2 s), and the report ready at the poll 3 s after STARTED.
+    times = ReportTimes()
+    _started_then(fake_clients.stub("iam"), misses=1)
+    _fetch_with(times, fake_clients, fast_retry, recorder)
+    assert (recorder.sleeps, times.ready_after) == ([1.0, 2.0], 3.0)
+    fake_clients.assert_no_pending()
+
+
+def test_fetch_first_poll_when_reports_of_the_run_were_ready(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
+) -> None:
+    times = ReportTimes()
+    times.saw_ready(2.5)
+    _started_then(fake_clients.stub("iam"), misses=0)
+    _fetch_with(times, fake_clients, fast_retry, recorder)
+    assert recorder.sleeps == [2.5]  # one poll, where the blind schedule would have spent one at 1 s
+    fake_clients.assert_no_pending()
+
+
+def test_fetch_slower_than_the_run_backs_off_as_before(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
+) -> None:
+    times = ReportTimes()
+    times.saw_ready(2.5)
+    _started_then(fake_clients.stub("iam"), misses=1)
+    _fetch_with(times, fake_clients, fast_retry, recorder)
+    assert (recorder.sleeps, times.ready_after) == ([2.5, 2.0], 2.5)  # the second wait is the schedule's
+    fake_clients.assert_no_pending()
+
+
+def test_fetch_estimate_too_long_for_the_deadline_is_not_used(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
+) -> None:
+    # 55 s + a 13 s call would pass the 60 s deadline: the blind schedule's 1 s is used, and the audit goes on.
+    times = ReportTimes()
+    times.saw_ready(55.0)
+    _started_then(fake_clients.stub("iam"), misses=0)
+    _fetch_with(times, fake_clients, fast_retry, recorder)
+    assert recorder.sleeps == [1.0]
+    fake_clients.assert_no_pending()
+
+
+def test_fetch_poll_due_before_the_run_knew_is_put_back_without_a_call(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
+) -> None:
+    times = ReportTimes()
+    iam = fake_clients.stub("iam")
+    iam.add_response("generate_credential_report", {"State": "STARTED"})
+    fetch = ReportFetch(fake_clients("iam"), Budget(fast_retry), times)
+    assert fetch.step() == 1.0  # nothing known: the blind schedule
+    recorder.sleep(1.0)
+    times.saw_ready(2.5)  # meanwhile another account's report was ready 2.5 s after its STARTED
+    assert fetch.step() == 1.5  # no call: a call with nothing queued on the Stubber would raise
+    recorder.sleep(1.5)
+    iam.add_response("get_credential_report", _report())
+    assert fetch.step() is None
+    assert (fetch.report is not None, fetch.budget.calls) == (True, 2)
+    fake_clients.assert_no_pending()
+
+
+def test_fetch_put_back_never_past_the_deadline(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
+    times = ReportTimes()
+    iam = fake_clients.stub("iam")
+    iam.add_response("generate_credential_report", {"State": "STARTED"})
+    fetch = ReportFetch(fake_clients("iam"), Budget(fast_retry), times)
+    assert fetch.step() == 1.0
+    recorder.sleep(1.0)
+    times.saw_ready(50.0)  # waiting until 50 s and a 13 s call would pass the 60 s deadline: poll now
+    iam.add_response("get_credential_report", _report())
+    assert fetch.step() is None
+    fake_clients.assert_no_pending()
+
+
+def test_report_times_keeps_the_earliest_age() -> None:
+    times = ReportTimes()
+    assert times.ready_after is None
+    for age, expected in ((3.0, 3.0), (5.0, 3.0), (2.2, 2.2), (-1.0, 2.2)):
+        times.saw_ready(age)
+        assert times.ready_after == expected
+
+
+def test_fetch_regenerated_report_is_not_timed_from_the_old_generation(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
+) -> None:
+    # ReportNotPresent after STARTED starts a new generation; COMPLETE then is no poll, so nothing is learned.
+    times = ReportTimes()
+    iam = fake_clients.stub("iam")
+    iam.add_response("generate_credential_report", {"State": "STARTED"})
+    iam.add_client_error("get_credential_report", "ReportNotPresent", "gone", 410)
+    iam.add_response("generate_credential_report", {"State": "COMPLETE"})
+    iam.add_response("get_credential_report", _report())
+    _fetch_with(times, fake_clients, fast_retry, recorder)
+    assert (recorder.sleeps, times.ready_after) == ([1.0, 2.0], None)
     fake_clients.assert_no_pending()
 
 

@@ -280,6 +280,38 @@ def test_org_throttled_account_waits_alone(fake_clients: FakeClients, fast_retry
     fake_clients.assert_no_pending()
 
 
+def test_org_later_account_polls_when_the_first_report_was_ready(
+    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
+) -> None:
+    # One worker, virtual time. The first account's report is ready at its second poll, 3 s after STARTED. The
+    # second account is on a page throttled three times (1 + 2 + 4 s), so it starts at 7 s, after that was seen:
+    # its one poll goes at 7 + 3 s, not at the blind schedule's 1 s, where a 3 s report would be missed.
+    first, later = "111111111111", "222222222222"
+    _caller_identity(fake_clients)
+    orgs = fake_clients.stub("organizations")
+    orgs.add_response("list_accounts", {"Accounts": [_account(first, "ACTIVE")], "NextToken": "p2"})
+    for _ in range(3):
+        orgs.add_client_error("list_accounts", "TooManyRequestsException", "Rate exceeded", 400, expected_params={"NextToken": "p2"})
+    orgs.add_response("list_accounts", {"Accounts": [_account(later, "ACTIVE")]}, expected_params={"NextToken": "p2"})
+    for account_id, key, misses in ((first, "ASIAFIRST00000000001", 1), (later, "ASIALATER00000000001", 0)):
+        iam = _assumed(fake_clients, account_id, key)
+        iam.add_response("generate_credential_report", {"State": "STARTED"})
+        for _ in range(misses):
+            iam.add_client_error("get_credential_report", "ReportInProgress", "still generating", 404)
+        iam.add_response("get_credential_report", _report_of(account_id))
+    finished_at: list[float] = []
+
+    def now() -> datetime:
+        finished_at.append(recorder.now)
+        return NOW
+
+    org = audit_organization(fake_clients, AUDIT_ROLE, workers=1, retry=fast_retry, progress=False, now=now)  # type: ignore[arg-type]
+    assert _statuses(org) == {first: "PASS", later: "PASS"}
+    assert finished_at == [3.0, 10.0]
+    assert org.api_calls[later] == {"sts:AssumeRole": 1, "iam:GenerateCredentialReport": 1, "iam:GetCredentialReport": 1}
+    fake_clients.assert_no_pending()
+
+
 def test_org_assume_role_throttled_retried_then_audited(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
     member = "999999999999"
     _caller_identity(fake_clients)
