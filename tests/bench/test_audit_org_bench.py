@@ -1,5 +1,5 @@
 """The org audit benchmark's own measurements (bench/audit_org_bench.py): what it prints as the audit's peak RSS
-must be the audit's, not the benchmark process's that spawned it."""
+must be the audit's, not the benchmark process's that spawned it; the floor it judges against is the issue's."""
 
 from __future__ import annotations
 
@@ -47,3 +47,22 @@ def test_module_child_keeps_its_exit_status_and_argv() -> None:
 def test_run_child_refuses_what_it_cannot_wrap() -> None:
     with pytest.raises(ValueError, match="python -m"):
         audit_org_bench.run_child([sys.executable, "script.py"], dict(os.environ), 60.0)
+
+
+def _slow_run(calls_per_account: float, emulator_cpu_s: float) -> audit_org_bench.RunResult:
+    return audit_org_bench.RunResult(
+        label="slow", accounts=500, workers=16, wall_s=10.0, span_s=9.0, account_latency_s=2.5, listing_s=2.0,
+        calls_per_account=calls_per_account, calls_by_action={}, max_rss_mib=50.0, child_cpu_s=5.0,
+        server_cpu_s=emulator_cpu_s, verdict="FAIL",
+    )
+
+
+def test_floor_is_the_issues_formula_and_the_stricter_one_uses_the_calls_made() -> None:
+    # 2 s window + 500 x 4 x 50 ms / 16 = 8.25 s; with the 3.05 calls made, 6.77 s.
+    floor = audit_org_bench.floor_of(_slow_run(3.05, emulator_cpu_s=4.0), audit_org_bench.Timing(0.05, 2.0))
+    assert (floor.value, round(floor.value_made, 4)) == (8.25, 6.7656)
+
+
+def test_floor_is_the_emulator_cpu_where_that_is_larger() -> None:
+    floor = audit_org_bench.floor_of(_slow_run(3.05, emulator_cpu_s=9.0), audit_org_bench.Timing(0.05, 2.0))
+    assert (floor.value, floor.value_made) == (9.0, 9.0)
