@@ -99,58 +99,48 @@ def _started_then(stub: Any, misses: int) -> None:
     stub.add_response("get_credential_report", _report())
 
 
-def test_fetch_records_when_its_report_was_ready(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
-    # Nothing known yet: the blind schedule (1 s, 2 s), and the report ready at the poll 3 s after STARTED.
-    times = ReportTimes()
-    _started_then(fake_clients.stub("iam"), misses=1)
-    _fetch_with(times, fake_clients, fast_retry, recorder)
-    assert (recorder.sleeps, times.ready_after) == ([1.0, 2.0], 3.0)
-    fake_clients.assert_no_pending()
-
-
-def test_fetch_first_poll_when_reports_of_the_run_were_ready(
-    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
+@pytest.mark.parametrize(
+    "known, misses, sleeps, learned",
+    [
+        # Nothing known yet: the blind schedule (1 s, 2 s); the report was ready at the poll 3 s after STARTED.
+        (None, 1, [1.0, 2.0], 3.0),
+        # A report of the run was ready 2.5 s after STARTED: one poll then, not a futile one at 1 s.
+        (2.5, 0, [2.5], 2.5),
+        # This report is slower: the second wait is the schedule's, and the estimate stays the earliest.
+        (2.5, 1, [2.5, 2.0], 2.5),
+        # 55 s and a 13 s call would pass the 60 s deadline: the blind 1 s, and the audit goes on.
+        (55.0, 0, [1.0], 1.0),
+    ],
+    ids=["blind-then-learns", "polls-when-known", "slower-backs-off", "estimate-past-deadline-unused"],
+)
+def test_fetch_first_poll_by_what_the_run_knows(
+    known: float | None, misses: int, sleeps: list[float], learned: float,
+    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder,
 ) -> None:
     times = ReportTimes()
-    times.saw_ready(2.5)
-    _started_then(fake_clients.stub("iam"), misses=0)
+    if known is not None:
+        times.saw_ready(known)
+    _started_then(fake_clients.stub("iam"), misses=misses)
     _fetch_with(times, fake_clients, fast_retry, recorder)
-    assert recorder.sleeps == [2.5]  # one poll, where the blind schedule would have spent one at 1 s
+    assert (recorder.sleeps, times.ready_after) == (sleeps, learned)
     fake_clients.assert_no_pending()
 
 
-def test_fetch_slower_than_the_run_backs_off_as_before(
-    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
-) -> None:
-    times = ReportTimes()
-    times.saw_ready(2.5)
-    _started_then(fake_clients.stub("iam"), misses=1)
-    _fetch_with(times, fake_clients, fast_retry, recorder)
-    assert (recorder.sleeps, times.ready_after) == ([2.5, 2.0], 2.5)  # the second wait is the schedule's
-    fake_clients.assert_no_pending()
-
-
-def test_fetch_estimate_too_long_for_the_deadline_is_not_used(
-    fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
-) -> None:
-    # 55 s + a 13 s call would pass the 60 s deadline: the blind schedule's 1 s is used, and the audit goes on.
-    times = ReportTimes()
-    times.saw_ready(55.0)
-    _started_then(fake_clients.stub("iam"), misses=0)
-    _fetch_with(times, fake_clients, fast_retry, recorder)
-    assert recorder.sleeps == [1.0]
-    fake_clients.assert_no_pending()
+def _generated_blind(times: ReportTimes, fake_clients: FakeClients, policy: RetryPolicy, recorder: Recorder) -> tuple[Any, ReportFetch]:
+    """A fetch whose generation said STARTED with nothing known yet, at its blind first poll 1 s later."""
+    iam = fake_clients.stub("iam")
+    iam.add_response("generate_credential_report", {"State": "STARTED"})
+    fetch = ReportFetch(fake_clients("iam"), Budget(policy), times)
+    assert fetch.step() == 1.0
+    recorder.sleep(1.0)
+    return iam, fetch
 
 
 def test_fetch_poll_due_before_the_run_knew_is_put_back_without_a_call(
     fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder
 ) -> None:
     times = ReportTimes()
-    iam = fake_clients.stub("iam")
-    iam.add_response("generate_credential_report", {"State": "STARTED"})
-    fetch = ReportFetch(fake_clients("iam"), Budget(fast_retry), times)
-    assert fetch.step() == 1.0  # nothing known: the blind schedule
-    recorder.sleep(1.0)
+    iam, fetch = _generated_blind(times, fake_clients, fast_retry, recorder)
     times.saw_ready(2.5)  # meanwhile another account's report was ready 2.5 s after its STARTED
     assert fetch.step() == 1.5  # no call: a call with nothing queued on the Stubber would raise
     recorder.sleep(1.5)
@@ -162,11 +152,7 @@ def test_fetch_poll_due_before_the_run_knew_is_put_back_without_a_call(
 
 def test_fetch_put_back_never_past_the_deadline(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
     times = ReportTimes()
-    iam = fake_clients.stub("iam")
-    iam.add_response("generate_credential_report", {"State": "STARTED"})
-    fetch = ReportFetch(fake_clients("iam"), Budget(fast_retry), times)
-    assert fetch.step() == 1.0
-    recorder.sleep(1.0)
+    iam, fetch = _generated_blind(times, fake_clients, fast_retry, recorder)
     times.saw_ready(50.0)  # waiting until 50 s and a 13 s call would pass the 60 s deadline: poll now
     iam.add_response("get_credential_report", _report())
     assert fetch.step() is None

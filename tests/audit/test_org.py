@@ -248,6 +248,18 @@ def test_org_account_listed_twice_audited_once(fake_clients: FakeClients, fast_r
     fake_clients.assert_no_pending()
 
 
+def _audit_on_one_worker(fake: FakeClients, policy: RetryPolicy, recorder: Recorder) -> tuple[Any, list[float]]:
+    """The organization audited by one worker in virtual time, with the time each account's verdict was made."""
+    finished_at: list[float] = []
+
+    def now() -> datetime:
+        finished_at.append(recorder.now)
+        return NOW
+
+    org = audit_organization(fake, AUDIT_ROLE, workers=1, retry=policy, progress=False, now=now)  # type: ignore[arg-type]
+    return org, finished_at
+
+
 def test_org_throttled_account_waits_alone(fake_clients: FakeClients, fast_retry: RetryPolicy, recorder: Recorder) -> None:
     # One worker: the throttled account's two backoffs (1 s, 2 s) hold no worker, so the other account is
     # audited in the meantime, at virtual time 0, and the scheduler sleeps only when nothing else is due.
@@ -264,13 +276,7 @@ def test_org_throttled_account_waits_alone(fake_clients: FakeClients, fast_retry
     slow.add_response("get_credential_report", _report_of(throttled))
     fast.add_response("generate_credential_report", {"State": "COMPLETE"})
     fast.add_response("get_credential_report", _report_of(other, access_key_1_active="true", access_key_1_last_rotated=ROTATED))
-    finished_at: list[float] = []
-
-    def now() -> datetime:
-        finished_at.append(recorder.now)
-        return NOW
-
-    org = audit_organization(fake_clients, AUDIT_ROLE, workers=1, retry=fast_retry, progress=False, now=now)  # type: ignore[arg-type]
+    org, finished_at = _audit_on_one_worker(fake_clients, fast_retry, recorder)
     assert _statuses(org) == {throttled: "PASS", other: "FAIL"}
     assert (finished_at, recorder.sleeps) == ([0.0, 3.0], [1.0, 2.0])
     assert org.api_calls == {
@@ -299,13 +305,7 @@ def test_org_later_account_polls_when_the_first_report_was_ready(
         for _ in range(misses):
             iam.add_client_error("get_credential_report", "ReportInProgress", "still generating", 404)
         iam.add_response("get_credential_report", _report_of(account_id))
-    finished_at: list[float] = []
-
-    def now() -> datetime:
-        finished_at.append(recorder.now)
-        return NOW
-
-    org = audit_organization(fake_clients, AUDIT_ROLE, workers=1, retry=fast_retry, progress=False, now=now)  # type: ignore[arg-type]
+    org, finished_at = _audit_on_one_worker(fake_clients, fast_retry, recorder)
     assert _statuses(org) == {first: "PASS", later: "PASS"}
     assert finished_at == [3.0, 10.0]
     assert org.api_calls[later] == {"sts:AssumeRole": 1, "iam:GenerateCredentialReport": 1, "iam:GetCredentialReport": 1}
