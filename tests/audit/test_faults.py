@@ -81,6 +81,8 @@ def moto_url(moto_server: str, aws_env: None) -> Iterator[str]:
     requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
     moto_root.reset()
     yield moto_server
+    # moto's state is the whole process's: leave none for another in-process server's tests.
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
     moto_root.reset()
 
 

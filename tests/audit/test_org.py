@@ -406,6 +406,7 @@ def test_org_cli_sigint_cancels_queued_accounts_exit_130() -> None:
         stdout, stderr = child.communicate(timeout=30)
         assume_roles = sum(c.action == "AssumeRole" for c in server.calls())
     finally:
+        server.reset()  # moto's state is the whole process's: leave no organization behind
         server.stop()
         moto_root.reset()
     summary = json.loads(stdout)

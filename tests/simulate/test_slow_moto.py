@@ -42,6 +42,8 @@ def _clean(server: SlowMotoServer) -> Iterator[None]:
     server.timing = Timing(call_delay_s=0.0, report_window_s=WINDOW_S)
     moto_root.reset()
     yield
+    # moto's state is the whole process's: leave no organization for another in-process server's tests.
+    server.reset()
     moto_root.reset()
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import pulumi
 import pytest
+import requests
 
 from preflight.model import UNKNOWN
 from preflight.tfprovider import PluginError, Provider, ProviderError, find_binary
@@ -119,6 +120,9 @@ def test_provider_lambda_code_archive_is_uploaded_as_a_zip(provider, tmp_path: P
 
 
 def test_provider_invoke_get_organization_reads_the_moto_organization(provider, endpoint):
+    # moto's state is the whole process's, shared with other in-process servers of this test worker: start from
+    # none, so an organization another module's test left does not make CreateOrganization fail.
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
     client = boto3.client("organizations", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test")
     org = client.create_organization(FeatureSet="ALL")["Organization"]
