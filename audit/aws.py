@@ -479,7 +479,7 @@ class ReportTimes:
     spends a poll that finds it still building; the accounts of one organization are served by the same IAM
     service and are mostly alike, so what the first accounts showed is the best guess for the rest. The first
     poll of a later account goes at the earliest age a report of this run was ready, and backs off from there as
-    before if that one is slower. The earliest age, not a typical one: it only ever moves forward, so one fast
+    before if that one is slower. The earliest age, not a typical one: it only ever moves earlier, so one fast
     report brings polls forward and none can push them back, and a report slower than it costs its account one
     poll more, as the blind schedule's first poll does.
     """
@@ -536,11 +536,10 @@ class ReportFetch:
                 if state in ("STARTED", "INPROGRESS"):
                     self._generate_next = False
                     self._building_since = self.budget.policy.clock()
-                    ready_after = self.times.ready_after
                     return self.budget.wait(
                         f"the credential report was still being generated (State {state})",
-                        # The run's estimate only where it fits: a long one must not cost an account its audit.
-                        pause=ready_after if ready_after is not None and self.budget.fits(ready_after) else None,
+                        # When this run's reports have been ready, where that fits; else the blind schedule.
+                        pause=self._too_soon() or None,
                     )
                 raise AuditError(
                     f"iam:GenerateCredentialReport returned unknown State {state!r}; expected STARTED, INPROGRESS "
