@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import requests
 from moto.server import ThreadedMotoServer
 
 from audit.aws import RetryPolicy
@@ -67,3 +68,16 @@ def moto_server() -> Iterator[str]:
     yield f"http://{host}:{port}"
     server.stop()
 
+
+@pytest.fixture
+def moto_url(moto_server: str, aws_env: None) -> Iterator[str]:
+    """The shared moto server, empty at the start of the test and left empty after it: moto's state is the whole
+    process's, so what a test leaves would reach other in-process servers' tests too."""
+
+    def reset() -> None:
+        requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
+        moto_root.reset()
+
+    reset()
+    yield moto_server
+    reset()

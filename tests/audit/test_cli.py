@@ -9,13 +9,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-import requests
 
 from audit.cli import main
 from simulate import moto_root
@@ -345,30 +343,20 @@ def test_cli_unexpected_crash_is_error_exit_2_not_fail() -> None:
     )
 
 
-@pytest.fixture
-def server(moto_server: str, aws_env: None) -> Iterator[str]:
-    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
-    moto_root.reset()
-    yield moto_server
-    # moto's state is the whole process's: leave none for another in-process server's tests.
-    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
-    moto_root.reset()
-
-
-def test_cli_online_single_account_pass_then_fail(server: str) -> None:
-    code, out = _run(["--endpoint-url", server, "--format", "json"])
+def test_cli_online_single_account_pass_then_fail(moto_url: str) -> None:
+    code, out = _run(["--endpoint-url", moto_url, "--format", "json"])
     doc = json.loads(out)
     assert (code, doc["status"], doc["accounts"][0]["account_id"]) == (0, "PASS", MANAGEMENT_ACCOUNT)
     assert doc["accounts"][0]["report_generated_at"] is not None
     moto_root.set_root_credentials(MANAGEMENT_ACCOUNT, moto_root.RootCredentials(key_1_active=True, key_1_last_rotated=ROTATED))
-    code, out = _run(["--endpoint-url", server, "--format", "json"])
+    code, out = _run(["--endpoint-url", moto_url, "--format", "json"])
     assert (code, json.loads(out)["status"]) == (1, "FAIL")
 
 
 @pytest.mark.filterwarnings("ignore:Exception\\(STSClientError\\) with code AccessDenied:UserWarning")
-def test_cli_online_org_json_one_entry_per_account(server: str) -> None:
-    ids = build_org(boto3.session.Session(), ORG_MEMBERS, endpoint_url=server)
-    code, out = _run(["--org", "--role-name", AUDIT_ROLE, "--endpoint-url", server, "--workers", "4", "--format", "json"])
+def test_cli_online_org_json_one_entry_per_account(moto_url: str) -> None:
+    ids = build_org(boto3.session.Session(), ORG_MEMBERS, endpoint_url=moto_url)
+    code, out = _run(["--org", "--role-name", AUDIT_ROLE, "--endpoint-url", moto_url, "--workers", "4", "--format", "json"])
     doc = json.loads(out)
     assert code == 2
     assert doc["status"] == "ERROR"
@@ -383,12 +371,12 @@ def test_cli_online_org_json_one_entry_per_account(server: str) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:Exception\\(STSClientError\\) with code AccessDenied:UserWarning")
-def test_cli_module_entry_point_org_over_http(server: str) -> None:
+def test_cli_module_entry_point_org_over_http(moto_url: str) -> None:
     members: dict[str, Any] = {"clean": ORG_MEMBERS["clean"], "leaky": ORG_MEMBERS["leaky"]}
-    ids = build_org(boto3.session.Session(), members, endpoint_url=server)
+    ids = build_org(boto3.session.Session(), members, endpoint_url=moto_url)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
-        [sys.executable, "-m", "audit", "--org", "--role-name", AUDIT_ROLE, "--endpoint-url", server,
+        [sys.executable, "-m", "audit", "--org", "--role-name", AUDIT_ROLE, "--endpoint-url", moto_url,
          "--workers", "2", "--format", "json", "--region", "us-east-1"],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
     )

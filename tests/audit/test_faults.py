@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 
 from audit.aws import Clients, RetryPolicy
 from audit.handler import AuditRunError, handler
@@ -74,16 +73,6 @@ ACCOUNT_FAULTS = [
         AUDIT + "KeyError: 'GenerateCredentialReportResult')",
     ),
 ]
-
-
-@pytest.fixture
-def moto_url(moto_server: str, aws_env: None) -> Iterator[str]:
-    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
-    moto_root.reset()
-    yield moto_server
-    # moto's state is the whole process's: leave none for another in-process server's tests.
-    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
-    moto_root.reset()
 
 
 @pytest.fixture
