@@ -203,7 +203,7 @@ class AccountAudit:
         self.clients, self.account, self.role_name = clients, account, role_name
         self.caller_account, self.policy, self.max_age, self.now = caller_account, policy, max_age, now
         self.stop_at = stop_at
-        self.report_times = report_times if report_times is not None else ReportTimes()
+        self.report_times = report_times  # None: the account's fetch times its polls on its own
         self.result: AccountResult | None = None
         self.calls: Counter[str] = Counter()
         self._budget: Budget | None = None
