@@ -271,6 +271,24 @@ def _data_loader(session: Any) -> Any:
         return None
 
 
+def partition_for_region(region: str, session: Any = None) -> str:
+    """The region's partition from botocore's endpoint data (aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, ...),
+    so role and task-policy ARNs, and the findings, are right outside the commercial partition too."""
+    if session is None:
+        session = botocore.session.get_session()
+    resolve = getattr(session, "get_partition_for_region", None)
+    if resolve is not None:
+        try:
+            return str(resolve(region))
+        except UnknownRegionError:
+            pass  # a region newer than this botocore: fall back to the naming rules
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
+
+
 class Clients:
     """Creates boto3 clients lazily from one Session: its own credentials via __call__, temporary credentials
     via for_account (the audit: one shared client per service, credentials routed per call) or for_credentials
@@ -300,19 +318,7 @@ class Clients:
 
     @property
     def partition(self) -> str:
-        """The region's partition from botocore's endpoint data (aws, aws-cn, aws-us-gov, aws-iso-b, ...), so role
-        and task-policy ARNs are right outside the commercial partition too."""
-        resolve = getattr(self.session, "get_partition_for_region", None)
-        if resolve is not None:
-            try:
-                return str(resolve(self.region))
-            except UnknownRegionError:
-                pass  # a region newer than this botocore: fall back to the naming rules
-        if self.region.startswith("us-gov-"):
-            return "aws-us-gov"
-        if self.region.startswith("cn-"):
-            return "aws-cn"
-        return "aws"
+        return partition_for_region(self.region, self.session)
 
     def __call__(self, service: str) -> Any:
         # The audit retries its IAM calls itself (ReportFetch); every other service is called by the run.

@@ -9,6 +9,7 @@ are escaped, and output that cannot be written at all (a full disk, a closed std
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import logging
@@ -20,8 +21,23 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from audit.report import Status, error_result, is_account_id, remediation_steps, verdict
-from audit.runner import MAX_REPORT_AGE_HOURS, MIN_REPORT_AGE_HOURS, AuditConfig, RunResult
+from audit.report import (
+    MAX_REPORT_BYTES,
+    Status,
+    error_result,
+    is_account_id,
+    one_line,
+    remediation_steps,
+    verdict,
+)
+from audit.org import DEFAULT_WORKERS, MAX_WORKERS
+from audit.runner import (
+    DEFAULT_REPORT_AGE_HOURS,
+    MAX_REPORT_AGE_HOURS,
+    MIN_REPORT_AGE_HOURS,
+    AuditConfig,
+    RunResult,
+)
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -102,12 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--output", metavar="FILE", type=_text, help="write the --format rendering to FILE and print the text report to stdout"
     )
-    parser.add_argument("--workers", type=_bounded_int(1, 64), default=8, help="parallel accounts with --org (1..64)")
+    parser.add_argument(
+        "--workers",
+        type=_bounded_int(1, MAX_WORKERS),
+        help=f"with --org: API calls in flight (1..{MAX_WORKERS}, default {DEFAULT_WORKERS})",
+    )
     parser.add_argument(
         "--max-age-hours",
         type=_bounded_int(MIN_REPORT_AGE_HOURS, MAX_REPORT_AGE_HOURS),
-        default=5,
-        help="a credential report older than this is ERROR (default 5; AWS caches reports for up to 4 h)",
+        help=f"a credential report older than this is ERROR (default {DEFAULT_REPORT_AGE_HOURS}; AWS caches reports for "
+        "up to 4 h)",
     )
     parser.add_argument(
         "--remediate", action="store_true", help="with --org: delete member root keys via sts:AssumeRoot"
@@ -122,12 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _read_report(path: str) -> bytes:
-    """The report's bytes; OSError if the path cannot be read (a usage error: there is nothing to judge)."""
+    """The report's bytes, at most one more than a report can hold, so /dev/zero or a runaway pipe is judged
+    too large rather than read until memory runs out; OSError if the path cannot be read (a usage error: there
+    is nothing to judge)."""
+    limit = MAX_REPORT_BYTES + 1
     if path != "-":
-        return Path(path).read_bytes()
+        with open(path, "rb") as stream:
+            return stream.read(limit)
     if sys.stdin is None:  # started with stdin closed (`<&-`)
         raise OSError("stdin is closed")
-    return sys.stdin.buffer.read()
+    return sys.stdin.buffer.read(limit)
 
 
 def _offline(content: bytes, account_id: str | None) -> RunResult:
@@ -136,15 +160,15 @@ def _offline(content: bytes, account_id: str | None) -> RunResult:
 
 def render_text(run: RunResult, out: TextIO) -> None:
     for result in run.accounts:
-        out.write(result.message.rstrip(".") + ".\n")
+        out.write(one_line(result.message.rstrip(".")) + ".\n")
         for action in result.remediation:
-            out.write(f"  remediation: {action}\n")
+            out.write(f"  remediation: {one_line(action)}\n")
         for number, step in enumerate(remediation_steps(result), start=1):
-            out.write(f"  {number}. {step}\n")
+            out.write(f"  {number}. {one_line(step)}\n")
     for error in run.errors:
-        out.write(f"Error: {error}\n")
+        out.write(f"Error: {one_line(error)}\n")
     for note in run.notes:
-        out.write(f"Note: {note}\n")
+        out.write(f"Note: {one_line(note)}\n")
     counts = ", ".join(
         f"{sum(1 for r in run.accounts if r.status is status)} {status.value}" for status in Status
     )
@@ -168,6 +192,14 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: Text
     aws_options = (args.metric_namespace, args.sns_topic_arn, args.endpoint_url, args.region, args.profile)
     if offline and (args.remediate or args.security_hub or any(value is not None for value in aws_options)):
         parser.error("--credential-report judges a file offline; it takes no AWS options")
+    # Each of these would be silently ignored offline, and a check asked for but not made must not read as made:
+    # a saved file has no generation time to hold against --max-age-hours.
+    online_only = {"--max-age-hours": args.max_age_hours, "--workers": args.workers, "--no-progress": args.no_progress or None}
+    given = [option for option, value in online_only.items() if value is not None]
+    if offline and given:
+        parser.error(f"--credential-report judges a file offline; not with {', '.join(given)}, which only an online audit uses")
+    max_age_hours = DEFAULT_REPORT_AGE_HOURS if args.max_age_hours is None else args.max_age_hours
+    workers = DEFAULT_WORKERS if args.workers is None else args.workers
     if args.endpoint_url is not None:
         problem = _endpoint_problem(args.endpoint_url)
         if problem:
@@ -178,6 +210,8 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: Text
             content = _read_report(args.credential_report)
         except OSError as exc:
             parser.error(f"argument --credential-report: cannot read {args.credential_report!r}: {exc.strerror or exc}")
+        except MemoryError:
+            parser.error(f"argument --credential-report: not enough memory to read {args.credential_report!r}")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         stream=sys.stderr,
@@ -190,8 +224,8 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: Text
         try:
             config = AuditConfig(
                 org_role_name=args.role_name or "",
-                max_report_age_hours=args.max_age_hours,
-                workers=args.workers,
+                max_report_age_hours=max_age_hours,
+                workers=workers,
                 remediate=args.remediate,
                 dry_run=args.dry_run,
                 metric_namespace=args.metric_namespace or "",
@@ -203,7 +237,7 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: Text
             parser.error(str(exc))
         run = _guarded(lambda: _run_online(config, args, session))
 
-    rendered = _render(run, args.format, args.region or "us-east-1")
+    rendered = _render(run, args.format, run.region or "us-east-1")
     code = _EXIT[run.status]
     out = stdout if stdout is not None else sys.stdout
     if args.output:
@@ -213,7 +247,7 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: Text
             # The verdict did not reach its reader: no verdict at all, whatever the accounts say.
             print(f"python -m audit: error: --output {args.output} cannot be written: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_ERROR
-        rendered = _render(run, "text", args.region or "us-east-1")
+        rendered = _render(run, "text", run.region or "us-east-1")
     if not _emit(rendered, out):
         return EXIT_ERROR  # the verdict never reached its reader: that run did not do its job
     return code
@@ -305,4 +339,4 @@ def _run_online(config: AuditConfig, args: argparse.Namespace, session: Any) -> 
         endpoint_url=args.endpoint_url,
         config=client_config(max_pool_connections=max(10, config.workers)),
     )
-    return run_audit(config, clients)
+    return dataclasses.replace(run_audit(config, clients), region=clients.region)

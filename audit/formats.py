@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from audit.aws import partition_for_region
 from audit.report import AccountResult, Status, error_result, remediation_steps
 from audit.runner import RunResult
 
@@ -68,11 +69,7 @@ class Where:
 
     @property
     def partition(self) -> str:
-        if self.region.startswith("cn-"):
-            return "aws-cn"
-        if self.region.startswith("us-gov-"):
-            return "aws-us-gov"
-        return "aws"
+        return partition_for_region(self.region)
 
 
 def _account(result: AccountResult) -> str:
@@ -84,8 +81,17 @@ def finding_uid(result: AccountResult, where: Where) -> str:
     return f"root-key-guardrails-aws-{CHECK_ID}-{_account(result)}-{where.region}-{RESOURCE_NAME}"
 
 
+def partition_of(result: AccountResult, where: Where) -> str:
+    """The partition the report itself names (an offline file of an aws-cn account), else the region's."""
+    if result.root_arn:
+        return result.root_arn.split(":", 2)[1]
+    return where.partition
+
+
 def resource_uid(result: AccountResult, where: Where) -> str | None:
     # No ARN for a run that never learned its account (an unreadable report file).
+    if result.root_arn:
+        return result.root_arn
     return f"arn:{where.partition}:iam::{result.account_id}:root" if result.account_id else None
 
 
@@ -148,7 +154,7 @@ def ocsf_findings(results: Sequence[AccountResult], where: Where, now: datetime)
             risk_details=RISK,
             resources=[ResourceDetails(
                 name=RESOURCE_NAME, uid=resource_uid(result, where), group=Group(name=SERVICE), type=RESOURCE_TYPE,
-                cloud_partition=where.partition, region=where.region, data={"details": _details(result)},
+                cloud_partition=partition_of(result, where), region=where.region, data={"details": _details(result)},
             )],
             metadata=Metadata(event_code=CHECK_ID, product=Product(**PRODUCT), profiles=["cloud", "datetime"]),
             type_uid=DetectionFindingTypeID.Create,
@@ -193,7 +199,7 @@ def csv_rows(results: Sequence[AccountResult], where: Where, now: datetime) -> l
             "RESOURCE_UID": resource_uid(result, where) or "",
             "RESOURCE_NAME": RESOURCE_NAME,
             "RESOURCE_DETAILS": "; ".join(key.describe() for key in result.existing_keys),
-            "PARTITION": where.partition,
+            "PARTITION": partition_of(result, where),
             "REGION": where.region,
             "DESCRIPTION": DESCRIPTION,
             "RISK": RISK,

@@ -15,8 +15,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from audit.org import DEFAULT_WORKERS, MAX_WORKERS
 from audit.report import error_result
-from audit.runner import MAX_REPORT_AGE_HOURS, MIN_REPORT_AGE_HOURS, AuditConfig, RunResult, run_audit
+from audit.runner import (
+    DEFAULT_REPORT_AGE_HOURS,
+    MAX_REPORT_AGE_HOURS,
+    MIN_REPORT_AGE_HOURS,
+    AuditConfig,
+    RunResult,
+    run_audit,
+)
 
 LOG = logging.getLogger("audit")
 
@@ -74,11 +82,16 @@ def config_from_env(env: Mapping[str, str]) -> AuditConfig:
     topic = env.get(ENV_TOPIC, "").strip(_BLANK)
     if topic and not _TOPIC_ARN.fullmatch(topic):
         raise ConfigError(f"{ENV_TOPIC}={topic!r} is not an SNS topic ARN; use an ARN or leave it empty")
+    role = env.get(ENV_ROLE, "")
+    if role and not role.strip(_BLANK):
+        # Empty is the program's way to say single-account; blanks are a mistake, and reading them as empty
+        # would quietly audit one account where an organization was meant.
+        raise ConfigError(f"{ENV_ROLE}={role!r} is blank; give the member role's name, or leave it empty to audit only this account")
     try:
         return AuditConfig(
-            org_role_name=env.get(ENV_ROLE, "").strip(_BLANK),
-            max_report_age_hours=_int(env, ENV_MAX_AGE, "5", MIN_REPORT_AGE_HOURS, MAX_REPORT_AGE_HOURS),
-            workers=_int(env, ENV_WORKERS, "8", 1, 64),
+            org_role_name=role.strip(_BLANK),
+            max_report_age_hours=_int(env, ENV_MAX_AGE, str(DEFAULT_REPORT_AGE_HOURS), MIN_REPORT_AGE_HOURS, MAX_REPORT_AGE_HOURS),
+            workers=_int(env, ENV_WORKERS, str(DEFAULT_WORKERS), 1, MAX_WORKERS),
             remediate=_bool(env, ENV_REMEDIATE, "false"),
             metric_namespace=namespace,
             sns_topic_arn=topic,

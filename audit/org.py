@@ -42,6 +42,7 @@ ROLE_SESSION_NAME = "root-key-guardrails-audit"
 # Role names: IAM's allowed characters, 1..64; a path is not supported by the configuration.
 _ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}", re.ASCII)
 MAX_WORKERS = 64
+DEFAULT_WORKERS = 8
 # Accounts started and not finished, per request in flight. An account spends most of its time waiting for its
 # report (seconds) against calls of tens of milliseconds, so the slots stay busy only with many accounts under
 # way; the bound keeps each account's own deadline about its own calls, not the whole organization's queue.
@@ -306,7 +307,7 @@ def audit_organization(
     clients: Clients,
     role_name: str,
     *,
-    workers: int = 8,
+    workers: int = DEFAULT_WORKERS,
     max_age_hours: float = 5,
     retry: RetryPolicy | None = None,
     progress: bool | None = None,

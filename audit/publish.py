@@ -22,7 +22,7 @@ from typing import Any
 from audit.aws import describe_error, describe_failure
 from audit.metrics import DIMENSION_ACCOUNT_ID, METRIC_AUDIT_ERRORS
 from audit.metrics import METRIC_ROOT_ACCESS_KEYS_ACTIVE as METRIC_KEYS_ACTIVE
-from audit.report import AccountResult, Status
+from audit.report import AccountResult, Status, one_line
 
 LOG = logging.getLogger(__name__)
 
@@ -369,9 +369,9 @@ def alert_message(
     for result in sorted(results, key=lambda r: (-r.status.rank, r.account_id or "")):
         if result.status is Status.PASS:
             continue
-        lines.append(f"- {result.message}")
+        lines.append(f"- {one_line(result.message)}")
     if run_errors:
-        lines += ["", "Errors of this run:"] + [f"- {error}" for error in run_errors]
+        lines += ["", "Errors of this run:"] + [f"- {one_line(error)}" for error in run_errors]
     return subject[:_SNS_SUBJECT_MAX], _fit("\n".join(lines))
 
 

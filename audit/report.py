@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import csv
 import dataclasses
 import enum
@@ -61,7 +62,13 @@ ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 _REGION = re.compile(r"[a-z]{2,4}(?:-[a-z0-9]+)+-[0-9]{1,2}", re.ASCII)
 # Service namespaces as IAM prints them (s3, iam, sts, ec2, elasticloadbalancing, ...).
 _SERVICE = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}", re.ASCII)
-_BASE64 = re.compile(r"[A-Za-z0-9+/ \t\r\n]+={0,2}[ \t\r\n]*", re.ASCII)
+# Matched after the whitespace is taken out: one pattern with whitespace both inside and after the padding
+# backtracks in time quadratic in the length of a run of blanks.
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}", re.ASCII)
+_ASCII_BLANKS = re.compile(r"[ \t\r\n]+", re.ASCII)
+# IAM allows 5,000 users per account, a few hundred bytes a row: about 2 MiB. Anything far larger is not a
+# credential report, and reading it whole would exhaust memory before it could be judged.
+MAX_REPORT_BYTES = 64 * 1024 * 1024
 # The report's timestamps as AWS writes them (2025-02-03T04:05:06+00:00). datetime.fromisoformat alone also takes
 # week dates, the basic format and a space for the T, none of which AWS writes.
 _TIMESTAMP = re.compile(
@@ -198,6 +205,8 @@ class AccountResult:
     report_generated_at: datetime | None = None
     reason: str | None = None
     remediation: tuple[str, ...] = field(default=())
+    # The report's own root ARN, which names the partition; None where no report was read.
+    root_arn: str | None = None
 
     @property
     def active_keys(self) -> tuple[KeySlot, ...]:
@@ -222,6 +231,21 @@ class AccountResult:
             "remediation_actions": list(self.remediation),
             "remediation_steps": list(remediation_steps(self)),
         }
+
+
+# Every character that can end or rewrite a line on a terminal or in a mail client: C0 controls but tab, C1 (NEL is
+# C1) and Unicode's line and paragraph separators.
+_LINE_BREAKERS = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in (*range(0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
+}
+
+
+def one_line(text: str) -> str:
+    """text with the characters that would break it into lines escaped, for line-oriented output (the text
+    report, the SNS message). A message carries text from outside (a report's column names, an endpoint's error
+    message): unescaped, a line break in it could forge a verdict line such as "Overall: PASS"."""
+    return text.translate(_LINE_BREAKERS)
 
 
 def _iso(moment: datetime) -> str:
@@ -250,6 +274,11 @@ def error_result(account_id: str | None, reason: str) -> AccountResult:
 def decode_content(content: bytes | str) -> str:
     """Text of a credential report as GetCredentialReport's Content (already base64-decoded by the SDK) or a
     file written by `aws iam get-credential-report --query Content --output text | base64 --decode`."""
+    if len(content) > MAX_REPORT_BYTES:
+        raise ReportError(
+            f"the content is over {MAX_REPORT_BYTES:,} {'bytes' if isinstance(content, bytes) else 'characters'}, "
+            "far more than a credential report can be (IAM allows 5,000 users per account, about 2 MB)"
+        )
     if isinstance(content, bytes):
         if content[:2] in (b"\xff\xfe", b"\xfe\xff"):
             # What PowerShell's `>` writes; the bytes are fine, the encoding is not what AWS produces.
@@ -290,10 +319,13 @@ def decode_content(content: bytes | str) -> str:
 
 def _reject_base64(text: str) -> None:
     first_line = text.lstrip().split("\n", 1)[0].strip()
-    if "," in first_line or not _BASE64.fullmatch(text):
+    if "," in first_line:
+        return
+    compact = _ASCII_BLANKS.sub("", text)
+    if not _BASE64.fullmatch(compact):
         return
     try:
-        decoded = base64.b64decode("".join(text.split()), validate=True)
+        decoded = base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError):
         return
     if decoded.lstrip(b"\xef\xbb\xbf").startswith(b"user"):
@@ -397,9 +429,11 @@ def parse_root_row(text: str) -> RootRow:
         raise ReportError("the credential report is empty")
     _, header = numbered[0]
     header = [name.strip() for name in header]
-    duplicates = sorted({name for name in header if header.count(name) > 1})
+    # Counted once, not with list.count per name, which is quadratic in a header of a million empty columns.
+    duplicates = sorted(name for name, seen in collections.Counter(header).items() if seen > 1)
     if duplicates:
-        raise ReportError(f"the header repeats column(s) {', '.join(duplicates)}")
+        # repr: a quoted column name can hold a line break, which would forge lines of the text report.
+        raise ReportError(f"the header repeats column(s) {', '.join(map(repr, duplicates))}")
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
         raise ReportError(
@@ -481,16 +515,18 @@ def verdict(
     active = [key for key in root.keys if key.active]
     inactive = [key for key in root.keys if key.exists and not key.active]
     contradictions = [key.contradiction for key in root.keys if key.contradiction]
-    if contradictions:
-        reason = "; ".join(contradictions)
-        if active:
-            reason += f"; the root user also has {_count(active, 'active')} ({_details(active)})"
+    # An active flag proves the finding whatever the other slot says: such an account is FAIL, so its key counts
+    # in the FAIL metric and Security Hub's FAILED; the contradiction is still named. Without one it is ERROR.
+    if contradictions and not active:
         return dataclasses.replace(
-            error_result(account, reason), keys=root.keys, report_generated_at=generated_at
+            error_result(account, "; ".join(contradictions)),
+            keys=root.keys, report_generated_at=generated_at, root_arn=root.arn,
         )
     if active:
         status = Status.FAIL
         message = f"{_label(account)}: FAIL, the root user has {_count(active, 'active')} ({_details(active)}); {when}."
+        if contradictions:
+            message += f" The report is also inconsistent: {'; '.join(contradictions)}."
     elif inactive:
         status = Status.WARN
         message = (
@@ -501,7 +537,8 @@ def verdict(
         status = Status.PASS
         message = f"{_label(account)}: PASS, the root user has no access keys; {when}."
     return AccountResult(
-        account_id=account, status=status, message=message, keys=root.keys, report_generated_at=generated_at
+        account_id=account, status=status, message=message, keys=root.keys, report_generated_at=generated_at,
+        root_arn=root.arn,
     )
 
 

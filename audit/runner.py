@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from audit.aws import AuditError, Clients, RetryPolicy, audit_account, caller_account_id, describe_failure
-from audit.org import audit_organization, validate_role_name, validate_workers
+from audit.org import DEFAULT_WORKERS, audit_organization, validate_role_name, validate_workers
 from audit.publish import (
     METRIC_AUDIT_ERRORS,
     Transition,
@@ -39,6 +39,7 @@ LOG = logging.getLogger(__name__)
 
 MIN_REPORT_AGE_HOURS = 1
 MAX_REPORT_AGE_HOURS = 24
+DEFAULT_REPORT_AGE_HOURS = 5
 # Kept back from a time budget for publishing: each sink call takes at most RUN_CALL_ATTEMPTS x (connect + read)
 # timeout (audit.aws), about 26 s, and a run makes a few of them.
 RUN_RESERVE_SECONDS = 60.0
@@ -49,8 +50,8 @@ class AuditConfig:
     """What a run does. Publishing is off unless a namespace / topic / Security Hub is given."""
 
     org_role_name: str = ""
-    max_report_age_hours: int = 5
-    workers: int = 8
+    max_report_age_hours: int = DEFAULT_REPORT_AGE_HOURS
+    workers: int = DEFAULT_WORKERS
     remediate: bool = False
     dry_run: bool = False
     metric_namespace: str = ""
@@ -80,6 +81,8 @@ class RunResult:
     errors: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     recovered: tuple[str, ...] = field(default=())
+    # The region of the run's API calls, which the findings name; None offline.
+    region: str | None = None
 
     @property
     def status(self) -> Status:

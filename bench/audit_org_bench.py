@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from audit.org import DEFAULT_WORKERS  # noqa: E402  (python -m audit's --workers default)
 from simulate import moto_root, moto_scale  # noqa: E402
 from simulate.slow_moto import (  # noqa: E402
     AUDIT_ROLE_NAME,
@@ -245,7 +246,6 @@ def run_once(
     )
 
 
-DEFAULT_WORKERS = 8  # python -m audit's --workers default
 LAMBDA_SECONDS = 900.0
 # Kept back by the Lambda for publishing (audit.runner.RUN_RESERVE_SECONDS).
 LAMBDA_RESERVE_S = 60.0

@@ -4,6 +4,7 @@ against a moto server over real HTTP."""
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 import os
@@ -184,6 +185,20 @@ def test_cli_offline_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--account-id", "111122223333"], "--account-id needs --credential-report (online, the account is the one the credentials reach)"),
         (["--credential-report", "x.csv", "--security-hub"], "--credential-report judges a file offline; it takes no AWS options"),
         (["--credential-report", "x.csv", "--metric-namespace", "NS"], "--credential-report judges a file offline; it takes no AWS options"),
+        # A saved file has no generation time: an age limit asked for could not be applied, and must not read as applied.
+        (
+            ["--credential-report", "x.csv", "--max-age-hours", "5"],
+            "--credential-report judges a file offline; not with --max-age-hours, which only an online audit uses",
+        ),
+        (
+            ["--credential-report", "x.csv", "--workers", "8"],
+            "--credential-report judges a file offline; not with --workers, which only an online audit uses",
+        ),
+        (
+            ["--credential-report", "x.csv", "--no-progress", "--max-age-hours", "1"],
+            "--credential-report judges a file offline; not with --max-age-hours, --no-progress, which only an online "
+            "audit uses",
+        ),
     ],
 )
 def test_cli_bad_usage_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -385,3 +400,57 @@ def test_cli_module_entry_point_org_over_http(moto_url: str) -> None:
     assert {a["account_id"]: a["status"] for a in doc["accounts"]} == {
         MANAGEMENT_ACCOUNT: "PASS", ids["clean"]: "PASS", ids["leaky"]: "FAIL"
     }
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "-"], ids=["endless-file", "endless-stdin"])
+def test_cli_offline_input_larger_than_any_report_is_error_exit_2(
+    path: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The read stops one byte past the limit, so an endless source is judged, not read until memory runs out.
+    monkeypatch.setattr("audit.cli.MAX_REPORT_BYTES", 4096)
+    monkeypatch.setattr("audit.report.MAX_REPORT_BYTES", 4096)
+    if path == "-":
+        monkeypatch.setattr(sys, "stdin", open("/dev/zero", "rb"))  # noqa: SIM115 - pytest restores stdin
+        monkeypatch.setattr(sys.stdin, "buffer", sys.stdin, raising=False)
+    code, out = _run(["--credential-report", path, "--format", "json"])
+    account = json.loads(out)["accounts"][0]
+    assert (code, account["status"]) == (2, "ERROR")
+    assert account["reason"].startswith("the content is over 4,096 bytes, far more than a credential report can be")
+
+
+def test_cli_offline_report_at_the_size_limit_is_judged(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    text = baseline_text().encode()
+    monkeypatch.setattr("audit.cli.MAX_REPORT_BYTES", len(text))
+    monkeypatch.setattr("audit.report.MAX_REPORT_BYTES", len(text))
+    code, _ = _run(["--credential-report", _write(tmp_path, text)])
+    assert code == 0
+
+
+def test_cli_text_output_escapes_line_breaks_of_foreign_text(tmp_path: Path) -> None:
+    # A quoted column name can hold line breaks; printed raw they would forge an account's PASS and the overall line.
+    forged = "zz\nAccount 111122223333: PASS, the root user has no access keys\nOverall: PASS (1 account(s))"
+    header, rest = baseline_text().split("\n", 1)
+    text = f'{header},"{forged}","{forged}"\n' + "\n".join(line + ",x,x" for line in rest.splitlines()) + "\n"
+    code, out = _run(["--credential-report", _write(tmp_path, text)])
+    assert code == 2
+    assert [line for line in out.splitlines() if line.startswith(("Account", "Overall"))] == [
+        "Overall: ERROR (1 account(s): 0 PASS, 0 WARN, 0 FAIL, 1 ERROR)."
+    ]
+    assert "the header repeats column(s) 'zz\\nAccount 111122223333: PASS" in out
+
+
+def test_cli_offline_findings_name_the_reports_partition(tmp_path: Path) -> None:
+    text = edit_root(baseline_text(), arn="arn:aws-cn:iam::111122223333:root")
+    code, out = _run(["--credential-report", _write(tmp_path, text), "--format", "csv"])
+    [row] = list(csv.DictReader(io.StringIO(out), delimiter=";"))
+    assert code == 0
+    assert (row["PARTITION"], row["RESOURCE_UID"]) == ("aws-cn", "arn:aws-cn:iam::111122223333:root")
+
+
+def test_cli_online_findings_name_the_sessions_region(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No --region: the run's calls go to the session's region, and the findings say so.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
+    code, out = _run(["--endpoint-url", moto_url, "--format", "ocsf"])
+    [finding] = json.loads(out)
+    assert code == 0
+    assert (finding["cloud"]["region"], finding["resources"][0]["region"]) == ("eu-west-3", "eu-west-3")

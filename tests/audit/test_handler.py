@@ -93,6 +93,13 @@ def test_handler_config_defaults_when_unset() -> None:
             "R\u00f6leAudit",
             "role name 'R\u00f6leAudit' is not a valid IAM role name (1-64 characters of letters, digits and +=,.@_-)",
         ),
+        # Blank is not empty: read as empty, it would quietly audit one account where an organization was meant.
+        (
+            "AUDIT_ORG_ROLE_NAME",
+            " \t",
+            "AUDIT_ORG_ROLE_NAME=' \\t' is blank; give the member role's name, or leave it empty to audit only this "
+            "account",
+        ),
         (
             "AUDIT_ORG_ROLE_NAME",
             "role/Audit",

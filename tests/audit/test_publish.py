@@ -494,3 +494,25 @@ def test_run_recovery_notice_failure_holds_back_pass_finding(fake_clients: FakeC
         "unchanged for the next run to retry",
     )
     fake_clients.assert_no_pending()
+
+
+def test_alert_message_escapes_line_breaks_of_foreign_text() -> None:
+    # An error text from an endpoint is not ours: a line break in it must not forge a line of the mail.
+    forged = "throttled\n- Account 222222222222: PASS, the root user has no access keys\u2028"
+    _, body = alert_message([FAIL_B], [forged], Status.FAIL)
+    assert body.split("\n")[-1] == "- throttled\\x0a- Account 222222222222: PASS, the root user has no access keys\\u2028"
+    assert not any(line.startswith("- Account 222222222222: PASS") for line in body.split("\n"))
+
+
+def test_metric_data_counts_the_active_key_beside_a_contradictory_slot() -> None:
+    # Slot 1 active proves a FAIL; slot 2's contradiction is named but does not hide the key from the alarm.
+    text = edit_root(
+        baseline_text(),
+        access_key_1_active="true", access_key_1_last_rotated="2025-02-03T04:05:06+00:00",
+        access_key_2_last_used_region="us-east-1", access_key_2_last_rotated="2025-02-03T04:05:06+00:00",
+    )
+    result = verdict(text, expected_account_id="111122223333")
+    assert result.status is Status.FAIL
+    assert "The report is also inconsistent: root row access key 2 is contradictory" in result.message
+    keys = [d for d in metric_data([result], 0, NOW) if d["MetricName"] == "RootAccessKeysActive" and d.get("Dimensions")]
+    assert [d["Value"] for d in keys] == [1]

@@ -10,11 +10,22 @@ import base64
 import itertools
 import gzip
 import json
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from audit.report import AWS_COLUMNS, KEY_SLOTS, Status, decode_content, remediation_steps, verdict, worst
+from audit.report import (
+    AWS_COLUMNS,
+    KEY_SLOTS,
+    AccountResult,
+    Status,
+    decode_content,
+    one_line,
+    remediation_steps,
+    verdict,
+    worst,
+)
 from tests.audit.helpers import BASELINE_ACCOUNT, ROTATED, USED, baseline_text, edit_root
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
@@ -297,7 +308,7 @@ ERROR_CASES = [
     (
         "duplicate-column",
         lambda t: _add_column(t, "access_key_1_active", "true"),
-        "the header repeats column(s) access_key_1_active",
+        "the header repeats column(s) 'access_key_1_active'",
     ),
     (
         "unterminated-quote",
@@ -611,11 +622,14 @@ SLOT_CASES = [
         f"only deactivated (key 2 (inactive, last rotated {ROTATED}, last used {USED})); {UNKNOWN_AGE}.",
     ),
     (
+        # The active key is proven whatever slot 2 says: FAIL, so it counts where FAILs are counted.
         "active-key1-and-contradictory-key2",
         {**ACTIVE_1, **_slot(2, last_used_date=USED)},
-        Status.ERROR,
-        _CONTRADICTORY_NO_ROTATION.format(slot=2, present="access_key_2_last_used_date")
-        + f"; the root user also has 1 active access key (key 1 (active, last rotated {ROTATED}, never used))",
+        Status.FAIL,
+        f"{PREFIX}FAIL, the root user has 1 active access key (key 1 (active, last rotated {ROTATED}, never used)); "
+        f"{UNKNOWN_AGE}. The report is also inconsistent: "
+        + _CONTRADICTORY_NO_ROTATION.format(slot=2, present="access_key_2_last_used_date")
+        + ".",
     ),
     (
         "both-slots-contradictory",
@@ -759,3 +773,58 @@ def test_report_base64_with_unicode_spaces_is_not_mistaken_for_base64() -> None:
     result = verdict(text[:40] + "\u2028" + text[40:])
     assert result.status is Status.ERROR
     assert result.reason is not None and not result.reason.startswith("the content is still base64-encoded")
+
+
+def _judged_within(text: str, seconds: float) -> AccountResult | None:
+    """The verdict, or None if it took longer than `seconds`: a pattern that backtracks on hostile input would
+    take hours on these inputs, where a linear one takes milliseconds, so the bound is far from any noise."""
+    done: list[AccountResult] = []
+    worker = threading.Thread(target=lambda: done.append(verdict(text)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return done[0] if done else None
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (" " * 1_000_000 + "-", "the credential report is not valid CSV: field larger than field limit"),
+        ("\n" * 1_000_000 + "QUJD\n" * 10 + "-", "the header lacks column(s) user, arn"),
+        ("," * 1_000_000 + "\n", "the header repeats column(s) ''"),
+    ],
+    ids=["a-million-blanks", "a-million-line-breaks", "a-million-empty-columns"],
+)
+def test_report_hostile_input_is_judged_in_linear_time(text: str, reason: str) -> None:
+    result = _judged_within(text, 60.0)
+    assert result is not None, "the verdict took over 60 s"
+    assert result.status is Status.ERROR
+    assert reason in (result.reason or "")
+
+
+@pytest.mark.parametrize("kind", [bytes, str])
+def test_report_larger_than_any_report_is_error(kind: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = baseline_text()
+    content = text.encode() if kind is bytes else text
+    monkeypatch.setattr("audit.report.MAX_REPORT_BYTES", len(content))
+    assert verdict(content).status is Status.PASS
+    monkeypatch.setattr("audit.report.MAX_REPORT_BYTES", len(content) - 1)
+    result = verdict(content)
+    assert result.status is Status.ERROR
+    assert (result.reason or "").startswith("the content is over")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("a\nb", "a\\x0ab"),
+        ("a\r\nb", "a\\x0d\\x0ab"),
+        ("a\x85b", "a\\x85b"),  # NEL, a line break to Unicode
+        ("a\u2028b\u2029c", "a\\u2028b\\u2029c"),
+        ("a\x1b[2Jb", "a\\x1b[2Jb"),  # a terminal escape that clears the screen
+        ("a\x0bb\x0cc", "a\\x0bb\\x0cc"),
+        ("tab\tand text", "tab\tand text"),
+        ("plain, non-ASCII \u00e9 and \u65e5", "plain, non-ASCII \u00e9 and \u65e5"),
+    ],
+)
+def test_one_line_escapes_what_breaks_lines(text: str, shown: str) -> None:
+    assert one_line(text) == shown
