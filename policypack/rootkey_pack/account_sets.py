@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+from .text import ascii_lower
+
 DIGITS = "0123456789"
 ACCOUNT_LENGTH = 12
 MAX_NODES = 200_000
@@ -67,7 +69,7 @@ def _step(tokens: Sequence[str], states: frozenset[int], ch: str, fold: bool) ->
         tok = tokens[i]
         if tok == ANY:
             nxt.add(i)
-        elif tok == ONE or tok == ch or (fold and tok.lower() == ch.lower()):
+        elif tok == ONE or tok == ch or (fold and ascii_lower(tok) == ascii_lower(ch)):
             nxt.add(i + 1)
     return _closure(tokens, frozenset(nxt))
 

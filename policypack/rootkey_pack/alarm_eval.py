@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from .values import MISSING, UNKNOWN, contains_unknown
+from .text import ascii_float
+from .values import MISSING, UNKNOWN, contains_unknown, not_boolean
 
 GREATER_OPERATORS = ("GreaterThanOrEqualToThreshold", "GreaterThanThreshold")
 
@@ -81,11 +82,8 @@ def _number(value: Any) -> Optional[float]:
     if isinstance(value, (int, float)):
         return float(value) if math.isfinite(float(value)) else None
     if isinstance(value, str):
-        try:
-            parsed = float(value.strip())
-        except ValueError:
-            return None
-        return parsed if math.isfinite(parsed) else None
+        # Not float(): it also takes blanks, "1_0" and other scripts' digits, which AWS does not.
+        return ascii_float(value)
     return None
 
 
@@ -126,7 +124,7 @@ def statistic_range(statistic: str, value: float, default: Optional[float]) -> t
 
 # A percentile of a period's datapoints lies between its smallest and largest one; trimmed means, counts, sums,
 # interquartile means and percentile ranks (TM, TC, TS, WM, IQM, PR) depend on how many datapoints the bounds cut.
-_PERCENTILE_RE = re.compile(r"^p(100(\.0+)?|\d{1,2}(\.\d+)?)$")
+_PERCENTILE_RE = re.compile(r"^p(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)\Z")
 _PLAIN_METRIC_PROPS = ("metricName", "namespace", "statistic", "extendedStatistic", "period", "dimensions", "unit")
 
 
@@ -151,6 +149,8 @@ def single_metric_view(alarm: Mapping[str, Any]) -> tuple[Optional[dict[str, Any
         return None, AlarmFinding(problem=f"uses metric math (expression {query.get('expression')!r}), which the pack cannot evaluate; expected a single metric alarm or one metric query with returnData true")
     if not isinstance(metric, Mapping):
         return None, AlarmFinding(problem="has a metric query with no metric, which the pack cannot evaluate; expected a single metric alarm or one metric query with returnData true")
+    if not_boolean(query.get("returnData", MISSING)):
+        return None, AlarmFinding(problem=f"has its only metric query with returnData {query.get('returnData')!r}, not true or false")
     if query.get("returnData", MISSING) is False:
         return None, AlarmFinding(problem="has its only metric query with returnData false, so the alarm has no data to evaluate")
     if query.get("accountId", MISSING) not in (MISSING, None, ""):
@@ -304,6 +304,8 @@ def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int) 
     enabled = alarm.get("actionsEnabled", MISSING)
     if enabled is UNKNOWN:
         findings.append(AlarmFinding(unknown_property="actionsEnabled"))
+    elif not_boolean(enabled):
+        findings.append(AlarmFinding(problem=f"has actionsEnabled {enabled!r}, not true or false"))
     elif enabled is False:
         findings.append(AlarmFinding(problem="has actionsEnabled false, so it notifies nobody"))
     return findings

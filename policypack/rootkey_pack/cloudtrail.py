@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from .values import MISSING, UNKNOWN, contains_unknown
+from .values import MISSING, UNKNOWN, contains_unknown, not_boolean
 
 # The fields of the root CreateAccessKey event that event selectors can test.
 CREATE_ACCESS_KEY_FIELDS: Mapping[str, str] = {
@@ -19,7 +19,7 @@ CREATE_ACCESS_KEY_FIELDS: Mapping[str, str] = {
     "eventType": "AwsApiCall",
 }
 
-_LOG_GROUP_ARN_RE = re.compile(r"^arn:aws[a-zA-Z-]*:logs:[^:]*:[^:]*:log-group:([^:]+)(:\*)?$")
+_LOG_GROUP_ARN_RE = re.compile(r"^arn:aws[a-zA-Z-]*:logs:[^:]*:[^:]*:log-group:([^:]+)(:\*)?\Z")
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def records_create_access_key(props: Mapping[str, Any]) -> tuple[Optional[bool],
             rw = selector.get("readWriteType", "All")
             include = selector.get("includeManagementEvents", True)
             excluded = _as_list(selector.get("excludeManagementEventSources", []))
-            if rw in ("All", "WriteOnly", None) and include is not False and "iam.amazonaws.com" not in excluded:
+            if rw in ("All", "WriteOnly", None) and include in (True, None) and "iam.amazonaws.com" not in excluded:
                 return True, ""
         return False, "its event selectors exclude write management events from iam.amazonaws.com"
     return True, ""  # no selectors: CloudTrail logs all management events
@@ -105,6 +105,8 @@ def trail_findings(props: Mapping[str, Any]) -> list[TrailFinding]:
     logging = props.get("enableLogging", MISSING)
     if logging is UNKNOWN:
         findings.append(TrailFinding(unknown_property="enableLogging"))
+    elif not_boolean(logging):
+        findings.append(TrailFinding(problem=f"has enableLogging {logging!r}, not true or false"))
     elif logging is False:
         findings.append(TrailFinding(problem="has enableLogging false"))
     multi = props.get("isMultiRegionTrail", MISSING)
@@ -115,6 +117,8 @@ def trail_findings(props: Mapping[str, Any]) -> list[TrailFinding]:
     global_events = props.get("includeGlobalServiceEvents", MISSING)
     if global_events is UNKNOWN:
         findings.append(TrailFinding(unknown_property="includeGlobalServiceEvents"))
+    elif not_boolean(global_events):
+        findings.append(TrailFinding(problem=f"has includeGlobalServiceEvents {global_events!r}, not true or false"))
     elif global_events is False:
         findings.append(TrailFinding(problem="has includeGlobalServiceEvents false, so IAM events are not recorded"))
     recorded, why = records_create_access_key(props)

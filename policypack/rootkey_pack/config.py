@@ -9,17 +9,20 @@ guaranteed in every driver.
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from pulumi_policy import PolicyConfigSchema
 
+# These patterns are also the config schema's (JSON Schema's ECMA regex, which has no \Z), so they keep ^...$ and
+# Python matches them with fullmatch: $ alone also matches before a trailing newline.
 # Log group names: 1-512 chars of [.-_/#A-Za-z0-9] (CloudWatch Logs CreateLogGroup rules).
 _LOG_GROUP_RE = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
 _SCP_ID_RE = re.compile(r"^p-[0-9a-z]{8,128}$")
-_TARGET_RE = re.compile(r"^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|\d{12})$")
-_ARN_RE = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$")
+TARGET_ID_RE = re.compile(r"^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|[0-9]{12})$")
+_ARN_RE = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12})?:.+$")
 
 
 class ConfigError(ValueError):
@@ -39,7 +42,7 @@ def _string_list(item_re: Optional[re.Pattern[str]], what: str) -> Callable[[str
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"policy config key '{key}' is {value!r}; expected an array of strings ({what})")
         for v in value:
-            if item_re is not None and not item_re.match(v):
+            if item_re is not None and not item_re.fullmatch(v):
                 raise ConfigError(f"policy config key '{key}' contains {v!r}; expected {what}")
             if item_re is None and not v:
                 raise ConfigError(f"policy config key '{key}' contains an empty string; expected {what}")
@@ -56,7 +59,12 @@ def _boolean(key: str, value: Any) -> bool:
 
 def _period(key: str, value: Any) -> int:
     # CloudWatch alarm periods: 10, 30, or a multiple of 60 up to one day.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not math.isfinite(value))  # JSON's 1e400 is infinity, which int() refuses
+        or int(value) != value
+    ):
         raise ConfigError(f"policy config key '{key}' is {value!r}; expected an integer number of seconds")
     seconds = int(value)
     if not (seconds in (10, 30) or (seconds % 60 == 0 and 60 <= seconds <= 86400)):
@@ -176,13 +184,13 @@ REQUIRED_TARGETS = ConfigKey(
     "requiredTargetIds",
     {
         "type": "array",
-        "items": {"type": "string", "pattern": _TARGET_RE.pattern},
+        "items": {"type": "string", "pattern": TARGET_ID_RE.pattern},
         "default": [],
         "description": "Organization root, OU or account ids the protected SCPs must stay attached to; empty accepts "
         "any target.",
     },
     (),
-    _string_list(_TARGET_RE, "root ids r-..., OU ids ou-...-... or 12-digit account ids"),
+    _string_list(TARGET_ID_RE, "root ids r-..., OU ids ou-...-... or 12-digit account ids"),
 )
 
 
@@ -223,11 +231,11 @@ PARTITION = ConfigKey(
 )
 
 
-_ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+_ACCOUNT_ID_RE = re.compile(r"^[0-9]{12}$")
 
 
 def _account_id(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not (value == "" or _ACCOUNT_ID_RE.match(value)):
+    if not isinstance(value, str) or not (value == "" or _ACCOUNT_ID_RE.fullmatch(value)):
         raise ConfigError(f"policy config key '{key}' is {value!r}; expected a 12-digit AWS account id (or \"\" for none)")
     return value
 
@@ -236,7 +244,7 @@ MANAGEMENT_ACCOUNT = ConfigKey(
     "managementAccountId",
     {
         "type": "string",
-        "pattern": r"^(\d{12})?$",
+        "pattern": r"^([0-9]{12})?$",
         "default": "",
         "description": "The organization's management account, where SCPs never apply, so an attachment to it does "
         "not count. Needed when an SCP is attached to an account id and the stack has no Organization resource "

@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
+from .text import ascii_int
+
 APPROXIMATIONS = (
     "A comparison on a field the event lacks is false for both = and != (use NOT EXISTS to match absence).",
     "A selector that ends on an array or object is never equal to a string or number.",
@@ -91,7 +93,7 @@ class JsonPattern:
 
 ParsedPattern = Union[JsonPattern, TermPattern]
 
-_NUMBER_RE = re.compile(r"-?(?:\d+\.?\d*|\.\d+)$")
+_NUMBER_RE = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)\Z")
 _IDENT_RE = re.compile(r"[A-Za-z0-9_\-@:]+")
 
 
@@ -172,9 +174,10 @@ class _Parser:
             elif ch == "[":
                 end = self.text.find("]", self.pos)
                 inner = self.text[self.pos + 1 : end] if end != -1 else ""
-                if end == -1 or not inner.isdigit():
+                index = ascii_int(inner) if end != -1 else None
+                if index is None:
                     raise self.error("expected an array index like [0]")
-                parts.append(int(inner))
+                parts.append(index)
                 self.pos = end + 1
             else:
                 break

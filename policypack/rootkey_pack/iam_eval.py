@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from .text import ascii_lower, first_non_ascii
 from .account_sets import TooComplex, Universe, glob_tokens
 
 SCP_MAX_CHARS = 5120
@@ -40,6 +41,9 @@ APPROXIMATIONS = (
     "Condition operator names are matched case-sensitively; an unrecognised operator is a loophole.",
     "The 5,120-character SCP limit is applied to the document text as written, whitespace included.",
     "A JSON object with a duplicate key is rejected: which value AWS keeps is not documented.",
+    "Case is folded for A-Z only, and a statement with a non-ASCII character in its Action, NotAction, Resource, "
+    "NotResource or Condition is not relied upon to deny: how AWS compares a lookalike (a Kelvin sign for K) is not "
+    "documented.",
 )
 
 # Policy variables are substituted only in documents of this version; in any other (or no) version IAM reads
@@ -66,7 +70,9 @@ def glob_match(pattern: str, value: str, *, ignore_case: bool) -> bool:
         parts = []
         for ch in pattern:
             parts.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
-        compiled = re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+        # ASCII case folding only, as AWS folds: Unicode's would read "iam:CreateAccess\u212aey" (a Kelvin sign) as
+        # iam:CreateAccessKey.
+        compiled = re.compile("".join(parts), re.DOTALL | (re.IGNORECASE | re.ASCII if ignore_case else 0))
         if len(_GLOB_CACHE) < 4096:
             _GLOB_CACHE[key] = compiled
     return compiled.fullmatch(value) is not None
@@ -158,7 +164,7 @@ _SUPPORTED_KEYS = tuple(root_context("000000000000"))
 
 def _single_match(kind: str, ignore_case: bool, pattern: str, value: str) -> bool:
     if kind == "eq":
-        return pattern.lower() == value.lower() if ignore_case else pattern == value
+        return ascii_lower(pattern) == ascii_lower(value) if ignore_case else pattern == value
     if kind == "like":
         return glob_match(pattern, value, ignore_case=False)
     return arn_match(pattern, value)
@@ -405,6 +411,18 @@ def _resource_patterns(items: Sequence[str], request: Request) -> list[str]:
     return out
 
 
+def _non_ascii_reason(raw: Mapping[str, Any]) -> Optional[str]:
+    """Why a statement is not relied upon: action names, ARNs and condition keys are ASCII, and how AWS compares a
+    lookalike (a Kelvin sign for K, a dotless i) is not documented, so one could deny, or exempt, either way."""
+    for element in ("Action", "NotAction", "Resource", "NotResource", "Condition"):
+        value = raw.get(element)
+        texts = [*_strings(value), *_keys(value)]
+        odd = next((ch for text in texts if (ch := first_non_ascii(text))), None)
+        if odd is not None:
+            return f"has the non-ASCII character {odd!r} (U+{ord(odd):04X}) in its {element}, which AWS's names never contain"
+    return None
+
+
 def evaluate_statement(statement: Statement, request: Request) -> StatementResult:
     """Whether this statement denies the request, with the reasons it does not."""
     raw = statement.raw
@@ -414,6 +432,8 @@ def evaluate_statement(statement: Statement, request: Request) -> StatementResul
     reasons: list[str] = []
     if raw.get("Effect") != "Deny":
         reasons.append("is an Allow statement, which cannot deny anything in an SCP")
+    if (lookalike := _non_ascii_reason(raw)) is not None:
+        reasons.append(lookalike)
     if "Action" in raw:
         if not _covers(as_list(raw["Action"]) or [], request.action, ignore_case=True):
             reasons.append(f"has an Action that does not cover {request.action}")
@@ -519,7 +539,7 @@ def _resource_set(universe: Universe, raw: Mapping[str, Any], request: Request) 
 def statement_denied_accounts(statement: Statement, universe: Universe, request: Request) -> int:
     """The accounts whose root this statement denies iam:CreateAccessKey; `request` has the account symbolic."""
     raw = statement.raw
-    if statement_structure_errors(statement, scp=True) or raw.get("Effect") != "Deny":
+    if statement_structure_errors(statement, scp=True) or raw.get("Effect") != "Deny" or _non_ascii_reason(raw):
         return universe.empty
     if "Action" in raw:
         if not _covers(as_list(raw["Action"]) or [], request.action, ignore_case=True):
@@ -627,6 +647,14 @@ def _strings(value: Any) -> Iterable[str]:
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from _strings(item)
+
+
+def _keys(value: Any) -> Iterable[str]:
+    """Every key of a nested mapping (a Condition's operators and condition keys)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _keys(item)
 
 
 def mentions_create_access_key(text: Any) -> bool:

@@ -22,14 +22,16 @@ from functools import cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Optional
 
+from .text import ascii_int
+
 MAX_GAP = timedelta(hours=24)
 # A year and a month more than a day, so a yearly pattern and a schedule that stops within the year both show.
 HORIZON = timedelta(days=400)
 LAST_YEAR = 2199
 FIRST_YEAR = 1970
 
-_RATE_RE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_CRON_RE = re.compile(r"^cron\(([^()]*)\)$")
+_RATE_RE = re.compile(r"rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)", re.ASCII)
+_CRON_RE = re.compile(r"cron\(([^()]*)\)", re.ASCII)
 _UNIT = {"minute": 60, "hour": 3600, "day": 86400}
 _MONTHS = {name: i + 1 for i, name in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))}
 _DAYS = {name: i + 1 for i, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
@@ -65,10 +67,10 @@ class Cron:
 def _number(text: str, names: dict[str, int], field: str, low: int, high: int) -> int:
     value = names.get(text.upper()) if names else None
     if value is None:
-        if not text.isdigit():
+        value = ascii_int(text)
+        if value is None:
             raise ScheduleError(f"the {field} field has {text!r}, expected a number from {low} to {high}"
                                 + (f" or a name like {next(iter(names))}" if names else ""))
-        value = int(text)
     if not low <= value <= high:
         raise ScheduleError(f"the {field} field has {value}, outside {low}-{high}")
     return value
@@ -81,9 +83,10 @@ def _values(text: str, field: str, low: int, high: int, names: dict[str, int] = 
         base, slash, step_text = item.partition("/")
         step = 1
         if slash:
-            if not step_text.isdigit() or int(step_text) < 1:
+            parsed = ascii_int(step_text)
+            if parsed is None or parsed < 1:
                 raise ScheduleError(f"the {field} field has step {step_text!r}, expected a positive number")
-            step = int(step_text)
+            step = parsed
         if base == "*":
             start, end = low, high
         elif "-" in base:
@@ -141,15 +144,15 @@ def _dow_item_matches(item: str, day: date) -> bool:
     return weekday in _day_values(item, "day-of-week")
 
 
-_DOM_SPECIAL = re.compile(r"^(L|LW|([1-9]|[12]\d|3[01])W)$")
-_DOW_SPECIAL = re.compile(r"^(L|[1-7A-Za-z]{1,3}L|[1-7A-Za-z]{1,3}#[1-5])$")
+_DOM_SPECIAL = re.compile(r"L|LW|([1-9]|[12][0-9]|3[01])W", re.ASCII)
+_DOW_SPECIAL = re.compile(r"L|[1-7A-Za-z]{1,3}L|[1-7A-Za-z]{1,3}#[1-5]", re.ASCII)
 
 
 def _check_days(text: str, field: str) -> str:
     special = _DOM_SPECIAL if field == "day-of-month" else _DOW_SPECIAL
     items = text.split(",")
     for item in items:
-        if special.match(item):
+        if special.fullmatch(item):
             if len(items) > 1:
                 raise ScheduleError(f"the {field} field mixes {item!r} with other values, which EventBridge rejects")
             if field == "day-of-week":
@@ -170,7 +173,7 @@ def _day_values(item: str, field: str) -> frozenset[int]:
 def parse(expression: object) -> Rate | Cron:
     if not isinstance(expression, str):
         raise ScheduleError("the schedule expression is not a string")
-    rate = _RATE_RE.match(expression)
+    rate = _RATE_RE.fullmatch(expression)
     if rate:
         value, unit = int(rate.group(1)), rate.group(2)
         if value < 1:
@@ -178,7 +181,7 @@ def parse(expression: object) -> Rate | Cron:
         if (value == 1) != (not unit.endswith("s")):
             raise ScheduleError("EventBridge wants the singular unit for 1 and the plural otherwise")
         return Rate(value * _UNIT[unit.rstrip("s")])
-    cron = _CRON_RE.match(expression)
+    cron = _CRON_RE.fullmatch(expression)
     if not cron:
         raise ScheduleError("it is neither rate(<n> <minute(s)|hour(s)|day(s)>) nor cron(<6 fields>)")
     fields = cron.group(1).split()

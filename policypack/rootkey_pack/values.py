@@ -62,6 +62,12 @@ _SENTINELS = frozenset(
 )
 
 
+def not_boolean(value: Any) -> bool:
+    """Set, known and not a JSON boolean: the string "false", 0, a list. A check written `is False` reads those as
+    "not false", so a switch turned off with a string would pass; every such value is a violation instead."""
+    return value is not MISSING and value is not None and value is not UNKNOWN and not isinstance(value, bool)
+
+
 def contains_unknown(value: Any) -> bool:
     if value is UNKNOWN:
         return True

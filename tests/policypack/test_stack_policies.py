@@ -153,7 +153,7 @@ DENIED_CASES = [
         f"aws:organizations/policyAttachment:PolicyAttachment of it to the organization root, an OU or an account.", U(SCP))],
         id="not-attached"),
     pytest.param(setp(ATTACH, targetId=""), None, [(
-        f"{U(ATTACH)} has targetId ''; expected the organization root, an OU or an account id.", U(ATTACH))], id="empty-target"),
+        f"{U(ATTACH)} has targetId ''; expected the organization root (r-...), an OU (ou-...-...) or a 12-digit account id.", U(ATTACH))], id="empty-target"),
     pytest.param(setp(SCP, content=scp_with(Effect="Allow")), None, [(
         f"{U(SCP)} does not deny iam:CreateAccessKey to the root user of every account because statement "
         f"'DenyRootAccessKeyCreation' is an Allow statement, which cannot deny anything in an SCP; {EXPECTED_SCP}.", U(SCP))],

@@ -139,7 +139,8 @@ def _rule_enabled(rule: Res) -> Optional[bool]:
     state, enabled = rule.get("state"), rule.get("isEnabled")
     if state is UNKNOWN or enabled is UNKNOWN:
         return None
-    return state not in ("DISABLED",) and enabled is not False
+    # isEnabled must be a real true (or unset): the string "false" is not a rule that runs.
+    return state not in ("DISABLED",) and enabled in (MISSING, None, True)
 
 
 def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
@@ -191,8 +192,8 @@ def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
 
 # AddPermission accepts these action spellings for invoking; each one lets the principal call Invoke.
 _INVOKE_ACTIONS = ("lambda:invokefunction", "lambda:*", "*")
-_ARN_ACCOUNT_RE = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:(\d{12}):")
-_FUNCTION_QUALIFIER_RE = re.compile(r"^arn:[^:]+:lambda:[^:]*:\d{12}:function:[^:]+:([^:]+)$")
+_ARN_ACCOUNT_RE = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:([0-9]{12}):")
+_FUNCTION_QUALIFIER_RE = re.compile(r"^arn:[^:]+:lambda:[^:]*:[0-9]{12}:function:[^:]+:([^:]+)\Z")
 
 
 def _invoked_qualifier(target: Res) -> Optional[str]:
@@ -348,7 +349,7 @@ ADMIN_ROLE = "OrganizationAccountAccessRole"
 # Conditions that keep a role ARN with a wildcard account inside the organization.
 _ORG_SCOPE_KEYS = ("aws:resourceorgid", "aws:resourceorgpaths", "aws:resourceaccount")
 DELETE_ROOT_TASK = "root-task/IAMDeleteRootUserCredentials"
-_TASK_POLICY_RE = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/" + re.escape(DELETE_ROOT_TASK) + "$")
+_TASK_POLICY_RE = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/" + re.escape(DELETE_ROOT_TASK) + r"\Z")
 _TASK_OPERATORS = ("stringequals", "arnequals", "stringlike", "arnlike")
 _IDENTIFIES_TOPIC = by_arn("arn", "id")
 
@@ -382,7 +383,7 @@ def _assume_role_problems(label: str, resources: list[str], condition_keys: set[
             problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}' but the audit function has no {ORG_ROLE_ENV}, so it needs no role in other accounts")
         elif isinstance(role_name, str) and name != role_name and not any(ch in name for ch in "*?"):
             problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}', which is not the configured audit role {role_name!r}")
-        elif not re.fullmatch(r"\d{12}", account) and not condition_keys & set(_ORG_SCOPE_KEYS):
+        elif not re.fullmatch(r"[0-9]{12}", account) and not condition_keys & set(_ORG_SCOPE_KEYS):
             problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}' in any account, without a condition on aws:ResourceOrgID, aws:ResourceOrgPaths or aws:ResourceAccount keeping it in the organization")
     return problems
 

@@ -335,8 +335,8 @@ def _topic_key(ctx: Context, topic: Res) -> tuple[Optional[Res], Optional[str], 
     return None, f"is encrypted with key {value!r}, which is neither in this stack nor in externalKmsKeyArns, so the pack cannot verify its policy", None
 
 
-_ARN_RE = re.compile(r"^arn:(aws[a-z-]*):[a-z0-9-]+:([a-z0-9-]*):(\d{12}):")
-_ROOT_PRINCIPAL_RE = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):root$")
+_ARN_RE = re.compile(r"^arn:(aws[a-z-]*):[a-z0-9-]+:([a-z0-9-]*):([0-9]{12}):")
+_ROOT_PRINCIPAL_RE = re.compile(r"^arn:(aws[a-z-]*):iam::([0-9]{12}):root\Z")
 
 
 def _account_and_partition(*values: Any) -> tuple[Optional[str], str]:
@@ -465,7 +465,7 @@ def validate_alarm_topic_key_usable(args: StackValidationArgs, report_violation:
             continue
         if key is None:
             continue
-        if key.get("isEnabled") is False:
+        if key.get("isEnabled") not in (MISSING, None, True, UNKNOWN):
             ctx.report(f"{key.urn}, the key of {topic.urn}, is disabled; expected an enabled key.", key.urn)
         for prop in ("keyUsage",):
             if key.get(prop) not in (MISSING, None, "ENCRYPT_DECRYPT", UNKNOWN):

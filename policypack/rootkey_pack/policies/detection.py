@@ -174,7 +174,7 @@ def _feeds(ctx: Context, trail: Res, groups: list[Res], names: set[str]) -> Opti
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 DELIVERY_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 _ROLE_ID = by_arn("arn", "name", "id")
-_GROUP_ARN_RE = re.compile(r"^(arn:(aws[a-z-]*):logs:([a-z0-9-]+):(\d{12}):log-group:[^:]+)(:\*)?$")
+_GROUP_ARN_RE = re.compile(r"^(arn:(aws[a-z-]*):logs:([a-z0-9-]+):([0-9]{12}):log-group:[^:]+)(:\*)?\Z")
 
 
 def _trail_identity(trail: Res) -> tuple[Optional[str], Optional[str], Optional[str]]:
@@ -285,7 +285,7 @@ def trail_delivery_issues(ctx: Context, trail: Res) -> list[Optional[Issue]]:
         if trail_arn is None and group_name is not None and isinstance(trail.get("name"), str):
             # The log group's ARN is unknown: the role's own grant on it names the account and region.
             for _, document in documents:
-                for value in re.findall(r"arn:(aws[a-z-]*):logs:([a-z0-9-]+):(\d{12}):log-group:" + re.escape(group_name) + r"[:\"]", document if isinstance(document, str) else ""):
+                for value in re.findall(r"arn:(aws[a-z-]*):logs:([a-z0-9-]+):([0-9]{12}):log-group:" + re.escape(group_name) + r"[:\"]", document if isinstance(document, str) else ""):
                     trail_arn, account = f"arn:{value[0]}:cloudtrail:{value[1]}:{value[2]}:trail/{trail.get('name')}", value[2]
                     break
         trust = role.get("assumeRolePolicy")

@@ -24,7 +24,7 @@ from ..base import (
     stack_context,
     stack_policy,
 )
-from ..config import MANAGEMENT_ACCOUNT, PARTITION
+from ..config import MANAGEMENT_ACCOUNT, PARTITION, TARGET_ID_RE
 from ..account_sets import Universe
 from ..iam_eval import root_access_key_denial, scp_denied_accounts, validate_scp
 from ..types import ACCOUNT, ORGANIZATION, ORGANIZATIONAL_UNIT, SCP, SCP_ATTACHMENT
@@ -107,7 +107,7 @@ def attachments_of(ctx: Context, policy: Res) -> tuple[list[Res], list[Res]]:
     return found, undecided
 
 
-_ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+_ACCOUNT_ID_RE = re.compile(r"^[0-9]{12}\Z")
 # An unknown targetId computed from one of these is an OU or a member account: never the management account.
 _MEMBER_TARGET_TYPES = (ORGANIZATIONAL_UNIT, ACCOUNT)
 
@@ -136,9 +136,10 @@ def _target_issue(ctx: Context, att: Res, management: Optional[str]) -> Optional
             return None
         return ctx.unknown_issue(att, "targetId", "that it attaches the SCP where it applies (not the management account)",
                                  "pass the root, OU or account id literally, or an OU's or member account's id output")
-    if not (isinstance(target, str) and target.strip()):
-        return Issue(f"{att.urn} has targetId {target!r}; expected the organization root, an OU or an account id.", att.urn)
-    if not _ACCOUNT_ID_RE.match(target):
+    if not (isinstance(target, str) and TARGET_ID_RE.fullmatch(target)):
+        # Exactly AWS's forms: "111122223333\n" is not the management account's id, nor any account's.
+        return Issue(f"{att.urn} has targetId {target!r}; expected the organization root (r-...), an OU (ou-...-...) or a 12-digit account id.", att.urn)
+    if not _ACCOUNT_ID_RE.fullmatch(target):
         return None
     if management is None:
         return Issue(
