@@ -156,16 +156,19 @@ PROTECTED_TRAILS = ConfigKey(
     (),
     _string_list(None, "non-empty glob patterns of trail names"),
 )
+OWN_SCP_NAMES = ("deny-root-access-keys-scp-*",)
 PROTECTED_SCP_NAMES = ConfigKey(
     "protectedPolicyNames",
     {
         "type": "array",
         "items": {"type": "string", "minLength": 1},
-        "default": [],
+        # The program's own SCP (its auto-name), so that turning its Deny into an Allow, or its action into a wildcard
+        # broad enough to be unrelated, still leaves it protected: those are the weakenings easiest to slip through.
+        "default": list(OWN_SCP_NAMES),
         "description": "Glob patterns of SCP names that must keep denying root access-key creation, in addition to "
-        "every SCP whose document names iam:CreateAccessKey.",
+        "every SCP whose document names iam:CreateAccessKey. The default is the program's own SCP.",
     },
-    (),
+    OWN_SCP_NAMES,
     _string_list(None, "non-empty glob patterns of SCP names"),
 )
 PROTECTED_SCP_IDS = ConfigKey(

@@ -136,17 +136,30 @@ PROTECTED_CASES = [
         f"{label(SCP)} is a deny-root-keys SCP that no longer denies iam:CreateAccessKey to every root user because statement "
         f"'DenyRootAccessKeyCreation' has a condition StringEquals on aws:PrincipalArn 'arn:aws:iam::*:root' that is false for the "
         f"root principal arn:aws:iam::000000000000:root; expected the full denial to stay."], id="string-equals-wildcard"),
-    pytest.param(SCP, {"content": scp_json(Action="iam:CreateUser")}, None, [], id="unrelated-scp-ignored"),
+    # Other teams' SCPs (another name) that do not aim at the action are theirs to change.
+    pytest.param(SCP, {"content": scp_json(Action="iam:CreateUser"), "name": "team-iam-hardening"}, None, [], id="unrelated-scp-ignored"),
     pytest.param(SCP, {"content": scp_json(Action="iam:Create*Key", Condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, "Bool": {"aws:MultiFactorAuthPresent": "false"}})}, None, [
         f"{label(SCP)} is a deny-root-keys SCP that no longer denies iam:CreateAccessKey to every root user because statement "
         f"'DenyRootAccessKeyCreation' has a condition 'Bool' on key 'aws:MultiFactorAuthPresent' that could be false for the "
         f"root user; expected the full denial to stay."], id="renamed-action-glob-with-mfa-loophole"),
-    pytest.param(SCP, {"content": scp_json(Action="iam:Create*", Condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/dev-*"}})}, None, [],
+    pytest.param(SCP, {"content": scp_json(Action="iam:Create*", Condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/dev-*"}}), "name": "team-iam-hardening"}, None, [],
         id="unrelated-iam-hardening-scp-ignored"),
     pytest.param(SCP, {"content": scp_json(Action="iam:CreateUser")}, {"protectedPolicyNames": ["deny-root-access-keys-*"]}, [
         f"{label(SCP)} is a deny-root-keys SCP that no longer denies iam:CreateAccessKey to every root user because statement "
         f"'DenyRootAccessKeyCreation' has an Action that does not cover iam:CreateAccessKey; expected the full denial to stay."],
         id="protected-name-action-changed"),
+    # The program's own SCP is protected by its name too: a weakening that also stops it "naming" the action.
+    pytest.param(SCP, {"content": scp_json(Effect="Allow")}, None, [
+        f"{label(SCP)} is a deny-root-keys SCP that no longer denies iam:CreateAccessKey to every root user because statement "
+        f"'DenyRootAccessKeyCreation' is an Allow statement, which cannot deny anything in an SCP; expected the full denial to "
+        f"stay."], id="own-scp-turned-allow"),
+    pytest.param(SCP, {"content": scp_json(Action="iam:Create*", Condition={"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::1*:root"}})}, None, [
+        f"{label(SCP)} is a deny-root-keys SCP that no longer denies iam:CreateAccessKey to every root user because "
+        f"statement 'DenyRootAccessKeyCreation' has a condition ArnNotLike on aws:PrincipalArn 'arn:aws:iam::1*:root' that is "
+        f"false for the root principal arn:aws:iam::100000000000:root; expected the full denial to stay."],
+        id="own-scp-broadened-with-exemption"),
+    pytest.param(SCP, {"content": scp_json(Effect="Allow")}, {"protectedPolicyNames": []}, [], id="name-protection-switched-off"),
+    pytest.param(SCP, {"content": scp_json(Effect="Allow"), "name": "team-allow-list"}, None, [], id="other-allow-scp-ignored"),
     pytest.param(SCP, {"type": "TAG_POLICY"}, None, [
         f"{label(SCP)} names iam:CreateAccessKey but has type 'TAG_POLICY'; expected SERVICE_CONTROL_POLICY so it keeps denying "
         f"root access-key creation."], id="type-changed"),
