@@ -12,6 +12,7 @@ the engine; `load_config` feeds it from `pulumi.Config` the way the CLI passes v
 from __future__ import annotations
 
 import difflib
+import collections
 import json
 import re
 from collections.abc import Iterable
@@ -31,19 +32,22 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )
 
-ROOT_ID_RE = re.compile(r"^r-[0-9a-z]{4,32}$")
-OU_ID_RE = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
-ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+# Matched with fullmatch and ASCII classes: $ alone also matches before a trailing newline, and \d takes other
+# scripts' digits; AWS takes neither, and "111122223333\n" would slip past the management-account check.
+ROOT_ID_RE = re.compile(r"r-[0-9a-z]{4,32}", re.ASCII)
+OU_ID_RE = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}", re.ASCII)
+ACCOUNT_ID_RE = re.compile(r"[0-9]{12}", re.ASCII)
 # CloudWatch Logs log group names: 1-512 of [.-_/#A-Za-z0-9].
-LOG_GROUP_NAME_RE = re.compile(r"^[\.\-_/#A-Za-z0-9]{1,512}$")
+LOG_GROUP_NAME_RE = re.compile(r"[\.\-_/#A-Za-z0-9]{1,512}", re.ASCII)
 # CloudWatch namespaces: printable ASCII from this set, at least one non-space, at most 255.
-NAMESPACE_RE = re.compile(r"^[0-9A-Za-z.\-_/#: ]{1,255}$")
+NAMESPACE_RE = re.compile(r"[0-9A-Za-z.\-_/#: ]{1,255}", re.ASCII)
 # IAM role names: 1-64 of [\w+=,.@-].
-ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
+ROLE_NAME_RE = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 # Pragmatic address syntax: a dot-atom local part and a dotted domain of DNS labels with a letter TLD.
 EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}",
+    re.ASCII,
 )
 # The RootAccessKeysActive alarm treats a missing datapoint as breaching, so the audit must report at least twice
 # within the 1-day maximum alarm period.
@@ -164,7 +168,8 @@ class _Collector:
         raw = self.raw(key)
         if raw is None:
             return default
-        if re.fullmatch(r"-?[0-9]+", raw):
+        # At most 18 digits: int() refuses 4,300, with an error that names no key.
+        if re.fullmatch(r"-?[0-9]{1,18}", raw, re.ASCII):
             return int(raw)
         self.fail(key, raw, "must be a whole number")
         return default
@@ -179,14 +184,14 @@ class _Collector:
             return ()
         try:
             value = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: a list nested 100,000 deep
             self.fail(key, raw, "must be a list of strings (in YAML a list, on the command line a JSON array)")
             return None
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             self.fail(key, json.dumps(value), "must be a list of strings (in YAML a list, on the command line a JSON array)",
                       as_json=True)
             return None
-        duplicates = sorted({item for item in value if value.count(item) > 1})
+        duplicates = sorted(item for item, seen in collections.Counter(value).items() if seen > 1)
         if duplicates:
             self.fail(key, json.dumps(value), f"must not list the same value twice ({', '.join(duplicates)})",
                       as_json=True)
@@ -195,13 +200,17 @@ class _Collector:
 
 
 def _scp_target_ok(target: str) -> bool:
-    return bool(ROOT_ID_RE.match(target) or OU_ID_RE.match(target) or ACCOUNT_ID_RE.match(target))
+    return bool(ROOT_ID_RE.fullmatch(target) or OU_ID_RE.fullmatch(target) or ACCOUNT_ID_RE.fullmatch(target))
 
 
 def _https_problem(url: str) -> str | None:
     if any(ch.isspace() for ch in url):
         return "must not contain whitespace"
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - urllib checks the port only when it is read
+    except ValueError as exc:  # an unclosed [IPv6 literal, a port that is not 0-65535
+        return f"is not a valid URL ({exc})"
     if parts.scheme != "https":
         return "must be an https:// URL"
     if not parts.hostname:
@@ -271,7 +280,7 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
     if existing.startswith("arn:"):
         c.fail("existingLogGroupName", existing,
                "must be the log group's name, not its ARN (the part after log-group:, without :*)")
-    elif existing and not LOG_GROUP_NAME_RE.match(existing):
+    elif existing and not LOG_GROUP_NAME_RE.fullmatch(existing):
         c.fail("existingLogGroupName", existing,
                "must be a CloudWatch log group name: 1-512 characters from A-Z a-z 0-9 . - _ / #")
     retention = c.integer("logRetentionDays", d.log_retention_days)
@@ -279,7 +288,7 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
         c.fail("logRetentionDays", str(retention),
                "must be one of the values CloudWatch Logs accepts: " + ", ".join(map(str, LOG_RETENTION_DAYS)))
     namespace = c.string("metricNamespace", d.metric_namespace)
-    if not NAMESPACE_RE.match(namespace) or not namespace.strip():
+    if not NAMESPACE_RE.fullmatch(namespace) or not namespace.strip():
         c.fail("metricNamespace", namespace,
                "must be 1-255 characters from A-Z a-z 0-9 . - _ / # : and space, not only spaces")
     elif namespace.startswith("AWS/"):
@@ -291,7 +300,7 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
     event_bridge = c.boolean("eventBridgeDetection", d.event_bridge_detection)
     emails = c.string_list("alarmEmails")
     for email in emails or ():
-        if not EMAIL_RE.match(email):
+        if not EMAIL_RE.fullmatch(email):
             c.fail("alarmEmails", email, "each entry must be an e-mail address like secops@example.com")
     endpoints = c.string_list("alarmHttpsEndpoints")
     for url in endpoints or ():
@@ -306,7 +315,7 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
     if problem:
         c.fail("auditSchedule", schedule, problem)
     role_name = c.string("auditOrgRoleName", d.audit_org_role_name)
-    if role_name and not ROLE_NAME_RE.match(role_name):
+    if role_name and not ROLE_NAME_RE.fullmatch(role_name):
         c.fail("auditOrgRoleName", role_name,
                "must be empty or an IAM role name: 1-64 characters from A-Z a-z 0-9 + = , . @ _ -")
     remediate = c.boolean("auditRemediate", d.audit_remediate)
@@ -321,7 +330,7 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
     member_stack_set = c.boolean("memberStackSet", d.member_stack_set)
     member_targets = c.string_list("memberStackSetTargets")
     for target in member_targets or ():
-        if not (ROOT_ID_RE.match(target) or OU_ID_RE.match(target)):
+        if not (ROOT_ID_RE.fullmatch(target) or OU_ID_RE.fullmatch(target)):
             c.fail("memberStackSetTargets", target,
                    "each target must be a root id r-[0-9a-z]{4,32} or an OU id ou-[0-9a-z]{4,32}-[a-z0-9]{8,32} "
                    "(a service-managed StackSet deploys to organizational units, not to single accounts)")

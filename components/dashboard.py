@@ -50,7 +50,9 @@ def _metric_widget(title: str, metrics: list[list[Any]], region: str, period: in
 
 def per_account_search(namespace: str, metric: str, stat: str, period: int) -> str:
     """The SEARCH expression for one metric's per-account series (dimension AccountId), as the audit publishes it."""
-    return (f"SEARCH('{{{namespace},{documents.DIMENSION_ACCOUNT_ID}}} MetricName=\"{metric}\"', "
+    # The namespace in double quotes: the config allows spaces in it, and the search syntax needs them quoted
+    # (it cannot hold a double quote itself).
+    return (f"SEARCH('{{\"{namespace}\",{documents.DIMENSION_ACCOUNT_ID}}} MetricName=\"{metric}\"', "
             f"'{stat}', {period})")
 
 

@@ -21,8 +21,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-RATE_RE = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
-CRON_RE = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
+# ASCII digits, whole-string matches, and few enough digits for int(): isdigit() takes superscripts that int()
+# then refuses, \d takes other scripts' digits, and $ matches before a trailing newline.
+_DIGITS = re.compile(r"[0-9]{1,9}", re.ASCII)
+RATE_RE = re.compile(r"rate\((?P<value>[1-9][0-9]{0,8}) (?P<unit>minute|minutes|hour|hours|day|days)\)", re.ASCII)
+CRON_RE = re.compile(r"cron\((?P<fields>[^()]+)\)", re.ASCII)
 RATE_UNIT_SECONDS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 
 MONTHS = {name: i for i, name in enumerate(
@@ -41,7 +44,7 @@ def _number(token: str, names: dict[str, int], low: int, high: int, field: str) 
     upper = token.upper()
     if upper in names:
         return names[upper]
-    if not token.isdigit():
+    if not _DIGITS.fullmatch(token):
         raise ScheduleError(f"cron() {field} field has {token!r}, not a number from {low} to {high}"
                             + (f" or one of {', '.join(names)}" if names else ""))
     value = int(token)
@@ -57,10 +60,10 @@ def _values(spec: str, low: int, high: int, field: str, names: dict[str, int] | 
     for part in spec.split(","):
         if not part:
             raise ScheduleError(f"cron() {field} field has an empty list item")
-        base, _, step_text = part.partition("/")
+        base, slash, step_text = part.partition("/")
         step = 1
-        if step_text:
-            if not step_text.isdigit() or int(step_text) == 0:
+        if slash:
+            if not _DIGITS.fullmatch(step_text) or int(step_text) == 0:
                 raise ScheduleError(f"cron() {field} field has step {step_text!r}; expected a whole number from 1")
             step = int(step_text)
         if base == "*":
@@ -217,14 +220,14 @@ def longest_gap(expression: str, *, start: date | None = None) -> Gap:
     A cron's times of day are the same every day it runs, so the gap is the larger of the widest step within a
     day and the widest step between consecutive run days (the last run of one to the first run of the next).
     """
-    rate = RATE_RE.match(expression)
+    rate = RATE_RE.fullmatch(expression)
     if rate:
         value, unit = int(rate["value"]), rate["unit"]
         if (value == 1) != (unit in ("minute", "hour", "day")):
             raise ScheduleError(
                 "rate() uses a singular unit for 1 and a plural unit otherwise, e.g. rate(1 hour), rate(2 hours)")
         return Gap(value * RATE_UNIT_SECONDS[unit])
-    match = CRON_RE.match(expression)
+    match = CRON_RE.fullmatch(expression)
     if not match:
         raise ScheduleError(
             "must be an EventBridge schedule expression: rate(<n> <minute(s)|hour(s)|day(s)>) or cron(<6 fields>)")

@@ -338,3 +338,54 @@ def test_program_scp_on_management_account_fails_and_registers_nothing() -> None
         program({"scpTargets": ["111122223333"], "trailMode": "account"})
     assert err.value.message == MANAGEMENT_TARGET_ERROR
     assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]
+
+
+# Values only Python would take: a trailing newline ($ matches before it), other scripts' digits (\d and
+# isdigit() take them), superscripts (isdigit() takes them and int() then raises), digits beyond int()'s limit,
+# URLs urllib rejects only when the port is read. Each is one clear line naming the key, never a pass or a traceback.
+ODD_VALUES = [
+    pytest.param({"scpTargets": ["111122223333\n"]}, "scpTargets", "each target must be a root id", id="target-newline"),
+    pytest.param({"scpTargets": ["\u0661" * 12]}, "scpTargets", "each target must be a root id", id="target-arabic-digits"),
+    pytest.param({"alarmEmails": ["secops@example.com\n"]}, "alarmEmails", "each entry must be an e-mail address",
+                 id="email-newline"),
+    pytest.param({"auditSchedule": "rate(6 hours)\n"}, "auditSchedule", "must be an EventBridge schedule expression",
+                 id="rate-newline"),
+    pytest.param({"auditSchedule": "cron(\u00b2 * * * ? *)"}, "auditSchedule", "minutes field has '\u00b2', not a number",
+                 id="cron-superscript"),
+    pytest.param({"auditSchedule": "cron(0/\u00b2 * * * ? *)"}, "auditSchedule", "minutes field has step '\u00b2'",
+                 id="cron-superscript-step"),
+    pytest.param({"auditSchedule": "cron(\u0660 * * * ? *)"}, "auditSchedule", "minutes field has '\u0660', not a number",
+                 id="cron-arabic-digit"),
+    pytest.param({"auditSchedule": "cron(5/ * * * ? *)"}, "auditSchedule", "minutes field has step ''", id="cron-empty-step"),
+    pytest.param({"auditSchedule": "rate(" + "9" * 5000 + " minutes)"}, "auditSchedule",
+                 "must be an EventBridge schedule expression", id="rate-5000-digits"),
+    pytest.param({"alarmPeriodSeconds": "9" * 5000}, "alarmPeriodSeconds", "must be a whole number", id="period-5000-digits"),
+    pytest.param({"alarmHttpsEndpoints": ["https://[::1/hook"]}, "alarmHttpsEndpoints", "is not a valid URL (Invalid IPv6 URL)",
+                 id="url-unclosed-ipv6"),
+    pytest.param({"alarmHttpsEndpoints": ["https://alerts.example.com:99999/hook"]}, "alarmHttpsEndpoints",
+                 "is not a valid URL (Port out of range", id="url-port-out-of-range"),
+    pytest.param({"alarmHttpsEndpoints": ["https://alerts.example.com:abc/hook"]}, "alarmHttpsEndpoints",
+                 "is not a valid URL (Port could not be cast", id="url-port-not-a-number"),
+    pytest.param({"metricNamespace": "RootKeyGuardrails\n"}, "metricNamespace", "must be 1-255 characters", id="namespace-newline"),
+    pytest.param({"trailMode": "existing", "existingLogGroupName": "trail-logs\n"}, "existingLogGroupName",
+                 "must be a CloudWatch log group name", id="log-group-newline"),
+    pytest.param({"auditOrgRoleName": "RootKeyAuditReader\n"}, "auditOrgRoleName", "must be empty or an IAM role name",
+                 id="role-newline"),
+    pytest.param({"scpTargets": "[" * 100_000 + "]" * 100_000}, "scpTargets", "must be a list of strings", id="nested-100k-deep"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "key", "fragment"), ODD_VALUES)
+def test_config_value_only_python_reads_is_an_error(overrides: dict[str, object], key: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _parse(overrides)
+    [line] = str(err.value).splitlines()[1:]
+    assert line.startswith(f"  root-key-guardrails:{key} = ")
+    assert fragment in line
+
+
+def test_program_scp_target_with_trailing_newline_fails_and_registers_nothing() -> None:
+    with pytest.raises(ProgramError) as err:
+        program({"scpTargets": ["111122223333\n"]})
+    assert "root-key-guardrails:scpTargets" in err.value.message
+    assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]

@@ -24,7 +24,8 @@ FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 FUNCTION = "aws:lambda/function:Function"
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
-SEARCH = re.compile(r"""^SEARCH\('\{(?P<ns>[^,}]+),(?P<dims>[^}]+)\} MetricName="(?P<name>[^"]+)"', '\w+', \d+\)$""")
+# The namespace is double-quoted, as the search syntax needs for one with spaces.
+SEARCH = re.compile(r"""^SEARCH\('\{"(?P<ns>[^"]+)",(?P<dims>[^}]+)\} MetricName="(?P<name>[^"]+)"', '\w+', \d+\)$""")
 
 Metric = tuple[str, str, tuple[str, ...]]  # namespace, name, dimension names
 
