@@ -68,7 +68,9 @@ def build_alert_topic(
             f"{name}-alerts-{protocol}-{_endpoint_suffix(endpoint)}",
             topic=arn,
             protocol=protocol,
-            endpoint=endpoint,
+            # A webhook URL commonly carries its token: kept secret in the state and the preview, whether or
+            # not it was set with --secret.
+            endpoint=pulumi.Output.secret(endpoint) if protocol == "https" else endpoint,
             opts=child,
         )
         for protocol, endpoints in (("email", emails), ("https", https_endpoints))

@@ -143,13 +143,15 @@ def _show(raw: str) -> str:
 class _Collector:
     """Gathers every problem so one run reports all of them, each on its own line."""
 
-    def __init__(self, lookup: Callable[[str], str | None]) -> None:
+    def __init__(self, lookup: Callable[[str], str | None], is_secret: Callable[[str], bool] = lambda key: False) -> None:
         self._lookup = lookup
+        self._is_secret = is_secret
         self.errors: list[str] = []
 
     def fail(self, key: str, value: str, allowed: str, *, as_json: bool = False) -> None:
-        """`value` is shown quoted, or as it is when `as_json` (a list the user wrote)."""
-        shown = value if as_json else _show(value)
+        """`value` is shown quoted, or as it is when `as_json` (a list the user wrote); a secret one never is,
+        as the error lands in the terminal and the CI log."""
+        shown = "[secret]" if self._is_secret(_key(key)) else value if as_json else _show(value)
         self.errors.append(f"{_key(key)} = {shown}: {allowed}")
 
     def raw(self, key: str) -> str | None:
@@ -249,13 +251,17 @@ def _unknown_keys(c: _Collector, present: Iterable[str]) -> None:
         c.fail(name, "" if raw is None else raw, f"is not a configuration key of this project; {hint}")
 
 
-def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) -> GuardrailsConfig:
+def parse_config(
+    lookup: Callable[[str], str | None],
+    keys: Iterable[str] = (),
+    is_secret: Callable[[str], bool] = lambda key: False,
+) -> GuardrailsConfig:
     """Build the config from raw CLI values (full keys), or raise ConfigError listing every bad value.
 
     `keys`: every config key the stack sets (full keys); one in this project's namespace that the project does
-    not declare is an error.
+    not declare is an error. `is_secret(full key)`: whether a value was set with --secret; it is not shown.
     """
-    c = _Collector(lookup)
+    c = _Collector(lookup, is_secret)
     d = GuardrailsConfig()
     _unknown_keys(c, keys)
 
@@ -405,11 +411,11 @@ def parse_config(lookup: Callable[[str], str | None], keys: Iterable[str] = ()) 
 
 def load_config() -> GuardrailsConfig:
     """Read the project's config as the CLI passed it. Raw strings, so every value goes through parse_config."""
-    from pulumi.runtime.config import CONFIG, get_config, get_config_env
+    from pulumi.runtime.config import CONFIG, get_config, get_config_env, is_config_secret
 
     # The language host hands the stack's config to the SDK (CONFIG); PULUMI_CONFIG is the older channel.
     present = set(CONFIG.get()) | set(get_config_env() or {})
-    return parse_config(get_config, present)
+    return parse_config(get_config, present, is_config_secret)
 
 
 # IAM is a global service: EventBridge receives its API-call events only in the partition's home region.

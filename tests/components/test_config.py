@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -389,3 +390,18 @@ def test_program_scp_target_with_trailing_newline_fails_and_registers_nothing() 
         program({"scpTargets": ["111122223333\n"]})
     assert "root-key-guardrails:scpTargets" in err.value.message
     assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        pytest.param({"alarmHttpsEndpoints": ["http://hooks.example.com/T0KEN"]}, "alarmHttpsEndpoints", id="bad-value"),
+        pytest.param({"alarmHttpsEndpoint": ["https://hooks.example.com/T0KEN"]}, "alarmHttpsEndpoint", id="misspelt-key"),
+    ],
+)
+def test_config_error_never_shows_a_secret_value(overrides: dict[str, object], key: str) -> None:
+    raw = {f"root-key-guardrails:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in overrides.items()}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw.get, raw, is_secret=lambda full: full == f"root-key-guardrails:{key}")
+    assert "T0KEN" not in str(err.value)
+    assert f"root-key-guardrails:{key} = [secret]: " in str(err.value)
