@@ -157,6 +157,12 @@ class _Collector:
     def raw(self, key: str) -> str | None:
         return self._lookup(_key(key))
 
+    def lookup_full(self, full_key: str) -> str | None:
+        return self._lookup(full_key)
+
+    def is_secret(self, full_key: str) -> bool:
+        return self._is_secret(full_key)
+
     def boolean(self, key: str, default: bool) -> bool:
         raw = self.raw(key)
         if raw is None:
@@ -242,6 +248,15 @@ def _unknown_keys(c: _Collector, present: Iterable[str]) -> None:
     # A misspelt key (scpTarget for scpTargets) would be ignored and its control silently left at the default.
     prefix = f"{PROJECT}:"
     for full in sorted(set(present)):
+        namespace, colon, name = full.partition(":")
+        if colon and namespace != PROJECT and difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.8):
+            # root-key-guardrail:alarmEmails is in no namespace the program reads: every value under it would be
+            # ignored, and its control left at the default.
+            c.errors.append(
+                f"{full} = {'[secret]' if c.is_secret(full) else _show(str(c.lookup_full(full)))}: is not in this "
+                f"project's namespace; did you mean {PROJECT}:{name}?"
+            )
+            continue
         if not full.startswith(prefix) or full[len(prefix):] in CONFIG_KEYS:
             continue
         name = full[len(prefix):]

@@ -405,3 +405,20 @@ def test_config_error_never_shows_a_secret_value(overrides: dict[str, object], k
         parse_config(raw.get, raw, is_secret=lambda full: full == f"root-key-guardrails:{key}")
     assert "T0KEN" not in str(err.value)
     assert f"root-key-guardrails:{key} = [secret]: " in str(err.value)
+
+
+@pytest.mark.parametrize("namespace", ["root-key-guardrail", "root-keys-guardrails", "rootkey-guardrails"])
+def test_config_key_in_a_misspelt_namespace_is_an_error(namespace: str) -> None:
+    # Every value under a namespace the program does not read would be ignored, its control left at the default.
+    raw = {f"{namespace}:auditOrgRoleName": "RootKeyAuditReader"}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw.get, raw)
+    assert str(err.value).splitlines()[1:] == [
+        f'  {namespace}:auditOrgRoleName = "RootKeyAuditReader": is not in this project\'s namespace; did you mean '
+        "root-key-guardrails:auditOrgRoleName?"
+    ]
+
+
+def test_config_other_providers_namespaces_are_theirs() -> None:
+    raw = {"aws:region": "us-east-1", "pulumi:tags": "{}", "root-key-guardrails:enableScp": "true"}
+    assert parse_config(raw.get, raw).enable_scp is True
