@@ -169,3 +169,37 @@ def test_ascii_readers(text: str, integer: int | None, number: float | None) -> 
 def test_ascii_lower_folds_only_a_to_z() -> None:
     assert ascii_lower(f"IAM:CreateAccess{KELVIN}ey \u00c9") == f"iam:createaccess{KELVIN}ey \u00c9"
     assert json.dumps(ascii_lower("ABC")) == '"abc"'
+
+
+def _fn(**props: Any) -> Mutation:
+    return setp(FN, **props)
+
+
+def _env(**variables: str) -> Mutation:
+    return setp(FN, environment={"variables": {"AUDIT_METRIC_NAMESPACE": "RootKeyGuardrails", **variables}})
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        pytest.param(_fn(runtime="nodejs20.x"), "has runtime 'nodejs20.x', which cannot run the Python audit", id="node-runtime"),
+        pytest.param(_fn(runtime="python3.12\n"), "has runtime 'python3.12\\n'", id="runtime-newline"),
+        pytest.param(_fn(packageType="Image"), "has packageType 'Image', which ignores the handler", id="image-package"),
+        pytest.param(_env(AUDIT_MAX_WORKERS="0"), "sets AUDIT_MAX_WORKERS to '0', which the audit refuses", id="workers-zero"),
+        pytest.param(_env(AUDIT_MAX_WORKERS="\u0668"), "sets AUDIT_MAX_WORKERS to '\u0668'", id="workers-arabic-digit"),
+        pytest.param(_env(AUDIT_MAX_REPORT_AGE_HOURS="48"), "sets AUDIT_MAX_REPORT_AGE_HOURS to '48'", id="age-too-long"),
+        pytest.param(_env(AUDIT_SECURITY_HUB="TRUE"), "sets AUDIT_SECURITY_HUB to 'TRUE'", id="security-hub-case"),
+    ],
+)
+def test_audit_function_that_cannot_run_the_audit_is_reported(mutate: Mutation, fragment: str) -> None:
+    [message] = _messages(audit.validate_root_access_key_audit_scheduled, mutate)
+    assert fragment in message
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [_fn(runtime="python3.13"), _fn(packageType="Zip"), _env(AUDIT_MAX_WORKERS="64", AUDIT_SECURITY_HUB="false")],
+    ids=["python3.13", "zip", "valid-settings"],
+)
+def test_audit_function_that_runs_the_audit_passes(mutate: Mutation) -> None:
+    assert _messages(audit.validate_root_access_key_audit_scheduled, mutate) == []

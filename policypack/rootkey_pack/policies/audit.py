@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from collections.abc import Mapping
 from typing import Any, Optional
 
 from pulumi_policy import (
@@ -31,6 +32,7 @@ from ..types import (
     LAMBDA_PERMISSION,
     TOPIC,
 )
+from ..text import ascii_int
 from ..values import MISSING, UNKNOWN, Res, StackView, by_arn, contains_unknown
 
 SCHEDULED = md.PolicyMeta(
@@ -278,8 +280,46 @@ def permission_problems(ctx: Context, fn: Res, rule: Res, target: Res) -> list[O
     return issues
 
 
+_PYTHON_RUNTIME_RE = re.compile(r"python3\.[0-9]{1,2}", re.ASCII)
+# The audit's own settings (audit/handler.py): a value it refuses is a ConfigError on every run, so it never audits.
+_ENV_INTEGERS = {"AUDIT_MAX_WORKERS": (1, 64), "AUDIT_MAX_REPORT_AGE_HOURS": (1, 24)}
+_ENV_BOOLEANS = ("AUDIT_SECURITY_HUB", "AUDIT_REMEDIATE")
+
+
+def _settings_issue(fn: Res) -> Optional[str]:
+    environment = fn.get("environment")
+    variables = environment.get("variables") if isinstance(environment, Mapping) else None
+    if not isinstance(variables, Mapping):
+        return None
+    for key, (low, high) in _ENV_INTEGERS.items():
+        value = variables.get(key, MISSING)
+        if value in (MISSING, UNKNOWN, None):
+            continue
+        number = ascii_int(value) if isinstance(value, str) else None
+        if number is None or not low <= number <= high:
+            return f"sets {key} to {value!r}, which the audit refuses on every run; expected a whole number from {low} to {high}"
+    for key in _ENV_BOOLEANS:
+        value = variables.get(key, MISSING)
+        if value not in (MISSING, UNKNOWN, None, "true", "false"):
+            return f"sets {key} to {value!r}, which the audit refuses on every run; expected true or false"
+    return None
+
+
 def throttle_issue(ctx: Context, fn: Res) -> Optional[Issue]:
-    """Why the function can never run however it is scheduled; None when it can."""
+    """Why the function can never run the audit however it is scheduled; None when it can."""
+    runtime, package = fn.get("runtime"), fn.get("packageType")
+    if runtime is UNKNOWN:
+        return ctx.unknown_issue(fn, "runtime", "that the audit function runs Python", "set it literally")
+    if not (isinstance(runtime, str) and _PYTHON_RUNTIME_RE.fullmatch(runtime)):
+        shown = "no runtime" if runtime in (MISSING, None) else f"runtime {runtime!r}"
+        return Issue(f"{fn.urn} has {shown}, which cannot run the Python audit; expected a python3.x runtime.", fn.urn)
+    if package is UNKNOWN:
+        return ctx.unknown_issue(fn, "packageType", "that the audit function runs its handler", "set it literally or leave it out")
+    if package not in (MISSING, None, "Zip"):
+        return Issue(
+            f"{fn.urn} has packageType {package!r}, which ignores the handler {AUDIT_HANDLER}; expected a Zip package.", fn.urn)
+    if (problem := _settings_issue(fn)) is not None:
+        return Issue(f"{fn.urn} {problem}.", fn.urn)
     reserved = fn.get("reservedConcurrentExecutions")
     if reserved is UNKNOWN:
         return ctx.unknown_issue(fn, "reservedConcurrentExecutions", "that the audit function may run", "set it literally or leave it out")
