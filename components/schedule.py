@@ -254,8 +254,12 @@ def _cron_gap(fields: str, first_day: date) -> Gap:
     # One run day a year or less: nothing to compare inside the horizon, so the gap is at least the horizon.
     if len(run_days) == 1:
         across = (end_day - first_day).days * 1440
-    ends = run_days[-1] if (end_day - run_days[-1]).days * 1440 > max(within_day, across) else None
-    return Gap(max(within_day, across) * 60, ends)
+    # The wait for the first run counts too: cron(0 * * * ? 2040-2199) runs hourly, from 2040, and the audit's
+    # alarm would wait in INSUFFICIENT_DATA, which notifies nobody, until then.
+    lead = (run_days[0] - first_day).days * 1440 + times[0] if run_days[0] > first_day else 0
+    gap = max(within_day, across, lead)
+    ends = run_days[-1] if (end_day - run_days[-1]).days * 1440 > gap else None
+    return Gap(gap * 60, ends)
 
 
 def describe_seconds(seconds: int) -> str:

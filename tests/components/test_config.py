@@ -422,3 +422,12 @@ def test_config_key_in_a_misspelt_namespace_is_an_error(namespace: str) -> None:
 def test_config_other_providers_namespaces_are_theirs() -> None:
     raw = {"aws:region": "us-east-1", "pulumi:tags": "{}", "root-key-guardrails:enableScp": "true"}
     assert parse_config(raw.get, raw).enable_scp is True
+
+
+def test_config_schedule_whose_first_run_is_years_away_is_refused() -> None:
+    # Hourly, but only from 2040: until then the audit never runs and its alarm waits in INSUFFICIENT_DATA.
+    with pytest.raises(ConfigError) as err:
+        _parse({"auditSchedule": "cron(0 * * * ? 2040-2199)"})
+    [line] = str(err.value).splitlines()[1:]
+    assert line.startswith('  root-key-guardrails:auditSchedule = "cron(0 * * * ? 2040-2199)": leaves up to ')
+    assert "at most 12 hours are allowed" in line
