@@ -11,8 +11,8 @@ the engine; `load_config` feeds it from `pulumi.Config` the way the CLI passes v
 
 from __future__ import annotations
 
-import difflib
 import collections
+import difflib
 import json
 import re
 from collections.abc import Iterable
@@ -149,19 +149,19 @@ class _Collector:
         self.errors: list[str] = []
 
     def fail(self, key: str, value: str, allowed: str, *, as_json: bool = False) -> None:
+        self.fail_full(_key(key), value, allowed, as_json=as_json)
+
+    def fail_full(self, full_key: str, value: str, allowed: str, *, as_json: bool = False) -> None:
         """`value` is shown quoted, or as it is when `as_json` (a list the user wrote); a secret one never is,
         as the error lands in the terminal and the CI log."""
-        shown = "[secret]" if self._is_secret(_key(key)) else value if as_json else _show(value)
-        self.errors.append(f"{_key(key)} = {shown}: {allowed}")
+        shown = "[secret]" if self._is_secret(full_key) else value if as_json else _show(value)
+        self.errors.append(f"{full_key} = {shown}: {allowed}")
 
     def raw(self, key: str) -> str | None:
-        return self._lookup(_key(key))
+        return self.raw_full(_key(key))
 
-    def lookup_full(self, full_key: str) -> str | None:
+    def raw_full(self, full_key: str) -> str | None:
         return self._lookup(full_key)
-
-    def is_secret(self, full_key: str) -> bool:
-        return self._is_secret(full_key)
 
     def boolean(self, key: str, default: bool) -> bool:
         raw = self.raw(key)
@@ -252,10 +252,7 @@ def _unknown_keys(c: _Collector, present: Iterable[str]) -> None:
         if colon and namespace != PROJECT and difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.8):
             # root-key-guardrail:alarmEmails is in no namespace the program reads: every value under it would be
             # ignored, and its control left at the default.
-            c.errors.append(
-                f"{full} = {'[secret]' if c.is_secret(full) else _show(str(c.lookup_full(full)))}: is not in this "
-                f"project's namespace; did you mean {PROJECT}:{name}?"
-            )
+            c.fail_full(full, c.raw_full(full) or "", f"is not in this project's namespace; did you mean {PROJECT}:{name}?")
             continue
         if not full.startswith(prefix) or full[len(prefix):] in CONFIG_KEYS:
             continue

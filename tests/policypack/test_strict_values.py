@@ -142,8 +142,10 @@ def test_schedule_rule_enabled_not_a_boolean_is_reported(value: Any) -> None:
     assert _messages(audit.validate_root_access_key_audit_scheduled, setp(SCHEDULE, isEnabled=value))
 
 
-def test_alerts_key_enabled_not_a_boolean_is_reported() -> None:
-    assert _messages(delivery.validate_alarm_topic_key_usable, setp(KEY, isEnabled="false"))
+@pytest.mark.parametrize("value", ["false", 0])
+def test_alerts_key_enabled_not_a_boolean_is_reported(value: Any) -> None:
+    [message] = _messages(delivery.validate_alarm_topic_key_usable, setp(KEY, isEnabled=value))
+    assert f"has isEnabled {value!r}, not true or false" in message
 
 
 @pytest.mark.parametrize("unchanged", [None])

@@ -31,7 +31,7 @@ from ..types import (
     TOPIC_POLICY,
     TOPIC_SUBSCRIPTION,
 )
-from ..values import MISSING, UNKNOWN, Res, by_arn, by_props, contains_unknown
+from ..values import MISSING, UNKNOWN, Res, by_arn, by_props, contains_unknown, not_boolean
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 EVENTBRIDGE = "events.amazonaws.com"
@@ -465,7 +465,9 @@ def validate_alarm_topic_key_usable(args: StackValidationArgs, report_violation:
             continue
         if key is None:
             continue
-        if key.get("isEnabled") not in (MISSING, None, True, UNKNOWN):
+        if not_boolean(key.get("isEnabled")):
+            ctx.report(f"{key.urn}, the key of {topic.urn}, has isEnabled {key.get('isEnabled')!r}, not true or false; expected an enabled key.", key.urn)
+        elif key.get("isEnabled") is False:
             ctx.report(f"{key.urn}, the key of {topic.urn}, is disabled; expected an enabled key.", key.urn)
         for prop in ("keyUsage",):
             if key.get(prop) not in (MISSING, None, "ENCRYPT_DECRYPT", UNKNOWN):
