@@ -140,6 +140,31 @@ def _show(raw: str) -> str:
     return json.dumps(raw)
 
 
+@dataclass(frozen=True)
+class _WholeNumbers:
+    """The whole numbers an integer key accepts, and the text that says so in its error."""
+
+    allows: Callable[[int], bool]
+    allowed: str
+
+
+_RETENTION_RULE = _WholeNumbers(
+    lambda days: days in LOG_RETENTION_DAYS,
+    "must be one of the values CloudWatch Logs accepts: " + ", ".join(map(str, LOG_RETENTION_DAYS)),
+)
+# CloudWatch alarms take 10 and 30 (high resolution) or whole minutes up to a day.
+_ALARM_PERIOD_RULE = _WholeNumbers(
+    lambda seconds: seconds in (10, 30) or (0 < seconds <= 86400 and seconds % 60 == 0),
+    "must be 10, 30 or a multiple of 60 up to 86400",
+)
+# AWS hands back a cached report until it is 4 hours old, so a limit under 5 hours would turn a healthy account
+# into ERROR several times a day.
+_REPORT_AGE_RULE = _WholeNumbers(
+    lambda hours: 5 <= hours <= 24,
+    "must be a whole number of hours from 5 to 24 (AWS serves a cached credential report for up to 4 hours)",
+)
+
+
 class _Collector:
     """Gathers every problem so one run reports all of them, each on its own line."""
 
@@ -172,14 +197,15 @@ class _Collector:
         self.fail(key, raw, "must be true or false")
         return default
 
-    def integer(self, key: str, default: int) -> int:
+    def integer(self, key: str, default: int, rule: _WholeNumbers) -> int:
         raw = self.raw(key)
         if raw is None:
             return default
         # At most 18 digits: int() refuses 4,300, with an error that names no key.
-        if re.fullmatch(r"-?[0-9]{1,18}", raw, re.ASCII):
+        if re.fullmatch(r"-?[0-9]{1,18}", raw, re.ASCII) and rule.allows(int(raw)):
             return int(raw)
-        self.fail(key, raw, "must be a whole number")
+        # One text for "not a number" and "out of range", so the message always names the allowed set.
+        self.fail(key, raw, rule.allowed)
         return default
 
     def string(self, key: str, default: str) -> str:
@@ -301,19 +327,14 @@ def parse_config(
     elif existing and not LOG_GROUP_NAME_RE.fullmatch(existing):
         c.fail("existingLogGroupName", existing,
                "must be a CloudWatch log group name: 1-512 characters from A-Z a-z 0-9 . - _ / #")
-    retention = c.integer("logRetentionDays", d.log_retention_days)
-    if retention not in LOG_RETENTION_DAYS:
-        c.fail("logRetentionDays", str(retention),
-               "must be one of the values CloudWatch Logs accepts: " + ", ".join(map(str, LOG_RETENTION_DAYS)))
+    retention = c.integer("logRetentionDays", d.log_retention_days, _RETENTION_RULE)
     namespace = c.string("metricNamespace", d.metric_namespace)
     if not NAMESPACE_RE.fullmatch(namespace) or not namespace.strip():
         c.fail("metricNamespace", namespace,
                "must be 1-255 characters from A-Z a-z 0-9 . - _ / # : and space, not only spaces")
     elif namespace.startswith("AWS/"):
         c.fail("metricNamespace", namespace, "must not start with AWS/ (reserved for AWS services)")
-    period = c.integer("alarmPeriodSeconds", d.alarm_period_seconds)
-    if not (period in (10, 30) or (period > 0 and period % 60 == 0 and period <= 86400)):
-        c.fail("alarmPeriodSeconds", str(period), "must be 10, 30 or a multiple of 60 up to 86400")
+    period = c.integer("alarmPeriodSeconds", d.alarm_period_seconds, _ALARM_PERIOD_RULE)
     cis_alarm = c.boolean("cisRootUsageAlarm", d.cis_root_usage_alarm)
     event_bridge = c.boolean("eventBridgeDetection", d.event_bridge_detection)
     emails = c.string_list("alarmEmails")
@@ -338,12 +359,7 @@ def parse_config(
                "must be empty or an IAM role name: 1-64 characters from A-Z a-z 0-9 + = , . @ _ -")
     remediate = c.boolean("auditRemediate", d.audit_remediate)
     security_hub = c.boolean("auditSecurityHub", d.audit_security_hub)
-    max_age = c.integer("auditMaxReportAgeHours", d.audit_max_report_age_hours)
-    # AWS hands back a cached report until it is 4 hours old, so a limit under 5 hours would turn a healthy
-    # account into ERROR several times a day.
-    if not 5 <= max_age <= 24:
-        c.fail("auditMaxReportAgeHours", str(max_age), "must be a whole number of hours from 5 to 24 "
-               "(AWS serves a cached credential report for up to 4 hours)")
+    max_age = c.integer("auditMaxReportAgeHours", d.audit_max_report_age_hours, _REPORT_AGE_RULE)
 
     member_stack_set = c.boolean("memberStackSet", d.member_stack_set)
     member_targets = c.string_list("memberStackSetTargets")

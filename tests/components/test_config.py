@@ -25,6 +25,11 @@ SCP_TARGET_RULE = (
     "or a 12-digit account id"
 )
 LIST_RULE = "must be a list of strings (in YAML a list, on the command line a JSON array)"
+RETENTION_RULE = ("must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, "
+                  "400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653")
+PERIOD_RULE = "must be 10, 30 or a multiple of 60 up to 86400"
+REPORT_AGE_RULE = ("must be a whole number of hours from 5 to 24 (AWS serves a cached credential report for up to "
+                   "4 hours)")
 
 
 def _parse(overrides: dict[str, object]) -> GuardrailsConfig:
@@ -118,12 +123,16 @@ BAD_INPUTS = [
                  [_line("existingLogGroupName", '"trail logs"',
                         "must be a CloudWatch log group name: 1-512 characters from A-Z a-z 0-9 . - _ / #")],
                  id="log-group-name"),
-    pytest.param({"logRetentionDays": 366},
-                 [_line("logRetentionDays", '"366"', "must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, "
-                        "14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653")],
-                 id="retention"),
-    pytest.param({"logRetentionDays": "1y"}, [_line("logRetentionDays", '"1y"', "must be a whole number")],
+    pytest.param({"logRetentionDays": 366}, [_line("logRetentionDays", '"366"', RETENTION_RULE)], id="retention"),
+    # Not a whole number: the same allowed set as a number out of range, not a bare "must be a whole number".
+    pytest.param({"logRetentionDays": "1y"}, [_line("logRetentionDays", '"1y"', RETENTION_RULE)],
                  id="retention-not-a-number"),
+    pytest.param({"logRetentionDays": "365.0"}, [_line("logRetentionDays", '"365.0"', RETENTION_RULE)],
+                 id="retention-decimal"),
+    pytest.param({"alarmPeriodSeconds": "5m"}, [_line("alarmPeriodSeconds", '"5m"', PERIOD_RULE)],
+                 id="period-not-a-number"),
+    pytest.param({"auditMaxReportAgeHours": "5.5"}, [_line("auditMaxReportAgeHours", '"5.5"', REPORT_AGE_RULE)],
+                 id="report-age-not-a-number"),
     pytest.param({"metricNamespace": "AWS/Root"},
                  [_line("metricNamespace", '"AWS/Root"', "must not start with AWS/ (reserved for AWS services)")],
                  id="namespace-reserved"),
@@ -131,8 +140,7 @@ BAD_INPUTS = [
                  [_line("metricNamespace", '"Root*Keys"',
                         "must be 1-255 characters from A-Z a-z 0-9 . - _ / # : and space, not only spaces")],
                  id="namespace-chars"),
-    pytest.param({"alarmPeriodSeconds": 90},
-                 [_line("alarmPeriodSeconds", '"90"', "must be 10, 30 or a multiple of 60 up to 86400")], id="period"),
+    pytest.param({"alarmPeriodSeconds": 90}, [_line("alarmPeriodSeconds", '"90"', PERIOD_RULE)], id="period"),
     pytest.param({"alarmEmails": ["secops@"]},
                  [_line("alarmEmails", '"secops@"', "each entry must be an e-mail address like secops@example.com")],
                  id="email"),
@@ -184,9 +192,7 @@ BAD_INPUTS = [
                  [_line("auditOrgRoleName", '"audit role"',
                         "must be empty or an IAM role name: 1-64 characters from A-Z a-z 0-9 + = , . @ _ -")],
                  id="role-name"),
-    pytest.param({"auditMaxReportAgeHours": 4},
-                 [_line("auditMaxReportAgeHours", '"4"', "must be a whole number of hours from 5 to 24 "
-                        "(AWS serves a cached credential report for up to 4 hours)")],
+    pytest.param({"auditMaxReportAgeHours": 4}, [_line("auditMaxReportAgeHours", '"4"', REPORT_AGE_RULE)],
                  id="report-age"),
     pytest.param({"auditRemediate": True},
                  [_line("auditRemediate", '"true"', "needs auditOrgRoleName: remediation acts on member accounts, "
@@ -245,8 +251,7 @@ def test_config_several_bad_values_are_all_reported() -> None:
     with pytest.raises(ConfigError) as err:
         _parse({"enableAudit": "maybe", "logRetentionDays": 2})
     assert str(err.value).splitlines()[1:] == [
-        _line("logRetentionDays", '"2"', "must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, "
-              "90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"),
+        _line("logRetentionDays", '"2"', RETENTION_RULE),
         _line("enableAudit", '"maybe"', "must be true or false"),
     ]
 
@@ -360,7 +365,7 @@ ODD_VALUES = [
     pytest.param({"auditSchedule": "cron(5/ * * * ? *)"}, "auditSchedule", "minutes field has step ''", id="cron-empty-step"),
     pytest.param({"auditSchedule": "rate(" + "9" * 5000 + " minutes)"}, "auditSchedule",
                  "must be an EventBridge schedule expression", id="rate-5000-digits"),
-    pytest.param({"alarmPeriodSeconds": "9" * 5000}, "alarmPeriodSeconds", "must be a whole number", id="period-5000-digits"),
+    pytest.param({"alarmPeriodSeconds": "9" * 5000}, "alarmPeriodSeconds", PERIOD_RULE, id="period-5000-digits"),
     pytest.param({"alarmHttpsEndpoints": ["https://[::1/hook"]}, "alarmHttpsEndpoints", "is not a valid URL (Invalid IPv6 URL)",
                  id="url-unclosed-ipv6"),
     pytest.param({"alarmHttpsEndpoints": ["https://alerts.example.com:99999/hook"]}, "alarmHttpsEndpoints",
