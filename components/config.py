@@ -289,6 +289,80 @@ def _unknown_keys(c: _Collector, present: Iterable[str]) -> None:
         c.fail(name, "" if raw is None else raw, f"is not a configuration key of this project; {hint}")
 
 
+@dataclass(frozen=True)
+class _Needs:
+    """Keys whose value has an effect only while `holds` (of the parsed config) is true."""
+
+    keys: tuple[str, ...]
+    holds: Callable[[GuardrailsConfig], bool]
+    needs: str
+    why: str
+
+
+# A value that would be silently ignored is an error, so nobody believes in a control that is off. Every key that
+# only some switch (or other key) makes effective is listed here, and `_unmet_needs` is the one check.
+_NEEDS: tuple[_Needs, ...] = (
+    _Needs(("scpTargets", "scpDenyAllRootActions"), lambda c: c.enable_scp,
+           "enableScp true", "without it there is no SCP to attach or extend"),
+    _Needs(("trailMode", "existingLogGroupName", "cisRootUsageAlarm", "eventBridgeDetection"),
+           lambda c: c.enable_detection, "enableDetection true", "only detection reads it"),
+    _Needs(("existingLogGroupName",), lambda c: c.trail_mode is TrailMode.EXISTING,
+           "trailMode existing", "the other trail modes create their own trail and log group"),
+    _Needs(("metricNamespace", "alarmPeriodSeconds", "alarmEmails", "alarmHttpsEndpoints", "enableDashboard"),
+           lambda c: c.enable_detection or c.enable_audit,
+           "enableDetection or enableAudit true", "with both off there are no metrics, alarms, alert topic or dashboard"),
+    _Needs(("logRetentionDays",),
+           lambda c: c.enable_audit or (c.enable_detection and c.trail_mode is not TrailMode.EXISTING),
+           "enableAudit true, or enableDetection true with trailMode organization or account",
+           "it sets the retention of the log groups this stack creates (an existing trail's group is not one)"),
+    _Needs(("auditSchedule", "auditOrgRoleName", "auditRemediate", "auditSecurityHub", "auditMaxReportAgeHours"),
+           lambda c: c.enable_audit, "enableAudit true", "only the audit reads it"),
+    _Needs(("auditRemediate",), lambda c: bool(c.audit_org_role_name),
+           "auditOrgRoleName set", "remediation acts on member accounts, which only the organization audit finds"),
+    _Needs(("auditRemediate",), lambda c: c.enable_centralized_root_access,
+           "enableCentralizedRootAccess true", "sts:AssumeRoot only works with RootSessions enabled"),
+    _Needs(("memberStackSet", "memberStackSetTargets"), lambda c: bool(c.audit_org_role_name) or c.org_event_forwarding,
+           "auditOrgRoleName set or orgEventForwarding true",
+           "the StackSet carries the audit reader role and the forwarding rule, nothing else"),
+    _Needs(("memberStackSetTargets",), lambda c: c.member_stack_set,
+           "memberStackSet true", "they are where the StackSet deploys"),
+    _Needs(("orgEventForwarding",), lambda c: c.enable_detection and c.event_bridge_detection,
+           "enableDetection and eventBridgeDetection true", "member events go to the central rule's alert topic"),
+    _Needs(("orgEventForwarding",), lambda c: c.member_stack_set,
+           "memberStackSet true", "the StackSet deploys the member-account rule"),
+)
+
+_FIELDS = {_camel(f.name): f.name for f in fields(GuardrailsConfig)}
+
+
+def _encode(value: object) -> str:
+    """A typed config value as the CLI writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return json.dumps(list(value))
+    if isinstance(value, Enum):
+        return str(value.value)
+    return str(value)
+
+
+def _unmet_needs(c: _Collector, config: GuardrailsConfig) -> None:
+    # The CLI passes Pulumi.yaml's defaults as if they were set, so a key counts as set when it differs from its
+    # default: a value equal to the default has the same effect as no value.
+    default = GuardrailsConfig()
+    for need in _NEEDS:
+        if need.holds(config):
+            continue
+        for key in need.keys:
+            value, usual = getattr(config, _FIELDS[key]), getattr(default, _FIELDS[key])
+            if value != usual:
+                is_list = isinstance(usual, tuple)
+                shown_default = _encode(usual) if is_list else _show(_encode(usual))
+                c.fail(key, _encode(value),
+                       f"needs {need.needs} ({need.why}); otherwise leave it at its default {shown_default}",
+                       as_json=is_list)
+
+
 def parse_config(
     lookup: Callable[[str], str | None],
     keys: Iterable[str] = (),
@@ -370,46 +444,10 @@ def parse_config(
                    "(a service-managed StackSet deploys to organizational units, not to single accounts)")
     forwarding = c.boolean("orgEventForwarding", d.org_event_forwarding)
 
-    # Combinations: a value that would be silently ignored is an error, so nobody believes in a control that is off.
     if trail_mode is TrailMode.EXISTING and not existing:
         c.fail("existingLogGroupName", existing, "must name the trail's log group when trailMode is existing")
-    if trail_mode is not TrailMode.EXISTING and existing:
-        c.fail("existingLogGroupName", existing,
-               f"must be empty unless trailMode is existing (trailMode is {trail_mode.value}, which creates its own trail)")
-    if not enable_scp and scp_targets:
-        c.fail("scpTargets", json.dumps(list(scp_targets)), "must be empty when enableScp is false (no SCP to attach)",
-               as_json=True)
-    if not enable_scp and scp_deny_all:
-        c.fail("scpDenyAllRootActions", "true", "must be false when enableScp is false (no SCP to extend)")
-    if not (enable_detection or enable_audit) and (emails or endpoints):
-        key = "alarmEmails" if emails else "alarmHttpsEndpoints"
-        c.fail(key, json.dumps(list(emails or endpoints or ())),
-               "must be empty when enableDetection and enableAudit are both false (no alarm topic)", as_json=True)
-    if not enable_audit and role_name:
-        c.fail("auditOrgRoleName", role_name, "must be empty when enableAudit is false")
-    if remediate:
-        if not enable_audit:
-            c.fail("auditRemediate", "true", "needs enableAudit true")
-        if not role_name:
-            c.fail("auditRemediate", "true",
-                   "needs auditOrgRoleName: remediation acts on member accounts, which only the organization audit finds")
-        if not centralized:
-            c.fail("auditRemediate", "true",
-                   "needs enableCentralizedRootAccess true: sts:AssumeRoot only works with RootSessions enabled")
 
-    if forwarding and not (enable_detection and event_bridge):
-        c.fail("orgEventForwarding", "true",
-               "needs enableDetection and eventBridgeDetection true: member events go to the central rule's alert topic")
-    if forwarding and not member_stack_set:
-        c.fail("orgEventForwarding", "true", "needs memberStackSet true: the StackSet deploys the member-account rule")
-    if member_targets and not (member_stack_set and (role_name or forwarding)):
-        c.fail("memberStackSetTargets", json.dumps(list(member_targets)),
-               "must be empty unless memberStackSet deploys something (auditOrgRoleName set or orgEventForwarding "
-               "true)", as_json=True)
-
-    if c.errors:
-        raise ConfigError("Invalid configuration:\n" + "\n".join(f"  {e}" for e in c.errors))
-    return GuardrailsConfig(
+    config = GuardrailsConfig(
         enable_scp=enable_scp,
         scp_targets=scp_targets or (),
         scp_deny_all_root_actions=scp_deny_all,
@@ -435,6 +473,10 @@ def parse_config(
         org_event_forwarding=forwarding,
         enable_dashboard=enable_dashboard,
     )
+    _unmet_needs(c, config)
+    if c.errors:
+        raise ConfigError("Invalid configuration:\n" + "\n".join(f"  {e}" for e in c.errors))
+    return config
 
 
 def load_config() -> GuardrailsConfig:

@@ -75,6 +75,11 @@ def test_config_example_stack_file_is_valid() -> None:
         ({"alarmEmails": ["sec.ops+aws@mail.example.co.uk"]}, {"alarm_emails": ("sec.ops+aws@mail.example.co.uk",)}),
         ({"auditRemediate": True, "auditOrgRoleName": "Audit", "enableCentralizedRootAccess": True},
          {"audit_remediate": True, "audit_org_role_name": "Audit", "enable_centralized_root_access": True}),
+        # The CLI passes Pulumi.yaml's defaults as set values: a dependent key at its default is never in the way.
+        ({"enableAudit": False, "auditSchedule": "rate(1 hour)", "auditSecurityHub": True},
+         {"enable_audit": False, "audit_schedule": "rate(1 hour)"}),
+        ({"enableDetection": False, "cisRootUsageAlarm": True, "trailMode": "organization"},
+         {"enable_detection": False, "cis_root_usage_alarm": True}),
     ],
 )
 def test_config_valid_value_parses(overrides: dict[str, object], expected: dict[str, object]) -> None:
@@ -103,18 +108,11 @@ BAD_INPUTS = [
     pytest.param({"scpTargets": ["r-z9y8", "r-z9y8"]},
                  [_line("scpTargets", '["r-z9y8", "r-z9y8"]', "must not list the same value twice (r-z9y8)")],
                  id="targets-duplicate"),
-    pytest.param({"enableScp": False, "scpTargets": ["r-z9y8"]},
-                 [_line("scpTargets", '["r-z9y8"]', "must be empty when enableScp is false (no SCP to attach)")],
-                 id="targets-without-scp"),
     pytest.param({"trailMode": "cloud"}, [_line("trailMode", '"cloud"', "must be one of organization, account, existing")],
                  id="trail-mode"),
     pytest.param({"trailMode": "existing"},
                  [_line("existingLogGroupName", '""', "must name the trail's log group when trailMode is existing")],
                  id="existing-without-name"),
-    pytest.param({"existingLogGroupName": "org-trail"},
-                 [_line("existingLogGroupName", '"org-trail"',
-                        "must be empty unless trailMode is existing (trailMode is organization, which creates its own trail)")],
-                 id="name-without-existing"),
     pytest.param({"trailMode": "existing", "existingLogGroupName": "arn:aws:logs:us-east-1:111122223333:log-group:x:*"},
                  [_line("existingLogGroupName", '"arn:aws:logs:us-east-1:111122223333:log-group:x:*"',
                         "must be the log group's name, not its ARN (the part after log-group:, without :*)")],
@@ -194,29 +192,11 @@ BAD_INPUTS = [
                  id="role-name"),
     pytest.param({"auditMaxReportAgeHours": 4}, [_line("auditMaxReportAgeHours", '"4"', REPORT_AGE_RULE)],
                  id="report-age"),
-    pytest.param({"auditRemediate": True},
-                 [_line("auditRemediate", '"true"', "needs auditOrgRoleName: remediation acts on member accounts, "
-                        "which only the organization audit finds"),
-                  _line("auditRemediate", '"true"', "needs enableCentralizedRootAccess true: sts:AssumeRoot only "
-                        "works with RootSessions enabled")],
-                 id="remediate-prerequisites"),
     pytest.param({"auditOrgRoleName": "RootKeyAuditReader", "memberStackSetTargets": ["444455556666"]},
                  [_line("memberStackSetTargets", '"444455556666"', "each target must be a root id r-[0-9a-z]{4,32} or "
                         "an OU id ou-[0-9a-z]{4,32}-[a-z0-9]{8,32} (a service-managed StackSet deploys to "
                         "organizational units, not to single accounts)")],
                  id="stack-set-target-account"),
-    pytest.param({"memberStackSetTargets": ["ou-a1b2-workload1"]},
-                 [_line("memberStackSetTargets", '["ou-a1b2-workload1"]', "must be empty unless memberStackSet "
-                        "deploys something (auditOrgRoleName set or orgEventForwarding true)")],
-                 id="stack-set-targets-unused"),
-    pytest.param({"orgEventForwarding": True, "eventBridgeDetection": False},
-                 [_line("orgEventForwarding", '"true"', "needs enableDetection and eventBridgeDetection true: member "
-                        "events go to the central rule's alert topic")],
-                 id="forwarding-without-event-bridge"),
-    pytest.param({"orgEventForwarding": True, "memberStackSet": False},
-                 [_line("orgEventForwarding", '"true"',
-                        "needs memberStackSet true: the StackSet deploys the member-account rule")],
-                 id="forwarding-without-stack-set"),
     pytest.param({"enableSCP": False},
                  [_line("enableSCP", '"false"', "is not a configuration key of this project; did you mean enableScp?")],
                  id="misspelt-key"),
@@ -224,11 +204,117 @@ BAD_INPUTS = [
                  [_line("colour", '"blue"', "is not a configuration key of this project; the keys are "
                         + ", ".join(CONFIG_KEYS))],
                  id="unknown-key"),
-    pytest.param({"enableDetection": False, "enableAudit": False, "alarmEmails": ["secops@example.com"]},
-                 [_line("alarmEmails", '["secops@example.com"]',
-                        "must be empty when enableDetection and enableAudit are both false (no alarm topic)")],
-                 id="emails-without-topic"),
 ]
+
+
+
+def _needs(name: str, shown: str, needs: str, why: str, default: str) -> str:
+    return _line(name, shown, f"needs {needs} ({why}); otherwise leave it at its default {default}")
+
+
+SCP_ONLY = "without it there is no SCP to attach or extend"
+DETECTION_ONLY = "only detection reads it"
+AUDIT_ONLY = "only the audit reads it"
+NO_TOPIC = "with both off there are no metrics, alarms, alert topic or dashboard"
+STACK_SET_ONLY = "the StackSet carries the audit reader role and the forwarding rule, nothing else"
+RETENTION_NEEDS = "enableAudit true, or enableDetection true with trailMode organization or account"
+RETENTION_WHY = "it sets the retention of the log groups this stack creates (an existing trail's group is not one)"
+BOTH_OFF = {"enableDetection": False, "enableAudit": False}
+
+# A value that has no effect under the rest of the config: one line per key, naming what would make it count.
+NO_EFFECT_INPUTS = [
+    pytest.param({"enableScp": False, "scpTargets": ["r-z9y8"]},
+                 [_needs("scpTargets", '["r-z9y8"]', "enableScp true", SCP_ONLY, "[]")], id="targets-without-scp"),
+    pytest.param({"enableScp": False, "enableCentralizedRootAccess": True, "scpDenyAllRootActions": True},
+                 [_needs("scpDenyAllRootActions", '"true"', "enableScp true", SCP_ONLY, '"false"')],
+                 id="deny-all-without-scp"),
+    pytest.param({"enableDetection": False, "trailMode": "account"},
+                 [_needs("trailMode", '"account"', "enableDetection true", DETECTION_ONLY, '"organization"')],
+                 id="trail-mode-without-detection"),
+    pytest.param({"enableDetection": False, "trailMode": "existing", "existingLogGroupName": "org-trail"},
+                 [_needs("trailMode", '"existing"', "enableDetection true", DETECTION_ONLY, '"organization"'),
+                  _needs("existingLogGroupName", '"org-trail"', "enableDetection true", DETECTION_ONLY, '""')],
+                 id="existing-trail-without-detection"),
+    pytest.param({"enableDetection": False, "cisRootUsageAlarm": False},
+                 [_needs("cisRootUsageAlarm", '"false"', "enableDetection true", DETECTION_ONLY, '"true"')],
+                 id="cis-alarm-without-detection"),
+    pytest.param({"enableDetection": False, "eventBridgeDetection": False},
+                 [_needs("eventBridgeDetection", '"false"', "enableDetection true", DETECTION_ONLY, '"true"')],
+                 id="event-bridge-without-detection"),
+    pytest.param({"existingLogGroupName": "org-trail"},
+                 [_needs("existingLogGroupName", '"org-trail"', "trailMode existing",
+                         "the other trail modes create their own trail and log group", '""')],
+                 id="name-without-existing"),
+    pytest.param({**BOTH_OFF, "alarmEmails": ["secops@example.com"]},
+                 [_needs("alarmEmails", '["secops@example.com"]', "enableDetection or enableAudit true", NO_TOPIC, "[]")],
+                 id="emails-without-topic"),
+    pytest.param({**BOTH_OFF, "alarmHttpsEndpoints": ["https://alerts.example.com/hook"]},
+                 [_needs("alarmHttpsEndpoints", '["https://alerts.example.com/hook"]',
+                         "enableDetection or enableAudit true", NO_TOPIC, "[]")],
+                 id="endpoints-without-topic"),
+    pytest.param({**BOTH_OFF, "metricNamespace": "Guardrails"},
+                 [_needs("metricNamespace", '"Guardrails"', "enableDetection or enableAudit true", NO_TOPIC,
+                         '"RootKeyGuardrails"')],
+                 id="namespace-without-metrics"),
+    pytest.param({**BOTH_OFF, "alarmPeriodSeconds": 60},
+                 [_needs("alarmPeriodSeconds", '"60"', "enableDetection or enableAudit true", NO_TOPIC, '"300"')],
+                 id="period-without-alarms"),
+    pytest.param({**BOTH_OFF, "enableDashboard": False},
+                 [_needs("enableDashboard", '"false"', "enableDetection or enableAudit true", NO_TOPIC, '"true"')],
+                 id="dashboard-without-metrics"),
+    pytest.param({**BOTH_OFF, "logRetentionDays": 400},
+                 [_needs("logRetentionDays", '"400"', RETENTION_NEEDS, RETENTION_WHY, '"365"')],
+                 id="retention-without-log-groups"),
+    pytest.param({"enableAudit": False, "trailMode": "existing", "existingLogGroupName": "org-trail",
+                  "logRetentionDays": 400},
+                 [_needs("logRetentionDays", '"400"', RETENTION_NEEDS, RETENTION_WHY, '"365"')],
+                 id="retention-with-existing-trail-only"),
+    pytest.param({"enableAudit": False, "auditSchedule": "rate(5 minutes)"},
+                 [_needs("auditSchedule", '"rate(5 minutes)"', "enableAudit true", AUDIT_ONLY, '"rate(1 hour)"')],
+                 id="schedule-without-audit"),
+    pytest.param({"enableAudit": False, "auditOrgRoleName": "RootKeyAuditReader"},
+                 [_needs("auditOrgRoleName", '"RootKeyAuditReader"', "enableAudit true", AUDIT_ONLY, '""')],
+                 id="role-without-audit"),
+    pytest.param({"enableAudit": False, "auditSecurityHub": False},
+                 [_needs("auditSecurityHub", '"false"', "enableAudit true", AUDIT_ONLY, '"true"')],
+                 id="security-hub-without-audit"),
+    pytest.param({"enableAudit": False, "auditMaxReportAgeHours": 6},
+                 [_needs("auditMaxReportAgeHours", '"6"', "enableAudit true", AUDIT_ONLY, '"5"')],
+                 id="report-age-without-audit"),
+    pytest.param({"auditRemediate": True},
+                 [_needs("auditRemediate", '"true"', "auditOrgRoleName set",
+                         "remediation acts on member accounts, which only the organization audit finds", '"false"'),
+                  _needs("auditRemediate", '"true"', "enableCentralizedRootAccess true",
+                         "sts:AssumeRoot only works with RootSessions enabled", '"false"')],
+                 id="remediate-prerequisites"),
+    pytest.param({"auditRemediate": True, "auditOrgRoleName": "Audit", "enableCentralizedRootAccess": True,
+                  "enableAudit": False},
+                 [_needs("auditOrgRoleName", '"Audit"', "enableAudit true", AUDIT_ONLY, '""'),
+                  _needs("auditRemediate", '"true"', "enableAudit true", AUDIT_ONLY, '"false"')],
+                 id="remediate-without-audit"),
+    pytest.param({"memberStackSet": False},
+                 [_needs("memberStackSet", '"false"', "auditOrgRoleName set or orgEventForwarding true", STACK_SET_ONLY,
+                         '"true"')],
+                 id="stack-set-off-with-nothing-to-deploy"),
+    pytest.param({"memberStackSetTargets": ["ou-a1b2-workload1"]},
+                 [_needs("memberStackSetTargets", '["ou-a1b2-workload1"]', "auditOrgRoleName set or orgEventForwarding "
+                         "true", STACK_SET_ONLY, "[]")],
+                 id="stack-set-targets-unused"),
+    pytest.param({"auditOrgRoleName": "RootKeyAuditReader", "memberStackSet": False,
+                  "memberStackSetTargets": ["ou-a1b2-workload1"]},
+                 [_needs("memberStackSetTargets", '["ou-a1b2-workload1"]', "memberStackSet true",
+                         "they are where the StackSet deploys", "[]")],
+                 id="stack-set-targets-without-stack-set"),
+    pytest.param({"orgEventForwarding": True, "eventBridgeDetection": False},
+                 [_needs("orgEventForwarding", '"true"', "enableDetection and eventBridgeDetection true",
+                         "member events go to the central rule's alert topic", '"false"')],
+                 id="forwarding-without-event-bridge"),
+    pytest.param({"orgEventForwarding": True, "memberStackSet": False},
+                 [_needs("orgEventForwarding", '"true"', "memberStackSet true",
+                         "the StackSet deploys the member-account rule", '"false"')],
+                 id="forwarding-without-stack-set"),
+]
+BAD_INPUTS += NO_EFFECT_INPUTS
 
 
 @pytest.mark.parametrize(("overrides", "lines"), BAD_INPUTS)
@@ -245,6 +331,12 @@ def test_program_bad_value_fails_and_registers_nothing(overrides: dict[str, obje
     assert err.value.message == "Invalid configuration:\n" + "\n".join(lines)
     # The engine registers the stack before the program starts; nothing else may follow it.
     assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]
+
+
+def test_config_needs_table_names_only_config_keys() -> None:
+    # A misspelt key in the table would only surface, as a KeyError, in the config that trips its row.
+    from components.config import _NEEDS
+    assert {key for need in _NEEDS for key in need.keys} <= set(CONFIG_KEYS)
 
 
 def test_config_several_bad_values_are_all_reported() -> None:
