@@ -22,12 +22,7 @@ from components.prevention import DenyRootAccessKeys, DenyRootAccessKeysArgs
 
 config = load_config()
 ctx = lookup_context(pulumi.get_stack(), with_organization=config.needs_organization)
-check_environment(
-    config,
-    ctx.region,
-    ctx.partition,
-    management_account_id=ctx.organization.management_account_id if ctx.organization else None,
-)
+check_environment(config, ctx.region, ctx.partition, organization=ctx.organization)
 # From getOrganization (and, off the management account, getDelegatedServices): one line per missing prerequisite,
 # before the first resource is registered.
 check_prerequisites(config, ctx)

@@ -18,12 +18,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from enum import Enum
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
 import pulumi
 
 from components.schedule import ScheduleError, describe_seconds, longest_gap
+
+if TYPE_CHECKING:  # components.context imports this module at run time
+    from components.context import Organization
 
 PROJECT = "root-key-guardrails"
 
@@ -108,7 +111,7 @@ class GuardrailsConfig:
     @property
     def needs_organization(self) -> bool:
         # An SCP always needs the organization: its root is the default target, and explicit targets are checked
-        # against the management account.
+        # against its root and accounts.
         return (
             self.enable_scp
             or self.enable_centralized_root_access
@@ -181,6 +184,10 @@ class _Collector:
         as the error lands in the terminal and the CI log."""
         shown = "[secret]" if self._is_secret(full_key) else value if as_json else _show(value)
         self.errors.append(f"{full_key} = {shown}: {allowed}")
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise ConfigError("Invalid configuration:\n" + "\n".join(f"  {e}" for e in self.errors))
 
     def raw(self, key: str) -> str | None:
         return self.raw_full(_key(key))
@@ -474,8 +481,7 @@ def parse_config(
         enable_dashboard=enable_dashboard,
     )
     _unmet_needs(c, config)
-    if c.errors:
-        raise ConfigError("Invalid configuration:\n" + "\n".join(f"  {e}" for e in c.errors))
+    c.raise_if_errors()
     return config
 
 
@@ -492,26 +498,48 @@ def load_config() -> GuardrailsConfig:
 IAM_EVENTS_REGION = {"aws": "us-east-1", "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1"}
 
 
+def _outside_organization(target: str, org: Organization) -> str | None:
+    """What a syntactically valid root, OU or account id must be to exist in `org`, when it cannot."""
+    if ROOT_ID_RE.fullmatch(target):
+        if target != org.root_id:
+            return f"must be the root of organization {org.id}, {org.root_id} (an organization has one root)"
+    elif OU_ID_RE.fullmatch(target):
+        # AWS builds an OU id from its root's id (ou-<root id without r->-<8-32 chars>), so this much is known
+        # without listing the OUs; whether the rest names an OU is only known to Organizations.
+        prefix = f"ou-{org.root_id.removeprefix('r-')}-"
+        if not target.startswith(prefix):
+            return f"must be an OU of organization {org.id}, whose OU ids all start {prefix} (its root is {org.root_id})"
+    elif target not in org.account_ids:
+        return (f"must be an account of organization {org.id} (aws organizations list-accounts lists them); "
+                "AttachPolicy would fail at apply, after other resources exist")
+    return None
+
+
 def check_environment(
-    config: GuardrailsConfig, region: str, partition: str = "aws", *, management_account_id: str | None = None
+    config: GuardrailsConfig, region: str, partition: str = "aws", *, organization: Organization | None = None
 ) -> None:
     """Checks that need the deployment's region or organization (invokes, still before any resource)."""
-    errors: list[str] = []
+    c = _Collector(lambda key: None)
     home = IAM_EVENTS_REGION.get(partition, "us-east-1")
     if config.enable_detection and config.event_bridge_detection and region != home:
-        errors.append(
-            f"{_key('eventBridgeDetection')} = \"true\": needs the stack in {home}, where EventBridge receives "
-            f"IAM API calls (this stack deploys to {region}); set aws:region to {home} or eventBridgeDetection "
-            "to false (the metric-filter alarm still covers every region through the multi-region trail)"
-        )
-    if management_account_id and management_account_id in config.scp_targets:
-        # Organizations accepts the attachment, and it does nothing: a control that only looks deployed.
-        errors.append(
-            f"{_key('scpTargets')} = {_show(management_account_id)}: is the organization's management account, where "
-            "SCPs never apply; remove it (detection and the audit cover the management account)"
-        )
-    if errors:
-        raise ConfigError("Invalid configuration:\n" + "\n".join(f"  {e}" for e in errors))
+        c.fail("eventBridgeDetection", "true",
+               f"needs the stack in {home}, where EventBridge receives IAM API calls (this stack deploys to {region}); "
+               f"set aws:region to {home} or eventBridgeDetection to false (the metric-filter alarm still covers every "
+               "region through the multi-region trail)")
+    if organization is not None:
+        # memberStackSetTargets holds no account ids (parse_config refuses them), so only an SCP target can be the
+        # management account. An organization whose accounts were not listed refuses every account target.
+        for key, targets in (("scpTargets", config.scp_targets), ("memberStackSetTargets", config.member_stack_set_targets)):
+            for target in targets:
+                if target == organization.management_account_id:
+                    # Organizations accepts the attachment, and it does nothing: a control that only looks deployed.
+                    c.fail(key, target, "is the organization's management account, where SCPs never apply; remove it "
+                           "(detection and the audit cover the management account)")
+                    continue
+                problem = _outside_organization(target, organization)
+                if problem:
+                    c.fail(key, target, problem)
+    c.raise_if_errors()
 
 
 def environment_warnings(config: GuardrailsConfig) -> list[str]:

@@ -17,6 +17,7 @@ from components.config import (
     environment_warnings,
     parse_config,
 )
+from components.context import Organization
 from preflight.engine import ProgramError, project_config_defaults, run_program
 from tests.components.support import PROJECT_DIR, encode, key, program
 
@@ -410,31 +411,60 @@ MANAGEMENT_TARGET_ERROR = (
     'Invalid configuration:\n  root-key-guardrails:scpTargets = "111122223333": is the organization\'s management '
     "account, where SCPs never apply; remove it (detection and the audit cover the management account)"
 )
+# As preflight's mock getOrganization answers: root r-a1b2, the management account and two members.
+ORGANIZATION = Organization(id="o-a1b2c3d4e5", root_id="r-a1b2", management_account_id="111122223333",
+                            account_ids=("111122223333", "444455556666", "555566667777"))
+NOT_THE_ROOT = "must be the root of organization o-a1b2c3d4e5, r-a1b2 (an organization has one root)"
+NOT_AN_OU = "must be an OU of organization o-a1b2c3d4e5, whose OU ids all start ou-a1b2- (its root is r-a1b2)"
+NOT_AN_ACCOUNT = ("must be an account of organization o-a1b2c3d4e5 (aws organizations list-accounts lists them); "
+                  "AttachPolicy would fail at apply, after other resources exist")
+ORG_AUDIT = {"auditOrgRoleName": "RootKeyAuditReader"}
+
+# Targets the organization can hold, and ones it cannot: getOrganization gives its one root and its accounts,
+# and an OU id carries its root's id.
+ORGANIZATION_TARGETS = [
+    pytest.param({"scpTargets": ["444455556666", "555566667777"]}, None, id="member-accounts"),
+    pytest.param({"scpTargets": ["r-a1b2", "ou-a1b2-workload1"]}, None, id="root-and-ou"),
+    pytest.param({**ORG_AUDIT, "memberStackSetTargets": ["r-a1b2", "ou-a1b2-sandbox01"]}, None, id="stack-set-root-and-ou"),
+    pytest.param({"scpTargets": ["ou-a1b2-workload1", "111122223333"]}, MANAGEMENT_TARGET_ERROR, id="management-account"),
+    pytest.param({"scpTargets": ["r-zzzz"]}, _line("scpTargets", '"r-zzzz"', NOT_THE_ROOT), id="other-root"),
+    pytest.param({"scpTargets": ["999999999999"]}, _line("scpTargets", '"999999999999"', NOT_AN_ACCOUNT),
+                 id="other-account"),
+    pytest.param({"scpTargets": ["ou-zzzz-workload1"]}, _line("scpTargets", '"ou-zzzz-workload1"', NOT_AN_OU),
+                 id="other-roots-ou"),
+    pytest.param({**ORG_AUDIT, "memberStackSetTargets": ["r-zzzz"]},
+                 _line("memberStackSetTargets", '"r-zzzz"', NOT_THE_ROOT), id="stack-set-other-root"),
+    pytest.param({**ORG_AUDIT, "memberStackSetTargets": ["ou-a1b2c-workload1"]},
+                 _line("memberStackSetTargets", '"ou-a1b2c-workload1"', NOT_AN_OU), id="stack-set-other-roots-ou"),
+]
 
 
-@pytest.mark.parametrize(
-    ("targets", "error"),
-    [
-        (["444455556666"], None),
-        (["ou-a1b2-workload1", "111122223333"], MANAGEMENT_TARGET_ERROR),
-    ],
-    ids=["member-account", "management-account"],
-)
-def test_config_scp_target_management_account_is_refused(targets: list[str], error: str | None) -> None:
-    config = _parse({"scpTargets": targets})
+def _expected(error: str | None) -> str | None:
+    return error if error is None or error.startswith("Invalid configuration:") else f"Invalid configuration:\n{error}"
+
+
+@pytest.mark.parametrize(("overrides", "error"), ORGANIZATION_TARGETS)
+def test_config_target_outside_the_organization_is_refused(overrides: dict[str, object], error: str | None) -> None:
+    config = _parse(overrides)
     if error is None:
-        check_environment(config, "us-east-1", management_account_id="111122223333")
+        check_environment(config, "us-east-1", organization=ORGANIZATION)
     else:
         with pytest.raises(ConfigError) as err:
-            check_environment(config, "us-east-1", management_account_id="111122223333")
-        assert str(err.value) == error
+            check_environment(config, "us-east-1", organization=ORGANIZATION)
+        assert str(err.value) == _expected(error)
 
 
-def test_program_scp_on_management_account_fails_and_registers_nothing() -> None:
-    # preflight's mock organization has 111122223333 as its management account, as the deploying account.
+@pytest.mark.parametrize(("overrides", "error"), ORGANIZATION_TARGETS)
+def test_program_target_outside_the_organization_fails_and_registers_nothing(
+    overrides: dict[str, object], error: str | None
+) -> None:
+    # The same verdicts from the program, whose organization comes from the mock engine's getOrganization.
+    if error is None:
+        assert program(overrides).of_type("aws:organizations/policy:Policy")
+        return
     with pytest.raises(ProgramError) as err:
-        program({"scpTargets": ["111122223333"], "trailMode": "account"})
-    assert err.value.message == MANAGEMENT_TARGET_ERROR
+        program(overrides)
+    assert err.value.message == _expected(error)
     assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]
 
 
