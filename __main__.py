@@ -58,8 +58,7 @@ if config.enable_detection:
             alarm_period_seconds=config.alarm_period_seconds,
             cis_root_usage_alarm=config.cis_root_usage_alarm,
             event_bridge_detection=config.event_bridge_detection,
-            alarm_emails=config.alarm_emails,
-            alarm_https_endpoints=config.alarm_https_endpoints,
+            subscriptions=config.subscriptions,
         ),
     )
 
@@ -80,8 +79,7 @@ if config.enable_audit:
             remediate=config.audit_remediate,
             max_report_age_hours=config.audit_max_report_age_hours,
             alerts=detection.alerts if detection else None,
-            alarm_emails=config.alarm_emails,
-            alarm_https_endpoints=config.alarm_https_endpoints,
+            subscriptions=config.subscriptions,
         ),
     )
 

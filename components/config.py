@@ -16,7 +16,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
@@ -68,6 +68,24 @@ class TrailMode(str, Enum):
 
 
 @dataclass(frozen=True)
+class Subscription:
+    """One subscriber of the alert topic."""
+
+    protocol: str  # the SNS protocol: email or https
+    endpoint: str
+    # Registered with pulumi.Output.secret, so the state and the preview never show it in clear.
+    secret: bool
+
+
+# The keys whose values the program can keep secret: they reach a resource only as a subscription endpoint. Every
+# other value is written in clear into resource names, policy documents the pack reads at preview, or outputs, so
+# one set with --secret is refused rather than shown.
+MAY_BE_SECRET = frozenset({"alarmEmails", "alarmHttpsEndpoints"})
+# Marks the GuardrailsConfig field that says how the values were set, which is no config key of its own.
+_NOT_A_KEY = {"config_key": False}
+
+
+@dataclass(frozen=True)
 class GuardrailsConfig:
     enable_scp: bool = True
     scp_targets: tuple[str, ...] = ()
@@ -93,10 +111,20 @@ class GuardrailsConfig:
     member_stack_set_targets: tuple[str, ...] = ()
     org_event_forwarding: bool = False
     enable_dashboard: bool = True
+    # The keys (short names) whose values were set with --secret; only MAY_BE_SECRET ones get here.
+    secret_keys: frozenset[str] = field(default=frozenset(), metadata=_NOT_A_KEY)
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        # A webhook URL commonly carries its token: it is kept secret whether or not it was set with --secret.
+        return (
+            *(Subscription("email", email, "alarmEmails" in self.secret_keys) for email in self.alarm_emails),
+            *(Subscription("https", url, True) for url in self.alarm_https_endpoints),
+        )
 
     @property
     def has_subscriptions(self) -> bool:
-        return bool(self.alarm_emails or self.alarm_https_endpoints)
+        return bool(self.subscriptions)
 
     @property
     def deploys_dashboard(self) -> bool:
@@ -126,8 +154,11 @@ def _camel(field_name: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-# The project's config keys, derived from the dataclass so a new field cannot be forgotten here.
-CONFIG_KEYS: tuple[str, ...] = tuple(_camel(f.name) for f in fields(GuardrailsConfig))
+# The project's config keys and their fields, derived from the dataclass so a new field cannot be forgotten here.
+_FIELDS: dict[str, str] = {
+    _camel(f.name): f.name for f in fields(GuardrailsConfig) if f.metadata.get("config_key", True)
+}
+CONFIG_KEYS: tuple[str, ...] = tuple(_FIELDS)
 
 
 def schedule_interval_seconds(expression: str) -> int:
@@ -339,8 +370,6 @@ _NEEDS: tuple[_Needs, ...] = (
            "memberStackSet true", "the StackSet deploys the member-account rule"),
 )
 
-_FIELDS = {_camel(f.name): f.name for f in fields(GuardrailsConfig)}
-
 
 def _encode(value: object) -> str:
     """A typed config value as the CLI writes it."""
@@ -383,6 +412,11 @@ def parse_config(
     c = _Collector(lookup, is_secret)
     d = GuardrailsConfig()
     _unknown_keys(c, keys)
+    secret_keys = frozenset(key for key in CONFIG_KEYS if is_secret(_key(key)))
+    for key in CONFIG_KEYS:
+        if key in secret_keys and key not in MAY_BE_SECRET:
+            c.fail(key, "", f"must be set without --secret: only {' and '.join(sorted(MAY_BE_SECRET))} are kept "
+                   "secret, and this value would be written in clear into resources, the preview and the state")
 
     enable_scp = c.boolean("enableScp", d.enable_scp)
     scp_targets = c.string_list("scpTargets")
@@ -479,6 +513,7 @@ def parse_config(
         member_stack_set_targets=member_targets or (),
         org_event_forwarding=forwarding,
         enable_dashboard=enable_dashboard,
+        secret_keys=secret_keys,
     )
     _unmet_needs(c, config)
     c.raise_if_errors()
@@ -566,6 +601,8 @@ __all__ = [
     "CONFIG_KEYS",
     "ConfigError",
     "GuardrailsConfig",
+    "MAY_BE_SECRET",
+    "Subscription",
     "LOG_RETENTION_DAYS",
     "TrailMode",
     "IAM_EVENTS_REGION",

@@ -25,6 +25,7 @@ SCP_TARGET_RULE = (
     "each target must be a root id r-[0-9a-z]{4,32}, an OU id ou-[0-9a-z]{4,32}-[a-z0-9]{8,32} "
     "or a 12-digit account id"
 )
+HOOK = "https://hooks.example.com/services/T000/B000/T0KEN"
 LIST_RULE = "must be a list of strings (in YAML a list, on the command line a JSON array)"
 RETENTION_RULE = ("must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, "
                   "400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653")
@@ -524,6 +525,9 @@ def test_program_scp_target_with_trailing_newline_fails_and_registers_nothing() 
     [
         pytest.param({"alarmHttpsEndpoints": ["http://hooks.example.com/T0KEN"]}, "alarmHttpsEndpoints", id="bad-value"),
         pytest.param({"alarmHttpsEndpoint": ["https://hooks.example.com/T0KEN"]}, "alarmHttpsEndpoint", id="misspelt-key"),
+        pytest.param({"alarmEmails": ["T0KEN@"]}, "alarmEmails", id="bad-email"),
+        pytest.param({"enableDetection": "false", "enableAudit": "false", "alarmEmails": ["T0KEN@example.com"]},
+                     "alarmEmails", id="email-without-topic"),
     ],
 )
 def test_config_error_never_shows_a_secret_value(overrides: dict[str, object], key: str) -> None:
@@ -532,6 +536,46 @@ def test_config_error_never_shows_a_secret_value(overrides: dict[str, object], k
         parse_config(raw.get, raw, is_secret=lambda full: full == f"root-key-guardrails:{key}")
     assert "T0KEN" not in str(err.value)
     assert f"root-key-guardrails:{key} = [secret]: " in str(err.value)
+
+
+def _parse_secret(overrides: dict[str, object], secret: set[str]) -> GuardrailsConfig:
+    raw = {key(k): encode(v) for k, v in overrides.items()}
+    return parse_config(raw.get, raw, is_secret=lambda full: full in {key(k) for k in secret})
+
+
+@pytest.mark.parametrize(
+    ("secret", "expected"),
+    [
+        pytest.param(set(), [("email", "secops@example.com", False), ("https", HOOK, True)], id="none"),
+        pytest.param({"alarmEmails"}, [("email", "secops@example.com", True), ("https", HOOK, True)], id="emails"),
+        pytest.param({"alarmEmails", "alarmHttpsEndpoints"},
+                     [("email", "secops@example.com", True), ("https", HOOK, True)], id="both"),
+    ],
+)
+def test_config_subscription_set_with_secret_stays_secret(secret: set[str], expected: list[tuple[str, str, bool]]) -> None:
+    config = _parse_secret({"alarmEmails": ["secops@example.com"], "alarmHttpsEndpoints": [HOOK]}, secret)
+    assert [(s.protocol, s.endpoint, s.secret) for s in config.subscriptions] == expected
+    assert config.secret_keys == frozenset(secret)
+
+
+NO_SECRET_RULE = ("must be set without --secret: only alarmEmails and alarmHttpsEndpoints are kept secret, and this "
+                  "value would be written in clear into resources, the preview and the state")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"scpTargets": ["444455556666"]}, id="list"),
+        pytest.param({"auditOrgRoleName": "RootKeyAuditReader"}, id="string"),
+        pytest.param({"logRetentionDays": 400}, id="integer"),
+        pytest.param({"enableScp": True}, id="boolean"),
+    ],
+)
+def test_config_key_that_cannot_stay_secret_set_with_secret_is_refused(overrides: dict[str, object]) -> None:
+    [name] = overrides
+    with pytest.raises(ConfigError) as err:
+        _parse_secret(overrides, {name})
+    assert str(err.value) == f"Invalid configuration:\n{_line(name, '[secret]', NO_SECRET_RULE)}"
 
 
 @pytest.mark.parametrize("namespace", ["root-key-guardrail", "root-keys-guardrails", "rootkey-guardrails"])
