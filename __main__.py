@@ -22,12 +22,7 @@ from components.prevention import DenyRootAccessKeys, DenyRootAccessKeysArgs
 
 config = load_config()
 ctx = lookup_context(pulumi.get_stack(), with_organization=config.needs_organization)
-check_environment(
-    config,
-    ctx.region,
-    ctx.partition,
-    management_account_id=ctx.organization.management_account_id if ctx.organization else None,
-)
+check_environment(config, ctx.region, ctx.partition, organization=ctx.organization)
 # From getOrganization (and, off the management account, getDelegatedServices): one line per missing prerequisite,
 # before the first resource is registered.
 check_prerequisites(config, ctx)
@@ -63,8 +58,7 @@ if config.enable_detection:
             alarm_period_seconds=config.alarm_period_seconds,
             cis_root_usage_alarm=config.cis_root_usage_alarm,
             event_bridge_detection=config.event_bridge_detection,
-            alarm_emails=config.alarm_emails,
-            alarm_https_endpoints=config.alarm_https_endpoints,
+            subscriptions=config.subscriptions,
         ),
     )
 
@@ -85,8 +79,7 @@ if config.enable_audit:
             remediate=config.audit_remediate,
             max_report_age_hours=config.audit_max_report_age_hours,
             alerts=detection.alerts if detection else None,
-            alarm_emails=config.alarm_emails,
-            alarm_https_endpoints=config.alarm_https_endpoints,
+            subscriptions=config.subscriptions,
         ),
     )
 

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import documents
+from components.config import Subscription
 from components.context import AwsContext
 
 
@@ -41,8 +42,7 @@ def build_alert_topic(
     name: str,
     ctx: AwsContext,
     *,
-    emails: tuple[str, ...],
-    https_endpoints: tuple[str, ...],
+    subscriptions: tuple[Subscription, ...],
 ) -> AlertTopic:
     child = pulumi.ResourceOptions(parent=parent)
     key = aws.kms.Key(
@@ -63,20 +63,17 @@ def build_alert_topic(
         policy=arn.apply(lambda topic_arn: json.dumps(documents.alert_topic_policy(ctx, topic_arn=topic_arn))),
         opts=child,
     )
-    subscriptions = tuple(
+    registered = tuple(
         aws.sns.TopicSubscription(
-            f"{name}-alerts-{protocol}-{_endpoint_suffix(endpoint)}",
+            f"{name}-alerts-{s.protocol}-{_endpoint_suffix(s.endpoint)}",
             topic=arn,
-            protocol=protocol,
-            # A webhook URL commonly carries its token: kept secret in the state and the preview, whether or
-            # not it was set with --secret.
-            endpoint=pulumi.Output.secret(endpoint) if protocol == "https" else endpoint,
+            protocol=s.protocol,
+            endpoint=pulumi.Output.secret(s.endpoint) if s.secret else s.endpoint,
             opts=child,
         )
-        for protocol, endpoints in (("email", emails), ("https", https_endpoints))
-        for endpoint in endpoints
+        for s in subscriptions
     )
-    return AlertTopic(topic=topic, key=key, key_alias=key_alias, policy=policy, subscriptions=subscriptions, arn=arn)
+    return AlertTopic(topic=topic, key=key, key_alias=key_alias, policy=policy, subscriptions=registered, arn=arn)
 
 
 def build_alarm(

@@ -19,7 +19,7 @@ import pulumi_aws as aws
 
 from components import documents
 from components.alerting import AlertTopic, build_alarm, build_alert_topic
-from components.config import schedule_interval_seconds
+from components.config import Subscription, schedule_interval_seconds
 from components.context import AwsContext
 
 TYPE_TOKEN = "root-key-guardrails:audit:RootAccessKeyAudit"
@@ -97,8 +97,7 @@ class RootAccessKeyAuditArgs:
     max_report_age_hours: int
     # The detection component's topic; None builds one here (detection off) with these subscriptions.
     alerts: AlertTopic | None = None
-    alarm_emails: tuple[str, ...] = ()
-    alarm_https_endpoints: tuple[str, ...] = ()
+    subscriptions: tuple[Subscription, ...] = ()
 
     def __post_init__(self) -> None:
         if self.remediate and not self.org_role_name:
@@ -122,9 +121,7 @@ class RootAccessKeyAudit(pulumi.ComponentResource):
         ctx = args.context
         child = pulumi.ResourceOptions(parent=self)
 
-        self.alerts = args.alerts or build_alert_topic(
-            self, name, ctx, emails=args.alarm_emails, https_endpoints=args.alarm_https_endpoints
-        )
+        self.alerts = args.alerts or build_alert_topic(self, name, ctx, subscriptions=args.subscriptions)
 
         function_name = ctx.physical_name("audit", limit=64)
         self.log_group = aws.cloudwatch.LogGroup(

@@ -16,14 +16,17 @@ import difflib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
 import pulumi
 
 from components.schedule import ScheduleError, describe_seconds, longest_gap
+
+if TYPE_CHECKING:  # components.context imports this module at run time
+    from components.context import Organization
 
 PROJECT = "root-key-guardrails"
 
@@ -65,6 +68,24 @@ class TrailMode(str, Enum):
 
 
 @dataclass(frozen=True)
+class Subscription:
+    """One subscriber of the alert topic."""
+
+    protocol: str  # the SNS protocol: email or https
+    endpoint: str
+    # Registered with pulumi.Output.secret, so the state and the preview never show it in clear.
+    secret: bool
+
+
+# The keys whose values the program can keep secret: they reach a resource only as a subscription endpoint. Every
+# other value is written in clear into resource names, policy documents the pack reads at preview, or outputs, so
+# one set with --secret is refused rather than shown.
+MAY_BE_SECRET = frozenset({"alarmEmails", "alarmHttpsEndpoints"})
+# Marks the GuardrailsConfig field that says how the values were set, which is no config key of its own.
+_NOT_A_KEY = {"config_key": False}
+
+
+@dataclass(frozen=True)
 class GuardrailsConfig:
     enable_scp: bool = True
     scp_targets: tuple[str, ...] = ()
@@ -90,10 +111,20 @@ class GuardrailsConfig:
     member_stack_set_targets: tuple[str, ...] = ()
     org_event_forwarding: bool = False
     enable_dashboard: bool = True
+    # The keys (short names) whose values were set with --secret; only MAY_BE_SECRET ones get here.
+    secret_keys: frozenset[str] = field(default=frozenset(), metadata=_NOT_A_KEY)
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        # A webhook URL commonly carries its token: it is kept secret whether or not it was set with --secret.
+        return (
+            *(Subscription("email", email, "alarmEmails" in self.secret_keys) for email in self.alarm_emails),
+            *(Subscription("https", url, True) for url in self.alarm_https_endpoints),
+        )
 
     @property
     def has_subscriptions(self) -> bool:
-        return bool(self.alarm_emails or self.alarm_https_endpoints)
+        return bool(self.subscriptions)
 
     @property
     def deploys_dashboard(self) -> bool:
@@ -108,7 +139,7 @@ class GuardrailsConfig:
     @property
     def needs_organization(self) -> bool:
         # An SCP always needs the organization: its root is the default target, and explicit targets are checked
-        # against the management account.
+        # against its root and accounts.
         return (
             self.enable_scp
             or self.enable_centralized_root_access
@@ -123,8 +154,11 @@ def _camel(field_name: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-# The project's config keys, derived from the dataclass so a new field cannot be forgotten here.
-CONFIG_KEYS: tuple[str, ...] = tuple(_camel(f.name) for f in fields(GuardrailsConfig))
+# The project's config keys and their fields, derived from the dataclass so a new field cannot be forgotten here.
+_FIELDS: dict[str, str] = {
+    _camel(f.name): f.name for f in fields(GuardrailsConfig) if f.metadata.get("config_key", True)
+}
+CONFIG_KEYS: tuple[str, ...] = tuple(_FIELDS)
 
 
 def schedule_interval_seconds(expression: str) -> int:
@@ -138,6 +172,31 @@ def _key(name: str) -> str:
 
 def _show(raw: str) -> str:
     return json.dumps(raw)
+
+
+@dataclass(frozen=True)
+class _WholeNumbers:
+    """The whole numbers an integer key accepts, and the text that says so in its error."""
+
+    allows: Callable[[int], bool]
+    allowed: str
+
+
+_RETENTION_RULE = _WholeNumbers(
+    lambda days: days in LOG_RETENTION_DAYS,
+    "must be one of the values CloudWatch Logs accepts: " + ", ".join(map(str, LOG_RETENTION_DAYS)),
+)
+# CloudWatch alarms take 10 and 30 (high resolution) or whole minutes up to a day.
+_ALARM_PERIOD_RULE = _WholeNumbers(
+    lambda seconds: seconds in (10, 30) or (0 < seconds <= 86400 and seconds % 60 == 0),
+    "must be 10, 30 or a multiple of 60 up to 86400",
+)
+# AWS hands back a cached report until it is 4 hours old, so a limit under 5 hours would turn a healthy account
+# into ERROR several times a day.
+_REPORT_AGE_RULE = _WholeNumbers(
+    lambda hours: 5 <= hours <= 24,
+    "must be a whole number of hours from 5 to 24 (AWS serves a cached credential report for up to 4 hours)",
+)
 
 
 class _Collector:
@@ -157,6 +216,10 @@ class _Collector:
         shown = "[secret]" if self._is_secret(full_key) else value if as_json else _show(value)
         self.errors.append(f"{full_key} = {shown}: {allowed}")
 
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise ConfigError("Invalid configuration:\n" + "\n".join(f"  {e}" for e in self.errors))
+
     def raw(self, key: str) -> str | None:
         return self.raw_full(_key(key))
 
@@ -172,14 +235,15 @@ class _Collector:
         self.fail(key, raw, "must be true or false")
         return default
 
-    def integer(self, key: str, default: int) -> int:
+    def integer(self, key: str, default: int, rule: _WholeNumbers) -> int:
         raw = self.raw(key)
         if raw is None:
             return default
         # At most 18 digits: int() refuses 4,300, with an error that names no key.
-        if re.fullmatch(r"-?[0-9]{1,18}", raw, re.ASCII):
+        if re.fullmatch(r"-?[0-9]{1,18}", raw, re.ASCII) and rule.allows(int(raw)):
             return int(raw)
-        self.fail(key, raw, "must be a whole number")
+        # One text for "not a number" and "out of range", so the message always names the allowed set.
+        self.fail(key, raw, rule.allowed)
         return default
 
     def string(self, key: str, default: str) -> str:
@@ -263,6 +327,78 @@ def _unknown_keys(c: _Collector, present: Iterable[str]) -> None:
         c.fail(name, "" if raw is None else raw, f"is not a configuration key of this project; {hint}")
 
 
+@dataclass(frozen=True)
+class _Needs:
+    """Keys whose value has an effect only while `holds` (of the parsed config) is true."""
+
+    keys: tuple[str, ...]
+    holds: Callable[[GuardrailsConfig], bool]
+    needs: str
+    why: str
+
+
+# A value that would be silently ignored is an error, so nobody believes in a control that is off. Every key that
+# only some switch (or other key) makes effective is listed here, and `_unmet_needs` is the one check.
+_NEEDS: tuple[_Needs, ...] = (
+    _Needs(("scpTargets", "scpDenyAllRootActions"), lambda c: c.enable_scp,
+           "enableScp true", "without it there is no SCP to attach or extend"),
+    _Needs(("trailMode", "existingLogGroupName", "cisRootUsageAlarm", "eventBridgeDetection"),
+           lambda c: c.enable_detection, "enableDetection true", "only detection reads it"),
+    _Needs(("existingLogGroupName",), lambda c: c.trail_mode is TrailMode.EXISTING,
+           "trailMode existing", "the other trail modes create their own trail and log group"),
+    _Needs(("metricNamespace", "alarmPeriodSeconds", "alarmEmails", "alarmHttpsEndpoints", "enableDashboard"),
+           lambda c: c.enable_detection or c.enable_audit,
+           "enableDetection or enableAudit true", "with both off there are no metrics, alarms, alert topic or dashboard"),
+    _Needs(("logRetentionDays",),
+           lambda c: c.enable_audit or (c.enable_detection and c.trail_mode is not TrailMode.EXISTING),
+           "enableAudit true, or enableDetection true with trailMode organization or account",
+           "it sets the retention of the log groups this stack creates (an existing trail's group is not one)"),
+    _Needs(("auditSchedule", "auditOrgRoleName", "auditRemediate", "auditSecurityHub", "auditMaxReportAgeHours"),
+           lambda c: c.enable_audit, "enableAudit true", "only the audit reads it"),
+    _Needs(("auditRemediate",), lambda c: bool(c.audit_org_role_name),
+           "auditOrgRoleName set", "remediation acts on member accounts, which only the organization audit finds"),
+    _Needs(("auditRemediate",), lambda c: c.enable_centralized_root_access,
+           "enableCentralizedRootAccess true", "sts:AssumeRoot only works with RootSessions enabled"),
+    _Needs(("memberStackSet", "memberStackSetTargets"), lambda c: bool(c.audit_org_role_name) or c.org_event_forwarding,
+           "auditOrgRoleName set or orgEventForwarding true",
+           "the StackSet carries the audit reader role and the forwarding rule, nothing else"),
+    _Needs(("memberStackSetTargets",), lambda c: c.member_stack_set,
+           "memberStackSet true", "they are where the StackSet deploys"),
+    _Needs(("orgEventForwarding",), lambda c: c.enable_detection and c.event_bridge_detection,
+           "enableDetection and eventBridgeDetection true", "member events go to the central rule's alert topic"),
+    _Needs(("orgEventForwarding",), lambda c: c.member_stack_set,
+           "memberStackSet true", "the StackSet deploys the member-account rule"),
+)
+
+
+def _encode(value: object) -> str:
+    """A typed config value as the CLI writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return json.dumps(list(value))
+    if isinstance(value, Enum):
+        return str(value.value)
+    return str(value)
+
+
+def _unmet_needs(c: _Collector, config: GuardrailsConfig) -> None:
+    # The CLI passes Pulumi.yaml's defaults as if they were set, so a key counts as set when it differs from its
+    # default: a value equal to the default has the same effect as no value.
+    default = GuardrailsConfig()
+    for need in _NEEDS:
+        if need.holds(config):
+            continue
+        for key in need.keys:
+            value, usual = getattr(config, _FIELDS[key]), getattr(default, _FIELDS[key])
+            if value != usual:
+                is_list = isinstance(usual, tuple)
+                shown_default = _encode(usual) if is_list else _show(_encode(usual))
+                c.fail(key, _encode(value),
+                       f"needs {need.needs} ({need.why}); otherwise leave it at its default {shown_default}",
+                       as_json=is_list)
+
+
 def parse_config(
     lookup: Callable[[str], str | None],
     keys: Iterable[str] = (),
@@ -276,6 +412,11 @@ def parse_config(
     c = _Collector(lookup, is_secret)
     d = GuardrailsConfig()
     _unknown_keys(c, keys)
+    secret_keys = frozenset(key for key in CONFIG_KEYS if is_secret(_key(key)))
+    for key in CONFIG_KEYS:
+        if key in secret_keys and key not in MAY_BE_SECRET:
+            c.fail(key, "", f"must be set without --secret: only {' and '.join(sorted(MAY_BE_SECRET))} are kept "
+                   "secret, and this value would be written in clear into resources, the preview and the state")
 
     enable_scp = c.boolean("enableScp", d.enable_scp)
     scp_targets = c.string_list("scpTargets")
@@ -301,19 +442,14 @@ def parse_config(
     elif existing and not LOG_GROUP_NAME_RE.fullmatch(existing):
         c.fail("existingLogGroupName", existing,
                "must be a CloudWatch log group name: 1-512 characters from A-Z a-z 0-9 . - _ / #")
-    retention = c.integer("logRetentionDays", d.log_retention_days)
-    if retention not in LOG_RETENTION_DAYS:
-        c.fail("logRetentionDays", str(retention),
-               "must be one of the values CloudWatch Logs accepts: " + ", ".join(map(str, LOG_RETENTION_DAYS)))
+    retention = c.integer("logRetentionDays", d.log_retention_days, _RETENTION_RULE)
     namespace = c.string("metricNamespace", d.metric_namespace)
     if not NAMESPACE_RE.fullmatch(namespace) or not namespace.strip():
         c.fail("metricNamespace", namespace,
                "must be 1-255 characters from A-Z a-z 0-9 . - _ / # : and space, not only spaces")
     elif namespace.startswith("AWS/"):
         c.fail("metricNamespace", namespace, "must not start with AWS/ (reserved for AWS services)")
-    period = c.integer("alarmPeriodSeconds", d.alarm_period_seconds)
-    if not (period in (10, 30) or (period > 0 and period % 60 == 0 and period <= 86400)):
-        c.fail("alarmPeriodSeconds", str(period), "must be 10, 30 or a multiple of 60 up to 86400")
+    period = c.integer("alarmPeriodSeconds", d.alarm_period_seconds, _ALARM_PERIOD_RULE)
     cis_alarm = c.boolean("cisRootUsageAlarm", d.cis_root_usage_alarm)
     event_bridge = c.boolean("eventBridgeDetection", d.event_bridge_detection)
     emails = c.string_list("alarmEmails")
@@ -338,12 +474,7 @@ def parse_config(
                "must be empty or an IAM role name: 1-64 characters from A-Z a-z 0-9 + = , . @ _ -")
     remediate = c.boolean("auditRemediate", d.audit_remediate)
     security_hub = c.boolean("auditSecurityHub", d.audit_security_hub)
-    max_age = c.integer("auditMaxReportAgeHours", d.audit_max_report_age_hours)
-    # AWS hands back a cached report until it is 4 hours old, so a limit under 5 hours would turn a healthy
-    # account into ERROR several times a day.
-    if not 5 <= max_age <= 24:
-        c.fail("auditMaxReportAgeHours", str(max_age), "must be a whole number of hours from 5 to 24 "
-               "(AWS serves a cached credential report for up to 4 hours)")
+    max_age = c.integer("auditMaxReportAgeHours", d.audit_max_report_age_hours, _REPORT_AGE_RULE)
 
     member_stack_set = c.boolean("memberStackSet", d.member_stack_set)
     member_targets = c.string_list("memberStackSetTargets")
@@ -354,46 +485,10 @@ def parse_config(
                    "(a service-managed StackSet deploys to organizational units, not to single accounts)")
     forwarding = c.boolean("orgEventForwarding", d.org_event_forwarding)
 
-    # Combinations: a value that would be silently ignored is an error, so nobody believes in a control that is off.
     if trail_mode is TrailMode.EXISTING and not existing:
         c.fail("existingLogGroupName", existing, "must name the trail's log group when trailMode is existing")
-    if trail_mode is not TrailMode.EXISTING and existing:
-        c.fail("existingLogGroupName", existing,
-               f"must be empty unless trailMode is existing (trailMode is {trail_mode.value}, which creates its own trail)")
-    if not enable_scp and scp_targets:
-        c.fail("scpTargets", json.dumps(list(scp_targets)), "must be empty when enableScp is false (no SCP to attach)",
-               as_json=True)
-    if not enable_scp and scp_deny_all:
-        c.fail("scpDenyAllRootActions", "true", "must be false when enableScp is false (no SCP to extend)")
-    if not (enable_detection or enable_audit) and (emails or endpoints):
-        key = "alarmEmails" if emails else "alarmHttpsEndpoints"
-        c.fail(key, json.dumps(list(emails or endpoints or ())),
-               "must be empty when enableDetection and enableAudit are both false (no alarm topic)", as_json=True)
-    if not enable_audit and role_name:
-        c.fail("auditOrgRoleName", role_name, "must be empty when enableAudit is false")
-    if remediate:
-        if not enable_audit:
-            c.fail("auditRemediate", "true", "needs enableAudit true")
-        if not role_name:
-            c.fail("auditRemediate", "true",
-                   "needs auditOrgRoleName: remediation acts on member accounts, which only the organization audit finds")
-        if not centralized:
-            c.fail("auditRemediate", "true",
-                   "needs enableCentralizedRootAccess true: sts:AssumeRoot only works with RootSessions enabled")
 
-    if forwarding and not (enable_detection and event_bridge):
-        c.fail("orgEventForwarding", "true",
-               "needs enableDetection and eventBridgeDetection true: member events go to the central rule's alert topic")
-    if forwarding and not member_stack_set:
-        c.fail("orgEventForwarding", "true", "needs memberStackSet true: the StackSet deploys the member-account rule")
-    if member_targets and not (member_stack_set and (role_name or forwarding)):
-        c.fail("memberStackSetTargets", json.dumps(list(member_targets)),
-               "must be empty unless memberStackSet deploys something (auditOrgRoleName set or orgEventForwarding "
-               "true)", as_json=True)
-
-    if c.errors:
-        raise ConfigError("Invalid configuration:\n" + "\n".join(f"  {e}" for e in c.errors))
-    return GuardrailsConfig(
+    config = GuardrailsConfig(
         enable_scp=enable_scp,
         scp_targets=scp_targets or (),
         scp_deny_all_root_actions=scp_deny_all,
@@ -418,7 +513,11 @@ def parse_config(
         member_stack_set_targets=member_targets or (),
         org_event_forwarding=forwarding,
         enable_dashboard=enable_dashboard,
+        secret_keys=secret_keys,
     )
+    _unmet_needs(c, config)
+    c.raise_if_errors()
+    return config
 
 
 def load_config() -> GuardrailsConfig:
@@ -434,26 +533,48 @@ def load_config() -> GuardrailsConfig:
 IAM_EVENTS_REGION = {"aws": "us-east-1", "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1"}
 
 
+def _outside_organization(target: str, org: Organization) -> str | None:
+    """What a syntactically valid root, OU or account id must be to exist in `org`, when it cannot."""
+    if ROOT_ID_RE.fullmatch(target):
+        if target != org.root_id:
+            return f"must be the root of organization {org.id}, {org.root_id} (an organization has one root)"
+    elif OU_ID_RE.fullmatch(target):
+        # AWS builds an OU id from its root's id (ou-<root id without r->-<8-32 chars>), so this much is known
+        # without listing the OUs; whether the rest names an OU is only known to Organizations.
+        prefix = f"ou-{org.root_id.removeprefix('r-')}-"
+        if not target.startswith(prefix):
+            return f"must be an OU of organization {org.id}, whose OU ids all start {prefix} (its root is {org.root_id})"
+    elif target not in org.account_ids:
+        return (f"must be an account of organization {org.id} (aws organizations list-accounts lists them); "
+                "AttachPolicy would fail at apply, after other resources exist")
+    return None
+
+
 def check_environment(
-    config: GuardrailsConfig, region: str, partition: str = "aws", *, management_account_id: str | None = None
+    config: GuardrailsConfig, region: str, partition: str = "aws", *, organization: Organization | None = None
 ) -> None:
     """Checks that need the deployment's region or organization (invokes, still before any resource)."""
-    errors: list[str] = []
+    c = _Collector(lambda key: None)
     home = IAM_EVENTS_REGION.get(partition, "us-east-1")
     if config.enable_detection and config.event_bridge_detection and region != home:
-        errors.append(
-            f"{_key('eventBridgeDetection')} = \"true\": needs the stack in {home}, where EventBridge receives "
-            f"IAM API calls (this stack deploys to {region}); set aws:region to {home} or eventBridgeDetection "
-            "to false (the metric-filter alarm still covers every region through the multi-region trail)"
-        )
-    if management_account_id and management_account_id in config.scp_targets:
-        # Organizations accepts the attachment, and it does nothing: a control that only looks deployed.
-        errors.append(
-            f"{_key('scpTargets')} = {_show(management_account_id)}: is the organization's management account, where "
-            "SCPs never apply; remove it (detection and the audit cover the management account)"
-        )
-    if errors:
-        raise ConfigError("Invalid configuration:\n" + "\n".join(f"  {e}" for e in errors))
+        c.fail("eventBridgeDetection", "true",
+               f"needs the stack in {home}, where EventBridge receives IAM API calls (this stack deploys to {region}); "
+               f"set aws:region to {home} or eventBridgeDetection to false (the metric-filter alarm still covers every "
+               "region through the multi-region trail)")
+    if organization is not None:
+        # memberStackSetTargets holds no account ids (parse_config refuses them), so only an SCP target can be the
+        # management account. An organization whose accounts were not listed refuses every account target.
+        for key, targets in (("scpTargets", config.scp_targets), ("memberStackSetTargets", config.member_stack_set_targets)):
+            for target in targets:
+                if target == organization.management_account_id:
+                    # Organizations accepts the attachment, and it does nothing: a control that only looks deployed.
+                    c.fail(key, target, "is the organization's management account, where SCPs never apply; remove it "
+                           "(detection and the audit cover the management account)")
+                    continue
+                problem = _outside_organization(target, organization)
+                if problem:
+                    c.fail(key, target, problem)
+    c.raise_if_errors()
 
 
 def environment_warnings(config: GuardrailsConfig) -> list[str]:
@@ -480,6 +601,8 @@ __all__ = [
     "CONFIG_KEYS",
     "ConfigError",
     "GuardrailsConfig",
+    "MAY_BE_SECRET",
+    "Subscription",
     "LOG_RETENTION_DAYS",
     "TrailMode",
     "IAM_EVENTS_REGION",

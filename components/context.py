@@ -23,6 +23,8 @@ class Organization:
     id: str
     root_id: str
     management_account_id: str
+    # Every account in the organization, the management account too: what an SCP target may name.
+    account_ids: tuple[str, ...] = ()
     # What the prerequisites are checked against (components.prerequisites), all from getOrganization.
     feature_set: str = "ALL"
     root_policy_types: tuple[str, ...] = ("SERVICE_CONTROL_POLICY",)
@@ -92,6 +94,7 @@ def lookup_context(stack: str, *, with_organization: bool) -> AwsContext:
             id=org.id,
             root_id=root.id,
             management_account_id=org.master_account_id,
+            account_ids=tuple(sorted(account.id for account in org.accounts or ())),
             feature_set=org.feature_set,
             root_policy_types=tuple(sorted(p.type for p in root.policy_types if p.status == "ENABLED")),
             service_access_principals=tuple(sorted(org.aws_service_access_principals or ())),

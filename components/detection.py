@@ -20,7 +20,7 @@ import pulumi_aws as aws
 
 from components import documents
 from components.alerting import AlertTopic, build_alarm, build_alert_topic
-from components.config import TrailMode
+from components.config import Subscription, TrailMode
 from components.context import AwsContext
 
 TYPE_TOKEN = "root-key-guardrails:detection:RootAccessKeyDetection"
@@ -54,8 +54,7 @@ class RootAccessKeyDetectionArgs:
     alarm_period_seconds: int
     cis_root_usage_alarm: bool
     event_bridge_detection: bool
-    alarm_emails: tuple[str, ...]
-    alarm_https_endpoints: tuple[str, ...]
+    subscriptions: tuple[Subscription, ...]
 
     def __post_init__(self) -> None:
         if (self.trail_mode is TrailMode.EXISTING) != bool(self.existing_log_group_name):
@@ -94,9 +93,7 @@ class RootAccessKeyDetection(pulumi.ComponentResource):
             self.log_group_name = trail.log_group.name
         self.trail = trail.trail if trail else None
 
-        self.alerts = build_alert_topic(
-            self, name, ctx, emails=args.alarm_emails, https_endpoints=args.alarm_https_endpoints
-        )
+        self.alerts = build_alert_topic(self, name, ctx, subscriptions=args.subscriptions)
 
         # The filters' metric names, in order, for the dashboard.
         self.metric_names: tuple[str, ...] = (documents.METRIC_ROOT_ACCESS_KEY_CREATED,

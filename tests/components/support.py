@@ -8,7 +8,8 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
+from unittest import mock
 
 from preflight.engine import run_program
 from preflight.model import RecordedResource
@@ -72,3 +73,19 @@ def program(overrides: Mapping[str, Any] | None = None, *, preview: bool = True)
     items = tuple(sorted((key(k), encode(v)) for k, v in (overrides or {}).items()))
     return _run(items, preview)
 
+
+
+def program_with_secrets(overrides: Mapping[str, Any], secret: Iterable[str], *, preview: bool = True) -> Registered:
+    """As `program`, with the short keys in `secret` set with --secret. The CLI passes their names to the SDK
+    (PULUMI_CONFIG_SECRET_KEYS) and the engine passes none, so they are handed to set_all_config here. Not cached."""
+    from pulumi.runtime import config as runtime_config
+
+    secret_keys = [key(k) for k in secret]
+    set_all_config = runtime_config.set_all_config
+
+    def with_secrets(config: dict[str, str], _secret_keys: list[str] | None = None) -> None:
+        set_all_config(config, secret_keys)
+
+    config = {key(k): encode(v) for k, v in overrides.items()}
+    with mock.patch.object(runtime_config, "set_all_config", with_secrets):
+        return Registered(tuple(run_program(PROJECT_DIR, STACK, config, preview=preview)))

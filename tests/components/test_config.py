@@ -17,6 +17,7 @@ from components.config import (
     environment_warnings,
     parse_config,
 )
+from components.context import Organization
 from preflight.engine import ProgramError, project_config_defaults, run_program
 from tests.components.support import PROJECT_DIR, encode, key, program
 
@@ -24,7 +25,13 @@ SCP_TARGET_RULE = (
     "each target must be a root id r-[0-9a-z]{4,32}, an OU id ou-[0-9a-z]{4,32}-[a-z0-9]{8,32} "
     "or a 12-digit account id"
 )
+HOOK = "https://hooks.example.com/services/T000/B000/T0KEN"
 LIST_RULE = "must be a list of strings (in YAML a list, on the command line a JSON array)"
+RETENTION_RULE = ("must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, "
+                  "400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653")
+PERIOD_RULE = "must be 10, 30 or a multiple of 60 up to 86400"
+REPORT_AGE_RULE = ("must be a whole number of hours from 5 to 24 (AWS serves a cached credential report for up to "
+                   "4 hours)")
 
 
 def _parse(overrides: dict[str, object]) -> GuardrailsConfig:
@@ -70,6 +77,11 @@ def test_config_example_stack_file_is_valid() -> None:
         ({"alarmEmails": ["sec.ops+aws@mail.example.co.uk"]}, {"alarm_emails": ("sec.ops+aws@mail.example.co.uk",)}),
         ({"auditRemediate": True, "auditOrgRoleName": "Audit", "enableCentralizedRootAccess": True},
          {"audit_remediate": True, "audit_org_role_name": "Audit", "enable_centralized_root_access": True}),
+        # The CLI passes Pulumi.yaml's defaults as set values: a dependent key at its default is never in the way.
+        ({"enableAudit": False, "auditSchedule": "rate(1 hour)", "auditSecurityHub": True},
+         {"enable_audit": False, "audit_schedule": "rate(1 hour)"}),
+        ({"enableDetection": False, "cisRootUsageAlarm": True, "trailMode": "organization"},
+         {"enable_detection": False, "cis_root_usage_alarm": True}),
     ],
 )
 def test_config_valid_value_parses(overrides: dict[str, object], expected: dict[str, object]) -> None:
@@ -98,18 +110,11 @@ BAD_INPUTS = [
     pytest.param({"scpTargets": ["r-z9y8", "r-z9y8"]},
                  [_line("scpTargets", '["r-z9y8", "r-z9y8"]', "must not list the same value twice (r-z9y8)")],
                  id="targets-duplicate"),
-    pytest.param({"enableScp": False, "scpTargets": ["r-z9y8"]},
-                 [_line("scpTargets", '["r-z9y8"]', "must be empty when enableScp is false (no SCP to attach)")],
-                 id="targets-without-scp"),
     pytest.param({"trailMode": "cloud"}, [_line("trailMode", '"cloud"', "must be one of organization, account, existing")],
                  id="trail-mode"),
     pytest.param({"trailMode": "existing"},
                  [_line("existingLogGroupName", '""', "must name the trail's log group when trailMode is existing")],
                  id="existing-without-name"),
-    pytest.param({"existingLogGroupName": "org-trail"},
-                 [_line("existingLogGroupName", '"org-trail"',
-                        "must be empty unless trailMode is existing (trailMode is organization, which creates its own trail)")],
-                 id="name-without-existing"),
     pytest.param({"trailMode": "existing", "existingLogGroupName": "arn:aws:logs:us-east-1:111122223333:log-group:x:*"},
                  [_line("existingLogGroupName", '"arn:aws:logs:us-east-1:111122223333:log-group:x:*"',
                         "must be the log group's name, not its ARN (the part after log-group:, without :*)")],
@@ -118,12 +123,16 @@ BAD_INPUTS = [
                  [_line("existingLogGroupName", '"trail logs"',
                         "must be a CloudWatch log group name: 1-512 characters from A-Z a-z 0-9 . - _ / #")],
                  id="log-group-name"),
-    pytest.param({"logRetentionDays": 366},
-                 [_line("logRetentionDays", '"366"', "must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, "
-                        "14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653")],
-                 id="retention"),
-    pytest.param({"logRetentionDays": "1y"}, [_line("logRetentionDays", '"1y"', "must be a whole number")],
+    pytest.param({"logRetentionDays": 366}, [_line("logRetentionDays", '"366"', RETENTION_RULE)], id="retention"),
+    # Not a whole number: the same allowed set as a number out of range, not a bare "must be a whole number".
+    pytest.param({"logRetentionDays": "1y"}, [_line("logRetentionDays", '"1y"', RETENTION_RULE)],
                  id="retention-not-a-number"),
+    pytest.param({"logRetentionDays": "365.0"}, [_line("logRetentionDays", '"365.0"', RETENTION_RULE)],
+                 id="retention-decimal"),
+    pytest.param({"alarmPeriodSeconds": "5m"}, [_line("alarmPeriodSeconds", '"5m"', PERIOD_RULE)],
+                 id="period-not-a-number"),
+    pytest.param({"auditMaxReportAgeHours": "5.5"}, [_line("auditMaxReportAgeHours", '"5.5"', REPORT_AGE_RULE)],
+                 id="report-age-not-a-number"),
     pytest.param({"metricNamespace": "AWS/Root"},
                  [_line("metricNamespace", '"AWS/Root"', "must not start with AWS/ (reserved for AWS services)")],
                  id="namespace-reserved"),
@@ -131,8 +140,7 @@ BAD_INPUTS = [
                  [_line("metricNamespace", '"Root*Keys"',
                         "must be 1-255 characters from A-Z a-z 0-9 . - _ / # : and space, not only spaces")],
                  id="namespace-chars"),
-    pytest.param({"alarmPeriodSeconds": 90},
-                 [_line("alarmPeriodSeconds", '"90"', "must be 10, 30 or a multiple of 60 up to 86400")], id="period"),
+    pytest.param({"alarmPeriodSeconds": 90}, [_line("alarmPeriodSeconds", '"90"', PERIOD_RULE)], id="period"),
     pytest.param({"alarmEmails": ["secops@"]},
                  [_line("alarmEmails", '"secops@"', "each entry must be an e-mail address like secops@example.com")],
                  id="email"),
@@ -184,33 +192,13 @@ BAD_INPUTS = [
                  [_line("auditOrgRoleName", '"audit role"',
                         "must be empty or an IAM role name: 1-64 characters from A-Z a-z 0-9 + = , . @ _ -")],
                  id="role-name"),
-    pytest.param({"auditMaxReportAgeHours": 4},
-                 [_line("auditMaxReportAgeHours", '"4"', "must be a whole number of hours from 5 to 24 "
-                        "(AWS serves a cached credential report for up to 4 hours)")],
+    pytest.param({"auditMaxReportAgeHours": 4}, [_line("auditMaxReportAgeHours", '"4"', REPORT_AGE_RULE)],
                  id="report-age"),
-    pytest.param({"auditRemediate": True},
-                 [_line("auditRemediate", '"true"', "needs auditOrgRoleName: remediation acts on member accounts, "
-                        "which only the organization audit finds"),
-                  _line("auditRemediate", '"true"', "needs enableCentralizedRootAccess true: sts:AssumeRoot only "
-                        "works with RootSessions enabled")],
-                 id="remediate-prerequisites"),
     pytest.param({"auditOrgRoleName": "RootKeyAuditReader", "memberStackSetTargets": ["444455556666"]},
                  [_line("memberStackSetTargets", '"444455556666"', "each target must be a root id r-[0-9a-z]{4,32} or "
                         "an OU id ou-[0-9a-z]{4,32}-[a-z0-9]{8,32} (a service-managed StackSet deploys to "
                         "organizational units, not to single accounts)")],
                  id="stack-set-target-account"),
-    pytest.param({"memberStackSetTargets": ["ou-a1b2-workload1"]},
-                 [_line("memberStackSetTargets", '["ou-a1b2-workload1"]', "must be empty unless memberStackSet "
-                        "deploys something (auditOrgRoleName set or orgEventForwarding true)")],
-                 id="stack-set-targets-unused"),
-    pytest.param({"orgEventForwarding": True, "eventBridgeDetection": False},
-                 [_line("orgEventForwarding", '"true"', "needs enableDetection and eventBridgeDetection true: member "
-                        "events go to the central rule's alert topic")],
-                 id="forwarding-without-event-bridge"),
-    pytest.param({"orgEventForwarding": True, "memberStackSet": False},
-                 [_line("orgEventForwarding", '"true"',
-                        "needs memberStackSet true: the StackSet deploys the member-account rule")],
-                 id="forwarding-without-stack-set"),
     pytest.param({"enableSCP": False},
                  [_line("enableSCP", '"false"', "is not a configuration key of this project; did you mean enableScp?")],
                  id="misspelt-key"),
@@ -218,11 +206,117 @@ BAD_INPUTS = [
                  [_line("colour", '"blue"', "is not a configuration key of this project; the keys are "
                         + ", ".join(CONFIG_KEYS))],
                  id="unknown-key"),
-    pytest.param({"enableDetection": False, "enableAudit": False, "alarmEmails": ["secops@example.com"]},
-                 [_line("alarmEmails", '["secops@example.com"]',
-                        "must be empty when enableDetection and enableAudit are both false (no alarm topic)")],
-                 id="emails-without-topic"),
 ]
+
+
+
+def _needs(name: str, shown: str, needs: str, why: str, default: str) -> str:
+    return _line(name, shown, f"needs {needs} ({why}); otherwise leave it at its default {default}")
+
+
+SCP_ONLY = "without it there is no SCP to attach or extend"
+DETECTION_ONLY = "only detection reads it"
+AUDIT_ONLY = "only the audit reads it"
+NO_TOPIC = "with both off there are no metrics, alarms, alert topic or dashboard"
+STACK_SET_ONLY = "the StackSet carries the audit reader role and the forwarding rule, nothing else"
+RETENTION_NEEDS = "enableAudit true, or enableDetection true with trailMode organization or account"
+RETENTION_WHY = "it sets the retention of the log groups this stack creates (an existing trail's group is not one)"
+BOTH_OFF = {"enableDetection": False, "enableAudit": False}
+
+# A value that has no effect under the rest of the config: one line per key, naming what would make it count.
+NO_EFFECT_INPUTS = [
+    pytest.param({"enableScp": False, "scpTargets": ["r-z9y8"]},
+                 [_needs("scpTargets", '["r-z9y8"]', "enableScp true", SCP_ONLY, "[]")], id="targets-without-scp"),
+    pytest.param({"enableScp": False, "enableCentralizedRootAccess": True, "scpDenyAllRootActions": True},
+                 [_needs("scpDenyAllRootActions", '"true"', "enableScp true", SCP_ONLY, '"false"')],
+                 id="deny-all-without-scp"),
+    pytest.param({"enableDetection": False, "trailMode": "account"},
+                 [_needs("trailMode", '"account"', "enableDetection true", DETECTION_ONLY, '"organization"')],
+                 id="trail-mode-without-detection"),
+    pytest.param({"enableDetection": False, "trailMode": "existing", "existingLogGroupName": "org-trail"},
+                 [_needs("trailMode", '"existing"', "enableDetection true", DETECTION_ONLY, '"organization"'),
+                  _needs("existingLogGroupName", '"org-trail"', "enableDetection true", DETECTION_ONLY, '""')],
+                 id="existing-trail-without-detection"),
+    pytest.param({"enableDetection": False, "cisRootUsageAlarm": False},
+                 [_needs("cisRootUsageAlarm", '"false"', "enableDetection true", DETECTION_ONLY, '"true"')],
+                 id="cis-alarm-without-detection"),
+    pytest.param({"enableDetection": False, "eventBridgeDetection": False},
+                 [_needs("eventBridgeDetection", '"false"', "enableDetection true", DETECTION_ONLY, '"true"')],
+                 id="event-bridge-without-detection"),
+    pytest.param({"existingLogGroupName": "org-trail"},
+                 [_needs("existingLogGroupName", '"org-trail"', "trailMode existing",
+                         "the other trail modes create their own trail and log group", '""')],
+                 id="name-without-existing"),
+    pytest.param({**BOTH_OFF, "alarmEmails": ["secops@example.com"]},
+                 [_needs("alarmEmails", '["secops@example.com"]', "enableDetection or enableAudit true", NO_TOPIC, "[]")],
+                 id="emails-without-topic"),
+    pytest.param({**BOTH_OFF, "alarmHttpsEndpoints": ["https://alerts.example.com/hook"]},
+                 [_needs("alarmHttpsEndpoints", '["https://alerts.example.com/hook"]',
+                         "enableDetection or enableAudit true", NO_TOPIC, "[]")],
+                 id="endpoints-without-topic"),
+    pytest.param({**BOTH_OFF, "metricNamespace": "Guardrails"},
+                 [_needs("metricNamespace", '"Guardrails"', "enableDetection or enableAudit true", NO_TOPIC,
+                         '"RootKeyGuardrails"')],
+                 id="namespace-without-metrics"),
+    pytest.param({**BOTH_OFF, "alarmPeriodSeconds": 60},
+                 [_needs("alarmPeriodSeconds", '"60"', "enableDetection or enableAudit true", NO_TOPIC, '"300"')],
+                 id="period-without-alarms"),
+    pytest.param({**BOTH_OFF, "enableDashboard": False},
+                 [_needs("enableDashboard", '"false"', "enableDetection or enableAudit true", NO_TOPIC, '"true"')],
+                 id="dashboard-without-metrics"),
+    pytest.param({**BOTH_OFF, "logRetentionDays": 400},
+                 [_needs("logRetentionDays", '"400"', RETENTION_NEEDS, RETENTION_WHY, '"365"')],
+                 id="retention-without-log-groups"),
+    pytest.param({"enableAudit": False, "trailMode": "existing", "existingLogGroupName": "org-trail",
+                  "logRetentionDays": 400},
+                 [_needs("logRetentionDays", '"400"', RETENTION_NEEDS, RETENTION_WHY, '"365"')],
+                 id="retention-with-existing-trail-only"),
+    pytest.param({"enableAudit": False, "auditSchedule": "rate(5 minutes)"},
+                 [_needs("auditSchedule", '"rate(5 minutes)"', "enableAudit true", AUDIT_ONLY, '"rate(1 hour)"')],
+                 id="schedule-without-audit"),
+    pytest.param({"enableAudit": False, "auditOrgRoleName": "RootKeyAuditReader"},
+                 [_needs("auditOrgRoleName", '"RootKeyAuditReader"', "enableAudit true", AUDIT_ONLY, '""')],
+                 id="role-without-audit"),
+    pytest.param({"enableAudit": False, "auditSecurityHub": False},
+                 [_needs("auditSecurityHub", '"false"', "enableAudit true", AUDIT_ONLY, '"true"')],
+                 id="security-hub-without-audit"),
+    pytest.param({"enableAudit": False, "auditMaxReportAgeHours": 6},
+                 [_needs("auditMaxReportAgeHours", '"6"', "enableAudit true", AUDIT_ONLY, '"5"')],
+                 id="report-age-without-audit"),
+    pytest.param({"auditRemediate": True},
+                 [_needs("auditRemediate", '"true"', "auditOrgRoleName set",
+                         "remediation acts on member accounts, which only the organization audit finds", '"false"'),
+                  _needs("auditRemediate", '"true"', "enableCentralizedRootAccess true",
+                         "sts:AssumeRoot only works with RootSessions enabled", '"false"')],
+                 id="remediate-prerequisites"),
+    pytest.param({"auditRemediate": True, "auditOrgRoleName": "Audit", "enableCentralizedRootAccess": True,
+                  "enableAudit": False},
+                 [_needs("auditOrgRoleName", '"Audit"', "enableAudit true", AUDIT_ONLY, '""'),
+                  _needs("auditRemediate", '"true"', "enableAudit true", AUDIT_ONLY, '"false"')],
+                 id="remediate-without-audit"),
+    pytest.param({"memberStackSet": False},
+                 [_needs("memberStackSet", '"false"', "auditOrgRoleName set or orgEventForwarding true", STACK_SET_ONLY,
+                         '"true"')],
+                 id="stack-set-off-with-nothing-to-deploy"),
+    pytest.param({"memberStackSetTargets": ["ou-a1b2-workload1"]},
+                 [_needs("memberStackSetTargets", '["ou-a1b2-workload1"]', "auditOrgRoleName set or orgEventForwarding "
+                         "true", STACK_SET_ONLY, "[]")],
+                 id="stack-set-targets-unused"),
+    pytest.param({"auditOrgRoleName": "RootKeyAuditReader", "memberStackSet": False,
+                  "memberStackSetTargets": ["ou-a1b2-workload1"]},
+                 [_needs("memberStackSetTargets", '["ou-a1b2-workload1"]', "memberStackSet true",
+                         "they are where the StackSet deploys", "[]")],
+                 id="stack-set-targets-without-stack-set"),
+    pytest.param({"orgEventForwarding": True, "eventBridgeDetection": False},
+                 [_needs("orgEventForwarding", '"true"', "enableDetection and eventBridgeDetection true",
+                         "member events go to the central rule's alert topic", '"false"')],
+                 id="forwarding-without-event-bridge"),
+    pytest.param({"orgEventForwarding": True, "memberStackSet": False},
+                 [_needs("orgEventForwarding", '"true"', "memberStackSet true",
+                         "the StackSet deploys the member-account rule", '"false"')],
+                 id="forwarding-without-stack-set"),
+]
+BAD_INPUTS += NO_EFFECT_INPUTS
 
 
 @pytest.mark.parametrize(("overrides", "lines"), BAD_INPUTS)
@@ -241,12 +335,17 @@ def test_program_bad_value_fails_and_registers_nothing(overrides: dict[str, obje
     assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]
 
 
+def test_config_needs_table_names_only_config_keys() -> None:
+    # A misspelt key in the table would only surface, as a KeyError, in the config that trips its row.
+    from components.config import _NEEDS
+    assert {key for need in _NEEDS for key in need.keys} <= set(CONFIG_KEYS)
+
+
 def test_config_several_bad_values_are_all_reported() -> None:
     with pytest.raises(ConfigError) as err:
         _parse({"enableAudit": "maybe", "logRetentionDays": 2})
     assert str(err.value).splitlines()[1:] == [
-        _line("logRetentionDays", '"2"', "must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, "
-              "90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"),
+        _line("logRetentionDays", '"2"', RETENTION_RULE),
         _line("enableAudit", '"maybe"', "must be true or false"),
     ]
 
@@ -313,31 +412,60 @@ MANAGEMENT_TARGET_ERROR = (
     'Invalid configuration:\n  root-key-guardrails:scpTargets = "111122223333": is the organization\'s management '
     "account, where SCPs never apply; remove it (detection and the audit cover the management account)"
 )
+# As preflight's mock getOrganization answers: root r-a1b2, the management account and two members.
+ORGANIZATION = Organization(id="o-a1b2c3d4e5", root_id="r-a1b2", management_account_id="111122223333",
+                            account_ids=("111122223333", "444455556666", "555566667777"))
+NOT_THE_ROOT = "must be the root of organization o-a1b2c3d4e5, r-a1b2 (an organization has one root)"
+NOT_AN_OU = "must be an OU of organization o-a1b2c3d4e5, whose OU ids all start ou-a1b2- (its root is r-a1b2)"
+NOT_AN_ACCOUNT = ("must be an account of organization o-a1b2c3d4e5 (aws organizations list-accounts lists them); "
+                  "AttachPolicy would fail at apply, after other resources exist")
+ORG_AUDIT = {"auditOrgRoleName": "RootKeyAuditReader"}
+
+# Targets the organization can hold, and ones it cannot: getOrganization gives its one root and its accounts,
+# and an OU id carries its root's id.
+ORGANIZATION_TARGETS = [
+    pytest.param({"scpTargets": ["444455556666", "555566667777"]}, None, id="member-accounts"),
+    pytest.param({"scpTargets": ["r-a1b2", "ou-a1b2-workload1"]}, None, id="root-and-ou"),
+    pytest.param({**ORG_AUDIT, "memberStackSetTargets": ["r-a1b2", "ou-a1b2-sandbox01"]}, None, id="stack-set-root-and-ou"),
+    pytest.param({"scpTargets": ["ou-a1b2-workload1", "111122223333"]}, MANAGEMENT_TARGET_ERROR, id="management-account"),
+    pytest.param({"scpTargets": ["r-zzzz"]}, _line("scpTargets", '"r-zzzz"', NOT_THE_ROOT), id="other-root"),
+    pytest.param({"scpTargets": ["999999999999"]}, _line("scpTargets", '"999999999999"', NOT_AN_ACCOUNT),
+                 id="other-account"),
+    pytest.param({"scpTargets": ["ou-zzzz-workload1"]}, _line("scpTargets", '"ou-zzzz-workload1"', NOT_AN_OU),
+                 id="other-roots-ou"),
+    pytest.param({**ORG_AUDIT, "memberStackSetTargets": ["r-zzzz"]},
+                 _line("memberStackSetTargets", '"r-zzzz"', NOT_THE_ROOT), id="stack-set-other-root"),
+    pytest.param({**ORG_AUDIT, "memberStackSetTargets": ["ou-a1b2c-workload1"]},
+                 _line("memberStackSetTargets", '"ou-a1b2c-workload1"', NOT_AN_OU), id="stack-set-other-roots-ou"),
+]
 
 
-@pytest.mark.parametrize(
-    ("targets", "error"),
-    [
-        (["444455556666"], None),
-        (["ou-a1b2-workload1", "111122223333"], MANAGEMENT_TARGET_ERROR),
-    ],
-    ids=["member-account", "management-account"],
-)
-def test_config_scp_target_management_account_is_refused(targets: list[str], error: str | None) -> None:
-    config = _parse({"scpTargets": targets})
+def _expected(error: str | None) -> str | None:
+    return error if error is None or error.startswith("Invalid configuration:") else f"Invalid configuration:\n{error}"
+
+
+@pytest.mark.parametrize(("overrides", "error"), ORGANIZATION_TARGETS)
+def test_config_target_outside_the_organization_is_refused(overrides: dict[str, object], error: str | None) -> None:
+    config = _parse(overrides)
     if error is None:
-        check_environment(config, "us-east-1", management_account_id="111122223333")
+        check_environment(config, "us-east-1", organization=ORGANIZATION)
     else:
         with pytest.raises(ConfigError) as err:
-            check_environment(config, "us-east-1", management_account_id="111122223333")
-        assert str(err.value) == error
+            check_environment(config, "us-east-1", organization=ORGANIZATION)
+        assert str(err.value) == _expected(error)
 
 
-def test_program_scp_on_management_account_fails_and_registers_nothing() -> None:
-    # preflight's mock organization has 111122223333 as its management account, as the deploying account.
+@pytest.mark.parametrize(("overrides", "error"), ORGANIZATION_TARGETS)
+def test_program_target_outside_the_organization_fails_and_registers_nothing(
+    overrides: dict[str, object], error: str | None
+) -> None:
+    # The same verdicts from the program, whose organization comes from the mock engine's getOrganization.
+    if error is None:
+        assert program(overrides).of_type("aws:organizations/policy:Policy")
+        return
     with pytest.raises(ProgramError) as err:
-        program({"scpTargets": ["111122223333"], "trailMode": "account"})
-    assert err.value.message == MANAGEMENT_TARGET_ERROR
+        program(overrides)
+    assert err.value.message == _expected(error)
     assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]
 
 
@@ -360,7 +488,7 @@ ODD_VALUES = [
     pytest.param({"auditSchedule": "cron(5/ * * * ? *)"}, "auditSchedule", "minutes field has step ''", id="cron-empty-step"),
     pytest.param({"auditSchedule": "rate(" + "9" * 5000 + " minutes)"}, "auditSchedule",
                  "must be an EventBridge schedule expression", id="rate-5000-digits"),
-    pytest.param({"alarmPeriodSeconds": "9" * 5000}, "alarmPeriodSeconds", "must be a whole number", id="period-5000-digits"),
+    pytest.param({"alarmPeriodSeconds": "9" * 5000}, "alarmPeriodSeconds", PERIOD_RULE, id="period-5000-digits"),
     pytest.param({"alarmHttpsEndpoints": ["https://[::1/hook"]}, "alarmHttpsEndpoints", "is not a valid URL (Invalid IPv6 URL)",
                  id="url-unclosed-ipv6"),
     pytest.param({"alarmHttpsEndpoints": ["https://alerts.example.com:99999/hook"]}, "alarmHttpsEndpoints",
@@ -397,6 +525,9 @@ def test_program_scp_target_with_trailing_newline_fails_and_registers_nothing() 
     [
         pytest.param({"alarmHttpsEndpoints": ["http://hooks.example.com/T0KEN"]}, "alarmHttpsEndpoints", id="bad-value"),
         pytest.param({"alarmHttpsEndpoint": ["https://hooks.example.com/T0KEN"]}, "alarmHttpsEndpoint", id="misspelt-key"),
+        pytest.param({"alarmEmails": ["T0KEN@"]}, "alarmEmails", id="bad-email"),
+        pytest.param({"enableDetection": "false", "enableAudit": "false", "alarmEmails": ["T0KEN@example.com"]},
+                     "alarmEmails", id="email-without-topic"),
     ],
 )
 def test_config_error_never_shows_a_secret_value(overrides: dict[str, object], key: str) -> None:
@@ -405,6 +536,46 @@ def test_config_error_never_shows_a_secret_value(overrides: dict[str, object], k
         parse_config(raw.get, raw, is_secret=lambda full: full == f"root-key-guardrails:{key}")
     assert "T0KEN" not in str(err.value)
     assert f"root-key-guardrails:{key} = [secret]: " in str(err.value)
+
+
+def _parse_secret(overrides: dict[str, object], secret: set[str]) -> GuardrailsConfig:
+    raw = {key(k): encode(v) for k, v in overrides.items()}
+    return parse_config(raw.get, raw, is_secret=lambda full: full in {key(k) for k in secret})
+
+
+@pytest.mark.parametrize(
+    ("secret", "expected"),
+    [
+        pytest.param(set(), [("email", "secops@example.com", False), ("https", HOOK, True)], id="none"),
+        pytest.param({"alarmEmails"}, [("email", "secops@example.com", True), ("https", HOOK, True)], id="emails"),
+        pytest.param({"alarmEmails", "alarmHttpsEndpoints"},
+                     [("email", "secops@example.com", True), ("https", HOOK, True)], id="both"),
+    ],
+)
+def test_config_subscription_set_with_secret_stays_secret(secret: set[str], expected: list[tuple[str, str, bool]]) -> None:
+    config = _parse_secret({"alarmEmails": ["secops@example.com"], "alarmHttpsEndpoints": [HOOK]}, secret)
+    assert [(s.protocol, s.endpoint, s.secret) for s in config.subscriptions] == expected
+    assert config.secret_keys == frozenset(secret)
+
+
+NO_SECRET_RULE = ("must be set without --secret: only alarmEmails and alarmHttpsEndpoints are kept secret, and this "
+                  "value would be written in clear into resources, the preview and the state")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"scpTargets": ["444455556666"]}, id="list"),
+        pytest.param({"auditOrgRoleName": "RootKeyAuditReader"}, id="string"),
+        pytest.param({"logRetentionDays": 400}, id="integer"),
+        pytest.param({"enableScp": True}, id="boolean"),
+    ],
+)
+def test_config_key_that_cannot_stay_secret_set_with_secret_is_refused(overrides: dict[str, object]) -> None:
+    [name] = overrides
+    with pytest.raises(ConfigError) as err:
+        _parse_secret(overrides, {name})
+    assert str(err.value) == f"Invalid configuration:\n{_line(name, '[secret]', NO_SECRET_RULE)}"
 
 
 @pytest.mark.parametrize("namespace", ["root-key-guardrail", "root-keys-guardrails", "rootkey-guardrails"])

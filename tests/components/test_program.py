@@ -9,9 +9,9 @@ from typing import Any, Callable
 import pytest
 
 from components import documents
-from preflight.engine import ACCOUNT_ID, ORGANIZATION_ID, ROOT_ID
+from preflight.engine import ACCOUNT_ID, ORGANIZATION_ID, ROOT_ID, ProgramError
 from preflight.model import UNKNOWN
-from tests.components.support import Registered, program
+from tests.components.support import Registered, program, program_with_secrets
 
 POLICY = "aws:organizations/policy:Policy"
 ATTACHMENT = "aws:organizations/policyAttachment:PolicyAttachment"
@@ -532,6 +532,25 @@ def test_program_audit_without_detection_builds_its_own_topic_with_subscriptions
     assert [s.parent for s in reg.of_type(SUBSCRIPTION)] == [audit.urn]
     assert reg.one(FUNCTION).inputs["environment"]["variables"]["AUDIT_SNS_TOPIC_ARN"] == _topic_arn(reg)
     assert reg.stack_outputs["alarmTopicArn"] == _topic_arn(reg)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"enableDetection": False}], ids=["detection-topic", "audit-topic"])
+def test_program_email_set_with_secret_is_registered_as_a_secret(overrides: dict[str, Any]) -> None:
+    reg = program_with_secrets({**overrides, "alarmEmails": ["secops@example.com"]}, ["alarmEmails"])
+    assert [(s.inputs["protocol"], _secret_value(s.inputs["endpoint"])) for s in reg.of_type(SUBSCRIPTION)] == [
+        ("email", "secops@example.com")
+    ]
+
+
+def test_program_key_that_cannot_stay_secret_set_with_secret_fails_and_registers_nothing() -> None:
+    with pytest.raises(ProgramError) as err:
+        program_with_secrets({"scpTargets": ["444455556666"]}, ["scpTargets"])
+    assert err.value.message == (
+        "Invalid configuration:\n  root-key-guardrails:scpTargets = [secret]: must be set without --secret: only "
+        "alarmEmails and alarmHttpsEndpoints are kept secret, and this value would be written in clear into "
+        "resources, the preview and the state"
+    )
+    assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]
 
 
 def test_program_everything_off_registers_only_the_stack() -> None:
