@@ -391,7 +391,9 @@ def _unmet_needs(c: _Collector, config: GuardrailsConfig) -> None:
             continue
         for key in need.keys:
             value, usual = getattr(config, _FIELDS[key]), getattr(default, _FIELDS[key])
-            if value != usual:
+            # A part switched off is never in the way: `cisRootUsageAlarm: false` beside `enableDetection: false`
+            # says the same thing twice, and refusing it would make a user undo a safe choice.
+            if value != usual and value is not False:
                 is_list = isinstance(usual, tuple)
                 shown_default = _encode(usual) if is_list else _show(_encode(usual))
                 c.fail(key, _encode(value),
