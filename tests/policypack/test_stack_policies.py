@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 import pytest
+from pulumi_policy import PolicyProviderResource
+from pulumi_policy.proxy import unknown_checking_proxy
 from rootkey_pack.policies import audit, delivery, detection, prevention
 
 from tests.policypack import stackkit as k
@@ -252,8 +254,29 @@ add_organization([])(ORG_SPECS)
 ORG_SPECS[ORG_SPEC].parent = f"{k.PROJECT}-{k.STACK}"
 
 
-def _alarm_case(change: Mutation, problem: str, case_id: str) -> Any:
-    return pytest.param(both(NO_CIS, change), None, [(f"{U(A_CREATED)} {problem}; {ALARM_EXPECTED}", U(A_CREATED))], id=case_id)
+def _alarm_case(change: Mutation, problem: str, case_id: str, tail: bool = True) -> Any:
+    message = f"{U(A_CREATED)} {problem}; {ALARM_EXPECTED}" if tail else f"{U(A_CREATED)} {problem}"
+    return pytest.param(both(NO_CIS, change), None, [(message, U(A_CREATED))], id=case_id)
+
+
+def in_region(region: Any, *names: str) -> Mutation:
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        for n in names:
+            specs[n].props["region"] = region
+    return mutate
+
+
+DECOY_LOGS = "decoy-trail-logs"
+
+
+def decoy_log_group(*filters: str) -> Mutation:
+    """A log group in eu-west-1 named like the trail's, which the filters read; nothing delivers to it."""
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        specs[DECOY_LOGS] = k.Spec("aws:cloudwatch/logGroup:LogGroup", DECOY_LOGS,
+                                   {"name": k.LOG_GROUP_NAME, "region": "eu-west-1", "arn": k.UNKNOWN}, parent="root-access-key-detection")
+        for f in filters:
+            specs[f].links["logGroupName"] = [DECOY_LOGS]
+    return mutate
 
 
 ALARMED_CASES = [
@@ -332,14 +355,39 @@ ALARMED_CASES = [
         f"{U(F_CREATED)} has pattern unknown during preview, so the pack cannot verify that the filter matches the root "
         f"user creating its own access key; expected a value known at preview (set it from a literal value), "
         + UNKNOWN_TAIL.format(policy="root-access-key-creation-alarmed"), U(F_CREATED))], id="filter-pattern-unknown"),
-    _alarm_case(both(setp(F_CREATED, region="us-east-1"), setp(A_CREATED, region="eu-west-1")),
+    _alarm_case(both(in_region("us-east-1", F_CREATED, LOGS), in_region("eu-west-1", A_CREATED, TOPIC)),
                 f"is in region 'eu-west-1' but {U(F_CREATED)} publishes its metric in 'us-east-1', so the alarm never sees a "
                 f"datapoint", "alarm-other-region"),
-    _alarm_case(setp(A_CREATED, region="eu-west-1"),
+    _alarm_case(in_region("eu-west-1", A_CREATED, TOPIC),
                 f"is in region 'eu-west-1' but {U(F_CREATED)} publishes its metric in 'the default provider region', and the "
                 f"pack cannot tell that they are the same (set the region on both or on neither)",
                 "alarm-region-only-on-alarm"),
-    pytest.param(both(NO_CIS, setp(F_CREATED, region="eu-west-1"), setp(A_CREATED, region="eu-west-1")), None, [], id="alarm-same-region"),
+    pytest.param(both(NO_CIS, in_region(k.REGION, F_CREATED, LOGS, A_CREATED, TOPIC)), None, [], id="detection-regions-named"),
+    # A log group is a name in one region: the trail still delivers to the us-east-1 group of that name.
+    *[pytest.param(both(NO_CIS, change, in_region("eu-west-1", F_CREATED, A_CREATED, TOPIC)), None, [(
+        f"{U(F_CREATED)} reads log group '{k.LOG_GROUP_NAME}' in region 'eu-west-1', which no CloudTrail trail in this "
+        f"stack feeds and which is not listed in externalTrailLogGroups; expected a multi-region trail whose "
+        f"cloudWatchLogsGroupArn is that log group, or the log group name in the 'root-access-key-creation-alarmed' "
+        f"policy config.", U(F_CREATED))], id=f"detection-moved-{case}")
+      for case, change in [("onto-same-named-group", decoy_log_group(F_CREATED)), ("with-its-log-group", in_region("eu-west-1", LOGS))]],
+    pytest.param(both(NO_CIS, in_region("eu-west-1", F_CREATED, A_CREATED, TOPIC)), None, [(
+        f"{U(F_CREATED)} is in region 'eu-west-1' but {U(LOGS)}, the log group of that name, is in 'the default provider "
+        f"region', and the pack cannot tell that they are the same (set the region on both or on neither); expected the "
+        f"filter in the region of the log group a multi-region CloudTrail trail delivers to.", U(F_CREATED))],
+        id="filter-region-only-on-filter"),
+    pytest.param(both(NO_CIS, setp(LOGS, region=k.UNKNOWN)), None, [(
+        f"{U(LOGS)} has region unknown during preview, so the pack cannot verify whether {U(F_CREATED)} reads {U(LOGS)}; "
+        f"expected a value known at preview (set the provider's region literally), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-creation-alarmed"), U(LOGS))], id="log-group-region-unknown"),
+    _alarm_case(both(in_region(k.REGION, F_CREATED, LOGS, A_CREATED), in_region("eu-west-1", TOPIC)),
+                f"is in region 'us-east-1' but the topic it notifies, {U(TOPIC)}, is in 'eu-west-1', so CloudWatch cannot "
+                f"deliver the alert; expected the alert SNS topic in the alarm's region.", "alarm-topic-other-region", tail=False),
+    pytest.param(both(NO_CIS, in_region(k.REGION, F_CREATED, LOGS, A_CREATED), unlink(A_CREATED, "alarmActions"),
+                      setp(A_CREATED, alarmActions=["arn:aws:sns:eu-west-1:111122223333:secops"])),
+                 {"externalTopicArns": ["arn:aws:sns:eu-west-1:111122223333:secops"]}, [(
+        f"{U(A_CREATED)} is in region 'us-east-1' but notifies SNS topic 'arn:aws:sns:eu-west-1:111122223333:secops' in "
+        f"region 'eu-west-1', and CloudWatch delivers alarm actions only to topics in the alarm's region; expected the "
+        f"alert SNS topic in the alarm's region.", U(A_CREATED))], id="actions-external-topic-other-region"),
     pytest.param(both(NO_CIS, as_metric_query(A_CREATED, "RootAccessKeyCreated")), None, [], id="alarm-single-metric-query"),
     _alarm_case(both(as_metric_query(A_CREATED, "RootAccessKeyCreated"), setp(A_CREATED, metricQueries=[
         {"id": "m1", "returnData": False, "metric": {"metricName": "RootAccessKeyCreated", "namespace": k.NAMESPACE, "period": 300, "stat": "Sum"}},
@@ -480,6 +528,27 @@ def test_root_access_key_creation_alarmed_changed_baseline_reports(mutate: Mutat
     assert list(outcome(detection.validate_root_access_key_creation_alarmed, mutate, config).messages) == expected
 
 
+@pytest.mark.parametrize(("provider_region", "expected"), [
+    pytest.param("us-east-1", [], id="trail-region"),
+    pytest.param("eu-west-1", [(
+        f"{U(F_CREATED)} reads log group '{k.LOG_GROUP_NAME}' in region 'eu-west-1', which no CloudTrail trail in this "
+        f"stack feeds and which is not listed in externalTrailLogGroups; expected a multi-region trail whose "
+        f"cloudWatchLogsGroupArn is that log group, or the log group name in the 'root-access-key-creation-alarmed' "
+        f"policy config.", U(F_CREATED))], id="other-region"),
+])
+def test_root_access_key_creation_alarmed_provider_region_decides_log_group(provider_region: str, expected: list[Any]) -> None:
+    # The region comes from the resources' provider (pulumi-aws 7 also takes a per-resource `region`).
+    specs = k.baseline()
+    NO_CIS(specs)
+    args = k.stack_args(specs)
+    provider = PolicyProviderResource("pulumi:providers:aws", unknown_checking_proxy({"region": provider_region}),
+                                      f"urn:pulumi:{k.STACK}::{k.PROJECT}::pulumi:providers:aws::regional", "regional")
+    for resource in args.resources:
+        if resource.name in (F_CREATED, A_CREATED, TOPIC, LOGS):
+            resource.provider = provider
+    assert list(k.run(detection.validate_root_access_key_creation_alarmed, args).messages) == expected
+
+
 def test_root_access_key_creation_alarmed_max_period_config_accepts_longer_period() -> None:
     result = outcome(detection.validate_root_access_key_creation_alarmed, both(NO_CIS, setp(A_CREATED, period=3600)), {"maxAlarmPeriodSeconds": 3600})
     assert result.messages == ()
@@ -511,6 +580,11 @@ CIS_CASES = [
         (f"{U(F_CIS)} publishes metric RootKeyGuardrails/RootAccountUsage but no alarm in this stack watches it; expected "
          f"an aws:cloudwatch/metricAlarm:MetricAlarm on that metric that fires on a single event.", U(F_CIS)),
     ], id="cis-alarm-removed"),
+    pytest.param(both(decoy_log_group(F_CIS), in_region("eu-west-1", F_CIS, A_CIS, TOPIC)), [
+        (f"{U(F_CIS)} reads log group '{k.LOG_GROUP_NAME}' in region 'eu-west-1', which no CloudTrail trail in this stack "
+         f"feeds and which is not listed in externalTrailLogGroups; expected a multi-region trail whose "
+         f"cloudWatchLogsGroupArn is that log group, or the log group name in the 'cis-root-usage-alarmed' policy config.", U(F_CIS)),
+    ], id="cis-moved-onto-same-named-group"),
 ]
 
 
