@@ -473,7 +473,7 @@ def action_issues(ctx: Context, alarm: Res, alarm_region: Any, regions: Mapping[
         f"(or a Lambda function or Systems Manager incident response plan).", alarm.urn)]
 
 
-def _as_single_metric(alarm: Res) -> Res:
+def as_single_metric(alarm: Res) -> Res:
     """A metricQueries alarm seen with its one query's metric name and namespace (links included), to find it."""
     if alarm.get("metricQueries") in (MISSING, None, []):
         return alarm
@@ -494,7 +494,7 @@ def watching_alarms(ctx: Context, filt: Res, spec: MetricSpec) -> tuple[list[Res
     found: list[Res] = []
     unknowns: list[Optional[Issue]] = []
     for alarm in ctx.stack.of_type(METRIC_ALARM):
-        alarm = _as_single_metric(alarm)
+        alarm = as_single_metric(alarm)
         # Known name and namespace are judged as values; an unknown one counts when its single link is this filter.
         name_ok = ctx.stack.refers_to(alarm, "metricName", filt, lambda v, _: v == spec.name)
         namespace_ok = ctx.stack.refers_to(alarm, "namespace", filt, lambda v, _: v == spec.namespace)
