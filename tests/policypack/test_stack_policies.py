@@ -89,6 +89,7 @@ STACK_VALIDATORS = [
     detection.validate_cis_root_usage_alarmed,
     audit.validate_root_access_key_audit_scheduled,
     audit.validate_audit_role_least_privilege,
+    audit.validate_audit_findings_delivered,
     delivery.validate_alarm_topic_has_subscriber,
     delivery.validate_alarm_topic_key_usable,
 ]
@@ -965,3 +966,127 @@ KEY_CASES = [
 @pytest.mark.parametrize(("mutate", "expected"), KEY_CASES)
 def test_alarm_topic_key_usable_changed_baseline_reports(mutate: Mutation, expected: list[Any]) -> None:
     assert list(outcome(delivery.validate_alarm_topic_key_usable, mutate).messages) == expected
+
+
+ON_FAILURE = "root-access-key-audit-on-failure"
+KEYS_ALARM = "root-access-key-audit-alarm-root-keys-active"
+ERRORS_ALARM = "root-access-key-audit-alarm-errors"
+FN_NAME = "root-access-key-audit-function-5566778"
+
+
+def audit_alarm(name: str, metric: str, namespace: str, links: Optional[dict[str, list[str]]] = None, **props: Any) -> Mutation:
+    """An alarm of the audit component as components/audit.py builds it: 1 of 1 datapoints >= 1, to the alert topic."""
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        specs[name] = k.Spec("aws:cloudwatch/metricAlarm:MetricAlarm", name, {
+            "name": f"{name}-1a2b3c4", "metricName": metric, "namespace": namespace, "statistic": "Maximum", "period": 7200,
+            "evaluationPeriods": 1, "datapointsToAlarm": 1, "threshold": 1, "comparisonOperator": "GreaterThanOrEqualToThreshold",
+            "treatMissingData": "missing", "actionsEnabled": True, "alarmActions": [k.UNKNOWN], "arn": k.UNKNOWN, **props,
+        }, parent="root-access-key-audit", links={"alarmActions": [TOPIC], **(links or {})})
+    return mutate
+
+
+KEYS_ACTIVE = audit_alarm(KEYS_ALARM, "RootAccessKeysActive", k.NAMESPACE)
+ERRORS = audit_alarm(ERRORS_ALARM, "Errors", "AWS/Lambda", statistic="Sum", period=300, treatMissingData="notBreaching",
+                     dimensions={"FunctionName": FN_NAME})
+AUDIT_ALARM_SPECS = k.baseline()
+both(KEYS_ACTIVE, ERRORS)(AUDIT_ALARM_SPECS)
+
+
+def audit_env(**variables: Any) -> Mutation:
+    return setp(FN, environment={"variables": variables})
+
+
+HUB_OFF = audit_env(AUDIT_SECURITY_HUB="false")
+NO_ON_FAILURE = drop(ON_FAILURE)
+UNREPORTED = (
+    f"{U(FN)} is not shown to report its findings to anyone; expected AUDIT_SECURITY_HUB true, AUDIT_SNS_TOPIC_ARN "
+    f"naming a topic in its region with a subscription, or an alarm on {{namespace}}/RootAccessKeysActive in its region "
+    f"that notifies such a topic.")
+UNALARMED = (
+    f"{U(FN)} is not shown to alert anyone when an audit run fails; expected an alarm on AWS/Lambda Errors with its "
+    f"FunctionName dimension in its region that notifies the alert topic, or a FunctionEventInvokeConfig whose "
+    f"onFailure destination is that topic.")
+KEYS_EXPECTED = f"expected an alarm that one datapoint >= 1 of {k.NAMESPACE}/RootAccessKeysActive moves to ALARM and that notifies a subscribed topic."
+ERRORS_EXPECTED = f"expected an alarm that one AWS/Lambda Errors datapoint of {U(FN)} moves to ALARM."
+
+
+def unreported(namespace: str = k.NAMESPACE) -> tuple[str, str]:
+    return (UNREPORTED.format(namespace=namespace), U(FN))
+
+
+def keys_issue(message: str) -> tuple[str, str]:
+    return (f"{U(KEYS_ALARM, AUDIT_ALARM_SPECS)} {message}", U(KEYS_ALARM, AUDIT_ALARM_SPECS))
+
+
+def errors_issue(message: str) -> tuple[str, str]:
+    return (f"{U(ERRORS_ALARM, AUDIT_ALARM_SPECS)} {message}", U(ERRORS_ALARM, AUDIT_ALARM_SPECS))
+
+
+DELIVERED_CASES = [
+    # What the audit reports reaches someone: Security Hub (on by default), a subscribed topic, or a keys-active alarm.
+    pytest.param(audit_env(AUDIT_METRIC_NAMESPACE="Nowhere", AUDIT_SECURITY_HUB="false", AUDIT_SNS_TOPIC_ARN=""), None,
+                 [unreported("Nowhere")], id="silenced"),
+    pytest.param(HUB_OFF, None, [unreported()], id="security-hub-off"),
+    pytest.param(audit_env(AUDIT_SECURITY_HUB="true"), None, [], id="security-hub-on"),
+    pytest.param(audit_env(AUDIT_SECURITY_HUB=k.UNKNOWN), None, [(
+        f"{U(FN)} has environment variable AUDIT_SECURITY_HUB unknown during preview, so the pack cannot verify whether "
+        f"the audit sends its findings to Security Hub; expected a value known at preview (set it from the literal config "
+        f"value), " + UNKNOWN_TAIL.format(policy="audit-findings-delivered"), U(FN)), unreported()], id="security-hub-unknown"),
+    pytest.param(audit_env(AUDIT_SECURITY_HUB=k.UNKNOWN), {"allowUnknownValues": True}, [], id="security-hub-unknown-relaxed"),
+    pytest.param(audit_env(AUDIT_SECURITY_HUB="false", AUDIT_SNS_TOPIC_ARN=k.TOPIC_ARN), None, [], id="topic-by-arn"),
+    pytest.param(both(audit_env(AUDIT_SECURITY_HUB="false", AUDIT_SNS_TOPIC_ARN=k.UNKNOWN), lambda s: s[FN].links.update(environment=[TOPIC])),
+                 None, [], id="topic-linked"),
+    pytest.param(both(audit_env(AUDIT_SECURITY_HUB="false", AUDIT_SNS_TOPIC_ARN=k.TOPIC_ARN), drop(SUB)), None, [(
+        f"{U(FN)} alerts through AUDIT_SNS_TOPIC_ARN '{k.TOPIC_ARN}', which has no subscription and is not listed in "
+        f"externalTopicArns; expected a topic with a subscriber.", U(FN)), unreported()], id="topic-without-subscriber"),
+    pytest.param(both(audit_env(AUDIT_SECURITY_HUB="false", AUDIT_SNS_TOPIC_ARN=k.TOPIC_ARN.replace(k.REGION, "eu-west-1")),
+                      in_region(k.REGION, FN)), None, [(
+        f"{U(FN)} is in region 'us-east-1' but its AUDIT_SNS_TOPIC_ARN topic is in 'eu-west-1', and the pack cannot show "
+        f"the audit can publish there; expected the alert topic in the function's region.", U(FN)), unreported()],
+        id="topic-other-region"),
+    pytest.param(audit_env(AUDIT_SECURITY_HUB="false", AUDIT_SNS_TOPIC_ARN="arn:aws:sns:us-east-1:999988887777:central-alerts"),
+                 {"externalTopicArns": ["arn:aws:sns:us-east-1:999988887777:central-alerts"]}, [], id="topic-external-listed"),
+    pytest.param(both(HUB_OFF, KEYS_ACTIVE), None, [], id="keys-active-alarm"),
+    pytest.param(both(audit_env(AUDIT_SECURITY_HUB="false", AUDIT_METRIC_NAMESPACE="Nowhere"), KEYS_ACTIVE), None,
+                 [unreported("Nowhere")], id="keys-active-alarm-other-namespace"),
+    pytest.param(both(HUB_OFF, audit_alarm(KEYS_ALARM, "RootAccessKeysActive", k.NAMESPACE, threshold=2)), None, [
+        keys_issue(f"needs Maximum >= 2 but one matching event can give 1, so a single event does not fire it; {KEYS_EXPECTED}"),
+        unreported()], id="keys-active-alarm-threshold-2"),
+    pytest.param(both(HUB_OFF, audit_alarm(KEYS_ALARM, "RootAccessKeysActive", k.NAMESPACE, dimensions={"AccountId": k.ACCOUNT})), None, [
+        keys_issue(f"watches dimensions {{'AccountId': '{k.ACCOUNT}'}} but {U(FN)} publishes {{}}; {KEYS_EXPECTED}"),
+        unreported()], id="keys-active-alarm-one-account"),
+    pytest.param(both(HUB_OFF, KEYS_ACTIVE, drop(SUB)), None, [
+        keys_issue(f"notifies no topic with a subscription; {KEYS_EXPECTED}"), unreported()], id="keys-active-alarm-no-subscriber"),
+    # A failed run notifies: the on-failure destination (baseline), or an alarm on the function's Errors.
+    pytest.param(NO_ON_FAILURE, None, [(UNALARMED, U(FN))], id="no-failure-alert"),
+    pytest.param(both(NO_ON_FAILURE, ERRORS), None, [], id="errors-alarm"),
+    pytest.param(both(NO_ON_FAILURE, audit_alarm(ERRORS_ALARM, "Errors", "AWS/Lambda", links={"dimensions": [FN]}, statistic="Sum",
+                                                 period=300, dimensions={"FunctionName": k.UNKNOWN})), None, [], id="errors-alarm-linked"),
+    pytest.param(both(NO_ON_FAILURE, audit_alarm(ERRORS_ALARM, "Errors", "AWS/Lambda", statistic="Sum", period=300,
+                                                 dimensions={"FunctionName": "other-function"})), None, [(UNALARMED, U(FN))],
+                 id="errors-alarm-other-function"),
+    pytest.param(both(NO_ON_FAILURE, ERRORS, in_region("eu-west-1", ERRORS_ALARM)), None, [
+        errors_issue(f"is in region 'eu-west-1' but {U(FN)} publishes the metric in 'the default provider region', and the "
+                     f"pack cannot tell that they are the same (set the region on both or on neither); {ERRORS_EXPECTED}"),
+        (UNALARMED, U(FN))], id="errors-alarm-other-region"),
+    pytest.param(both(NO_ON_FAILURE, ERRORS, setp(ERRORS_ALARM, actionsEnabled=False)), None, [
+        errors_issue(f"has actionsEnabled false, so it notifies nobody; {ERRORS_EXPECTED}"), (UNALARMED, U(FN))],
+        id="errors-alarm-actions-disabled"),
+    pytest.param(setp(ON_FAILURE, qualifier="live"), None, [(
+        f"{U(ON_FAILURE)} applies only to qualifier 'live' of {U(FN)}, which the schedule does not invoke; expected no "
+        f"qualifier.", U(ON_FAILURE)), (UNALARMED, U(FN))], id="on-failure-qualified"),
+    pytest.param(both(unlink(ON_FAILURE, "destinationConfig"), setp(ON_FAILURE, destinationConfig={"onFailure": {"destination": "arn:aws:sqs:us-east-1:111122223333:dlq"}})),
+                 None, [(
+        f"{U(ON_FAILURE)} sends failed runs of {U(FN)} to 'arn:aws:sqs:us-east-1:111122223333:dlq', which is neither a "
+        f"topic in this stack nor listed in externalTopicArns; expected the alert SNS topic as the onFailure destination.",
+        U(ON_FAILURE)), (UNALARMED, U(FN))], id="on-failure-queue"),
+    pytest.param(unlink(ON_FAILURE, "destinationConfig"), None, [(
+        f"{U(ON_FAILURE)} has destinationConfig unknown during preview, so the pack cannot verify where failed audit runs "
+        f"go; expected a value known at preview (pass the topic's arn output alone), "
+        + UNKNOWN_TAIL.format(policy="audit-findings-delivered"), U(ON_FAILURE)), (UNALARMED, U(FN))], id="on-failure-unlinked"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "config", "expected"), DELIVERED_CASES)
+def test_audit_findings_delivered_changed_baseline_reports(mutate: Mutation, config: Any, expected: list[Any]) -> None:
+    assert list(outcome(audit.validate_audit_findings_delivered, mutate, config).messages) == expected
