@@ -376,6 +376,13 @@ ALARMED_CASES = [
         f"region', and the pack cannot tell that they are the same (set the region on both or on neither); expected the "
         f"filter in the region of the log group a multi-region CloudTrail trail delivers to.", U(F_CREATED))],
         id="filter-region-only-on-filter"),
+    # A deployed stack knows the group's ARN, which has no ':*'; the trail's has it.
+    pytest.param(both(NO_CIS, setp(LOGS, arn=GROUP_ARN)), None, [], id="log-group-arn-known"),
+    pytest.param(both(NO_CIS, setp(LOGS, arn=GROUP_ARN.replace(k.REGION, "eu-west-1"))), None, [(
+        f"{U(F_CREATED)} reads log group '{k.LOG_GROUP_NAME}', which no CloudTrail trail in this stack feeds and which is "
+        f"not listed in externalTrailLogGroups; expected a multi-region trail whose cloudWatchLogsGroupArn is that log "
+        f"group, or the log group name in the 'root-access-key-creation-alarmed' policy config.", U(F_CREATED))],
+        id="log-group-arn-known-other-region"),
     pytest.param(both(NO_CIS, setp(LOGS, region=k.UNKNOWN)), None, [(
         f"{U(LOGS)} has region unknown during preview, so the pack cannot verify whether {U(F_CREATED)} reads {U(LOGS)}; "
         f"expected a value known at preview (set the provider's region literally), "

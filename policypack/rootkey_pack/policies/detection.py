@@ -170,7 +170,7 @@ def _feeds(ctx: Context, trail: Res, groups: list[Res], names: set[str], region:
         if log_group_name_from_arn(value) not in names:
             continue
         # A log group is a name in one region: a trail delivering to the same name elsewhere feeds another group.
-        if any(_LOG_GROUP_ARN(value, g) and arn_in_region(value, region_of(g, regions)) for g in groups):
+        if any(_names_group(value, g) and arn_in_region(value, region_of(g, regions)) for g in groups):
             return True
         if not groups and arn_in_region(value, region):
             return True
@@ -180,6 +180,15 @@ def _feeds(ctx: Context, trail: Res, groups: list[Res], names: set[str], region:
     if ref.stand_in is not None:
         return ref.stand_in in urns
     return None if not ref.links or urns & set(ref.links) else False
+
+
+def _names_group(value: str, group: Res) -> bool:
+    """Whether a trail's cloudWatchLogsGroupArn names this log group: its ARN with or without the ':*' CloudTrail
+    wants, or the ARN built from its name while its own is unknown."""
+    own = group.get("arn")
+    if isinstance(own, str) and own.removesuffix(":*") == value.removesuffix(":*"):
+        return True
+    return _LOG_GROUP_ARN(value, group)
 
 
 def _groups_read(ctx: Context, filt: Res, linked: tuple[Res, ...], region: Any, regions: Mapping[str, Any]) -> tuple[list[Res], list[Optional[Issue]]]:
