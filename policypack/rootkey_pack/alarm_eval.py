@@ -168,8 +168,9 @@ def single_metric_view(alarm: Mapping[str, Any]) -> tuple[Optional[dict[str, Any
     return _without_unset_zeros({k: v for k, v in view.items() if v is not MISSING}, _ALARM_ZERO_MEANS_UNSET), None
 
 
-def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int) -> list[AlarmFinding]:
-    """Findings that keep this alarm from going to ALARM on a single event of the filter's metric."""
+def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int, source: str = "the filter") -> list[AlarmFinding]:
+    """Findings that keep this alarm from going to ALARM on a single event of the metric `source` publishes (a
+    metric filter's, or another publisher's described by `spec`)."""
     findings: list[AlarmFinding] = []
 
     def need(prop: str) -> Any:
@@ -287,19 +288,19 @@ def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int) 
         elif expected is UNKNOWN:
             findings.append(AlarmFinding(unknown_property=f"metricTransformation.{'name' if prop == 'metricName' else 'namespace'}"))
         elif actual != expected:
-            findings.append(AlarmFinding(problem=f"watches {_shown(prop, actual)} but the filter publishes {expected if expected not in (MISSING, None) else 'none'!r}"))
+            findings.append(AlarmFinding(problem=f"watches {_shown(prop, actual)} but {source} publishes {expected if expected not in (MISSING, None) else 'none'!r}"))
     dims = alarm.get("dimensions", MISSING)
     filter_dims = spec.dimensions if spec.dimensions not in (MISSING, None) else {}
     if dims is UNKNOWN:
         findings.append(AlarmFinding(unknown_property="dimensions"))
     elif (dims if dims not in (MISSING, None) else {}) != filter_dims:
-        findings.append(AlarmFinding(problem=f"watches dimensions {dims!r} but the filter publishes {filter_dims!r}"))
+        findings.append(AlarmFinding(problem=f"watches dimensions {dims!r} but {source} publishes {filter_dims!r}"))
     unit = alarm.get("unit", MISSING)
     filter_unit = spec.unit if spec.unit not in (MISSING, None) else "None"
     if unit is UNKNOWN:
         findings.append(AlarmFinding(unknown_property="unit"))
     elif unit not in (MISSING, None) and unit != filter_unit:
-        findings.append(AlarmFinding(problem=f"watches unit {unit!r} but the filter publishes unit {filter_unit!r}"))
+        findings.append(AlarmFinding(problem=f"watches unit {unit!r} but {source} publishes unit {filter_unit!r}"))
 
     enabled = alarm.get("actionsEnabled", MISSING)
     if enabled is UNKNOWN:

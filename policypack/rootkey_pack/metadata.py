@@ -76,6 +76,7 @@ URL_CLOUDTRAIL_ALARMS = "https://docs.aws.amazon.com/awscloudtrail/latest/usergu
 URL_SECURITY_HUB_CW1 = "https://docs.aws.amazon.com/securityhub/latest/userguide/cloudwatch-controls.html#cloudwatch-1"
 URL_SNS_ENCRYPTION = "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html"
 URL_CREDENTIAL_REPORT = "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_getting-report.html"
+URL_LAMBDA_FAILURES = "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html"
 URL_TRAIL = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/receive-cloudtrail-log-files-from-multiple-regions.html"
 URL_ORG_POLICIES = "https://docs.aws.amazon.com/organizations/latest/userguide/enable-policy-type.html"
 

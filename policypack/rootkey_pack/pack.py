@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from .policies.audit import AUDIT_ROLE_LEAST_PRIVILEGE, ROOT_ACCESS_KEY_AUDIT_SCHEDULED
+from .policies.audit import AUDIT_FINDINGS_DELIVERED, AUDIT_ROLE_LEAST_PRIVILEGE, ROOT_ACCESS_KEY_AUDIT_SCHEDULED
 from .policies.delivery import ALARM_TOPIC_HAS_SUBSCRIBER, ALARM_TOPIC_KEY_USABLE
 from .policies.detection import CIS_ROOT_USAGE_ALARMED, ROOT_ACCESS_KEY_CREATION_ALARMED
 from .policies.guards import (
@@ -31,6 +31,7 @@ POLICIES: list[Policy] = [
     ALARM_TOPIC_HAS_SUBSCRIBER,
     ALARM_TOPIC_KEY_USABLE,
     AUDIT_ROLE_LEAST_PRIVILEGE,
+    AUDIT_FINDINGS_DELIVERED,
     AUDIT_MEMBER_ROLE_DEPLOYED,
     MEMBER_STACK_SET_KEPT_POLICY,
 ]

@@ -281,6 +281,10 @@ def baseline() -> dict[str, Spec]:
         S("aws:cloudwatch/eventTarget:EventTarget", "root-access-key-audit-schedule-target",
           {"rule": "root-access-key-audit-schedule-9988776", "arn": UNKNOWN}, parent="root-access-key-audit",
           links={"rule": ["root-access-key-audit-schedule"], "arn": ["root-access-key-audit-function"]}),
+        S("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "root-access-key-audit-on-failure", {
+            "functionName": UNKNOWN, "maximumRetryAttempts": 2, "destinationConfig": {"onFailure": {"destination": UNKNOWN}},
+        }, parent="root-access-key-audit", links={
+            "functionName": ["root-access-key-audit-function"], "destinationConfig": ["root-access-key-detection-alerts"]}),
         S("aws:lambda/permission:Permission", "root-access-key-audit-invoke-permission", {
             "action": "lambda:InvokeFunction", "function": "root-access-key-audit-function-5566778",
             "principal": "events.amazonaws.com", "sourceArn": UNKNOWN,

@@ -19,10 +19,12 @@ from rootkey_pack.iam_eval import (
     root_access_key_denial,
     validate_scp,
 )
+from rootkey_pack.policies import audit as pack_audit
 from rootkey_pack.policies.audit import ALLOWED_GRANTS
 from rootkey_pack.policies.delivery import CLOUDWATCH, EVENTBRIDGE, KEY_ACTIONS, Publisher, resource_policy_problem
 from rootkey_pack.values import Res
 
+from audit import handler, metrics
 from components import documents
 from components.context import AwsContext, Organization
 
@@ -76,3 +78,12 @@ def test_shared_audit_role_policy_least_privilege(security_hub: bool, org_role: 
     statements, problems = allow_statements(document)
     assert problems == [] and parse_document(document).errors == ()
     assert [p for s in statements for p in grant_problems(s, ALLOWED_GRANTS)] == []
+
+
+def test_shared_audit_metric_names_and_defaults_match_handler() -> None:
+    # The pack reads the audit's settings and metric names as the handler and the program's alarms use them.
+    assert (pack_audit.NAMESPACE_ENV, pack_audit.SECURITY_HUB_ENV, pack_audit.TOPIC_ENV) == (
+        handler.ENV_NAMESPACE, handler.ENV_SECURITY_HUB, handler.ENV_TOPIC)
+    assert pack_audit.DEFAULT_NAMESPACE == handler.DEFAULT_NAMESPACE
+    assert handler.config_from_env({}).security_hub is True  # unset means on, as the pack reads it
+    assert pack_audit.KEYS_ACTIVE_METRIC == metrics.METRIC_ROOT_ACCESS_KEYS_ACTIVE == documents.METRIC_ROOT_ACCESS_KEYS_ACTIVE

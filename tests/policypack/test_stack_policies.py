@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 import pytest
+from pulumi_policy import PolicyProviderResource
+from pulumi_policy.proxy import unknown_checking_proxy
 from rootkey_pack.policies import audit, delivery, detection, prevention
 
 from tests.policypack import stackkit as k
@@ -87,6 +89,7 @@ STACK_VALIDATORS = [
     detection.validate_cis_root_usage_alarmed,
     audit.validate_root_access_key_audit_scheduled,
     audit.validate_audit_role_least_privilege,
+    audit.validate_audit_findings_delivered,
     delivery.validate_alarm_topic_has_subscriber,
     delivery.validate_alarm_topic_key_usable,
 ]
@@ -252,8 +255,29 @@ add_organization([])(ORG_SPECS)
 ORG_SPECS[ORG_SPEC].parent = f"{k.PROJECT}-{k.STACK}"
 
 
-def _alarm_case(change: Mutation, problem: str, case_id: str) -> Any:
-    return pytest.param(both(NO_CIS, change), None, [(f"{U(A_CREATED)} {problem}; {ALARM_EXPECTED}", U(A_CREATED))], id=case_id)
+def _alarm_case(change: Mutation, problem: str, case_id: str, tail: bool = True) -> Any:
+    message = f"{U(A_CREATED)} {problem}; {ALARM_EXPECTED}" if tail else f"{U(A_CREATED)} {problem}"
+    return pytest.param(both(NO_CIS, change), None, [(message, U(A_CREATED))], id=case_id)
+
+
+def in_region(region: Any, *names: str) -> Mutation:
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        for n in names:
+            specs[n].props["region"] = region
+    return mutate
+
+
+DECOY_LOGS = "decoy-trail-logs"
+
+
+def decoy_log_group(*filters: str) -> Mutation:
+    """A log group in eu-west-1 named like the trail's, which the filters read; nothing delivers to it."""
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        specs[DECOY_LOGS] = k.Spec("aws:cloudwatch/logGroup:LogGroup", DECOY_LOGS,
+                                   {"name": k.LOG_GROUP_NAME, "region": "eu-west-1", "arn": k.UNKNOWN}, parent="root-access-key-detection")
+        for f in filters:
+            specs[f].links["logGroupName"] = [DECOY_LOGS]
+    return mutate
 
 
 ALARMED_CASES = [
@@ -332,14 +356,46 @@ ALARMED_CASES = [
         f"{U(F_CREATED)} has pattern unknown during preview, so the pack cannot verify that the filter matches the root "
         f"user creating its own access key; expected a value known at preview (set it from a literal value), "
         + UNKNOWN_TAIL.format(policy="root-access-key-creation-alarmed"), U(F_CREATED))], id="filter-pattern-unknown"),
-    _alarm_case(both(setp(F_CREATED, region="us-east-1"), setp(A_CREATED, region="eu-west-1")),
+    _alarm_case(both(in_region("us-east-1", F_CREATED, LOGS), in_region("eu-west-1", A_CREATED, TOPIC)),
                 f"is in region 'eu-west-1' but {U(F_CREATED)} publishes its metric in 'us-east-1', so the alarm never sees a "
                 f"datapoint", "alarm-other-region"),
-    _alarm_case(setp(A_CREATED, region="eu-west-1"),
+    _alarm_case(in_region("eu-west-1", A_CREATED, TOPIC),
                 f"is in region 'eu-west-1' but {U(F_CREATED)} publishes its metric in 'the default provider region', and the "
                 f"pack cannot tell that they are the same (set the region on both or on neither)",
                 "alarm-region-only-on-alarm"),
-    pytest.param(both(NO_CIS, setp(F_CREATED, region="eu-west-1"), setp(A_CREATED, region="eu-west-1")), None, [], id="alarm-same-region"),
+    pytest.param(both(NO_CIS, in_region(k.REGION, F_CREATED, LOGS, A_CREATED, TOPIC)), None, [], id="detection-regions-named"),
+    # A log group is a name in one region: the trail still delivers to the us-east-1 group of that name.
+    *[pytest.param(both(NO_CIS, change, in_region("eu-west-1", F_CREATED, A_CREATED, TOPIC)), None, [(
+        f"{U(F_CREATED)} reads log group '{k.LOG_GROUP_NAME}' in region 'eu-west-1', which no CloudTrail trail in this "
+        f"stack feeds and which is not listed in externalTrailLogGroups; expected a multi-region trail whose "
+        f"cloudWatchLogsGroupArn is that log group, or the log group name in the 'root-access-key-creation-alarmed' "
+        f"policy config.", U(F_CREATED))], id=f"detection-moved-{case}")
+      for case, change in [("onto-same-named-group", decoy_log_group(F_CREATED)), ("with-its-log-group", in_region("eu-west-1", LOGS))]],
+    pytest.param(both(NO_CIS, in_region("eu-west-1", F_CREATED, A_CREATED, TOPIC)), None, [(
+        f"{U(F_CREATED)} is in region 'eu-west-1' but {U(LOGS)}, the log group of that name, is in 'the default provider "
+        f"region', and the pack cannot tell that they are the same (set the region on both or on neither); expected the "
+        f"filter in the region of the log group a multi-region CloudTrail trail delivers to.", U(F_CREATED))],
+        id="filter-region-only-on-filter"),
+    # A deployed stack knows the group's ARN, which has no ':*'; the trail's has it.
+    pytest.param(both(NO_CIS, setp(LOGS, arn=GROUP_ARN)), None, [], id="log-group-arn-known"),
+    pytest.param(both(NO_CIS, setp(LOGS, arn=GROUP_ARN.replace(k.REGION, "eu-west-1"))), None, [(
+        f"{U(F_CREATED)} reads log group '{k.LOG_GROUP_NAME}', which no CloudTrail trail in this stack feeds and which is "
+        f"not listed in externalTrailLogGroups; expected a multi-region trail whose cloudWatchLogsGroupArn is that log "
+        f"group, or the log group name in the 'root-access-key-creation-alarmed' policy config.", U(F_CREATED))],
+        id="log-group-arn-known-other-region"),
+    pytest.param(both(NO_CIS, setp(LOGS, region=k.UNKNOWN)), None, [(
+        f"{U(LOGS)} has region unknown during preview, so the pack cannot verify whether {U(F_CREATED)} reads {U(LOGS)}; "
+        f"expected a value known at preview (set the provider's region literally), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-creation-alarmed"), U(LOGS))], id="log-group-region-unknown"),
+    _alarm_case(both(in_region(k.REGION, F_CREATED, LOGS, A_CREATED), in_region("eu-west-1", TOPIC)),
+                f"is in region 'us-east-1' but the topic it notifies, {U(TOPIC)}, is in 'eu-west-1', so CloudWatch cannot "
+                f"deliver the alert; expected the alert SNS topic in the alarm's region.", "alarm-topic-other-region", tail=False),
+    pytest.param(both(NO_CIS, in_region(k.REGION, F_CREATED, LOGS, A_CREATED), unlink(A_CREATED, "alarmActions"),
+                      setp(A_CREATED, alarmActions=["arn:aws:sns:eu-west-1:111122223333:secops"])),
+                 {"externalTopicArns": ["arn:aws:sns:eu-west-1:111122223333:secops"]}, [(
+        f"{U(A_CREATED)} is in region 'us-east-1' but notifies SNS topic 'arn:aws:sns:eu-west-1:111122223333:secops' in "
+        f"region 'eu-west-1', and CloudWatch delivers alarm actions only to topics in the alarm's region; expected the "
+        f"alert SNS topic in the alarm's region.", U(A_CREATED))], id="actions-external-topic-other-region"),
     pytest.param(both(NO_CIS, as_metric_query(A_CREATED, "RootAccessKeyCreated")), None, [], id="alarm-single-metric-query"),
     _alarm_case(both(as_metric_query(A_CREATED, "RootAccessKeyCreated"), setp(A_CREATED, metricQueries=[
         {"id": "m1", "returnData": False, "metric": {"metricName": "RootAccessKeyCreated", "namespace": k.NAMESPACE, "period": 300, "stat": "Sum"}},
@@ -480,6 +536,27 @@ def test_root_access_key_creation_alarmed_changed_baseline_reports(mutate: Mutat
     assert list(outcome(detection.validate_root_access_key_creation_alarmed, mutate, config).messages) == expected
 
 
+@pytest.mark.parametrize(("provider_region", "expected"), [
+    pytest.param("us-east-1", [], id="trail-region"),
+    pytest.param("eu-west-1", [(
+        f"{U(F_CREATED)} reads log group '{k.LOG_GROUP_NAME}' in region 'eu-west-1', which no CloudTrail trail in this "
+        f"stack feeds and which is not listed in externalTrailLogGroups; expected a multi-region trail whose "
+        f"cloudWatchLogsGroupArn is that log group, or the log group name in the 'root-access-key-creation-alarmed' "
+        f"policy config.", U(F_CREATED))], id="other-region"),
+])
+def test_root_access_key_creation_alarmed_provider_region_decides_log_group(provider_region: str, expected: list[Any]) -> None:
+    # The region comes from the resources' provider (pulumi-aws 7 also takes a per-resource `region`).
+    specs = k.baseline()
+    NO_CIS(specs)
+    args = k.stack_args(specs)
+    provider = PolicyProviderResource("pulumi:providers:aws", unknown_checking_proxy({"region": provider_region}),
+                                      f"urn:pulumi:{k.STACK}::{k.PROJECT}::pulumi:providers:aws::regional", "regional")
+    for resource in args.resources:
+        if resource.name in (F_CREATED, A_CREATED, TOPIC, LOGS):
+            resource.provider = provider
+    assert list(k.run(detection.validate_root_access_key_creation_alarmed, args).messages) == expected
+
+
 def test_root_access_key_creation_alarmed_max_period_config_accepts_longer_period() -> None:
     result = outcome(detection.validate_root_access_key_creation_alarmed, both(NO_CIS, setp(A_CREATED, period=3600)), {"maxAlarmPeriodSeconds": 3600})
     assert result.messages == ()
@@ -511,6 +588,11 @@ CIS_CASES = [
         (f"{U(F_CIS)} publishes metric RootKeyGuardrails/RootAccountUsage but no alarm in this stack watches it; expected "
          f"an aws:cloudwatch/metricAlarm:MetricAlarm on that metric that fires on a single event.", U(F_CIS)),
     ], id="cis-alarm-removed"),
+    pytest.param(both(decoy_log_group(F_CIS), in_region("eu-west-1", F_CIS, A_CIS, TOPIC)), [
+        (f"{U(F_CIS)} reads log group '{k.LOG_GROUP_NAME}' in region 'eu-west-1', which no CloudTrail trail in this stack "
+         f"feeds and which is not listed in externalTrailLogGroups; expected a multi-region trail whose "
+         f"cloudWatchLogsGroupArn is that log group, or the log group name in the 'cis-root-usage-alarmed' policy config.", U(F_CIS)),
+    ], id="cis-moved-onto-same-named-group"),
 ]
 
 
@@ -891,3 +973,127 @@ KEY_CASES = [
 @pytest.mark.parametrize(("mutate", "expected"), KEY_CASES)
 def test_alarm_topic_key_usable_changed_baseline_reports(mutate: Mutation, expected: list[Any]) -> None:
     assert list(outcome(delivery.validate_alarm_topic_key_usable, mutate).messages) == expected
+
+
+ON_FAILURE = "root-access-key-audit-on-failure"
+KEYS_ALARM = "root-access-key-audit-alarm-root-keys-active"
+ERRORS_ALARM = "root-access-key-audit-alarm-errors"
+FN_NAME = "root-access-key-audit-function-5566778"
+
+
+def audit_alarm(name: str, metric: str, namespace: str, links: Optional[dict[str, list[str]]] = None, **props: Any) -> Mutation:
+    """An alarm of the audit component as components/audit.py builds it: 1 of 1 datapoints >= 1, to the alert topic."""
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        specs[name] = k.Spec("aws:cloudwatch/metricAlarm:MetricAlarm", name, {
+            "name": f"{name}-1a2b3c4", "metricName": metric, "namespace": namespace, "statistic": "Maximum", "period": 7200,
+            "evaluationPeriods": 1, "datapointsToAlarm": 1, "threshold": 1, "comparisonOperator": "GreaterThanOrEqualToThreshold",
+            "treatMissingData": "missing", "actionsEnabled": True, "alarmActions": [k.UNKNOWN], "arn": k.UNKNOWN, **props,
+        }, parent="root-access-key-audit", links={"alarmActions": [TOPIC], **(links or {})})
+    return mutate
+
+
+KEYS_ACTIVE = audit_alarm(KEYS_ALARM, "RootAccessKeysActive", k.NAMESPACE)
+ERRORS = audit_alarm(ERRORS_ALARM, "Errors", "AWS/Lambda", statistic="Sum", period=300, treatMissingData="notBreaching",
+                     dimensions={"FunctionName": FN_NAME})
+AUDIT_ALARM_SPECS = k.baseline()
+both(KEYS_ACTIVE, ERRORS)(AUDIT_ALARM_SPECS)
+
+
+def audit_env(**variables: Any) -> Mutation:
+    return setp(FN, environment={"variables": variables})
+
+
+HUB_OFF = audit_env(AUDIT_SECURITY_HUB="false")
+NO_ON_FAILURE = drop(ON_FAILURE)
+UNREPORTED = (
+    f"{U(FN)} is not shown to report its findings to anyone; expected AUDIT_SECURITY_HUB true, AUDIT_SNS_TOPIC_ARN "
+    f"naming a topic in its region with a subscription, or an alarm on {{namespace}}/RootAccessKeysActive in its region "
+    f"that notifies such a topic.")
+UNALARMED = (
+    f"{U(FN)} is not shown to alert anyone when an audit run fails; expected an alarm on AWS/Lambda Errors with its "
+    f"FunctionName dimension in its region that notifies the alert topic, or a FunctionEventInvokeConfig whose "
+    f"onFailure destination is that topic.")
+KEYS_EXPECTED = f"expected an alarm that one datapoint >= 1 of {k.NAMESPACE}/RootAccessKeysActive moves to ALARM and that notifies a subscribed topic."
+ERRORS_EXPECTED = f"expected an alarm that one AWS/Lambda Errors datapoint of {U(FN)} moves to ALARM."
+
+
+def unreported(namespace: str = k.NAMESPACE) -> tuple[str, str]:
+    return (UNREPORTED.format(namespace=namespace), U(FN))
+
+
+def keys_issue(message: str) -> tuple[str, str]:
+    return (f"{U(KEYS_ALARM, AUDIT_ALARM_SPECS)} {message}", U(KEYS_ALARM, AUDIT_ALARM_SPECS))
+
+
+def errors_issue(message: str) -> tuple[str, str]:
+    return (f"{U(ERRORS_ALARM, AUDIT_ALARM_SPECS)} {message}", U(ERRORS_ALARM, AUDIT_ALARM_SPECS))
+
+
+DELIVERED_CASES = [
+    # What the audit reports reaches someone: Security Hub (on by default), a subscribed topic, or a keys-active alarm.
+    pytest.param(audit_env(AUDIT_METRIC_NAMESPACE="Nowhere", AUDIT_SECURITY_HUB="false", AUDIT_SNS_TOPIC_ARN=""), None,
+                 [unreported("Nowhere")], id="silenced"),
+    pytest.param(HUB_OFF, None, [unreported()], id="security-hub-off"),
+    pytest.param(audit_env(AUDIT_SECURITY_HUB="true"), None, [], id="security-hub-on"),
+    pytest.param(audit_env(AUDIT_SECURITY_HUB=k.UNKNOWN), None, [(
+        f"{U(FN)} has environment variable AUDIT_SECURITY_HUB unknown during preview, so the pack cannot verify whether "
+        f"the audit sends its findings to Security Hub; expected a value known at preview (set it from the literal config "
+        f"value), " + UNKNOWN_TAIL.format(policy="audit-findings-delivered"), U(FN)), unreported()], id="security-hub-unknown"),
+    pytest.param(audit_env(AUDIT_SECURITY_HUB=k.UNKNOWN), {"allowUnknownValues": True}, [], id="security-hub-unknown-relaxed"),
+    pytest.param(audit_env(AUDIT_SECURITY_HUB="false", AUDIT_SNS_TOPIC_ARN=k.TOPIC_ARN), None, [], id="topic-by-arn"),
+    pytest.param(both(audit_env(AUDIT_SECURITY_HUB="false", AUDIT_SNS_TOPIC_ARN=k.UNKNOWN), lambda s: s[FN].links.update(environment=[TOPIC])),
+                 None, [], id="topic-linked"),
+    pytest.param(both(audit_env(AUDIT_SECURITY_HUB="false", AUDIT_SNS_TOPIC_ARN=k.TOPIC_ARN), drop(SUB)), None, [(
+        f"{U(FN)} alerts through AUDIT_SNS_TOPIC_ARN '{k.TOPIC_ARN}', which has no subscription and is not listed in "
+        f"externalTopicArns; expected a topic with a subscriber.", U(FN)), unreported()], id="topic-without-subscriber"),
+    pytest.param(both(audit_env(AUDIT_SECURITY_HUB="false", AUDIT_SNS_TOPIC_ARN=k.TOPIC_ARN.replace(k.REGION, "eu-west-1")),
+                      in_region(k.REGION, FN)), None, [(
+        f"{U(FN)} is in region 'us-east-1' but its AUDIT_SNS_TOPIC_ARN topic is in 'eu-west-1', and the pack cannot show "
+        f"the audit can publish there; expected the alert topic in the function's region.", U(FN)), unreported()],
+        id="topic-other-region"),
+    pytest.param(audit_env(AUDIT_SECURITY_HUB="false", AUDIT_SNS_TOPIC_ARN="arn:aws:sns:us-east-1:999988887777:central-alerts"),
+                 {"externalTopicArns": ["arn:aws:sns:us-east-1:999988887777:central-alerts"]}, [], id="topic-external-listed"),
+    pytest.param(both(HUB_OFF, KEYS_ACTIVE), None, [], id="keys-active-alarm"),
+    pytest.param(both(audit_env(AUDIT_SECURITY_HUB="false", AUDIT_METRIC_NAMESPACE="Nowhere"), KEYS_ACTIVE), None,
+                 [unreported("Nowhere")], id="keys-active-alarm-other-namespace"),
+    pytest.param(both(HUB_OFF, audit_alarm(KEYS_ALARM, "RootAccessKeysActive", k.NAMESPACE, threshold=2)), None, [
+        keys_issue(f"needs Maximum >= 2 but one matching event can give 1, so a single event does not fire it; {KEYS_EXPECTED}"),
+        unreported()], id="keys-active-alarm-threshold-2"),
+    pytest.param(both(HUB_OFF, audit_alarm(KEYS_ALARM, "RootAccessKeysActive", k.NAMESPACE, dimensions={"AccountId": k.ACCOUNT})), None, [
+        keys_issue(f"watches dimensions {{'AccountId': '{k.ACCOUNT}'}} but {U(FN)} publishes {{}}; {KEYS_EXPECTED}"),
+        unreported()], id="keys-active-alarm-one-account"),
+    pytest.param(both(HUB_OFF, KEYS_ACTIVE, drop(SUB)), None, [
+        keys_issue(f"notifies no topic with a subscription; {KEYS_EXPECTED}"), unreported()], id="keys-active-alarm-no-subscriber"),
+    # A failed run notifies: the on-failure destination (baseline), or an alarm on the function's Errors.
+    pytest.param(NO_ON_FAILURE, None, [(UNALARMED, U(FN))], id="no-failure-alert"),
+    pytest.param(both(NO_ON_FAILURE, ERRORS), None, [], id="errors-alarm"),
+    pytest.param(both(NO_ON_FAILURE, audit_alarm(ERRORS_ALARM, "Errors", "AWS/Lambda", links={"dimensions": [FN]}, statistic="Sum",
+                                                 period=300, dimensions={"FunctionName": k.UNKNOWN})), None, [], id="errors-alarm-linked"),
+    pytest.param(both(NO_ON_FAILURE, audit_alarm(ERRORS_ALARM, "Errors", "AWS/Lambda", statistic="Sum", period=300,
+                                                 dimensions={"FunctionName": "other-function"})), None, [(UNALARMED, U(FN))],
+                 id="errors-alarm-other-function"),
+    pytest.param(both(NO_ON_FAILURE, ERRORS, in_region("eu-west-1", ERRORS_ALARM)), None, [
+        errors_issue(f"is in region 'eu-west-1' but {U(FN)} publishes the metric in 'the default provider region', and the "
+                     f"pack cannot tell that they are the same (set the region on both or on neither); {ERRORS_EXPECTED}"),
+        (UNALARMED, U(FN))], id="errors-alarm-other-region"),
+    pytest.param(both(NO_ON_FAILURE, ERRORS, setp(ERRORS_ALARM, actionsEnabled=False)), None, [
+        errors_issue(f"has actionsEnabled false, so it notifies nobody; {ERRORS_EXPECTED}"), (UNALARMED, U(FN))],
+        id="errors-alarm-actions-disabled"),
+    pytest.param(setp(ON_FAILURE, qualifier="live"), None, [(
+        f"{U(ON_FAILURE)} applies only to qualifier 'live' of {U(FN)}, which the schedule does not invoke; expected no "
+        f"qualifier.", U(ON_FAILURE)), (UNALARMED, U(FN))], id="on-failure-qualified"),
+    pytest.param(both(unlink(ON_FAILURE, "destinationConfig"), setp(ON_FAILURE, destinationConfig={"onFailure": {"destination": "arn:aws:sqs:us-east-1:111122223333:dlq"}})),
+                 None, [(
+        f"{U(ON_FAILURE)} sends failed runs of {U(FN)} to 'arn:aws:sqs:us-east-1:111122223333:dlq', which is neither a "
+        f"topic in this stack nor listed in externalTopicArns; expected the alert SNS topic as the onFailure destination.",
+        U(ON_FAILURE)), (UNALARMED, U(FN))], id="on-failure-queue"),
+    pytest.param(unlink(ON_FAILURE, "destinationConfig"), None, [(
+        f"{U(ON_FAILURE)} has destinationConfig unknown during preview, so the pack cannot verify where failed audit runs "
+        f"go; expected a value known at preview (pass the topic's arn output alone), "
+        + UNKNOWN_TAIL.format(policy="audit-findings-delivered"), U(ON_FAILURE)), (UNALARMED, U(FN))], id="on-failure-unlinked"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "config", "expected"), DELIVERED_CASES)
+def test_audit_findings_delivered_changed_baseline_reports(mutate: Mutation, config: Any, expected: list[Any]) -> None:
+    assert list(outcome(audit.validate_audit_findings_delivered, mutate, config).messages) == expected

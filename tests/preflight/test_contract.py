@@ -196,3 +196,16 @@ def test_contract_weakened_export_blocked_over_protocol(capsys: pytest.CaptureFi
 
     assert sorted(_fired(result)) == sorted(fired)
     assert code == 1
+
+
+@pytest.mark.parametrize(("baseline", "code", "fired"), [
+    pytest.param(SUBSCRIBER, 0, [], id="subscribed-topic"),
+    pytest.param((), 1, [("alarm-topic-has-subscriber", "advisory")] + [("audit-findings-delivered", "mandatory")] * 3,
+                 id="no-subscriber"),
+])
+def test_contract_audit_without_security_hub_needs_subscribed_topic(capsys: pytest.CaptureFixture[str], baseline: tuple[str, ...],
+                                                                    code: int, fired: list[tuple[str, str]]) -> None:
+    actual_code, result = _run(capsys, "--config", "auditSecurityHub=false", baseline=baseline)
+
+    assert _fired(result) == fired
+    assert actual_code == code

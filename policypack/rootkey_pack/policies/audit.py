@@ -1,9 +1,11 @@
 """Audit: a scheduled function reads the IAM credential report and reports active root keys (Prowler
-iam_no_root_access_key, CIS AWS 1.4 and successors, Security Hub IAM.4), and its role holds only what that needs."""
+iam_no_root_access_key, CIS AWS 1.4 and successors, Security Hub IAM.4), its role holds only what that needs, and
+its findings and failures reach someone (an audit nobody hears from proves nothing)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any, Optional
@@ -17,23 +19,33 @@ from pulumi_policy import (
 
 from .. import metadata as md
 from ..base import Context, Issue, stack_context, stack_policy
+from ..alarm_eval import MetricSpec, evaluate_alarm
+from ..config import EXTERNAL_TOPICS
+from ..regions import SAME, arn_in_region, arn_region, compare_regions, provider_regions, region_of, region_problem
 from ..iam_eval import AllowedGrant, allow_statements, as_list, grant_problems
 from ..iam_eval import _narrowing_condition_keys as narrowing_condition_keys
 from ..schedule import ScheduleError, run_gap_problem
 from ..types import (
     AUDIT_COMPONENT,
     AUDIT_HANDLER,
+    CHATBOT_SLACK,
+    CHATBOT_TEAMS,
     EVENT_RULE,
     EVENT_TARGET,
     IAM_ROLE,
     IAM_ROLE_POLICY,
     IAM_ROLE_POLICY_ATTACHMENT,
     LAMBDA_FUNCTION,
+    LAMBDA_INVOKE_CONFIG,
     LAMBDA_PERMISSION,
+    METRIC_ALARM,
     TOPIC,
+    TOPIC_SUBSCRIPTION,
 )
 from ..text import ascii_int
-from ..values import MISSING, UNKNOWN, Res, StackView, by_arn, contains_unknown
+from ..values import MISSING, UNKNOWN, Res, StackView, by_arn, by_props, contains_unknown
+from .delivery import topic_subscribed
+from .detection import action_issues, as_single_metric
 
 SCHEDULED = md.PolicyMeta(
     name="root-access-key-audit-scheduled",
@@ -130,6 +142,15 @@ def _links(stack: StackView, res: Res, prop: str, target: Res) -> Optional[bool]
     return stack.refers_to(res, prop, target, _IDENTIFIES)
 
 
+def _linked(ctx: Context, res: Res, prop: str, target: Res, issues: list[Optional[Issue]], purpose: str, how: str) -> bool:
+    """Whether `res.prop` names `target`; an open unknown adds its issue to `issues` and counts as not linked."""
+    assert ctx.stack is not None
+    linked = _links(ctx.stack, res, prop, target)
+    if linked is None:
+        issues.append(ctx.unknown_issue(res, prop, purpose, how))
+    return bool(linked)
+
+
 def _invokes(value: Any, target: Res) -> bool:
     """A target's ARN names the function also when qualified by an alias or version (`...:function:name:live`)."""
     if isinstance(value, str) and _FUNCTION_QUALIFIER_RE.match(value):
@@ -158,11 +179,7 @@ def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
         if not to_fn:
             continue
         for rule in stack.of_type(EVENT_RULE):
-            from_rule = _links(stack, target, "rule", rule)
-            if from_rule is None:
-                issues.append(ctx.unknown_issue(target, "rule", "which rule it belongs to", "pass the rule's name output"))
-                continue
-            if not from_rule:
+            if not _linked(ctx, target, "rule", rule, issues, "which rule it belongs to", "pass the rule's name output"):
                 continue
             expression = rule.get("scheduleExpression")
             if expression is UNKNOWN:
@@ -512,5 +529,231 @@ def validate_audit_role_least_privilege(args: StackValidationArgs, report_violat
                 ctx.report(f"{role.urn} has managed policy {arn!r} attached; expected only {', '.join(ALLOWED_MANAGED_POLICIES)} besides the audit's own inline grants.", role.urn)
 
 
+DELIVERED = md.PolicyMeta(
+    name="audit-findings-delivered",
+    description="Ensure the audit's findings reach someone (Security Hub, its alert topic with a subscriber, or an alarm on its RootAccessKeysActive metric) and a failed audit run raises an alarm or goes to an on-failure topic.",
+    severity=Severity.HIGH,
+    enforcement=EnforcementLevel.MANDATORY,
+    remediation=(
+        "Keep AUDIT_SECURITY_HUB true, or set AUDIT_SNS_TOPIC_ARN to a topic in the function's region with an "
+        "aws.sns.TopicSubscription, or add an aws.cloudwatch.MetricAlarm on the function's AUDIT_METRIC_NAMESPACE and "
+        "metric RootAccessKeysActive (Maximum >= 1) notifying such a topic; and add an alarm on AWS/Lambda Errors with "
+        "dimension FunctionName (Sum >= 1) or an aws.lambda_.FunctionEventInvokeConfig whose onFailure destination is "
+        "the alert topic."
+    ),
+    url=md.URL_LAMBDA_FAILURES,
+    frameworks=md.AUDIT,
+    kind="stack",
+)
+
+NAMESPACE_ENV = "AUDIT_METRIC_NAMESPACE"
+SECURITY_HUB_ENV = "AUDIT_SECURITY_HUB"
+# audit/handler.py's defaults when a variable is unset; audit/metrics.py's metric names.
+DEFAULT_NAMESPACE = "RootKeyGuardrails"
+KEYS_ACTIVE_METRIC = "RootAccessKeysActive"
+LAMBDA_NAMESPACE, ERRORS_METRIC = "AWS/Lambda", "Errors"
+# The keys-active alarm spans two schedule intervals (components/audit.py), so its period is capped only by CloudWatch.
+MAX_AUDIT_ALARM_PERIOD = 86400
+DELIVERED_TYPES = (LAMBDA_FUNCTION, METRIC_ALARM, TOPIC, TOPIC_SUBSCRIPTION, CHATBOT_SLACK, CHATBOT_TEAMS, LAMBDA_INVOKE_CONFIG)
+_IDENTIFIES_FUNCTION_NAME = by_props("name")
+
+
+def _subscribed_topic(ctx: Context, topics: list[Res], foreign: list[Any]) -> tuple[bool, list[Optional[Issue]]]:
+    """Whether one of these stack topics has a subscriber, or a foreign ARN is listed in externalTopicArns."""
+    issues: list[Optional[Issue]] = []
+    for topic in topics:
+        ok, unknown = topic_subscribed(ctx, topic)
+        if ok:
+            return True, []
+        issues.extend(unknown)
+    return any(a in ctx.settings[EXTERNAL_TOPICS] for a in foreign), issues
+
+
+def _audit_alarm_issues(ctx: Context, fn: Res, alarm: Res, spec: MetricSpec, regions: Mapping[str, Any], expected: str) -> list[Optional[Issue]]:
+    """Why `alarm` does not go to ALARM on one datapoint of the function's metric `spec` and notify a live target."""
+    fn_region, alarm_region = region_of(fn, regions), region_of(alarm, regions)
+    if fn_region is UNKNOWN or alarm_region is UNKNOWN:
+        return [ctx.unknown_issue(fn if fn_region is UNKNOWN else alarm, "region", f"that {alarm.urn} is in the region {fn.urn} publishes to", "set the provider's region literally")]
+    # The function publishes its metrics (and Lambda its Errors) in the function's region only.
+    if problem := region_problem(alarm.urn, alarm_region, f"{fn.urn} publishes the metric", fn_region, "so the alarm never sees a datapoint"):
+        return [Issue(f"{problem}; expected {expected}.", alarm.urn)]
+    issues: list[Optional[Issue]] = []
+    for finding in evaluate_alarm(alarm.props, spec, MAX_AUDIT_ALARM_PERIOD, source=fn.urn):
+        if finding.unknown_property:
+            issues.append(ctx.unknown_issue(alarm, finding.unknown_property, f"that {alarm.urn} fires on one datapoint of {fn.urn}", "set it literally"))
+        else:
+            issues.append(Issue(f"{alarm.urn} {finding.problem}; expected {expected}.", alarm.urn))
+    return issues + action_issues(ctx, alarm, alarm_region, regions)
+
+
+def _names_function(value: Any, fn: Res) -> bool:
+    return isinstance(value, Mapping) and _IDENTIFIES_FUNCTION_NAME(value.get("FunctionName"), fn)
+
+
+def _watching(ctx: Context, fn: Res, namespace: str, metric: str, per_function: bool) -> tuple[list[Res], list[Optional[Issue]]]:
+    """Alarms on the function's metric: by known namespace and name, and for Lambda's own metrics by the function's
+    FunctionName dimension alone (a known value, or the single link of an unknown one)."""
+    assert ctx.stack is not None
+    found: list[Res] = []
+    unknowns: list[Optional[Issue]] = []
+    for alarm in ctx.stack.of_type(METRIC_ALARM):
+        alarm = as_single_metric(alarm)
+        name, space = alarm.get("metricName"), alarm.get("namespace")
+        if name is UNKNOWN or space is UNKNOWN:
+            unknowns.append(ctx.unknown_issue(alarm, "metricName" if name is UNKNOWN else "namespace", f"whether it watches the metrics of {fn.urn}", "set the metric name and namespace literally"))
+            continue
+        if (name, space) != (metric, namespace):
+            continue
+        if per_function:
+            dims = alarm.get("dimensions")
+            if not (dims is UNKNOWN or (isinstance(dims, Mapping) and set(dims) == {"FunctionName"})):
+                continue  # another dimension narrows the metric to one alias or version, or to none of the function
+            names_fn = ctx.stack.refers_to(alarm, "dimensions", fn, _names_function)
+            if names_fn is None:
+                unknowns.append(ctx.unknown_issue(alarm, "dimensions", f"whether it watches {fn.urn}", "pass the function's name output"))
+            if not names_fn:
+                continue
+            # The dimension is matched; the rest of the alarm is judged as the function's metric without it.
+            alarm = replace(alarm, props={**alarm.props, "dimensions": MISSING})
+        found.append(alarm)
+    return found, unknowns
+
+
+def _topic_issues(ctx: Context, fn: Res, regions: Mapping[str, Any]) -> Optional[list[Optional[Issue]]]:
+    """[] when the function's AUDIT_SNS_TOPIC_ARN is a topic in its region with a subscriber; None when it names
+    none; otherwise why it is not proven to be."""
+    assert ctx.stack is not None
+    alert = _env(fn, TOPIC_ENV)
+    if alert in (MISSING, None, ""):
+        return None
+    fn_region = region_of(fn, regions)
+    if alert is UNKNOWN:
+        stand_in = ctx.stack.reference(fn, "environment").stand_in
+        topic = ctx.stack.by_urn(stand_in) if stand_in is not None else None
+        if topic is None or topic.type != TOPIC:
+            return [ctx.unknown_issue(fn, f"environment variable {TOPIC_ENV}", "which topic the audit alerts", "pass the topic's arn output alone")]
+        topics, foreign, topic_region = [topic], [], region_of(topic, regions)
+    elif isinstance(alert, str):
+        topics, foreign, topic_region = [t for t in ctx.stack.of_type(TOPIC) if _IDENTIFIES_TOPIC(alert, t)], [alert], alert
+    else:
+        return [Issue(f"{fn.urn} sets {TOPIC_ENV} to {alert!r}, which is not a topic ARN; expected the alert topic's ARN.", fn.urn)]
+    subscribed, unknown = _subscribed_topic(ctx, topics, foreign)
+    if not subscribed:
+        return unknown or [Issue(f"{fn.urn} alerts through {TOPIC_ENV} {alert if isinstance(alert, str) else topics[0].urn!r}, which has no subscription and is not listed in externalTopicArns; expected a topic with a subscriber.", fn.urn)]
+    if fn_region is UNKNOWN or topic_region is UNKNOWN:
+        return [ctx.unknown_issue(fn if fn_region is UNKNOWN else topics[0], "region", f"that {fn.urn} can publish to its {TOPIC_ENV} topic", "set the provider's region literally")]
+    # The audit's SNS client is in the function's region, and SNS publishes only to topics in its own region.
+    in_region = arn_in_region(alert, fn_region) if isinstance(alert, str) else compare_regions(topic_region, fn_region) == SAME
+    if in_region:
+        return []
+    shown = arn_region(alert) if isinstance(alert, str) else topic_region
+    return [Issue(
+        f"{fn.urn} is in region {fn_region or 'of the default provider'!r} but its {TOPIC_ENV} topic is in "
+        f"{shown or 'the default provider region'!r}, and the pack cannot show the audit can publish there; expected "
+        f"the alert topic in the function's region.", fn.urn)]
+
+
+def findings_issues(ctx: Context, fn: Res, regions: Mapping[str, Any]) -> list[Optional[Issue]]:
+    """[] when the audit's findings reach someone; otherwise why none of its channels is proven to."""
+    assert ctx.stack is not None
+    issues: list[Optional[Issue]] = []
+    hub = _env(fn, SECURITY_HUB_ENV)
+    if hub in (MISSING, None, "true"):
+        return []  # audit/handler.py sends findings to Security Hub unless told "false"
+    if hub is UNKNOWN:
+        issues.append(ctx.unknown_issue(fn, f"environment variable {SECURITY_HUB_ENV}", "whether the audit sends its findings to Security Hub", "set it from the literal config value"))
+    topic = _topic_issues(ctx, fn, regions)
+    if topic is not None and not any(topic):
+        return []
+    issues.extend(topic or [])
+    namespace = _env(fn, NAMESPACE_ENV)
+    if namespace is UNKNOWN:
+        issues.append(ctx.unknown_issue(fn, f"environment variable {NAMESPACE_ENV}", "which metrics the audit's alarms must watch", "set it from the literal config value"))
+        return _unless_relaxed(issues, Issue(f"{fn.urn} is not shown to report its findings to anyone; expected its metric namespace known at preview.", fn.urn))
+    namespace = DEFAULT_NAMESPACE if namespace in (MISSING, None) else str(namespace).strip(" \t\r\n")
+    expected = f"an alarm that one datapoint >= 1 of {namespace}/{KEYS_ACTIVE_METRIC} moves to ALARM and that notifies a subscribed topic"
+    alarms, unknowns = _watching(ctx, fn, namespace, KEYS_ACTIVE_METRIC, per_function=False)
+    issues.extend(unknowns)
+    spec = MetricSpec(KEYS_ACTIVE_METRIC, namespace, "1", unit="Count")
+    for alarm in alarms:
+        problems = _audit_alarm_issues(ctx, fn, alarm, spec, regions, expected)
+        if any(problems):
+            issues.extend(problems)
+            continue
+        resolution = ctx.stack.resolve(alarm, "alarmActions", ctx.stack.of_type(TOPIC), _IDENTIFIES_TOPIC)
+        subscribed, unknown = _subscribed_topic(ctx, list(resolution.targets), list(resolution.foreign))
+        if subscribed:
+            return []
+        issues.extend(unknown or [Issue(f"{alarm.urn} notifies no topic with a subscription; expected {expected}.", alarm.urn)])
+    return _unless_relaxed(issues, Issue(
+        f"{fn.urn} is not shown to report its findings to anyone; expected {SECURITY_HUB_ENV} true, {TOPIC_ENV} naming a "
+        f"topic in its region with a subscription, or an alarm on {namespace}/{KEYS_ACTIVE_METRIC} in its region that "
+        f"notifies such a topic.", fn.urn))
+
+
+def failure_issues(ctx: Context, fn: Res, regions: Mapping[str, Any]) -> list[Optional[Issue]]:
+    """[] when a failed audit run notifies a live target; otherwise why neither an Errors alarm nor an on-failure
+    destination is proven to. A run that ends as ERROR raises (audit/handler.py), so Lambda counts it in Errors."""
+    assert ctx.stack is not None
+    issues: list[Optional[Issue]] = []
+    expected = f"an alarm that one {LAMBDA_NAMESPACE} {ERRORS_METRIC} datapoint of {fn.urn} moves to ALARM"
+    alarms, unknowns = _watching(ctx, fn, LAMBDA_NAMESPACE, ERRORS_METRIC, per_function=True)
+    issues.extend(unknowns)
+    for alarm in alarms:
+        problems = _audit_alarm_issues(ctx, fn, alarm, MetricSpec(ERRORS_METRIC, LAMBDA_NAMESPACE, "1", unit="Count"), regions, expected)
+        if not any(problems):
+            return []
+        issues.extend(problems)
+    for config in ctx.stack.of_type(LAMBDA_INVOKE_CONFIG):
+        if not _linked(ctx, config, "functionName", fn, issues, f"whether it configures {fn.urn}", "pass the function's name output"):
+            continue
+        qualifier = config.get("qualifier")
+        if qualifier is UNKNOWN:
+            issues.append(ctx.unknown_issue(config, "qualifier", f"that it applies to the scheduled invocations of {fn.urn}", "set it literally or leave it out"))
+            continue
+        if qualifier not in (MISSING, None, "", "$LATEST"):
+            # The schedule invokes the unqualified function, whose settings a qualified config does not change.
+            issues.append(Issue(f"{config.urn} applies only to qualifier {qualifier!r} of {fn.urn}, which the schedule does not invoke; expected no qualifier.", config.urn))
+            continue
+        destination = config.get("destinationConfig")
+        on_failure = destination.get("onFailure") if isinstance(destination, Mapping) else None
+        target = on_failure.get("destination") if isinstance(on_failure, Mapping) else None
+        if contains_unknown(destination) and target is not None:
+            stand_in = ctx.stack.reference(config, "destinationConfig").stand_in
+            if stand_in is not None and ctx.stack.type_of(stand_in) == TOPIC:
+                return []
+            issues.append(ctx.unknown_issue(config, "destinationConfig", "where failed audit runs go", "pass the topic's arn output alone"))
+        elif isinstance(target, str) and (target in ctx.settings[EXTERNAL_TOPICS] or any(_IDENTIFIES_TOPIC(target, t) for t in ctx.stack.of_type(TOPIC))):
+            return []
+        else:
+            issues.append(Issue(
+                f"{config.urn} sends failed runs of {fn.urn} to {target!r}, which is neither a topic in this stack nor listed "
+                f"in externalTopicArns; expected the alert SNS topic as the onFailure destination.", config.urn))
+    return _unless_relaxed(issues, Issue(
+        f"{fn.urn} is not shown to alert anyone when an audit run fails; expected an alarm on {LAMBDA_NAMESPACE} "
+        f"{ERRORS_METRIC} with its FunctionName dimension in its region that notifies the alert topic, or a "
+        f"FunctionEventInvokeConfig whose onFailure destination is that topic.", fn.urn))
+
+
+def _unless_relaxed(issues: list[Optional[Issue]], summary: Issue) -> list[Optional[Issue]]:
+    """The issues and the summary of what none of the channels proves, unless allowUnknownValues relaxed the only
+    open ones: then no channel is refuted and the check waits for `pulumi up`."""
+    if issues and not any(issues):
+        return []
+    return issues + [summary]
+
+
+def validate_audit_findings_delivered(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    ctx = stack_context(DELIVERED, args, report_violation, (EXTERNAL_TOPICS,), DELIVERED_TYPES)
+    if ctx is None:
+        return
+    assert ctx.stack is not None
+    regions = provider_regions(args.resources, (LAMBDA_FUNCTION, METRIC_ALARM, TOPIC))
+    # No audit function: root-access-key-audit-scheduled reports it.
+    for fn in audit_functions(ctx.stack):
+        ctx.report_issues(findings_issues(ctx, fn, regions) + failure_issues(ctx, fn, regions))
+
+
 ROOT_ACCESS_KEY_AUDIT_SCHEDULED = stack_policy(SCHEDULED, validate_root_access_key_audit_scheduled, ())
 AUDIT_ROLE_LEAST_PRIVILEGE = stack_policy(LEAST_PRIVILEGE, validate_audit_role_least_privilege, ())
+AUDIT_FINDINGS_DELIVERED = stack_policy(DELIVERED, validate_audit_findings_delivered, (EXTERNAL_TOPICS,))

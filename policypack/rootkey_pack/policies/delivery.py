@@ -110,7 +110,7 @@ def notified_topics(ctx: Context) -> tuple[dict[str, tuple[Res, set[str], str, l
     return found, external, issues
 
 
-def _subscribed(ctx: Context, topic: Res) -> tuple[bool, list[Optional[Issue]]]:
+def topic_subscribed(ctx: Context, topic: Res) -> tuple[bool, list[Optional[Issue]]]:
     assert ctx.stack is not None
     issues: list[Optional[Issue]] = []
     for sub in ctx.stack.of_type(TOPIC_SUBSCRIPTION):
@@ -140,7 +140,7 @@ def validate_alarm_topic_has_subscriber(args: StackValidationArgs, report_violat
                 publisher.urn,
             )
     for topic, _, publisher_urn, _ in topics.values():
-        ok, sub_issues = _subscribed(ctx, topic)
+        ok, sub_issues = topic_subscribed(ctx, topic)
         if ok:
             continue
         if any(sub_issues):

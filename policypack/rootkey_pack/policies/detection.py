@@ -19,7 +19,7 @@ from pulumi_policy import (
 from .. import metadata as md
 from .. import samples
 from ..alarm_eval import MetricSpec, evaluate_alarm, single_metric_view
-from ..regions import provider_regions, region_of
+from ..regions import SAME, UNKNOWN_REGION, UNVERIFIABLE, arn_in_region, arn_region, compare_regions, provider_regions, region_of, region_problem
 from ..base import Context, Issue, stack_context, stack_policy
 from ..cloudtrail import log_group_name_from_arn, trail_findings
 from ..config import EXTERNAL_LOG_GROUPS, EXTERNAL_TOPICS, MAX_ALARM_PERIOD, PARTITION
@@ -46,6 +46,8 @@ CIS_EXAMPLE = '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EX
 DETECTION_TYPES = (METRIC_FILTER, METRIC_ALARM, LOG_GROUP, TRAIL, IAM_ROLE, IAM_ROLE_POLICY, ORGANIZATION, BUCKET_POLICY, TOPIC)
 DETECTION_KEYS = (EXTERNAL_LOG_GROUPS, EXTERNAL_TOPICS, MAX_ALARM_PERIOD, PARTITION)
 HOW_LITERAL = "set it from a literal value"
+# The resources whose region the detection chain compares: filter, log group, alarm and the topic it notifies.
+REGIONAL_TYPES = (METRIC_FILTER, METRIC_ALARM, LOG_GROUP, TOPIC)
 # Alarm actions that reach a person or a responder: SNS topics, Lambda functions, Systems Manager OpsItems/incidents.
 _NOTIFYING_ACTION_RE = re.compile(r"^arn:aws[a-z-]*:(sns|lambda|ssm|ssm-incidents):")
 _NOTIFYING_TYPES = (TOPIC, LAMBDA_FUNCTION, SSM_INCIDENTS_RESPONSE_PLAN)
@@ -155,20 +157,57 @@ def _filter_issue(check: FilterCheck, expectation: samples.Expectation, example:
 
 _LOG_GROUP_NAME = by_props("name")
 _LOG_GROUP_ARN = by_arn("arn")
+_TOPIC_ARN = by_arn("arn", "id")
 
 
-def _feeds(ctx: Context, trail: Res, groups: list[Res], names: set[str]) -> Optional[bool]:
-    """Whether the trail delivers to one of these log groups: by its known ARN, or by the single link of an unknown one."""
+def _feeds(ctx: Context, trail: Res, groups: list[Res], names: set[str], region: Any, regions: Mapping[str, Any]) -> Optional[bool]:
+    """Whether the trail delivers to the log group the filter reads: one of `groups` (the stack's log groups of that
+    name in the filter's region), or, when the stack has none, a group of that name in `region`. By the trail's known
+    ARN, or by the single link of an unknown one."""
     assert ctx.stack is not None
     ref = ctx.stack.reference(trail, "cloudWatchLogsGroupArn")
-    if any(log_group_name_from_arn(v) in names for v in ref.known):
-        return True
+    for value in ref.known:
+        if log_group_name_from_arn(value) not in names:
+            continue
+        # A log group is a name in one region: a trail delivering to the same name elsewhere feeds another group.
+        if any(_names_group(value, g) and arn_in_region(value, region_of(g, regions)) for g in groups):
+            return True
+        if not groups and arn_in_region(value, region):
+            return True
     if not ref.has_unknown:
         return False
     urns = {g.urn for g in groups}
     if ref.stand_in is not None:
         return ref.stand_in in urns
     return None if not ref.links or urns & set(ref.links) else False
+
+
+def _names_group(value: str, group: Res) -> bool:
+    """Whether a trail's cloudWatchLogsGroupArn names this log group: its ARN with or without the ':*' CloudTrail
+    wants, or the ARN built from its name while its own is unknown."""
+    own = group.get("arn")
+    if isinstance(own, str) and own.removesuffix(":*") == value.removesuffix(":*"):
+        return True
+    return _LOG_GROUP_ARN(value, group)
+
+
+def _groups_read(ctx: Context, filt: Res, linked: tuple[Res, ...], region: Any, regions: Mapping[str, Any]) -> tuple[list[Res], list[Optional[Issue]]]:
+    """Of the stack's log groups the filter names (`linked`), those in its region; plus, when none is, why a group of
+    that name is not proven to be in the filter's region or in another."""
+    found: list[Res] = []
+    issues: list[Optional[Issue]] = []
+    for group in linked:
+        group_region = region_of(group, regions)
+        relation = compare_regions(region, group_region)
+        if relation == SAME:
+            found.append(group)
+        elif relation == UNKNOWN_REGION:
+            issues.append(ctx.unknown_issue(filt if region is UNKNOWN else group, "region", f"whether {filt.urn} reads {group.urn}", "set the provider's region literally"))
+        elif relation == UNVERIFIABLE:
+            problem = region_problem(filt.urn, region, f"{group.urn}, the log group of that name, is", group_region, "")
+            issues.append(Issue(f"{problem}; expected the filter in the region of the log group a multi-region CloudTrail trail delivers to.", filt.urn))
+    # Two log groups of one name cannot share a region, so one proven in the filter's region is the one it reads.
+    return found, ([] if found else issues)
 
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
@@ -324,24 +363,29 @@ def trail_delivery_issues(ctx: Context, trail: Res) -> list[Optional[Issue]]:
     return issues
 
 
-def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
+def log_group_issues(ctx: Context, filt: Res, regions: Mapping[str, Any]) -> list[Optional[Issue]]:
     """Why the filter's log group is not proven to receive CloudTrail events ([] when it is)."""
     assert ctx.stack is not None
     external = set(ctx.settings[EXTERNAL_LOG_GROUPS])
     name = filt.get("logGroupName")
+    region = region_of(filt, regions)
     # A known name is the log group, whatever the filter links to; an unknown one is its single linked log group.
-    groups = list(ctx.stack.resolve(filt, "logGroupName", ctx.stack.of_type(LOG_GROUP), _LOG_GROUP_NAME).targets)
-    names = {n for n in ([name] if isinstance(name, str) else [g.get("name") for g in groups]) if isinstance(n, str) and n}
+    linked = ctx.stack.resolve(filt, "logGroupName", ctx.stack.of_type(LOG_GROUP), _LOG_GROUP_NAME).targets
+    names = {n for n in ([name] if isinstance(name, str) else [g.get("name") for g in linked]) if isinstance(n, str) and n}
     if names & external:
         return []
-    if name is UNKNOWN and not groups:
+    if name is UNKNOWN and not linked:
         return [ctx.unknown_issue(filt, "logGroupName", "which log group the filter reads", "give the log group an explicit name or pass the LogGroup resource's name output")]
     if name in (MISSING, None, ""):
         return [Issue(f"{filt.urn} has no logGroupName; expected the log group a multi-region CloudTrail trail delivers to.", filt.urn)]
-    issues: list[Optional[Issue]] = []
+    groups, issues = _groups_read(ctx, filt, linked, region, regions)
+    if any(issues):
+        return issues
+    if region is UNKNOWN:
+        return [ctx.unknown_issue(filt, "region", "which log group the filter reads", "set the provider's region literally")]
     feeding: list[Res] = []
     for trail in ctx.stack.of_type(TRAIL):
-        feeds = _feeds(ctx, trail, groups, names)
+        feeds = _feeds(ctx, trail, groups, names, region, regions)
         if feeds is None:
             issues.append(ctx.unknown_issue(trail, "cloudWatchLogsGroupArn", f"whether it feeds the log group of {filt.urn}", "pass the LogGroup's arn output so the engine records the dependency"))
         elif feeds:
@@ -350,8 +394,9 @@ def log_group_issues(ctx: Context, filt: Res) -> list[Optional[Issue]]:
         if issues:
             return issues
         shown = sorted(names)[0] if names else repr(name)
+        where = f" in region {region!r}" if isinstance(region, str) else ""
         return [Issue(
-            f"{filt.urn} reads log group {shown!r}, which no CloudTrail trail in this stack feeds and which is not listed "
+            f"{filt.urn} reads log group {shown!r}{where}, which no CloudTrail trail in this stack feeds and which is not listed "
             f"in externalTrailLogGroups; expected a multi-region trail whose cloudWatchLogsGroupArn is that log group, "
             f"or the log group name in the '{ctx.meta.name}' policy config.",
             filt.urn,
@@ -378,54 +423,66 @@ def alarm_issues(ctx: Context, filt: Res, spec: MetricSpec, alarm: Res, regions:
     filter_region, alarm_region = region_of(filt, regions), region_of(alarm, regions)
     if filter_region is UNKNOWN or alarm_region is UNKNOWN:
         issues.append(ctx.unknown_issue(filt if filter_region is UNKNOWN else alarm, "region", f"that {alarm.urn} is in the region {filt.urn} publishes to", "set the provider's region literally"))
-    elif (filter_region is None) != (alarm_region is None):
-        issues.append(Issue(
-            f"{alarm.urn} is in region {alarm_region or 'of the default provider'!r} but {filt.urn} publishes its metric in "
-            f"{filter_region or 'the default provider region'!r}, and the pack cannot tell that they are the same (set "
-            f"the region on both or on neither); expected an alarm that a single event of {filt.urn} "
-            f"moves to ALARM.", alarm.urn))
-    elif filter_region != alarm_region:
-        issues.append(Issue(
-            f"{alarm.urn} is in region {alarm_region!r} but {filt.urn} publishes its metric in {filter_region!r}, so the "
-            f"alarm never sees a datapoint; expected an alarm that a single event "
-            f"of {filt.urn} moves to ALARM.", alarm.urn))
+    elif problem := region_problem(alarm.urn, alarm_region, f"{filt.urn} publishes its metric", filter_region, "so the alarm never sees a datapoint"):
+        issues.append(Issue(f"{problem}; expected an alarm that a single event of {filt.urn} moves to ALARM.", alarm.urn))
     for finding in evaluate_alarm(alarm.props, spec, ctx.settings[MAX_ALARM_PERIOD]):
         if finding.unknown_property:
             owner = filt if finding.unknown_property.startswith("metricTransformation") else alarm
             issues.append(ctx.unknown_issue(owner, finding.unknown_property, f"that {alarm.urn} fires on one event of {filt.urn}", HOW_LITERAL))
         else:
             issues.append(Issue(f"{alarm.urn} {finding.problem}; expected an alarm that a single event of {filt.urn} moves to ALARM.", alarm.urn))
-    actions = alarm.get("alarmActions")
+    issues.extend(action_issues(ctx, alarm, alarm_region, regions))
+    return issues
+
+
+def action_issues(ctx: Context, alarm: Res, alarm_region: Any, regions: Mapping[str, Any]) -> list[Optional[Issue]]:
+    """Why the alarm's alarmActions reach no live target in its region ([] when one is reached)."""
     assert ctx.stack is not None
+    actions = alarm.get("alarmActions")
     ref = ctx.stack.reference(alarm, "alarmActions")
     topics = ctx.stack.of_type(TOPIC)
     external = set(ctx.settings[EXTERNAL_TOPICS])
     known_sns = [a for a in ref.known if isinstance(a, str) and _SNS_ARN_RE.match(a)]
     # An SNS ARN notifies someone only if it is a topic the stack manages (whose subscribers and key the delivery
     # policies judge) or one listed as consumed elsewhere: a retired or mistyped topic's ARN drops the alert.
-    live_sns = [a for a in known_sns if a in external or any(by_arn("arn", "id")(a, t) for t in topics)]
-    notifies = bool(live_sns) or any(
+    live_sns = [a for a in known_sns if a in external or any(_TOPIC_ARN(a, t) for t in topics)]
+    # CloudWatch publishes an alarm's SNS actions only to topics in the alarm's own region.
+    in_region = [a for a in live_sns if alarm_region is UNKNOWN or arn_in_region(a, alarm_region)]
+    stand_in = ctx.stack.by_urn(ref.stand_in) if ref.stand_in is not None else None
+    stand_in_problem = None
+    if stand_in is not None and stand_in.type == TOPIC:
+        topic_region = region_of(stand_in, regions)
+        if topic_region is UNKNOWN and alarm_region is not UNKNOWN:
+            return [ctx.unknown_issue(stand_in, "region", f"that {alarm.urn} can notify it", "set the provider's region literally")]
+        stand_in_problem = None if alarm_region is UNKNOWN else region_problem(
+            alarm.urn, alarm_region, f"the topic it notifies, {stand_in.urn}, is", topic_region, "so CloudWatch cannot deliver the alert")
+    notifies = bool(in_region) or any(
         isinstance(a, str) and _NOTIFYING_ACTION_RE.match(a) and not _SNS_ARN_RE.match(a) for a in ref.known
-    ) or (ref.stand_in is not None and ctx.stack.type_of(ref.stand_in) in _NOTIFYING_TYPES)
+    ) or (ref.stand_in is not None and ctx.stack.type_of(ref.stand_in) in _NOTIFYING_TYPES and stand_in_problem is None)
     if actions in (MISSING, None) or actions == []:
-        issues.append(Issue(f"{alarm.urn} has no alarmActions, so it notifies nobody; expected the alert SNS topic's ARN.", alarm.urn))
-    elif notifies:
-        pass
-    elif ref.has_unknown and ref.stand_in is None:
-        issues.append(ctx.unknown_issue(alarm, "alarmActions", "that the alarm notifies someone", "pass the topic's arn output so the engine records the dependency"))
-    elif known_sns:
-        issues.append(Issue(
+        return [Issue(f"{alarm.urn} has no alarmActions, so it notifies nobody; expected the alert SNS topic's ARN.", alarm.urn)]
+    if notifies:
+        return []
+    if stand_in_problem is not None:
+        return [Issue(f"{stand_in_problem}; expected the alert SNS topic in the alarm's region.", alarm.urn)]
+    if ref.has_unknown and ref.stand_in is None:
+        return [ctx.unknown_issue(alarm, "alarmActions", "that the alarm notifies someone", "pass the topic's arn output so the engine records the dependency")]
+    if live_sns:
+        return [Issue(
+            f"{alarm.urn} is in region {alarm_region!r} but notifies SNS topic {live_sns[0]!r} in region "
+            f"{arn_region(live_sns[0])!r}, and CloudWatch delivers alarm actions only to topics in the alarm's region; "
+            f"expected the alert SNS topic in the alarm's region.", alarm.urn)]
+    if known_sns:
+        return [Issue(
             f"{alarm.urn} notifies SNS topic {known_sns[0]!r}, which is neither a topic in this stack nor listed in "
-            f"externalTopicArns, so nothing shows the alert is delivered; expected the alert SNS topic's ARN.", alarm.urn))
-    else:
-        # Known actions that notify nobody ("", an EC2 reboot, an Auto Scaling policy) must not count as alerting.
-        issues.append(Issue(
-            f"{alarm.urn} has alarmActions {actions!r}, none of which notifies anyone; expected the alert SNS topic's ARN "
-            f"(or a Lambda function or Systems Manager incident response plan).", alarm.urn))
-    return issues
+            f"externalTopicArns, so nothing shows the alert is delivered; expected the alert SNS topic's ARN.", alarm.urn)]
+    # Known actions that notify nobody ("", an EC2 reboot, an Auto Scaling policy) must not count as alerting.
+    return [Issue(
+        f"{alarm.urn} has alarmActions {actions!r}, none of which notifies anyone; expected the alert SNS topic's ARN "
+        f"(or a Lambda function or Systems Manager incident response plan).", alarm.urn)]
 
 
-def _as_single_metric(alarm: Res) -> Res:
+def as_single_metric(alarm: Res) -> Res:
     """A metricQueries alarm seen with its one query's metric name and namespace (links included), to find it."""
     if alarm.get("metricQueries") in (MISSING, None, []):
         return alarm
@@ -446,7 +503,7 @@ def watching_alarms(ctx: Context, filt: Res, spec: MetricSpec) -> tuple[list[Res
     found: list[Res] = []
     unknowns: list[Optional[Issue]] = []
     for alarm in ctx.stack.of_type(METRIC_ALARM):
-        alarm = _as_single_metric(alarm)
+        alarm = as_single_metric(alarm)
         # Known name and namespace are judged as values; an unknown one counts when its single link is this filter.
         name_ok = ctx.stack.refers_to(alarm, "metricName", filt, lambda v, _: v == spec.name)
         namespace_ok = ctx.stack.refers_to(alarm, "namespace", filt, lambda v, _: v == spec.namespace)
@@ -481,7 +538,7 @@ def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: 
     pending: list[Optional[Issue]] = []
     for check in candidates:
         filt = check.res
-        group_issues = log_group_issues(ctx, filt)
+        group_issues = log_group_issues(ctx, filt, regions)
         spec = MetricSpec.from_filter_props(filt.props)
         if spec is None:
             pending.append(Issue(f"{filt.urn} has no metricTransformation; expected one publishing value \"1\" to the metric its alarm watches.", filt.urn))
@@ -519,14 +576,14 @@ def evaluate_detection(ctx: Context, expectation: samples.Expectation, example: 
 def validate_root_access_key_creation_alarmed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     ctx = stack_context(CREATION_ALARMED, args, report_violation, DETECTION_KEYS, DETECTION_TYPES)
     if ctx is not None:
-        regions = provider_regions(args.resources, (METRIC_FILTER, METRIC_ALARM))
+        regions = provider_regions(args.resources, REGIONAL_TYPES)
         evaluate_detection(ctx, samples.ROOT_ACCESS_KEY_FILTER, ROOT_KEY_EXAMPLE, "a root CreateAccessKey metric filter", regions)
 
 
 def validate_cis_root_usage_alarmed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     ctx = stack_context(CIS_ROOT_USAGE, args, report_violation, DETECTION_KEYS, DETECTION_TYPES)
     if ctx is not None:
-        regions = provider_regions(args.resources, (METRIC_FILTER, METRIC_ALARM))
+        regions = provider_regions(args.resources, REGIONAL_TYPES)
         evaluate_detection(ctx, samples.CIS_ROOT_USAGE_FILTER, CIS_EXAMPLE, "the CIS root-usage metric filter", regions)
 
 
