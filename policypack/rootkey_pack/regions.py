@@ -80,6 +80,16 @@ def arn_in_region(value: Any, region: Any) -> bool:
     return region is None or named == region
 
 
+def arn_fits(value: Any, target: Res, providers: Mapping[str, Any]) -> bool:
+    """Whether a known ARN that names `target` also carries the region `target` is in: its own `region`, else its
+    provider's. A name-built ARN (values._name_built_arn) sees only the resource's own property, so without this a
+    us-east-1 ARN would pass for a same-named topic on an eu-west-1 provider."""
+    region = region_of(target, providers)
+    if region is UNKNOWN:
+        return False
+    return region is None or arn_region(value) == region
+
+
 def region_problem(subject: str, subject_region: Any, other: str, other_region: Any, consequence: str) -> Optional[str]:
     """Why `subject` (a URN) and `other` (a phrase ending in its verb, e.g. "<urn> publishes its metric") are not
     proven to be in one region; None when they are. Unknown regions are the caller's to report."""

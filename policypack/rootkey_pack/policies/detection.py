@@ -19,7 +19,7 @@ from pulumi_policy import (
 from .. import metadata as md
 from .. import samples
 from ..alarm_eval import MetricSpec, evaluate_alarm, single_metric_view
-from ..regions import SAME, UNKNOWN_REGION, UNVERIFIABLE, arn_in_region, arn_region, compare_regions, provider_regions, region_of, region_problem
+from ..regions import SAME, UNKNOWN_REGION, UNVERIFIABLE, arn_fits, arn_in_region, arn_region, compare_regions, provider_regions, region_of, region_problem
 from ..base import Context, Issue, stack_context, stack_policy
 from ..cloudtrail import log_group_name_from_arn, trail_findings
 from ..config import EXTERNAL_LOG_GROUPS, EXTERNAL_TOPICS, MAX_ALARM_PERIOD, PARTITION
@@ -443,11 +443,18 @@ def action_issues(ctx: Context, alarm: Res, alarm_region: Any, regions: Mapping[
     topics = ctx.stack.of_type(TOPIC)
     external = set(ctx.settings[EXTERNAL_TOPICS])
     known_sns = [a for a in ref.known if isinstance(a, str) and _SNS_ARN_RE.match(a)]
+    named = {a: [t for t in topics if _TOPIC_ARN(a, t)] for a in known_sns}
     # An SNS ARN notifies someone only if it is a topic the stack manages (whose subscribers and key the delivery
-    # policies judge) or one listed as consumed elsewhere: a retired or mistyped topic's ARN drops the alert.
-    live_sns = [a for a in known_sns if a in external or any(_TOPIC_ARN(a, t) for t in topics)]
+    # policies judge) or one listed as consumed elsewhere: a retired or mistyped topic's ARN drops the alert. A
+    # stack topic counts only in the region it is in, its provider's included.
+    live_sns = [a for a in known_sns if a in external or any(arn_fits(a, t, regions) for t in named[a])]
+    misplaced = [(a, t) for a in known_sns if a not in live_sns for t in named[a]]
     # CloudWatch publishes an alarm's SNS actions only to topics in the alarm's own region.
     in_region = [a for a in live_sns if alarm_region is UNKNOWN or arn_in_region(a, alarm_region)]
+    if actions in (MISSING, None) or actions == []:
+        return [Issue(f"{alarm.urn} has no alarmActions, so it notifies nobody; expected the alert SNS topic's ARN.", alarm.urn)]
+    if in_region:
+        return []  # a known action is proven: what an unknown one names cannot take that away
     stand_in = ctx.stack.by_urn(ref.stand_in) if ref.stand_in is not None else None
     stand_in_problem = None
     if stand_in is not None and stand_in.type == TOPIC:
@@ -456,17 +463,21 @@ def action_issues(ctx: Context, alarm: Res, alarm_region: Any, regions: Mapping[
             return [ctx.unknown_issue(stand_in, "region", f"that {alarm.urn} can notify it", "set the provider's region literally")]
         stand_in_problem = None if alarm_region is UNKNOWN else region_problem(
             alarm.urn, alarm_region, f"the topic it notifies, {stand_in.urn}, is", topic_region, "so CloudWatch cannot deliver the alert")
-    notifies = bool(in_region) or any(
+    notifies = any(
         isinstance(a, str) and _NOTIFYING_ACTION_RE.match(a) and not _SNS_ARN_RE.match(a) for a in ref.known
     ) or (ref.stand_in is not None and ctx.stack.type_of(ref.stand_in) in _NOTIFYING_TYPES and stand_in_problem is None)
-    if actions in (MISSING, None) or actions == []:
-        return [Issue(f"{alarm.urn} has no alarmActions, so it notifies nobody; expected the alert SNS topic's ARN.", alarm.urn)]
     if notifies:
         return []
     if stand_in_problem is not None:
         return [Issue(f"{stand_in_problem}; expected the alert SNS topic in the alarm's region.", alarm.urn)]
     if ref.has_unknown and ref.stand_in is None:
         return [ctx.unknown_issue(alarm, "alarmActions", "that the alarm notifies someone", "pass the topic's arn output so the engine records the dependency")]
+    if misplaced and not live_sns:
+        arn, topic = misplaced[0]
+        return [Issue(
+            f"{alarm.urn} notifies {arn!r}, but the stack's topic of that name, {topic.urn}, is in region "
+            f"{region_of(topic, regions) or 'of the default provider'!r}, not the ARN's; expected the alert SNS "
+            f"topic's ARN in the region the topic is in.", alarm.urn)]
     if live_sns:
         return [Issue(
             f"{alarm.urn} is in region {alarm_region!r} but notifies SNS topic {live_sns[0]!r} in region "
