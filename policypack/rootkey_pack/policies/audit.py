@@ -21,7 +21,7 @@ from .. import metadata as md
 from ..base import Context, Issue, stack_context, stack_policy
 from ..alarm_eval import MetricSpec, evaluate_alarm
 from ..config import EXTERNAL_TOPICS
-from ..regions import SAME, arn_in_region, arn_region, compare_regions, provider_regions, region_of, region_problem
+from ..regions import SAME, arn_fits, arn_in_region, arn_region, compare_regions, provider_regions, region_of, region_problem
 from ..iam_eval import AllowedGrant, allow_statements, as_list, grant_problems
 from ..iam_eval import _narrowing_condition_keys as narrowing_condition_keys
 from ..schedule import ScheduleError, run_gap_problem
@@ -634,7 +634,14 @@ def _topic_issues(ctx: Context, fn: Res, regions: Mapping[str, Any]) -> Optional
             return [ctx.unknown_issue(fn, f"environment variable {TOPIC_ENV}", "which topic the audit alerts", "pass the topic's arn output alone")]
         topics, foreign, topic_region = [topic], [], region_of(topic, regions)
     elif isinstance(alert, str):
-        topics, foreign, topic_region = [t for t in ctx.stack.of_type(TOPIC) if _IDENTIFIES_TOPIC(alert, t)], [alert], alert
+        named = [t for t in ctx.stack.of_type(TOPIC) if _IDENTIFIES_TOPIC(alert, t)]
+        misplaced = [t for t in named if not arn_fits(alert, t, regions)]
+        if misplaced:
+            return [Issue(
+                f"{fn.urn} sets {TOPIC_ENV} to {alert!r}, but the stack's topic of that name, {misplaced[0].urn}, is in "
+                f"region {region_of(misplaced[0], regions) or 'of the default provider'!r}, not the ARN's; expected the "
+                f"alert topic's ARN in the region the topic is in.", fn.urn)]
+        topics, foreign, topic_region = named, [alert], alert
     else:
         return [Issue(f"{fn.urn} sets {TOPIC_ENV} to {alert!r}, which is not a topic ARN; expected the alert topic's ARN.", fn.urn)]
     subscribed, unknown = _subscribed_topic(ctx, topics, foreign)
@@ -681,7 +688,13 @@ def findings_issues(ctx: Context, fn: Res, regions: Mapping[str, Any]) -> list[O
             issues.extend(problems)
             continue
         resolution = ctx.stack.resolve(alarm, "alarmActions", ctx.stack.of_type(TOPIC), _IDENTIFIES_TOPIC)
-        subscribed, unknown = _subscribed_topic(ctx, list(resolution.targets), list(resolution.foreign))
+        # This channel is SNS alone, and CloudWatch delivers only to topics in the alarm's region: action_issues
+        # is satisfied by any one live action, which need not be the subscribed topic.
+        alarm_region = region_of(alarm, regions)
+        reachable = [t for t in resolution.targets if compare_regions(region_of(t, regions), alarm_region) == SAME
+                     and all(arn_fits(a, t, regions) for a in resolution.reference.known if _IDENTIFIES_TOPIC(a, t))]
+        foreign = [a for a in resolution.foreign if arn_in_region(a, alarm_region)]
+        subscribed, unknown = _subscribed_topic(ctx, reachable, foreign)
         if subscribed:
             return []
         issues.extend(unknown or [Issue(f"{alarm.urn} notifies no topic with a subscription; expected {expected}.", alarm.urn)])
@@ -718,7 +731,9 @@ def failure_issues(ctx: Context, fn: Res, regions: Mapping[str, Any]) -> list[Op
         destination = config.get("destinationConfig")
         on_failure = destination.get("onFailure") if isinstance(destination, Mapping) else None
         target = on_failure.get("destination") if isinstance(on_failure, Mapping) else None
-        if contains_unknown(destination) and target is not None:
+        if target is UNKNOWN or contains_unknown(on_failure):
+            # The link stands in only for an unknown destination: a known one is judged as a value, whatever an
+            # unknown onSuccess beside it is linked to.
             stand_in = ctx.stack.reference(config, "destinationConfig").stand_in
             if stand_in is not None and ctx.stack.type_of(stand_in) == TOPIC:
                 return []
