@@ -265,8 +265,14 @@ class _Collector:
             return None
         duplicates = sorted(item for item, seen in collections.Counter(value).items() if seen > 1)
         if duplicates:
-            self.fail(key, json.dumps(value), f"must not list the same value twice ({', '.join(duplicates)})",
-                      as_json=True)
+            if self._is_secret(_key(key)):
+                # The rule's text is not redacted as the value is: name the repeated entries by position instead.
+                repeated = "; ".join(
+                    "entries " + " and ".join(str(n) for n, item in enumerate(value, 1) if item == dup) for dup in duplicates
+                )
+            else:
+                repeated = ", ".join(duplicates)
+            self.fail(key, json.dumps(value), f"must not list the same value twice ({repeated})", as_json=True)
             return None
         return tuple(value)
 

@@ -548,6 +548,28 @@ def test_config_subscription_set_with_secret_stays_secret(secret: set[str], expe
     assert config.secret_keys == frozenset(secret)
 
 
+@pytest.mark.parametrize(
+    ("name", "entries"),
+    [
+        pytest.param("alarmEmails", ["ciso@example.com", "soc@example.com", "ciso@example.com"], id="email"),
+        pytest.param("alarmHttpsEndpoints",
+                     ["https://hooks.example.com/T0KEN", HOOK, "https://hooks.example.com/T0KEN"], id="https"),
+    ],
+)
+def test_config_secret_list_with_a_repeated_entry_names_it_by_position(name: str, entries: list[str]) -> None:
+    # The rule's text is not redacted as the value is: a repeated secret entry must not be quoted there.
+    with pytest.raises(ConfigError) as err:
+        _parse_secret({name: entries}, {name})
+    assert str(err.value) == f"Invalid configuration:\n{_line(name, '[secret]', 'must not list the same value twice (entries 1 and 3)')}"
+    assert "ciso@example.com" not in str(err.value) and "T0KEN" not in str(err.value)
+
+
+def test_config_plain_list_with_a_repeated_entry_names_the_value() -> None:
+    with pytest.raises(ConfigError) as err:
+        _parse({"alarmEmails": ["ciso@example.com", "ciso@example.com"]})
+    assert "must not list the same value twice (ciso@example.com)" in str(err.value)
+
+
 NO_SECRET_RULE = ("must be set without --secret: only alarmEmails and alarmHttpsEndpoints are kept secret, and this "
                   "value would be written in clear into resources, the preview and the state")
 
