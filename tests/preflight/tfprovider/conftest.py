@@ -35,8 +35,10 @@ def endpoint():
 
 @pytest.fixture(scope="session")
 def provider(binary, endpoint):
+    # Three attempts, as the rehearsal uses: the shared machine sometimes drops a keep-alive connection to moto
+    # mid-response (CI once failed on "use of closed network connection"); an API moto lacks still fails in seconds.
     config = {"region": "us-east-1", "endpoints": [{s: endpoint for s in SERVICES}],
-              "skipCredentialsValidation": "true", "s3UsePathStyle": True, "maxRetries": "1",
+              "skipCredentialsValidation": "true", "s3UsePathStyle": True, "maxRetries": "3",
               "defaultTags": {"tags": {"ManagedBy": "preflight"}}}
     with Provider(config, binary) as p:
         yield p
