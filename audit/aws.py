@@ -9,6 +9,7 @@ Clients come from a factory so moto and botocore's Stubber can stand in for AWS.
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import random
 import threading
@@ -316,8 +317,9 @@ class Clients:
         self._routed = _RoutedCredentials()
         self._routed_session: Any = None
 
-    @property
+    @functools.cached_property
     def partition(self) -> str:
+        # Asked once per account for the role ARN; the region does not change.
         return partition_for_region(self.region, self.session)
 
     def __call__(self, service: str) -> Any:
@@ -328,14 +330,37 @@ class Clients:
         """The caller's own client for calls the account scheduler retries itself (AssumeRole): one attempt."""
         return self._client(service, self.account_config, key=f"{service}/scheduled")
 
+    def _cached(self, key: str, make: Callable[[], Any]) -> Any:
+        """The client cached under `key`, made once. A hit reads the dict without the lock: a dict read is atomic
+        under the interpreter lock, and at 64 workers a lock taken per call queued every thread behind whichever
+        holder the interpreter had paused (the convoy cost more than the call's own work)."""
+        client = self._cache.get(key)
+        if client is None:
+            with self._lock:
+                client = self._cache.get(key)
+                if client is None:
+                    client = self._cache[key] = make()
+        return client
+
     def _client(self, service: str, config: Config, *, key: str | None = None) -> Any:
-        with self._lock:
-            cache_key = key or service
-            if cache_key not in self._cache:
-                self._cache[cache_key] = self.session.client(
-                    service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
-                )
-            return self._cache[cache_key]
+        return self._cached(key or service, lambda: self.session.client(
+            service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
+        ))
+
+    def _routed_client(self, service: str) -> Any:
+        """`service`'s client on the routed session, made under the lock by _cached."""
+        if self._routed_session is None:
+            session = botocore.session.Session()
+            # The caller's session has already parsed endpoints.json (about 7 MB of objects) and the service
+            # models: share its loader rather than hold a second copy of each.
+            loader = _data_loader(self.session)
+            if loader is not None:
+                session.register_component("data_loader", loader)
+            session.register_component("credential_provider", CredentialResolver([_RoutedProvider(self._routed)]))
+            self._routed_session = session
+        return self._routed_session.create_client(
+            service, region_name=self.region, endpoint_url=self.endpoint_url, config=self.account_config
+        )
 
     def for_account(self, credentials: dict[str, Any]) -> ClientFactory:
         """A factory of clients signing with STS temporary credentials (the Credentials member of AssumeRole),
@@ -345,23 +370,7 @@ class Clients:
         )
 
         def factory(service: str) -> Any:
-            with self._lock:
-                key = f"{service}/assumed"
-                if key not in self._cache:
-                    if self._routed_session is None:
-                        session = botocore.session.Session()
-                        # The caller's session has already parsed endpoints.json (about 7 MB of objects) and the
-                        # service models: share its loader rather than hold a second copy of each.
-                        loader = _data_loader(self.session)
-                        if loader is not None:
-                            session.register_component("data_loader", loader)
-                        session.register_component("credential_provider", CredentialResolver([_RoutedProvider(self._routed)]))
-                        self._routed_session = session
-                    self._cache[key] = self._routed_session.create_client(
-                        service, region_name=self.region, endpoint_url=self.endpoint_url, config=self.account_config
-                    )
-                client = self._cache[key]
-            return _AssumedClient(client, frozen)
+            return _AssumedClient(self._cached(f"{service}/assumed", lambda: self._routed_client(service)), frozen)
 
         return factory
 

@@ -644,6 +644,41 @@ def test_clients_assumed_share_the_callers_service_models() -> None:
     assert clients._routed_session.get_component("data_loader") is session._session.get_component("data_loader")
 
 
+class _SlowSession:
+    """A session whose client() takes long enough that racing threads all miss the cache at once."""
+
+    region_name = "us-east-1"
+
+    def __init__(self) -> None:
+        self.made = 0
+        self._count = threading.Lock()
+
+    def client(self, service: str, **_: Any) -> object:
+        with self._count:
+            self.made += 1
+        time.sleep(0.05)
+        return object()
+
+
+def test_clients_cache_makes_each_client_once_under_a_race() -> None:
+    # A hit reads the cache without the lock; the miss must still make one client, not one per racing thread.
+    session = _SlowSession()
+    clients = Clients(session, region="us-east-1")
+    start = threading.Barrier(16)
+    got: list[object] = []
+
+    def worker() -> None:
+        start.wait()
+        got.append(clients("sts"))
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (session.made, len({id(client) for client in got}), len(got)) == (1, 1, 16)
+
+
 def test_clients_assumed_refuses_paginator() -> None:
     import boto3
 
