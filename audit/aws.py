@@ -453,6 +453,9 @@ class Budget:
         else:
             self.deadline, self.limit = own, f"the {policy.deadline_seconds:g} s deadline"
         self.calls = 0
+        # Calls made as the run's probe (ReportTimes), on top of the account's own attempts: at most
+        # ReportTimes.PROBES_PER_ACCOUNT, so they cannot take the attempts a slow report needs.
+        self.spared = 0
         self.waits = 0
         self.last_problem: str | None = None
 
@@ -474,7 +477,7 @@ class Budget:
         way it counts as a step of the backoff, so a later wait backs off from there."""
         self.last_problem = problem
         LOG.info("attempt %d: %s", self.calls, problem)
-        if self.calls >= self.policy.max_attempts:
+        if self.calls - self.spared >= self.policy.max_attempts:
             raise AuditError(f"gave up after {self.calls} attempt(s); last: {problem}")
         if pause is None:
             pause = self.policy.delay(self.waits)
@@ -486,22 +489,44 @@ class Budget:
         return pause
 
 
-class ReportTimes:
-    """How soon after its generation started a credential report has been seen ready, shared by the accounts of
-    one run.
+# A poll this close to its time is due: ages are differences of clock readings, and a hold of a rounding error
+# would not move a clock (a virtual one, or a large monotonic reading) forward, so it would be held again forever.
+_DUE_SLACK_S = 0.001
 
-    A blind poll schedule (1 s, then 2 s more...) overshoots a report that takes 2 s by most of a second and
-    spends a poll that finds it still building; the accounts of one organization are served by the same IAM
-    service and are mostly alike, so what the first accounts showed is the best guess for the rest. The first
-    poll of a later account goes at the earliest age a report of this run was ready, and backs off from there as
-    before if that one is slower. The earliest age, not a typical one: it only ever moves earlier, so one fast
-    report brings polls forward and none can push them back, and a report slower than it costs its account one
-    poll more, as the blind schedule's first poll does.
+
+class ReportTimes:
+    """How long this run's credential reports take to build, learned from the polls of all its accounts.
+
+    A blind poll schedule (1 s, then 2 s more...) overshoots a report that takes 2 s by most of a second and, in
+    an organization, spends a futile poll per account at 1 s. The accounts of one organization are served by the
+    same IAM service and are mostly alike, so the run learns from them all:
+
+    - `ready_after`: the earliest age (seconds from a generation's STARTED answer) at which a poll found a report
+      ready. A later account's first poll goes then, and backs off from there if its report is slower. It only
+      ever moves earlier: one fast report brings polls forward and none can push them back.
+    - With `probe` (an organization run), before any report has been ready, the run probes for that age instead
+      of every account polling blind: a poll is made only by an account older than every poll of the run so far
+      (the `frontier`), a step of 10% (at least 0.1 s) beyond it, so the first ready answer overshoots the
+      reports' time by a step, not by a blind second. A younger account skips, with no call, to the next step:
+      an older report was still building at its age. Each account makes at most PROBES_PER_ACCOUNT such polls,
+      then keeps its own backoff, which the frontier does not hold back: one slow account cannot keep the
+      others from finding their reports ready, and the probing moves on to the next oldest. The probing ends
+      at PROBE_UNTIL_S: if no report is ready by then, the run's reports are slow or unlike, and every account
+      keeps its own backoff; so an account waits for the probes at most about that long before its own polls.
     """
 
-    def __init__(self) -> None:
+    STEP_MIN_S = 0.1
+    STEP_FRACTION = 0.1
+    PROBES_PER_ACCOUNT = 3
+    # About the blind schedule's second poll (1 s, then 2 s more): probing never holds an account's polls back by
+    # much more than the blind schedule would have.
+    PROBE_UNTIL_S = 4.0
+
+    def __init__(self, *, probe: bool = False) -> None:
+        self.probe = probe
         self._lock = threading.Lock()
         self._ready_after: float | None = None
+        self._frontier = 0.0  # the oldest age polled (or being polled) by a probe, while nothing was ready
 
     @property
     def ready_after(self) -> float | None:
@@ -514,6 +539,32 @@ class ReportTimes:
             if age >= 0 and (self._ready_after is None or age < self._ready_after):
                 self._ready_after = age
 
+    def next_probe(self, first: float) -> float | None:
+        """The age at which the next probe is due: `first` (the blind first poll) before any, then a step past the
+        frontier. None once a report has been ready, or without `probe`."""
+        with self._lock:
+            if not self.probe or self._ready_after is not None:
+                return None
+            due = self._step_past(first)
+            return due if due <= self.PROBE_UNTIL_S else None
+
+    def claim(self, age: float, first: float) -> float:
+        """A probe of a report `age` seconds old: 0.0 when this account is to make it (it becomes the frontier),
+        else how much longer to wait before the next probe could be its own."""
+        with self._lock:
+            if not self.probe or self._ready_after is not None:
+                return 0.0
+            due = self._step_past(first)
+            if age + _DUE_SLACK_S < due and 0 < self._frontier and due <= self.PROBE_UNTIL_S:
+                return due - age
+            self._frontier = max(self._frontier, age)
+            return 0.0
+
+    def _step_past(self, first: float) -> float:
+        if self._frontier <= 0:
+            return first
+        return self._frontier + max(self.STEP_MIN_S, self.STEP_FRACTION * self._frontier)
+
 
 class ReportFetch:
     """Fetching one account's credential report, one API call per step, so a scheduler can run many accounts
@@ -521,8 +572,9 @@ class ReportFetch:
 
     GenerateCredentialReport starts (or reuses) the report. COMPLETE means a report is ready: it is downloaded
     at once, with no poll in between. STARTED or INPROGRESS means it is being built: the download itself is the
-    poll (ReportInProgress until ready), first when reports of this run have been ready (`times`), else soon,
-    then backing off. ReportNotPresent / ReportExpired on download start a new generation.
+    poll (ReportInProgress until ready), timed by what the run knows (`times`): when reports of this run have
+    been ready; else, in an organization run, as the run's probe for that age; else on the blind schedule, soon
+    and then backing off. ReportNotPresent / ReportExpired on download start a new generation.
     """
 
     def __init__(self, iam: Any, budget: Budget, times: ReportTimes | None = None) -> None:
@@ -532,12 +584,15 @@ class ReportFetch:
         self._generate_next = True
         # When the generation answered STARTED/INPROGRESS, on the policy's clock: what a poll's age counts from.
         self._building_since: float | None = None
+        self._probes = 0  # polls this account made as the run's probe
+        self._probing = False  # the poll due next is one of them
+        self._backoffs = 0  # waits on this account's own schedule since it stopped probing
         self.report: FetchedReport | None = None
 
     def step(self) -> float | None:
         """Make the next call. None: `report` is set; a number: wait that long, then step again. Raises
         AuditError when the fetch failed for good."""
-        if not self._generate_next and (early := self._too_soon()) > 0:
+        if not self._generate_next and (early := self._not_yet()) > 0:
             return early  # not an attempt: no call is made
         self.budget.before_call("iam:GenerateCredentialReport" if self._generate_next else "iam:GetCredentialReport")
         try:
@@ -551,11 +606,7 @@ class ReportFetch:
                 if state in ("STARTED", "INPROGRESS"):
                     self._generate_next = False
                     self._building_since = self.budget.policy.clock()
-                    return self.budget.wait(
-                        f"the credential report was still being generated (State {state})",
-                        # When this run's reports have been ready, where that fits; else the blind schedule.
-                        pause=self._too_soon() or None,
-                    )
+                    return self._poll_again(f"the credential report was still being generated (State {state})")
                 raise AuditError(
                     f"iam:GenerateCredentialReport returned unknown State {state!r}; expected STARTED, INPROGRESS "
                     "or COMPLETE"
@@ -564,22 +615,67 @@ class ReportFetch:
             response = call_once(self.iam.get_credential_report, "iam:GetCredentialReport", RETRYABLE | _REGENERATE)
         except RetryLater as retry:
             if retry.code in _REGENERATE:
-                self._generate_next, self._building_since = True, None
+                self._generate_next, self._building_since, self._probing = True, None, False
+                return self.budget.wait(str(retry))
+            if retry.code == "ReportInProgress" and self._building_since is not None:
+                return self._poll_again(str(retry))
+            self._probing = False  # throttled or unreachable: this account backs off on its own schedule
             return self.budget.wait(str(retry))
         self.report = _checked_report(response, self.budget.calls)
         if self._building_since is not None:
             self.times.saw_ready(asked_at - self._building_since)
         return None
 
-    def _too_soon(self) -> float:
-        """How much sooner than any report of this run was ready this poll would come. A poll scheduled on the
-        blind schedule before the first reports of the run were ready is put back to when they were; not if the
-        wait and the call would not fit the deadline, where polling now is the last chance."""
+    def _age(self) -> float:
+        assert self._building_since is not None
+        return self.budget.policy.clock() - self._building_since
+
+    def _poll_again(self, problem: str) -> float:
+        """The wait before the next poll of a report still being built: until this run's reports have been ready;
+        else until the run's next probe, while this account has probes left; else this account's own backoff.
+        A planned wait is used only where it and the call still fit the deadline."""
+        if self._probing:
+            self._probes += 1
+            self.budget.spared += 1
+        self._probing = False
+        age = self._age()
         ready_after = self.times.ready_after
-        if self._building_since is None or ready_after is None:
+        planned: float | None = None
+        if ready_after is not None and ready_after > age:
+            planned = ready_after - age
+        elif ready_after is None and self._probes < ReportTimes.PROBES_PER_ACCOUNT:
+            due = self.times.next_probe(self._first_wait())
+            if due is not None:
+                planned, self._probing = max(0.0, due - age), True
+        if planned is not None and self.budget.fits(planned):
+            return self.budget.wait(problem, pause=planned)
+        self._probing = False
+        if not self.times.probe:
+            return self.budget.wait(problem)  # the single-account schedule: 1 s, 2 s, 4 s... from STARTED
+        pause = self.budget.policy.delay(self._backoffs)
+        self._backoffs += 1
+        return self.budget.wait(problem, pause=pause)
+
+    def _first_wait(self) -> float:
+        return self.budget.policy.delay(0)
+
+    def _not_yet(self) -> float:
+        """How long to hold a poll that is due, with no call: until this run's reports have been ready (a poll
+        set before that was known is put back to it), or, as the run's probe, until an older report's probe
+        has left it an age to probe. Never past the deadline, where polling now is the last chance."""
+        if self._building_since is None:
             return 0.0
-        early = self._building_since + ready_after - self.budget.policy.clock()
-        return early if early > 0 and self.budget.fits(early) else 0.0
+        ready_after = self.times.ready_after
+        age = self._age()
+        if ready_after is not None:
+            early = ready_after - age
+        elif self._probing:
+            early = self.times.claim(age, self._first_wait())
+        else:
+            return 0.0
+        if early > _DUE_SLACK_S and self.budget.fits(early):
+            return early
+        return 0.0
 
 
 def _checked_report(response: dict[str, Any], attempts: int) -> FetchedReport:

@@ -335,8 +335,9 @@ def audit_organization(
     jobs: list[AccountAudit] = []
     feed = Feed()
     bar = _Progress(progress)
-    # One for the run: the accounts' reports are built by the same service, so the first ones time the rest's polls.
-    report_times = ReportTimes()
+    # One for the run: the accounts' reports are built by the same service, so the first ones time the rest's polls,
+    # and probe for that time together rather than each polling blind.
+    report_times = ReportTimes(probe=True)
 
     def found(account: Account) -> None:
         job = AccountAudit(
