@@ -668,6 +668,7 @@ class ReportFetch:
         ready_after = self.times.ready_after
         age = self._age()
         if ready_after is not None:
+            self._probing = False  # the run knows: this poll is the account's own, not a probe
             early = ready_after - age
         elif self._probing:
             early = self.times.claim(age, self._first_wait())

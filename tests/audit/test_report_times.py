@@ -164,3 +164,17 @@ def test_fetch_hold_of_a_rounding_error_polls_now() -> None:
     recorder.now += pause
     assert fetch.step() is None
     assert len(iam.polls) == 1
+
+
+def test_fetch_poll_after_the_run_learned_is_the_accounts_own_not_a_probe() -> None:
+    # Set to probe at 1 s, the account's poll comes after another's report was seen ready at 0.9 s: it is its own
+    # poll then, so it takes one of its own attempts, and no probe of its share.
+    recorder = Recorder()
+    times = ReportTimes(probe=True)
+    iam = BuildingIam(recorder, build_s=5.0)
+    fetch = ReportFetch(iam, Budget(_policy(recorder)), times)
+    assert fetch.step() == 1.0
+    times.saw_ready(0.9)
+    recorder.now += 1.0
+    assert fetch.step() == 1.0  # in progress at 1 s: its own backoff, from its first wait
+    assert (iam.polls, fetch.budget.spared) == ([1.0], 0)
