@@ -560,10 +560,15 @@ class ReportTimes:
             self._frontier = max(self._frontier, age)
             return 0.0
 
+    @classmethod
+    def step(cls, age: float) -> float:
+        """The probing's step at `age`: 10% of it, at least 0.1 s."""
+        return max(cls.STEP_MIN_S, cls.STEP_FRACTION * age)
+
     def _step_past(self, first: float) -> float:
         if self._frontier <= 0:
             return first
-        return self._frontier + max(self.STEP_MIN_S, self.STEP_FRACTION * self._frontier)
+        return self._frontier + self.step(self._frontier)
 
 
 class ReportFetch:
@@ -575,6 +580,11 @@ class ReportFetch:
     poll (ReportInProgress until ready), timed by what the run knows (`times`): when reports of this run have
     been ready; else, in an organization run, as the run's probe for that age; else on the blind schedule, soon
     and then backing off. ReportNotPresent / ReportExpired on download start a new generation.
+
+    A report's age counts from when its generation was asked for, not answered: IAM starts building somewhere
+    in between, and the answer can come late behind the caller's own load. Counted from the answer, an age
+    understates the report's by that delay, and the run's earliest ready age would be too early for accounts
+    whose answers came promptly, costing each a poll.
     """
 
     def __init__(self, iam: Any, budget: Budget, times: ReportTimes | None = None) -> None:
@@ -582,11 +592,11 @@ class ReportFetch:
         self.budget = budget
         self.times = times if times is not None else ReportTimes()
         self._generate_next = True
-        # When the generation answered STARTED/INPROGRESS, on the policy's clock: what a poll's age counts from.
+        # When the generation that answered STARTED/INPROGRESS was asked for, on the policy's clock.
         self._building_since: float | None = None
-        self._probes = 0  # polls this account made as the run's probe
-        self._probing = False  # the poll due next is one of them
-        self._backoffs = 0  # waits on this account's own schedule since it stopped probing
+        self._quick = 0  # quick polls planned: probes, or re-polls a step after a miss at the run's ready age
+        self._probing = False  # the poll due next is the run's probe: made only if no older report's was
+        self._backoffs = 0  # waits on this account's own schedule (organization runs)
         self.report: FetchedReport | None = None
 
     def step(self) -> float | None:
@@ -595,6 +605,7 @@ class ReportFetch:
         if not self._generate_next and (early := self._not_yet()) > 0:
             return early  # not an attempt: no call is made
         self.budget.before_call("iam:GenerateCredentialReport" if self._generate_next else "iam:GetCredentialReport")
+        asked_at = self.budget.policy.clock()
         try:
             if self._generate_next:
                 state = call_once(self.iam.generate_credential_report, "iam:GenerateCredentialReport", RETRYABLE).get(
@@ -605,22 +616,21 @@ class ReportFetch:
                     return 0.0
                 if state in ("STARTED", "INPROGRESS"):
                     self._generate_next = False
-                    self._building_since = self.budget.policy.clock()
+                    self._building_since = asked_at
                     return self._poll_again(f"the credential report was still being generated (State {state})")
                 raise AuditError(
                     f"iam:GenerateCredentialReport returned unknown State {state!r}; expected STARTED, INPROGRESS "
                     "or COMPLETE"
                 )
-            asked_at = self.budget.policy.clock()
             response = call_once(self.iam.get_credential_report, "iam:GetCredentialReport", RETRYABLE | _REGENERATE)
         except RetryLater as retry:
+            self._probing = False
             if retry.code in _REGENERATE:
-                self._generate_next, self._building_since, self._probing = True, None, False
+                self._generate_next, self._building_since = True, None
                 return self.budget.wait(str(retry))
             if retry.code == "ReportInProgress" and self._building_since is not None:
                 return self._poll_again(str(retry))
-            self._probing = False  # throttled or unreachable: this account backs off on its own schedule
-            return self.budget.wait(str(retry))
+            return self.budget.wait(str(retry))  # throttled or unreachable: this account backs off on its own
         self.report = _checked_report(response, self.budget.calls)
         if self._building_since is not None:
             self.times.saw_ready(asked_at - self._building_since)
@@ -631,23 +641,29 @@ class ReportFetch:
         return self.budget.policy.clock() - self._building_since
 
     def _poll_again(self, problem: str) -> float:
-        """The wait before the next poll of a report still being built: until this run's reports have been ready;
-        else until the run's next probe, while this account has probes left; else this account's own backoff.
-        A planned wait is used only where it and the call still fit the deadline."""
-        if self._probing:
-            self._probes += 1
-            self.budget.spared += 1
-        self._probing = False
+        """The wait before the next poll of a report still being built, where it and the call still fit the
+        deadline: until this run's reports have been ready; else, with quick polls left (at most
+        ReportTimes.PROBES_PER_ACCOUNT an account, spared from its attempts), until the run's next probe, or a
+        step (10%) past a poll at the run's ready age that missed; else the account's own backoff."""
         age = self._age()
         ready_after = self.times.ready_after
         planned: float | None = None
+        quick = self.times.probe and self._quick < ReportTimes.PROBES_PER_ACCOUNT
         if ready_after is not None and ready_after > age:
-            planned = ready_after - age
-        elif ready_after is None and self._probes < ReportTimes.PROBES_PER_ACCOUNT:
+            planned, quick = ready_after - age, False
+        elif quick and ready_after is not None:
+            # Slower than the run's earliest, maybe only by the noise in two ages: soon, not a backoff later.
+            planned = ReportTimes.step(age)
+        elif quick:
             due = self.times.next_probe(self._first_wait())
             if due is not None:
                 planned, self._probing = max(0.0, due - age), True
+            else:
+                quick = False
         if planned is not None and self.budget.fits(planned):
+            if quick:
+                self._quick += 1
+                self.budget.spared += 1
             return self.budget.wait(problem, pause=planned)
         self._probing = False
         if not self.times.probe:
@@ -668,7 +684,7 @@ class ReportFetch:
         ready_after = self.times.ready_after
         age = self._age()
         if ready_after is not None:
-            self._probing = False  # the run knows: this poll is the account's own, not a probe
+            self._probing = False  # the run knows: this poll is timed by that, not by the probing
             early = ready_after - age
         elif self._probing:
             early = self.times.claim(age, self._first_wait())

@@ -23,10 +23,12 @@ class BuildingIam:
     recorder: Recorder
     build_s: float
     started: float | None = None
+    answer_delay_s: float = 0.0  # the STARTED answer reaches the caller this long after IAM began building
     polls: list[float] = field(default_factory=list)  # each GetCredentialReport, by the report's age
 
     def generate_credential_report(self) -> dict[str, Any]:
         self.started = self.recorder.now
+        self.recorder.now += self.answer_delay_s
         return {"State": "STARTED"}
 
     def get_credential_report(self) -> dict[str, Any]:
@@ -38,10 +40,15 @@ class BuildingIam:
         return {"Content": baseline_text().encode(), "ReportFormat": "text/csv"}
 
 
-def _run(accounts: list[tuple[float, float]], times: ReportTimes, policy: RetryPolicy, recorder: Recorder) -> list[BuildingIam]:
+def _run(
+    accounts: list[tuple[float, float]], times: ReportTimes, policy: RetryPolicy, recorder: Recorder,
+    iams: list[BuildingIam] | None = None,
+) -> list[BuildingIam]:
     """Fetch every account's report as the organization scheduler does, with unbounded workers: (start, build_s) per
-    account; each step runs when it is due, in order of due time, then of account."""
-    iams = [BuildingIam(recorder, build_s) for _, build_s in accounts]
+    account, the first accounts' IAMs given in `iams` if they are special; each step runs when it is due, in order
+    of due time, then of account."""
+    given = iams or []
+    iams = given + [BuildingIam(recorder, build_s) for _, build_s in accounts[len(given):]]
     fetches: dict[int, ReportFetch] = {}
     due = [(start, n) for n, (start, _) in enumerate(accounts)]
     heapq.heapify(due)
@@ -166,15 +173,32 @@ def test_fetch_hold_of_a_rounding_error_polls_now() -> None:
     assert len(iam.polls) == 1
 
 
-def test_fetch_poll_after_the_run_learned_is_the_accounts_own_not_a_probe() -> None:
-    # Set to probe at 1 s, the account's poll comes after another's report was seen ready at 0.9 s: it is its own
-    # poll then, so it takes one of its own attempts, and no probe of its share.
+def test_fetch_miss_at_the_run_ready_age_repolls_a_step_later() -> None:
+    # The run's reports were ready at 0.9 s; this one takes 1.15 s. It polls at 0.9 s, then a step (0.1 s) later,
+    # twice, rather than a backoff's second later.
     recorder = Recorder()
     times = ReportTimes(probe=True)
-    iam = BuildingIam(recorder, build_s=5.0)
-    fetch = ReportFetch(iam, Budget(_policy(recorder)), times)
-    assert fetch.step() == 1.0
     times.saw_ready(0.9)
-    recorder.now += 1.0
-    assert fetch.step() == 1.0  # in progress at 1 s: its own backoff, from its first wait
-    assert (iam.polls, fetch.budget.spared) == ([1.0], 0)
+    [iam] = _run([(0.0, 1.15)], times, _policy(recorder), recorder)
+    assert iam.polls == [0.9, 1.0, 1.1, 1.21]
+
+
+def test_fetch_repolls_after_misses_are_bounded_then_backs_off() -> None:
+    # A report much slower than the run's: three quick polls in all, then its own backoff (1, 2, 4 s).
+    recorder = Recorder()
+    times = ReportTimes(probe=True)
+    times.saw_ready(0.9)
+    [iam] = _run([(0.0, 6.0)], times, _policy(recorder), recorder)
+    assert iam.polls == [0.9, 1.0, 1.1, 1.21, 2.21, 4.21, 8.21]
+
+
+def test_probe_ready_age_never_below_the_build_time_however_late_the_answers() -> None:
+    # The first account's STARTED reaches it 0.5 s after IAM began building (its caller was busy); the rest are
+    # answered at once. Ages count from the ask, so the age the run learns is never below the 1.6 s build time,
+    # and the promptly answered accounts find their reports at their first poll.
+    recorder = Recorder()
+    times = ReportTimes(probe=True)
+    late = BuildingIam(recorder, build_s=1.6, answer_delay_s=0.5)
+    iams = _run([(0.0, 1.6)] + _together(10, 1.6)[1:], times, _policy(recorder), recorder, iams=[late])
+    assert times.ready_after is not None and times.ready_after >= 1.6
+    assert all(len(iam.polls) == 1 for iam in iams[5:])
