@@ -501,9 +501,11 @@ class ReportTimes:
     an organization, spends a futile poll per account at 1 s. The accounts of one organization are served by the
     same IAM service and are mostly alike, so the run learns from them all:
 
-    - `ready_after`: the earliest age (seconds from a generation's STARTED answer) at which a poll found a report
-      ready. A later account's first poll goes then, and backs off from there if its report is slower. It only
-      ever moves earlier: one fast report brings polls forward and none can push them back.
+    - `ready_after`: the earliest age (seconds from asking for a generation) at which a poll found a report
+      ready. A later account's first poll goes half a step after it (`poll_after`): every age carries the
+      caller's own delay in sending the two requests, and at exactly the earliest age about half the polls of a
+      loaded run missed. It only ever moves earlier: one fast report brings polls forward and none can push them
+      back.
     - With `probe` (an organization run), before any report has been ready, the run probes for that age instead
       of every account polling blind: a poll is made only by an account older than every poll of the run so far
       (the `frontier`), a step of 10% (at least 0.1 s) beyond it, so the first ready answer overshoots the
@@ -533,6 +535,13 @@ class ReportTimes:
         """Seconds from a generation's STARTED answer to the earliest poll that found its report ready."""
         with self._lock:
             return self._ready_after
+
+    @property
+    def poll_after(self) -> float | None:
+        """The age at which an account polls once reports of this run have been ready: `ready_after` and half a
+        step."""
+        ready_after = self.ready_after
+        return None if ready_after is None else ready_after + self.step(ready_after) / 2
 
     def saw_ready(self, age: float) -> None:
         with self._lock:
@@ -646,12 +655,12 @@ class ReportFetch:
         ReportTimes.PROBES_PER_ACCOUNT an account, spared from its attempts), until the run's next probe, or a
         step (10%) past a poll at the run's ready age that missed; else the account's own backoff."""
         age = self._age()
-        ready_after = self.times.ready_after
+        poll_after = self.times.poll_after
         planned: float | None = None
         quick = self.times.probe and self._quick < ReportTimes.PROBES_PER_ACCOUNT
-        if ready_after is not None and ready_after > age:
-            planned, quick = ready_after - age, False
-        elif quick and ready_after is not None:
+        if poll_after is not None and poll_after > age:
+            planned, quick = poll_after - age, False
+        elif quick and poll_after is not None:
             # Slower than the run's earliest, maybe only by the noise in two ages: soon, not a backoff later.
             planned = ReportTimes.step(age)
         elif quick:
@@ -681,11 +690,11 @@ class ReportFetch:
         has left it an age to probe. Never past the deadline, where polling now is the last chance."""
         if self._building_since is None:
             return 0.0
-        ready_after = self.times.ready_after
+        poll_after = self.times.poll_after
         age = self._age()
-        if ready_after is not None:
+        if poll_after is not None:
             self._probing = False  # the run knows: this poll is timed by that, not by the probing
-            early = ready_after - age
+            early = poll_after - age
         elif self._probing:
             early = self.times.claim(age, self._first_wait())
         else:

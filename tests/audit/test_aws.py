@@ -104,10 +104,11 @@ def _started_then(stub: Any, misses: int) -> None:
     [
         # Nothing known yet: the blind schedule (1 s, 2 s); the report was ready at the poll 3 s after STARTED.
         (None, 1, [1.0, 2.0], 3.0),
-        # A report of the run was ready 2.5 s after STARTED: one poll then, not a futile one at 1 s.
-        (2.5, 0, [2.5], 2.5),
+        # A report of the run was ready 2.5 s after asking: one poll then, and half a step (5%) more for the noise
+        # in the ages, not a futile one at 1 s.
+        (2.5, 0, [2.625], 2.5),
         # This report is slower: the second wait is the schedule's, and the estimate stays the earliest.
-        (2.5, 1, [2.5, 2.0], 2.5),
+        (2.5, 1, [2.625, 2.0], 2.5),
         # 55 s and a 13 s call would pass the 60 s deadline: the blind 1 s, and the audit goes on.
         (55.0, 0, [1.0], 1.0),
     ],
@@ -141,9 +142,9 @@ def test_fetch_poll_due_before_the_run_knew_is_put_back_without_a_call(
 ) -> None:
     times = ReportTimes()
     iam, fetch = _generated_blind(times, fake_clients, fast_retry, recorder)
-    times.saw_ready(2.5)  # meanwhile another account's report was ready 2.5 s after its STARTED
-    assert fetch.step() == 1.5  # no call: a call with nothing queued on the Stubber would raise
-    recorder.sleep(1.5)
+    times.saw_ready(2.5)  # meanwhile another account's report was ready 2.5 s after asking: poll at 2.625 s
+    assert fetch.step() == 1.625  # no call: a call with nothing queued on the Stubber would raise
+    recorder.sleep(1.625)
     iam.add_response("get_credential_report", _report())
     assert fetch.step() is None
     assert (fetch.report is not None, fetch.budget.calls) == (True, 2)

@@ -291,9 +291,8 @@ def test_org_later_account_polls_when_the_first_report_was_ready(
 ) -> None:
     # One worker, virtual time. The first account's report is ready at its second poll: the run's probe a step
     # (0.1 s) past its first, 1.1 s after STARTED. The second account is on a page throttled three times
-    # (1 + 2 + 4 s), so it starts at 7 s, after that was seen: its one poll goes at 7 + 1.1 s, not at the blind
-    # schedule's 1 s, where a 1.1 s report would be missed. 7 + 1.1 lands a rounding error short of the age
-    # learned, which must not hold the poll forever.
+    # (1 + 2 + 4 s), so it starts at 7 s, after that was seen: its one poll goes at 7 + 1.1 s and half a step
+    # (0.055 s), not at the blind schedule's 1 s, where a 1.1 s report would be missed.
     first, later = "111111111111", "222222222222"
     _caller_identity(fake_clients)
     orgs = fake_clients.stub("organizations")
@@ -309,7 +308,7 @@ def test_org_later_account_polls_when_the_first_report_was_ready(
         iam.add_response("get_credential_report", _report_of(account_id))
     org, finished_at = _audit_on_one_worker(fake_clients, fast_retry, recorder)
     assert _statuses(org) == {first: "PASS", later: "PASS"}
-    assert finished_at == [1.1, 8.1]
+    assert finished_at == [1.1, 8.155]
     assert org.api_calls[later] == {"sts:AssumeRole": 1, "iam:GenerateCredentialReport": 1, "iam:GetCredentialReport": 1}
     fake_clients.assert_no_pending()
 

@@ -84,10 +84,10 @@ def test_probe_accounts_building_together_learn_the_build_time_in_one_step() -> 
     # The run found the reports ready within a step (10%) of their 2 s, where the blind schedule finds them at 3 s.
     assert times.ready_after is not None and 2.0 <= times.ready_after <= 2.2
     # Probes at 1.0, 1.1, 1.21... are the oldest accounts' polls, three each at most; the others skip them with no
-    # call, and poll once, when the run has learned the reports are ready.
+    # call, and poll once, half a step after the earliest age a report was ready.
     probers = [iam for iam in iams if len(iam.polls) > 1]
     assert len(probers) == 3 and all(len(iam.polls) <= ReportTimes.PROBES_PER_ACCOUNT + 1 for iam in probers)
-    assert all(iam.polls == [pytest.approx(times.ready_after)] for iam in iams if iam not in probers)
+    assert all(iam.polls == [pytest.approx(times.poll_after)] for iam in iams if iam not in probers)
     # A prober that used its probes backs off on its own schedule, so it ends later than the rest, but before
     # the blind schedule's 3 s.
     assert max(iam.polls[-1] for iam in probers) < 3.0
@@ -157,7 +157,7 @@ def test_report_times_without_probe_never_probes() -> None:
 
 
 def test_fetch_hold_of_a_rounding_error_polls_now() -> None:
-    # 7.0 + 1.1 on the clock is a rounding error short of an age of 1.1: held by that, a virtual clock (or a large
+    # A poll that comes a rounding error before its time is due: held for that, a virtual clock (or a large
     # monotonic reading) would not move, and the poll would be held again forever.
     recorder = Recorder()
     times = ReportTimes()
@@ -166,21 +166,21 @@ def test_fetch_hold_of_a_rounding_error_polls_now() -> None:
     iam = BuildingIam(recorder, build_s=1.0)
     fetch = ReportFetch(iam, Budget(_policy(recorder)), times)
     pause = fetch.step()
-    assert pause == pytest.approx(1.1)
+    assert pause == pytest.approx(1.155)
     assert pause is not None
-    recorder.now += pause
+    recorder.now += pause - 1e-12
     assert fetch.step() is None
     assert len(iam.polls) == 1
 
 
 def test_fetch_miss_at_the_run_ready_age_repolls_a_step_later() -> None:
-    # The run's reports were ready at 0.9 s; this one takes 1.15 s. It polls at 0.9 s, then a step (0.1 s) later,
-    # twice, rather than a backoff's second later.
+    # The run's reports were ready at 0.9 s; this one takes 1.15 s. It polls half a step after, at 0.95 s, then a
+    # step (10%, at least 0.1 s) later, twice, rather than a backoff's second later.
     recorder = Recorder()
     times = ReportTimes(probe=True)
     times.saw_ready(0.9)
     [iam] = _run([(0.0, 1.15)], times, _policy(recorder), recorder)
-    assert iam.polls == [0.9, 1.0, 1.1, 1.21]
+    assert iam.polls == [0.95, 1.05, 1.155]
 
 
 def test_fetch_repolls_after_misses_are_bounded_then_backs_off() -> None:
@@ -189,7 +189,7 @@ def test_fetch_repolls_after_misses_are_bounded_then_backs_off() -> None:
     times = ReportTimes(probe=True)
     times.saw_ready(0.9)
     [iam] = _run([(0.0, 6.0)], times, _policy(recorder), recorder)
-    assert iam.polls == [0.9, 1.0, 1.1, 1.21, 2.21, 4.21, 8.21]
+    assert iam.polls == [0.95, 1.05, 1.155, 1.2705, 2.2705, 4.2705, 8.2705]
 
 
 def test_probe_ready_age_never_below_the_build_time_however_late_the_answers() -> None:
