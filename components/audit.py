@@ -170,8 +170,8 @@ class RootAccessKeyAudit(pulumi.ComponentResource):
             handler=HANDLER,
             code=archive,
             # Organization mode generates and polls one credential report per member account. Lambda's CPU grows
-            # with memory: at 512 MB the measured ~10 ms of CPU per account leaves room for about 20,000 accounts
-            # in 840 s (the README's bench), twice what 256 MB allows.
+            # with memory: at 512 MB the measured 6 to 8 ms of CPU per account leaves room for about 30,000
+            # accounts in 840 s (the README's bench), twice what 256 MB allows.
             timeout=900 if organization_mode else 300,
             memory_size=512 if organization_mode else 256,
             environment=aws.lambda_.FunctionEnvironmentArgs(
