@@ -503,15 +503,15 @@ class ReportTimes:
 
     - `ready_after`: the earliest age (seconds from asking for a generation) at which a poll found a report
       ready. A later account's first poll goes half a step after it (`poll_after`): every age carries the
-      caller's own delay in sending the two requests, and at exactly the earliest age about half the polls of a
-      loaded run missed. It only ever moves earlier: one fast report brings polls forward and none can push them
+      caller's own delay in sending the two requests, and at exactly the earliest age up to half the polls of a
+      loaded run missed; one that misses re-polls a step later. It only ever moves earlier: one fast report brings polls forward and none can push them
       back.
     - With `probe` (an organization run), before any report has been ready, the run probes for that age instead
       of every account polling blind: a poll is made only by an account older than every poll of the run so far
       (the `frontier`), a step of 10% (at least 0.1 s) beyond it, so the first ready answer overshoots the
       reports' time by a step, not by a blind second. A younger account skips, with no call, to the next step:
-      an older report was still building at its age. Each account makes at most PROBES_PER_ACCOUNT such polls,
-      then keeps its own backoff, which the frontier does not hold back: one slow account cannot keep the
+      an older report was still building at its age. Each account makes at most PROBES_PER_ACCOUNT quick polls
+      (probes, and re-polls a step after a miss), spared from its attempts, then keeps its own backoff, which the frontier does not hold back: one slow account cannot keep the
       others from finding their reports ready, and the probing moves on to the next oldest. The probing ends
       at PROBE_UNTIL_S: if no report is ready by then, the run's reports are slow or unlike, and every account
       keeps its own backoff; so an account waits for the probes at most about that long before its own polls.
@@ -532,7 +532,7 @@ class ReportTimes:
 
     @property
     def ready_after(self) -> float | None:
-        """Seconds from a generation's STARTED answer to the earliest poll that found its report ready."""
+        """Seconds from asking for a generation to the earliest poll that found its report ready."""
         with self._lock:
             return self._ready_after
 
