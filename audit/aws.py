@@ -453,8 +453,8 @@ class Budget:
         else:
             self.deadline, self.limit = own, f"the {policy.deadline_seconds:g} s deadline"
         self.calls = 0
-        # Calls made as the run's probe (ReportTimes), on top of the account's own attempts: at most
-        # ReportTimes.PROBES_PER_ACCOUNT, so they cannot take the attempts a slow report needs.
+        # Quick polls (ReportTimes: probes, and re-polls a step after a miss), on top of the account's own attempts:
+        # at most ReportTimes.QUICK_POLLS_PER_ACCOUNT, so they cannot take the attempts a slow report needs.
         self.spared = 0
         self.waits = 0
         self.last_problem: str | None = None
@@ -501,25 +501,26 @@ class ReportTimes:
     an organization, spends a futile poll per account at 1 s. The accounts of one organization are served by the
     same IAM service and are mostly alike, so the run learns from them all:
 
-    - `ready_after`: the earliest age (seconds from asking for a generation) at which a poll found a report
-      ready. A later account's first poll goes half a step after it (`poll_after`): every age carries the
-      caller's own delay in sending the two requests, and at exactly the earliest age up to half the polls of a
-      loaded run missed; one that misses re-polls a step later. It only ever moves earlier: one fast report brings polls forward and none can push them
-      back.
-    - With `probe` (an organization run), before any report has been ready, the run probes for that age instead
-      of every account polling blind: a poll is made only by an account older than every poll of the run so far
-      (the `frontier`), a step of 10% (at least 0.1 s) beyond it, so the first ready answer overshoots the
-      reports' time by a step, not by a blind second. A younger account skips, with no call, to the next step:
-      an older report was still building at its age. Each account makes at most PROBES_PER_ACCOUNT quick polls
-      (probes, and re-polls a step after a miss), spared from its attempts, then keeps its own backoff, which the frontier does not hold back: one slow account cannot keep the
-      others from finding their reports ready, and the probing moves on to the next oldest. The probing ends
-      at PROBE_UNTIL_S: if no report is ready by then, the run's reports are slow or unlike, and every account
-      keeps its own backoff; so an account waits for the probes at most about that long before its own polls.
+    - `ready_after`: the earliest age (seconds from asking for a generation) at which a poll found a report ready. A
+      later account's first poll goes half a step after it (`poll_after`): every age carries the caller's own delay
+      in sending the two requests, and at exactly the earliest age up to half the polls of a loaded run missed; one
+      that misses re-polls a step later. It only ever moves earlier: one fast report brings polls forward and none
+      can push them back.
+    - With `probe` (an organization run), before any report has been ready, the run probes for that age instead of
+      every account polling blind: a poll is made only by an account older than every poll of the run so far (the
+      `frontier`), a step of 10% (at least 0.1 s) beyond it, so the first ready answer overshoots the reports' time
+      by a step, not by a blind second. A younger account skips, with no call, to the next step: an older report was
+      still building at its age. Each account makes at most QUICK_POLLS_PER_ACCOUNT quick polls (probes, and
+      re-polls a step after a miss), spared from its attempts, then keeps its own backoff, which the frontier does not
+      hold back: one slow account cannot keep the others from finding their reports ready, and the probing moves on
+      to the next oldest. The probing ends at PROBE_UNTIL_S: if no report is ready by then, the run's reports are
+      slow or unlike, and every account keeps its own backoff; so an account waits for the probes at most about that
+      long before its own polls.
     """
 
     STEP_MIN_S = 0.1
     STEP_FRACTION = 0.1
-    PROBES_PER_ACCOUNT = 3
+    QUICK_POLLS_PER_ACCOUNT = 3
     # About the blind schedule's second poll (1 s, then 2 s more): probing never holds an account's polls back by
     # much more than the blind schedule would have.
     PROBE_UNTIL_S = 4.0
@@ -652,12 +653,12 @@ class ReportFetch:
     def _poll_again(self, problem: str) -> float:
         """The wait before the next poll of a report still being built, where it and the call still fit the
         deadline: until this run's reports have been ready; else, with quick polls left (at most
-        ReportTimes.PROBES_PER_ACCOUNT an account, spared from its attempts), until the run's next probe, or a
+        ReportTimes.QUICK_POLLS_PER_ACCOUNT an account, spared from its attempts), until the run's next probe, or a
         step (10%) past a poll at the run's ready age that missed; else the account's own backoff."""
         age = self._age()
         poll_after = self.times.poll_after
         planned: float | None = None
-        quick = self.times.probe and self._quick < ReportTimes.PROBES_PER_ACCOUNT
+        quick = self.times.probe and self._quick < ReportTimes.QUICK_POLLS_PER_ACCOUNT
         if poll_after is not None and poll_after > age:
             planned, quick = poll_after - age, False
         elif quick and poll_after is not None:

@@ -24,9 +24,12 @@ class BuildingIam:
     build_s: float
     started: float | None = None
     answer_delay_s: float = 0.0  # the STARTED answer reaches the caller this long after IAM began building
+    faults: list[str] = field(default_factory=list)  # error codes the next polls get, in order, before any answer
     polls: list[float] = field(default_factory=list)  # each GetCredentialReport, by the report's age
+    generations: int = 0
 
     def generate_credential_report(self) -> dict[str, Any]:
+        self.generations += 1
         self.started = self.recorder.now
         self.recorder.now += self.answer_delay_s
         return {"State": "STARTED"}
@@ -35,6 +38,8 @@ class BuildingIam:
         assert self.started is not None
         age = self.recorder.now - self.started
         self.polls.append(round(age, 6))
+        if self.faults:
+            raise ClientError({"Error": {"Code": self.faults.pop(0), "Message": "fault"}}, "GetCredentialReport")
         if age < self.build_s:
             raise ClientError({"Error": {"Code": "ReportInProgress", "Message": "building"}}, "GetCredentialReport")
         return {"Content": baseline_text().encode(), "ReportFormat": "text/csv"}
@@ -86,7 +91,7 @@ def test_probe_accounts_building_together_learn_the_build_time_in_one_step() -> 
     # Probes at 1.0, 1.1, 1.21... are the oldest accounts' polls, three each at most; the others skip them with no
     # call, and poll once, half a step after the earliest age a report was ready.
     probers = [iam for iam in iams if len(iam.polls) > 1]
-    assert len(probers) == 3 and all(len(iam.polls) <= ReportTimes.PROBES_PER_ACCOUNT + 1 for iam in probers)
+    assert len(probers) == 3 and all(len(iam.polls) <= ReportTimes.QUICK_POLLS_PER_ACCOUNT + 1 for iam in probers)
     assert all(iam.polls == [pytest.approx(times.poll_after)] for iam in iams if iam not in probers)
     # A prober that used its probes backs off on its own schedule, so it ends later than the rest, but before
     # the blind schedule's 3 s.
@@ -110,7 +115,7 @@ def test_probe_slow_oldest_account_does_not_hold_the_others() -> None:
     iams = _run([(0.0, 60.0)] + _together(9, 1.5)[1:] + [(0.09, 1.5)], times, _policy(recorder), recorder)
     slow, fast = iams[0], iams[1:]
     assert max(iam.polls[-1] for iam in fast) <= 1.5 * 1.1 + 0.1
-    assert slow.polls[:ReportTimes.PROBES_PER_ACCOUNT] == [1.0, 1.1, 1.21]
+    assert slow.polls[:ReportTimes.QUICK_POLLS_PER_ACCOUNT] == [1.0, 1.1, 1.21]
     assert slow.polls[-1] >= 60.0
 
 
@@ -126,7 +131,7 @@ def test_probe_ends_at_probe_until_and_every_account_backs_off_alone(build_s: fl
     assert max(first_polls) <= limit * (1 + ReportTimes.STEP_FRACTION)
     assert all(iam.polls[-1] >= build_s for iam in iams)
     # Each account's polls: at most its probes, then its own backoff (1, 2, 4, 8 s) to the report.
-    assert max(len(iam.polls) for iam in iams) <= ReportTimes.PROBES_PER_ACCOUNT + 5
+    assert max(len(iam.polls) for iam in iams) <= ReportTimes.QUICK_POLLS_PER_ACCOUNT + 5
 
 
 def test_probe_polls_do_not_take_the_attempts_a_slow_report_needs() -> None:
@@ -136,6 +141,31 @@ def test_probe_polls_do_not_take_the_attempts_a_slow_report_needs() -> None:
     times = ReportTimes(probe=True)
     [iam] = _run([(0.0, 8.0)], times, _policy(recorder, max_attempts=6), recorder)
     assert iam.polls == [1.0, 1.1, 1.21, 2.21, 4.21, 8.21]
+
+
+@pytest.mark.parametrize(
+    "fault, polls, generations",
+    [
+        # Throttled at its probe: it backs off alone (2 s, its second wait) and finds its report then.
+        ("Throttling", [1.0, 3.0], 1),
+        # Its report vanished at its probe: it generates again after its backoff (2 s), and by then the run knows
+        # when reports are ready, so one poll, half a step after 2.144 s, finds the new one.
+        ("ReportNotPresent", [1.0, 2.250768], 2),
+    ],
+    ids=["throttled", "report-gone"],
+)
+def test_probe_fault_at_the_oldest_account_slows_only_it(fault: str, polls: list[float], generations: int) -> None:
+    recorder = Recorder()
+    times = ReportTimes(probe=True)
+    oldest = BuildingIam(recorder, build_s=2.0, faults=[fault])
+    iams = _run(_together(10, 2.0), times, _policy(recorder), recorder, iams=[oldest])
+    assert (oldest.polls, oldest.generations) == (polls, generations)
+    # The next oldest probed on: the run learned the build time within a step; the accounts that did not probe
+    # polled once, half a step after it, and those that did ended before the plain schedule's 3 s.
+    assert times.ready_after is not None and 2.0 <= times.ready_after <= 2.2
+    probers = [iam for iam in iams[1:] if len(iam.polls) > 1]
+    assert all(iam.polls == [pytest.approx(times.poll_after)] for iam in iams[1:] if iam not in probers)
+    assert len(probers) == 3 and max(iam.polls[-1] for iam in probers) < 3.0
 
 
 def test_report_times_probe_steps_past_the_frontier() -> None:
