@@ -551,23 +551,18 @@ class ReportTimes:
 
     def next_probe(self, first: float) -> float | None:
         """The age at which the next probe is due: `first` (the blind first poll) before any, then a step past the
-        frontier. None once a report has been ready, or without `probe`."""
+        frontier. None once a report has been ready, past PROBE_UNTIL_S, or without `probe`."""
         with self._lock:
-            if not self.probe or self._ready_after is not None:
-                return None
-            due = self._step_past(first)
-            return due if due <= self.PROBE_UNTIL_S else None
+            return self._next_probe(first)
 
     def claim(self, age: float, first: float) -> float:
         """A probe of a report `age` seconds old: 0.0 when this account is to make it (it becomes the frontier),
         else how much longer to wait before the next probe could be its own."""
         with self._lock:
-            if not self.probe or self._ready_after is not None:
-                return 0.0
-            due = self._step_past(first)
-            if age + _DUE_SLACK_S < due and 0 < self._frontier and due <= self.PROBE_UNTIL_S:
+            due = self._next_probe(first)
+            if due is not None and 0 < self._frontier and age + _DUE_SLACK_S < due:
                 return due - age
-            self._frontier = max(self._frontier, age)
+            self._frontier = max(self._frontier, age)  # read only while probing: harmless once it is over
             return 0.0
 
     @classmethod
@@ -575,10 +570,11 @@ class ReportTimes:
         """The probing's step at `age`: 10% of it, at least 0.1 s."""
         return max(cls.STEP_MIN_S, cls.STEP_FRACTION * age)
 
-    def _step_past(self, first: float) -> float:
-        if self._frontier <= 0:
-            return first
-        return self._frontier + self.step(self._frontier)
+    def _next_probe(self, first: float) -> float | None:
+        if not self.probe or self._ready_after is not None:
+            return None
+        due = first if self._frontier <= 0 else self._frontier + self.step(self._frontier)
+        return due if due <= self.PROBE_UNTIL_S else None
 
 
 class ReportFetch:
