@@ -1,7 +1,8 @@
 """Organization-wide root access key audit (CIS 1.4, Security Hub IAM.4 in every member account).
 
-Lists the ACTIVE accounts of the organization (page by page, each account once, auditing from the first page),
-assumes the audit role in each and audits them as jobs on audit.schedule's delay queue: `workers` bounds the API
+Lists the ACTIVE accounts of the organization (page by page, each account once, auditing from the first page; in
+a forked child process where the process may fork, audit.lister), assumes the audit role in each and audits them
+as jobs on audit.schedule's delay queue: `workers` bounds the API
 calls in flight, and an account waiting for its report holds no worker. One account failing (AccessDenied on
 AssumeRole, a throttled report...) is an ERROR for that account only, and its backoff delays only itself; the
 others are still audited, and the run's status is the worst of all. The calling account (normally the management
@@ -33,6 +34,7 @@ from audit.aws import (
     describe_failure,
     judge,
 )
+from audit.lister import ListingProcess, can_fork
 from audit.report import AccountResult, Status, error_result, worst
 from audit.schedule import Feed, run_jobs
 
@@ -55,6 +57,17 @@ INTERRUPTED = "not audited: the audit was interrupted (Ctrl-C) before this accou
 class Account:
     account_id: str
     name: str
+
+
+def _account_from(fields: Any) -> Account:
+    """An account as the listing process sent it (audit.lister)."""
+    if (
+        not isinstance(fields, dict)
+        or set(fields) != {"account_id", "name"}
+        or not all(isinstance(value, str) for value in fields.values())
+    ):
+        raise ValueError(f"an account of unexpected shape: {fields!r}")
+    return Account(**fields)
 
 
 @dataclass(frozen=True)
@@ -321,20 +334,16 @@ def audit_organization(
     policy's clock by which every account's audit must be over (the run's budget). An account that cannot start
     in time, or whose calls would pass it, is ERROR with the reason, so a run that cannot finish in time still
     publishes what it found. The listing is one more job on the same scheduler, a page per step, and each account
-    is queued as its page arrives. Ctrl-C raises AuditInterrupted with the accounts done so far.
+    is queued as its page arrives; where this process may fork (audit.lister.can_fork), the pages are fetched by a
+    child process, started before GetCallerIdentity, and the job relays them. Ctrl-C raises AuditInterrupted with
+    the accounts done so far.
     """
     validate_role_name(role_name)
     validate_workers(workers)
     policy = retry or RetryPolicy()
     max_age = timedelta(hours=max_age_hours)
-    try:
-        caller = caller_account_id(clients)
-    except AuditError as exc:
-        LOG.error("%s", exc)
-        return OrgAudit(accounts=(), errors=(str(exc),))
     jobs: list[AccountAudit] = []
     feed = Feed()
-    bar = _Progress(progress)
     # One for the run: the accounts' reports are built by the same service, so the first ones time the rest's polls,
     # and probe for that time together rather than each polling blind.
     report_times = ReportTimes(probe=True)
@@ -348,7 +357,19 @@ def audit_organization(
         bar.listed()
         feed.add(job)
 
+    listing: AccountListing | ListingProcess
     listing = AccountListing(clients.scheduled("organizations"), found, policy=policy, stop_at=stop_at)
+    if can_fork():
+        # Forked before any thread starts; it lists while GetCallerIdentity is asked below.
+        listing = ListingProcess(listing, _account_from, sleep=policy.sleep)
+    try:
+        caller = caller_account_id(clients)
+    except AuditError as exc:
+        LOG.error("%s", exc)
+        if isinstance(listing, ListingProcess):
+            listing.close()
+        return OrgAudit(accounts=(), errors=(str(exc),))
+    bar = _Progress(progress)
     feed.add(listing)
     try:
         run_jobs(
@@ -368,10 +389,12 @@ def audit_organization(
         raise AuditInterrupted(audit, sum(1 for result in done if result is None)) from None
     finally:
         bar.close()
+        if isinstance(listing, ListingProcess):
+            listing.close()
     return _collect(jobs, [job.result for job in jobs], caller, _listing_errors(listing, interrupted=False))
 
 
-def _listing_errors(listing: AccountListing, *, interrupted: bool) -> tuple[str, ...]:
+def _listing_errors(listing: AccountListing | ListingProcess, *, interrupted: bool) -> tuple[str, ...]:
     """What the run must say about the listing: its failure, an interruption before its last page, or an
     organization with no ACTIVE account (nothing audited is not a PASS)."""
     if listing.error is not None:

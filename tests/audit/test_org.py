@@ -420,6 +420,53 @@ def test_org_cli_sigint_cancels_queued_accounts_exit_130() -> None:
     assert 5 <= assume_roles <= 16
 
 
+def test_org_cli_sigint_during_the_listing_leaves_no_lister_behind() -> None:
+    # `python -m audit` lists in a forked child (audit.lister). Ctrl-C to the audit mid-listing (a page takes
+    # 0.3 s, six pages) must end that child too: no page is asked for after the audit has exited.
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from simulate import moto_root
+    from simulate.slow_moto import SlowMotoServer, Timing, create_organization, offline_child_env
+
+    repo = Path(__file__).resolve().parents[2]
+    moto_root.install()
+    server = SlowMotoServer(Timing(call_delay_s=0.3, report_window_s=60.0))
+    server.start()
+    try:
+        with server.delays_paused():
+            org = create_organization(server.endpoint_url, 119)
+        server.clear_calls()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "audit", "--org", "--role-name", org.role_name, "--endpoint-url",
+             server.endpoint_url, "--workers", "1", "--format", "json"],
+            cwd=repo, env=offline_child_env(str(repo)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 60
+        while sum(c.action == "ListAccounts" for c in server.calls()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        stdout, _ = child.communicate(timeout=30)
+        exited = time.monotonic()
+        time.sleep(1.0)  # three pages' time: a lister left running would ask for more
+        pages = [c for c in server.calls() if c.action == "ListAccounts"]
+    finally:
+        server.reset()
+        server.stop()
+        moto_root.reset()
+    summary = json.loads(stdout)
+    assert child.returncode == 130
+    assert 1 <= len(pages) < 6
+    assert [p.started for p in pages if p.started > exited] == []
+    assert summary["errors"][0] == (
+        "organizations:ListAccounts was interrupted before its last page: accounts not yet listed were not audited"
+    )
+
+
 def test_org_listing_failing_midway_keeps_listed_verdicts_and_is_error(
     fake_clients: FakeClients, fast_retry: RetryPolicy
 ) -> None:
