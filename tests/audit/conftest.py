@@ -81,10 +81,3 @@ def moto_url(moto_server: str, aws_env: None) -> Iterator[str]:
     reset()
     yield moto_server
     reset()
-
-
-@pytest.fixture(autouse=True)
-def listing_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Org audits run in a test list in the test's own process, where the fakes and the virtual clock are; a
-    `python -m audit` child forks its lister as in production, and tests/audit/test_lister.py forks on purpose."""
-    monkeypatch.setattr("audit.org.can_fork", lambda: False)
