@@ -75,7 +75,12 @@ class ListingProcess:
         # otherwise raise in the child and unwind it into the parent's code.
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:
+                os.close(read_end)
+                os.close(write_end)
+                raise
             if pid == 0:
                 _child(listing, read_end, write_end, previous, sleep)  # never returns
         finally:
@@ -85,11 +90,18 @@ class ListingProcess:
         self._lines = os.fdopen(read_end, "rb")
 
     def step(self) -> float | None:
-        line = self._lines.readline()
+        try:
+            line = self._lines.readline()
+        except ValueError:
+            if self._closing:
+                return None  # closed before this step could read (Ctrl-C): the run has reported the listing
+            raise
         if self._closing:
             return None  # closed while this step waited (Ctrl-C): the run has already reported the listing
         try:
             message = json.loads(line) if line else None
+            if message is not None and not isinstance(message, dict):
+                raise ValueError(f"a message of unexpected shape: {message!r}")
             if message is not None and "accounts" in message:
                 # The whole message is read before any of it is handed on, as AccountListing does with a page.
                 accounts = [self.account(account) for account in message["accounts"]]

@@ -361,7 +361,10 @@ def audit_organization(
     listing = AccountListing(clients.scheduled("organizations"), found, policy=policy, stop_at=stop_at)
     if can_fork():
         # Forked before any thread starts; it lists while GetCallerIdentity is asked below.
-        listing = ListingProcess(listing, _account_from, sleep=policy.sleep)
+        try:
+            listing = ListingProcess(listing, _account_from, sleep=policy.sleep)
+        except OSError as exc:
+            LOG.warning("could not fork the listing process (%s): listing in this process", exc)
     try:
         caller = caller_account_id(clients)
     except AuditError as exc:

@@ -5,6 +5,7 @@ child, leave the copy in this process untouched."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import threading
@@ -210,3 +211,91 @@ def test_lister_forks_only_on_linux_without_other_threads(monkeypatch: pytest.Mo
     monkeypatch.setattr(lister.threading, "active_count", lambda: 1)
     monkeypatch.setattr(lister.sys, "platform", "darwin")
     assert not can_fork()
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"not json\n", "Expecting value"),
+        (b"[1, 2]\n", "a message of unexpected shape: [1, 2]"),
+        (b'"accounts"\n', "a message of unexpected shape: 'accounts'"),
+        (b'{"accounts": [{"account_id": "1"}]}\n', "an account of unexpected shape"),
+        (b'{"end": {"error": 3, "complete": true}}\n', "an end of unexpected shape"),
+        (b'{"end": {"error": null}}\n', "'complete'"),
+        (b'{"other": 1}\n', "'end'"),
+    ],
+)
+def test_lister_line_of_unexpected_shape_is_the_listing_error(line: bytes, reason: str) -> None:
+    # What the child sends is this project's own, but a bad line must still end as the listing's ERROR.
+    process = ListingProcess(
+        AccountListing(_Organizations([lambda: time.sleep(60)]), lambda account: None, policy=POLICY),
+        _account_from,
+        sleep=time.sleep,
+    )
+    real = process._lines
+    os.kill(process.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    process._lines = io.BufferedReader(io.BytesIO(line))  # type: ignore[assignment]
+    real.close()
+    assert process.step() is None
+    assert process.error is not None
+    assert process.error.startswith("organizations:ListAccounts: the listing process sent what could not be read (")
+    assert reason in process.error
+    assert (process.pid, process.complete, process.listed) == (None, False, 0)
+
+
+def test_lister_step_after_close_ends_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    # A worker can still take the listing's step after Ctrl-C closed it: it ends with no error and no log.
+    process = ListingProcess(
+        AccountListing(_Organizations([lambda: time.sleep(60)]), lambda account: None, policy=POLICY),
+        _account_from,
+        sleep=time.sleep,
+    )
+    process.close()
+    assert process.step() is None
+    assert process.error is None
+    assert caplog.records == []
+
+
+class _Sts:
+    def get_caller_identity(self) -> dict[str, str]:
+        return {"Account": "000000000000"}
+
+    def assume_role(self, **kwargs: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Not here."}}, "AssumeRole")
+
+
+class _FakeClients:
+    """Just what audit_organization asks of audit.aws.Clients before any account's report: every AssumeRole is
+    denied, so each listed account ends as ERROR, and the run still says which accounts were listed."""
+
+    partition = "aws"
+
+    def __init__(self, organizations: _Organizations) -> None:
+        self.organizations = organizations
+
+    def __call__(self, service: str) -> Any:
+        assert service == "sts"
+        return _Sts()
+
+    def scheduled(self, service: str) -> Any:
+        return self.organizations if service == "organizations" else _Sts()
+
+
+def test_org_audit_lists_in_its_own_process_when_fork_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No process to spare (EAGAIN): the audit lists in its own process, and leaks neither end of the pipe.
+    import audit.org
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    opened = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(lister.os, "fork", no_fork)
+    monkeypatch.setattr(audit.org, "can_fork", lambda: True)
+    organizations = _Organizations(list(BASELINE))
+    result = audit.org.audit_organization(
+        _FakeClients(organizations), "RootKeyAuditRole", retry=POLICY, progress=False  # type: ignore[arg-type]
+    )
+    assert organizations.calls == 3  # listed here, in this process
+    assert sorted(r.account_id for r in result.accounts) == BASELINE_FOUND
+    assert result.errors == ()
+    assert len(os.listdir("/proc/self/fd")) == opened
