@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -374,10 +375,19 @@ def test_org_interrupt_reports_unfinished_as_error(
     fake_clients.assert_no_pending()
 
 
-def test_org_cli_sigint_cancels_queued_accounts_exit_130() -> None:
-    # Reports stay in progress for a minute, so no account can finish: Ctrl-C must stop the run at once, start
-    # no further account (1 worker: at most 16 under way) and print every account as ERROR.
-    import json
+@dataclass(frozen=True)
+class _Interrupted:
+    returncode: int
+    stdout: str
+    stderr: str
+    account_ids: tuple[str, ...]
+    calls: tuple[Any, ...]  # simulate.slow_moto.CallRecord, as the server saw them until `after_s` past the exit
+    exited: float  # time.monotonic() when the CLI had exited
+
+
+def _interrupt_org_cli(timing: Any, members: int, action: str, count: int, after_s: float = 0.0) -> _Interrupted:
+    """`python -m audit --org --workers 1` against a latency-modelled moto server, sent SIGINT once the server has
+    seen `count` calls of `action`; the server's calls are read `after_s` after the CLI exited."""
     import signal
     import subprocess
     import sys
@@ -385,15 +395,15 @@ def test_org_cli_sigint_cancels_queued_accounts_exit_130() -> None:
     from pathlib import Path
 
     from simulate import moto_root
-    from simulate.slow_moto import SlowMotoServer, Timing, create_organization, offline_child_env
+    from simulate.slow_moto import SlowMotoServer, create_organization, offline_child_env
 
     repo = Path(__file__).resolve().parents[2]
     moto_root.install()
-    server = SlowMotoServer(Timing(call_delay_s=0.0, report_window_s=60.0))
+    server = SlowMotoServer(timing)
     server.start()
     try:
         with server.delays_paused():
-            org = create_organization(server.endpoint_url, 59)
+            org = create_organization(server.endpoint_url, members)
         server.clear_calls()
         child = subprocess.Popen(
             [sys.executable, "-m", "audit", "--org", "--role-name", org.role_name, "--endpoint-url",
@@ -401,68 +411,52 @@ def test_org_cli_sigint_cancels_queued_accounts_exit_130() -> None:
             cwd=repo, env=offline_child_env(str(repo)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         deadline = time.monotonic() + 60
-        while sum(c.action == "AssumeRole" for c in server.calls()) < 5 and time.monotonic() < deadline:
+        while sum(c.action == action for c in server.calls()) < count and time.monotonic() < deadline:
             time.sleep(0.05)
         child.send_signal(signal.SIGINT)
         stdout, stderr = child.communicate(timeout=30)
-        assume_roles = sum(c.action == "AssumeRole" for c in server.calls())
+        exited = time.monotonic()
+        time.sleep(after_s)
+        calls = server.calls()
     finally:
         server.reset()  # moto's state is the whole process's: leave no organization behind
         server.stop()
         moto_root.reset()
-    summary = json.loads(stdout)
-    assert (child.returncode, stderr.splitlines()[-1]) == (130, "python -m audit: interrupted")
+    return _Interrupted(child.returncode, stdout, stderr, tuple(org.account_ids), tuple(calls), exited)
+
+
+def test_org_cli_sigint_cancels_queued_accounts_exit_130() -> None:
+    # Reports stay in progress for a minute, so no account can finish: Ctrl-C must stop the run at once, start
+    # no further account (1 worker: at most 16 under way) and print every account as ERROR.
+    import json
+
+    from simulate.slow_moto import Timing
+
+    run = _interrupt_org_cli(Timing(call_delay_s=0.0, report_window_s=60.0), 59, "AssumeRole", 5)
+    summary = json.loads(run.stdout)
+    assert (run.returncode, run.stderr.splitlines()[-1]) == (130, "python -m audit: interrupted")
     assert (summary["status"], summary["errors"]) == (
         "ERROR", ["the audit was interrupted (Ctrl-C); 60 account(s) were not audited"]
     )
-    assert [a["account_id"] for a in summary["accounts"]] == sorted(org.account_ids)
+    assert [a["account_id"] for a in summary["accounts"]] == sorted(run.account_ids)
     assert {(a["status"], a["reason"]) for a in summary["accounts"]} == {("ERROR", INTERRUPTED)}
-    assert 5 <= assume_roles <= 16
+    assert 5 <= sum(c.action == "AssumeRole" for c in run.calls) <= 16
 
 
 def test_org_cli_sigint_during_the_listing_leaves_no_lister_behind() -> None:
     # `python -m audit` lists in a forked child (audit.lister). Ctrl-C to the audit mid-listing (a page takes
     # 0.3 s, six pages) must end that child too: no page is asked for after the audit has exited.
     import json
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
 
-    from simulate import moto_root
-    from simulate.slow_moto import SlowMotoServer, Timing, create_organization, offline_child_env
+    from simulate.slow_moto import Timing
 
-    repo = Path(__file__).resolve().parents[2]
-    moto_root.install()
-    server = SlowMotoServer(Timing(call_delay_s=0.3, report_window_s=60.0))
-    server.start()
-    try:
-        with server.delays_paused():
-            org = create_organization(server.endpoint_url, 119)
-        server.clear_calls()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "audit", "--org", "--role-name", org.role_name, "--endpoint-url",
-             server.endpoint_url, "--workers", "1", "--format", "json"],
-            cwd=repo, env=offline_child_env(str(repo)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        deadline = time.monotonic() + 60
-        while sum(c.action == "ListAccounts" for c in server.calls()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        child.send_signal(signal.SIGINT)
-        stdout, _ = child.communicate(timeout=30)
-        exited = time.monotonic()
-        time.sleep(1.0)  # three pages' time: a lister left running would ask for more
-        pages = [c for c in server.calls() if c.action == "ListAccounts"]
-    finally:
-        server.reset()
-        server.stop()
-        moto_root.reset()
-    summary = json.loads(stdout)
-    assert child.returncode == 130
+    # Read the calls a second (three pages' time) after the exit: a lister left running would ask for more.
+    run = _interrupt_org_cli(Timing(call_delay_s=0.3, report_window_s=60.0), 119, "ListAccounts", 2, after_s=1.0)
+    pages = [c for c in run.calls if c.action == "ListAccounts"]
+    assert run.returncode == 130
     assert 1 <= len(pages) < 6
-    assert [p.started for p in pages if p.started > exited] == []
-    assert summary["errors"][0] == (
+    assert [p.started for p in pages if p.started > run.exited] == []
+    assert json.loads(run.stdout)["errors"][0] == (
         "organizations:ListAccounts was interrupted before its last page: accounts not yet listed were not audited"
     )
 
