@@ -2,8 +2,8 @@
 
 Lists the ACTIVE accounts of the organization (page by page, each account once, auditing from the first page; in
 a forked child process where the process may fork, audit.lister), assumes the audit role in each and audits them
-as jobs on audit.schedule's delay queue: `workers` bounds the API
-calls in flight, and an account waiting for its report holds no worker. One account failing (AccessDenied on
+as jobs on audit.schedule's delay queue: `workers` bounds the API calls in flight, and an account waiting for its
+report holds no worker. One account failing (AccessDenied on
 AssumeRole, a throttled report...) is an ERROR for that account only, and its backoff delays only itself; the
 others are still audited, and the run's status is the worst of all. The calling account (normally the management
 account, where SCPs do not apply and a root key matters most) is audited with the caller's own credentials, since
@@ -178,6 +178,9 @@ class AccountListing:
     def fail(self, exc: BaseException) -> None:
         LOG.error("organizations:ListAccounts: unexpected failure", exc_info=exc)
         self._end(describe_failure(exc, "organizations:ListAccounts"))
+
+    def close(self) -> None:
+        """Nothing to end: this listing runs in the audit's own process (lister.ListingProcess is the other)."""
 
     def _end(self, error: str) -> None:
         LOG.error("%s", error)
@@ -369,8 +372,7 @@ def audit_organization(
         caller = caller_account_id(clients)
     except AuditError as exc:
         LOG.error("%s", exc)
-        if isinstance(listing, ListingProcess):
-            listing.close()
+        listing.close()
         return OrgAudit(accounts=(), errors=(str(exc),))
     bar = _Progress(progress)
     feed.add(listing)
@@ -392,8 +394,7 @@ def audit_organization(
         raise AuditInterrupted(audit, sum(1 for result in done if result is None)) from None
     finally:
         bar.close()
-        if isinstance(listing, ListingProcess):
-            listing.close()
+        listing.close()
     return _collect(jobs, [job.result for job in jobs], caller, _listing_errors(listing, interrupted=False))
 
 

@@ -13,6 +13,9 @@ next step itself, under one lock, in this order; no dispatcher thread sits betwe
    once, so a poll is held back by at most about two calls per active job spread over the workers;
 3. a step whose wait is over (a poll, a backoff after throttling).
 
+One idle worker waits on the clock for the next such step and hands the timing on when it takes it; the other
+idle workers sleep until a step ends or jobs arrive, so a step coming due wakes one worker, not all of them.
+
 New jobs can also arrive while the scheduler runs, through a `Feed` that a running job adds to: the
 organization's listing is such a job, one page per step, so the first accounts are being audited while later
 pages are still being fetched (AWS pages ListAccounts by 20 at most: 250 calls in a row for 5,000 accounts).
@@ -126,7 +129,7 @@ class _Queue:
     def _time(self, seconds: float) -> None:
         """Wait, as the one timing worker, until the next step is due or a put brings an earlier one. One worker
         on a timer, not every idle one: with 64 workers each woke for every step that came due, and the wake-ups
-        that found nothing to do cost about a sixth of the audit's CPU."""
+        that found nothing to do cost about a fifth of the audit's CPU."""
         me = threading.get_ident()
         self.timer = me
         try:
