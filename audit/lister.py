@@ -26,7 +26,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 LOG = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class ListingProcess:
 
 
 def _child(
-    listing: Listing, read_end: int, write_end: int, mask: set[signal.Signals], sleep: Callable[[float], None]
+    listing: Listing, read_end: int, write_end: int, mask: Iterable[int], sleep: Callable[[float], None]
 ) -> None:
     code = 1
     try:

@@ -376,13 +376,18 @@ def audit_organization(
         return OrgAudit(accounts=(), errors=(str(exc),))
     bar = _Progress(progress)
     feed.add(listing)
+
+    def ended(job: Any) -> None:
+        if job is not listing:
+            bar.done()
+
     try:
         run_jobs(
             feed,
             workers=workers,
             max_active=1 + workers * ACTIVE_PER_WORKER,  # the listing and the accounts under way
             start=lambda job: job is listing or job.admit(),  # type: ignore[attr-defined]
-            done=lambda job: job is listing or bar.done(),
+            done=ended,
             clock=policy.clock,
             sleep=policy.sleep,
         )

@@ -31,7 +31,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 # How often the waiting main thread looks up, so that Ctrl-C is seen at once.
@@ -67,7 +67,7 @@ class _Queue:
 
     def __init__(
         self,
-        jobs: Iterable[Job],
+        jobs: Iterable[Job] | Feed,
         max_active: int,
         start: Callable[[Job], bool],
         done: Callable[[Job], None],
@@ -76,7 +76,7 @@ class _Queue:
     ) -> None:
         self.lock = threading.Condition(threading.Lock())
         self.feed = jobs if isinstance(jobs, Feed) else None
-        self.pending = iter(jobs) if self.feed is None else iter(())
+        self.pending: Iterator[Job] = iter(()) if isinstance(jobs, Feed) else iter(jobs)
         self.max_active, self.start, self.done, self.clock, self.sleep = max_active, start, done, clock, sleep
         self.ready: collections.deque[Job] = collections.deque()  # due at once
         self.waiting: list[tuple[float, int, Job]] = []  # due later, by due time
@@ -177,7 +177,7 @@ class _Queue:
 
 
 def run_jobs(
-    jobs: Iterable[Job],
+    jobs: Iterable[Job] | Feed,
     *,
     workers: int,
     max_active: int,
