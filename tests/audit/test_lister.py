@@ -82,6 +82,15 @@ def _forked(answers: list[Any], account: Any = _account_from) -> tuple[ListingPr
     return process, [a.account_id for a in found], organizations
 
 
+def _still_listing() -> ListingProcess:
+    """A listing process whose child is still in its first call (for a minute), so nothing has been sent."""
+    return ListingProcess(
+        AccountListing(_Organizations([lambda: time.sleep(60)]), lambda account: None, policy=POLICY),
+        _account_from,
+        sleep=time.sleep,
+    )
+
+
 def test_lister_relays_what_the_listing_finds_and_its_end() -> None:
     process, found, organizations = _forked(BASELINE)
     assert (found, process.listed, process.complete, process.error) == (BASELINE_FOUND, 3, True, None)
@@ -159,11 +168,7 @@ def test_lister_account_of_unexpected_shape_is_refused(fields: Any) -> None:
 
 
 def test_lister_close_ends_a_child_still_listing() -> None:
-    process = ListingProcess(
-        AccountListing(_Organizations([lambda: time.sleep(60)]), lambda account: None, policy=POLICY),
-        _account_from,
-        sleep=time.sleep,
-    )
+    process = _still_listing()
     pid = process.pid
     started = time.monotonic()
     process.close()
@@ -175,11 +180,7 @@ def test_lister_close_ends_a_child_still_listing() -> None:
 
 def test_lister_close_while_a_step_waits_ends_that_step_quietly(caplog: pytest.LogCaptureFixture) -> None:
     # Ctrl-C in the parent: the run closes the listing while a worker is blocked reading the pipe.
-    process = ListingProcess(
-        AccountListing(_Organizations([lambda: time.sleep(60)]), lambda account: None, policy=POLICY),
-        _account_from,
-        sleep=time.sleep,
-    )
+    process = _still_listing()
     result: list[float | None] = []
     reader = threading.Thread(target=lambda: result.append(process.step()))
     reader.start()
@@ -227,11 +228,7 @@ def test_lister_forks_only_on_linux_without_other_threads(monkeypatch: pytest.Mo
 )
 def test_lister_line_of_unexpected_shape_is_the_listing_error(line: bytes, reason: str) -> None:
     # What the child sends is this project's own, but a bad line must still end as the listing's ERROR.
-    process = ListingProcess(
-        AccountListing(_Organizations([lambda: time.sleep(60)]), lambda account: None, policy=POLICY),
-        _account_from,
-        sleep=time.sleep,
-    )
+    process = _still_listing()
     real = process._lines
     os.kill(process.pid, signal.SIGKILL)  # type: ignore[arg-type]
     process._lines = io.BufferedReader(io.BytesIO(line))  # type: ignore[assignment]
@@ -245,11 +242,7 @@ def test_lister_line_of_unexpected_shape_is_the_listing_error(line: bytes, reaso
 
 def test_lister_step_after_close_ends_quietly(caplog: pytest.LogCaptureFixture) -> None:
     # A worker can still take the listing's step after Ctrl-C closed it: it ends with no error and no log.
-    process = ListingProcess(
-        AccountListing(_Organizations([lambda: time.sleep(60)]), lambda account: None, policy=POLICY),
-        _account_from,
-        sleep=time.sleep,
-    )
+    process = _still_listing()
     process.close()
     assert process.step() is None
     assert process.error is None
