@@ -26,10 +26,13 @@ benchmark's emulator-CPU floor rather than anything the audit does:
   kept per class, and taken again when any class in its MRO gains or loses an attribute (the simulate modules
   add actions to moto's response classes, possibly after the first request).
 
-And one that is quadratic in the listing: `OrganizationsBackend.list_accounts` describes every account of the
-organization for each page, and the paginator then slices one page out; 250 pages of 5,000 accounts describe
-1.25 million. Here the paginator gets each account's JoinedTimestamp only (its unique attribute, kept per
-account) and only the page is described: the same pages, in the same order, with the same tokens.
+And one that is quadratic in the listing: `OrganizationsBackend.list_accounts` describes and sorts every account
+of the organization for each page, and the paginator then walks the sorted list to the token's account and slices
+one page out; 250 pages of 5,000 accounts describe 1.25 million. Here the order (each account's JoinedTimestamp, its
+unique attribute) is kept until the organization's accounts change, with where each timestamp first appears, so
+the paginator starts at the token's account and only the page is described: the same pages, in the same order,
+with the same tokens and the same errors. AWS serves a page in the same time whatever the organization's size;
+moto took 14 ms of CPU a page at 5,000 accounts, each on the listing's path, which every account's audit waits for.
 
 Nothing else in moto changes; `tests/simulate/test_moto_scale.py` compares the answers with moto's own.
 """
@@ -127,13 +130,44 @@ def _joined_timestamp(account: Any) -> float:
     return joined
 
 
+class _Order:
+    """An organization's accounts in moto's listing order, for as long as its accounts are these (`members`: their
+    ids, which no other object can take while this holds them), and the index at which each JoinedTimestamp, as
+    a token carries it, first appears: where moto's paginator would stop its walk."""
+
+    __slots__ = ("members", "listed", "first")
+
+    def __init__(self, accounts: list[Any], members: tuple[int, ...]) -> None:
+        self.members = members
+        self.listed = sorted((_Listed(a, _joined_timestamp(a)) for a in accounts), key=lambda e: e.JoinedTimestamp)
+        self.first: dict[str, int] = {}
+        for index, entry in enumerate(self.listed):
+            self.first.setdefault(str(entry.JoinedTimestamp), index)
+
+
+_orders: weakref.WeakKeyDictionary[Any, _Order] = weakref.WeakKeyDictionary()
+
+
+def _order(backend: Any) -> _Order:
+    accounts = list(backend.accounts)
+    members = tuple(map(id, accounts))
+    with _lock:
+        order = _orders.get(backend)
+    if order is None or order.members != members:
+        order = _Order(accounts, members)
+        with _lock:
+            _orders[backend] = order
+    return order
+
+
 def list_accounts(self: Any, max_results: int | None = None, next_token: str | None = None) -> tuple[list[Any], Any]:
     """moto's paginated `OrganizationsBackend.list_accounts`, describing only the page."""
     from moto.organizations.utils import PAGINATION_MODEL
     from moto.utilities.paginator import Paginator
+    from botocore.paginate import TokenDecoder  # what moto's paginator decodes its tokens with
 
     config = PAGINATION_MODEL["list_accounts"]
-    listed = sorted((_Listed(a, _joined_timestamp(a)) for a in self.accounts), key=lambda entry: entry.JoinedTimestamp)
+    # Checks the token as moto does, raising its errors.
     paginator = Paginator(
         max_results=max_results,
         max_results_default=config.get("limit_default"),
@@ -142,6 +176,16 @@ def list_accounts(self: Any, max_results: int | None = None, next_token: str | N
         param_values_to_check={},  # what moto's decorator checks: the call's arguments less token and limit
         fail_on_invalid_token=config.get("fail_on_invalid_token", True),
     )
+    order = _order(self)
+    limit = max_results if max_results else config.get("limit_default")
+    listed = order.listed
+    try:
+        start = order.first[TokenDecoder().decode(next_token)["uniqueAttributes"].split("|")[0]] if next_token else 0
+    except Exception:  # noqa: BLE001 - a token that names no account: moto's own walk gives moto's own answer
+        start = None
+    if start is not None and isinstance(limit, int) and limit > 0:
+        # From the token's account on, and one past the page, from which moto builds the next token.
+        listed = listed[start:start + limit + 1]
     page, token = paginator.paginate(listed)
     return [entry.account.describe() for entry in page], token
 

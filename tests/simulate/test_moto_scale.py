@@ -4,7 +4,7 @@ benchmark of the root access key audit (CIS 1.4, Security Hub IAM.4) must answer
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -231,6 +231,81 @@ def test_moto_scale_account_listing_describes_only_the_page(scaled: None, monkey
         _, token = moto_scale.list_accounts(backend, max_results=20)
         moto_scale.list_accounts(backend, max_results=20, next_token=token)
     assert len(described) == 40
+
+
+def _both_pages(backend: Any, max_results: int, token: str | None) -> tuple[Any, Any]:
+    """One page from moto_scale and from moto on the same backend: (ids, next token), or the error's type."""
+    answers = []
+    for lister in (moto_scale.list_accounts, moto_scale.original(OrganizationsBackend, "list_accounts")):
+        try:
+            page, next_token = lister(backend, max_results=max_results, next_token=token)
+            answers.append(([a["Id"] for a in page], next_token))
+        except Exception as exc:  # noqa: BLE001 - the error itself is what is compared
+            answers.append(type(exc))
+    return answers[0], answers[1]
+
+
+def _change_added(backend: Any) -> None:
+    boto3.client("organizations", region_name="us-east-1").create_account(Email="new@example.com", AccountName="new")
+
+
+def _change_removed_later(backend: Any) -> None:
+    backend.accounts.pop()  # an account of a later page leaves the organization
+
+
+def _change_removed_next(backend: Any) -> None:
+    backend.accounts.pop(8)  # the account the token names (the 9th: max_results 8) leaves
+
+
+@pytest.mark.parametrize("change", [_change_added, _change_removed_later, _change_removed_next])
+def test_moto_scale_account_pages_same_as_motos_when_the_organization_changes(
+    scaled: None, change: Callable[[Any], None]
+) -> None:
+    with mock_aws():
+        backend = _org_backend_with_accounts(20)
+        ours, theirs = _both_pages(backend, 8, None)
+        assert ours == theirs
+        change(backend)
+        token = ours[1]
+        while token is not None:
+            ours, theirs = _both_pages(backend, 8, token)
+            assert ours == theirs
+            token = ours[1] if isinstance(ours, tuple) else None
+
+
+def test_moto_scale_account_pages_same_as_motos_when_accounts_joined_at_one_moment(scaled: None) -> None:
+    with mock_aws():
+        backend = _org_backend_with_accounts(20)
+        # The 9th account (the first token's, at 8 a page) joined with the 8th: the token's timestamp is both
+        # accounts', and moto goes on from the first of them, listing it again.
+        backend.accounts[8].create_time = backend.accounts[7].create_time
+        pages = []
+        token = None
+        while True:
+            ours, theirs = _both_pages(backend, 8, token)
+            assert ours == theirs
+            pages.append(ours[0])
+            token = ours[1]
+            if token is None:
+                break
+    assert pages[1][0] == pages[0][-1]
+
+
+def test_moto_scale_account_page_walks_only_the_page(scaled: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.utilities.paginator import Paginator
+
+    walked: list[int] = []
+    paginate = Paginator.paginate
+    monkeypatch.setattr(Paginator, "paginate", lambda self, results: walked.append(len(results)) or paginate(self, results))
+    with mock_aws():
+        backend = _org_backend_with_accounts(44)
+        token = None
+        while True:
+            _, token = moto_scale.list_accounts(backend, max_results=20, next_token=token)
+            if token is None:
+                break
+    # 45 accounts by 20: each page is handed its own accounts and the next one, from which the token is made.
+    assert walked == [21, 21, 5]
 
 
 def _patched() -> tuple[Any, ...]:
