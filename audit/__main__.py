@@ -4,6 +4,7 @@ Ctrl-C exits 130 at once. If an organization audit was under way, what it found 
 it did not finish as ERROR, so that an interrupted run never reads as PASS.
 """
 
+import gc
 import io
 import json
 import sys
@@ -43,4 +44,8 @@ try:
     code = main()
 except KeyboardInterrupt as interrupt:
     code = _interrupted(interrupt, sys.argv[1:])
+# The verdict is written. The interpreter's teardown would now run the garbage collector over every object still
+# alive, botocore's endpoint data and service models among them (millions), about 60 ms on each run; frozen, they
+# are left for the process's exit to free. Exit handlers and flushes run as before.
+gc.freeze()
 sys.exit(code)
