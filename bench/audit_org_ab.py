@@ -55,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.rounds < 1 or args.accounts < 2:
         parser.error("--rounds must be >= 1 and --accounts >= 2")
 
+    for _, tree in args.tree:
+        bench.compile_sources(tree)
     moto_root.install()
     moto_scale.install()
     timing = Timing(call_delay_s=0.05, report_window_s=2.0)

@@ -3,6 +3,7 @@ must be the audit's, not the benchmark process's that spawned it; the floor it j
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -66,3 +67,21 @@ def test_floor_is_the_issues_formula_and_the_stricter_one_uses_the_calls_made() 
 def test_floor_is_the_emulator_cpu_where_that_is_larger() -> None:
     floor = audit_org_bench.floor_of(_slow_run(3.05, emulator_cpu_s=9.0), audit_org_bench.Timing(0.05, 2.0))
     assert (floor.value, floor.value_made) == (9.0, 9.0)
+
+
+def test_median_run_is_the_run_with_the_median_ratio() -> None:
+    # Floors of 8.25 s (the issue's formula at 16 in flight): ratios 1.2x, 1.0x, 1.6x; the median is the first run.
+    runs = [_slow_run(3.05, emulator_cpu_s=1.0) for _ in range(3)]
+    runs = [dataclasses.replace(r, wall_s=wall) for r, wall in zip(runs, (9.9, 8.25, 13.2))]
+    assert audit_org_bench.median_run(runs, audit_org_bench.Timing(0.05, 2.0)) is runs[0]
+    # Of an even count, the lower of the two middle ones: a figure the runs measured, not an average of two.
+    assert audit_org_bench.median_run(runs[:2], audit_org_bench.Timing(0.05, 2.0)) is runs[1]
+
+
+def test_compile_sources_leaves_the_audits_bytecode_for_its_runs(tmp_path: Path) -> None:
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "audit" / "mod.py").write_text("X = 1\n")
+    audit_org_bench.compile_sources(tmp_path)
+    assert [p.name for p in (tmp_path / "audit" / "__pycache__").iterdir()] == [
+        f"mod.{sys.implementation.cache_tag}.pyc"
+    ]
