@@ -405,11 +405,18 @@ def _interrupt_org_cli(timing: Any, members: int, action: str, count: int, after
         with server.delays_paused():
             org = create_organization(server.endpoint_url, members)
         server.clear_calls()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "audit", "--org", "--role-name", org.role_name, "--endpoint-url",
-             server.endpoint_url, "--workers", "1", "--format", "json"],
-            cwd=repo, env=offline_child_env(str(repo)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
+        # A user's Ctrl-C at a terminal, whatever started these tests: a shell starts a background job (`make test &`,
+        # a CI step) with SIGINT ignored, and an ignored signal stays ignored across exec, so the CLI would never see
+        # the SIGINT below. A handled one is reset to the default in the new program.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "audit", "--org", "--role-name", org.role_name, "--endpoint-url",
+                 server.endpoint_url, "--workers", "1", "--format", "json"],
+                cwd=repo, env=offline_child_env(str(repo)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+        finally:
+            signal.signal(signal.SIGINT, previous)
         deadline = time.monotonic() + 60
         while sum(c.action == action for c in server.calls()) < count and time.monotonic() < deadline:
             time.sleep(0.05)
