@@ -23,7 +23,7 @@ The audit's modules are compiled once before the runs, as the first run of `pyth
 PYTHONDONTWRITEBYTECODE set (this machine sets it), every run would compile them from source again, start-up
 that a user's runs do not pay.
 
-Usage (about 10 minutes on 2 shared cores):
+Usage (about 6 minutes on 2 shared cores):
     .venv/bin/python bench/audit_org_bench.py
     .venv/bin/python bench/audit_org_bench.py --accounts 200 --big-accounts 0    # a quick run
 """

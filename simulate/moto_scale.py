@@ -162,9 +162,9 @@ def _order(backend: Any) -> _Order:
 
 def list_accounts(self: Any, max_results: int | None = None, next_token: str | None = None) -> tuple[list[Any], Any]:
     """moto's paginated `OrganizationsBackend.list_accounts`, describing only the page."""
+    from botocore.paginate import TokenDecoder  # what moto's paginator decodes its tokens with
     from moto.organizations.utils import PAGINATION_MODEL
     from moto.utilities.paginator import Paginator
-    from botocore.paginate import TokenDecoder  # what moto's paginator decodes its tokens with
 
     config = PAGINATION_MODEL["list_accounts"]
     # Checks the token as moto does, raising its errors.
@@ -271,5 +271,6 @@ def uninstall() -> None:
         _originals.clear()
         _key_accounts.clear()
         _method_names.clear()
+        _orders.clear()
         _module_names = None
         _installed = False

@@ -330,3 +330,15 @@ def test_moto_scale_uninstall_restores_moto() -> None:
     moto_scale.uninstall()
     assert not moto_scale.installed()
     assert _patched() == saved
+
+
+def test_moto_scale_uninstall_forgets_the_listing_orders() -> None:
+    moto_scale.install()
+    try:
+        with mock_aws():
+            backend = _org_backend_with_accounts(3)
+            moto_scale.list_accounts(backend, max_results=2)
+            assert len(moto_scale._orders) == 1
+    finally:
+        moto_scale.uninstall()
+    assert len(moto_scale._orders) == 0
