@@ -9,7 +9,7 @@ the same value encoding as `pulumi preview --policy-pack`. The engine code this 
 check`: inputs to Analyze, outputs to AnalyzeStack, providers and pending deletes skipped).
 
 The protocol, in order:
-1. start `python -u -m pulumi.policy <engine address> .` in the pack directory with PULUMI_CONFIG, PULUMI_PROJECT,
+1. start `python -u -m pulumi.policy <engine address> .` (as below) in the pack directory with PULUMI_CONFIG, PULUMI_PROJECT,
    PULUMI_STACK, PULUMI_ORGANIZATION and PULUMI_DRY_RUN set, and read the pack's port from the first stdout line;
 2. Handshake (UNIMPLEMENTED tolerated), ConfigureStack (UNIMPLEMENTED tolerated), GetAnalyzerInfo, Configure with
    the reconciled policy config;
@@ -89,12 +89,16 @@ SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
-
-def _default_sigint() -> None:
-    """Runs in the child before exec. A shell starts background jobs (CI steps, nohup) with SIGINT ignored, the child
-    inherits that, and Python then never turns SIGINT into the KeyboardInterrupt that stops the SDK's server loop:
-    every pack would sit out the shutdown grace period and be killed."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# What the pack's interpreter runs: `-m pulumi.policy`, after putting back Ctrl-C. A shell starts background jobs (CI
+# steps, nohup) with SIGINT ignored, the pack inherits that, and Python then never turns SIGINT into the
+# KeyboardInterrupt that stops the SDK's server loop: every pack would sit out the shutdown grace period and be
+# killed. The pack restores it itself, not a preexec hook in this process: a hook forces a full fork, in which
+# gRPC's fork handlers (grpcio 1.80 and later) restart a poller whose descriptor close_fds then closes, and the child
+# aborts before exec (grpc/grpc#43055).
+_PACK_MAIN = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('pulumi.policy', run_name='__main__', alter_sys=True)"
+)
 
 class PolicyPackError(PreflightError):
     """A policy pack could not be started, configured or run to the end."""
@@ -359,13 +363,11 @@ class PolicyPackProcess:
         """Start the process; the port is read later by connect(), so the pack boots while the program runs."""
         python = pack_interpreter(self.pack_dir, self.manifest)
         # The shim runs `python -u -m pulumi.policy <engine> .` with the pack directory as the working directory.
-        argv = [python, "-u", "-m", "pulumi.policy", self._engine.address, "."]
+        argv = [python, "-u", "-c", _PACK_MAIN, self._engine.address, "."]
         try:
             self._proc = subprocess.Popen(
                 argv, cwd=self.pack_dir, env=_pack_env(self._ctx),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                # Only when needed: a preexec hook forces a full fork, which gRPC reports on stderr.
-                preexec_fn=_default_sigint if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else None)
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as exc:
             raise PolicyPackError(f"policy pack {self.pack_dir} failed to start: {exc}") from exc
         self._threads = [

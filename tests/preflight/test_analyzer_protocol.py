@@ -322,6 +322,35 @@ def test_pack_process_sigint_ignored_by_parent_pack_still_stops_on_sigint() -> N
     assert pack._proc is not None and pack._proc.returncode == 0
 
 
+def test_pack_process_started_without_a_preexec_hook_when_sigint_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A preexec hook makes subprocess fork in full, and in a process with gRPC channels (the engine's server here)
+    # gRPC's fork handlers restart a poller in the child whose descriptor close_fds then closes: the pack aborted
+    # before exec (exit -6, "epoll_wait error: Bad file descriptor") in about one CI run in two under `nohup`.
+    import subprocess
+
+    import preflight.analyzer as analyzer
+
+    hooks: list[object] = []
+    popen = subprocess.Popen
+
+    def recording_popen(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        hooks.append(kwargs.get("preexec_fn"))
+        return popen(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(analyzer.subprocess, "Popen", recording_popen)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with EngineServer(fx.STACK_URN) as engine:
+            pack = PolicyPackProcess(FIXTURE_PACK, engine, CTX)
+            pack.spawn()
+            pack.connect()
+            pack.close()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert hooks == [None]
+    assert pack._proc is not None and pack._proc.returncode == 0
+
+
 class _RecordingStub:
     """Records every RPC a pack receives, in order, and forwards it."""
 
