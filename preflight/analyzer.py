@@ -9,8 +9,9 @@ the same value encoding as `pulumi preview --policy-pack`. The engine code this 
 check`: inputs to Analyze, outputs to AnalyzeStack, providers and pending deletes skipped).
 
 The protocol, in order:
-1. start `python -u -m pulumi.policy <engine address> .` (as below) in the pack directory with PULUMI_CONFIG, PULUMI_PROJECT,
-   PULUMI_STACK, PULUMI_ORGANIZATION and PULUMI_DRY_RUN set, and read the pack's port from the first stdout line;
+1. start `python -u -m pulumi.policy <engine address> .` (through `-c`, see _PACK_MAIN) in the pack directory with
+   PULUMI_CONFIG, PULUMI_PROJECT, PULUMI_STACK, PULUMI_ORGANIZATION and PULUMI_DRY_RUN set, and read the pack's port
+   from the first stdout line;
 2. Handshake (UNIMPLEMENTED tolerated), ConfigureStack (UNIMPLEMENTED tolerated), GetAnalyzerInfo, Configure with
    the reconciled policy config;
 3. for each resource, Remediate (UNIMPLEMENTED tolerated; remediated inputs replace the program's) and then
