@@ -306,9 +306,8 @@ def test_pack_interpreter_relative_executable_made_absolute(tmp_path: Path, monk
     assert pack_interpreter(tmp_path, load_pack_manifest(tmp_path)) == str(tmp_path / "venv" / "bin" / "python")
 
 
-def test_pack_process_sigint_ignored_by_parent_pack_still_stops_on_sigint() -> None:
-    # CI steps and nohup start background jobs with SIGINT ignored; the pack must still stop on the SIGINT that
-    # ends the SDK's server loop (exit 0), not sit out the grace period and be killed.
+def _pack_run_with_sigint_ignored() -> PolicyPackProcess:
+    """The fixture pack started, connected and stopped while this process ignores SIGINT, as a background job does."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with EngineServer(fx.STACK_URN) as engine:
@@ -318,7 +317,13 @@ def test_pack_process_sigint_ignored_by_parent_pack_still_stops_on_sigint() -> N
             pack.close()
     finally:
         signal.signal(signal.SIGINT, previous)
+    return pack
 
+
+def test_pack_process_sigint_ignored_by_parent_pack_still_stops_on_sigint() -> None:
+    # CI steps and nohup start background jobs with SIGINT ignored; the pack must still stop on the SIGINT that
+    # ends the SDK's server loop (exit 0), not sit out the grace period and be killed.
+    pack = _pack_run_with_sigint_ignored()
     assert pack._proc is not None and pack._proc.returncode == 0
 
 
@@ -338,17 +343,8 @@ def test_pack_process_started_without_a_preexec_hook_when_sigint_ignored(monkeyp
         return popen(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
 
     monkeypatch.setattr(analyzer.subprocess, "Popen", recording_popen)
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        with EngineServer(fx.STACK_URN) as engine:
-            pack = PolicyPackProcess(FIXTURE_PACK, engine, CTX)
-            pack.spawn()
-            pack.connect()
-            pack.close()
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    _pack_run_with_sigint_ignored()
     assert hooks == [None]
-    assert pack._proc is not None and pack._proc.returncode == 0
 
 
 class _RecordingStub:
