@@ -101,6 +101,7 @@ _PACK_MAIN = (
     "runpy.run_module('pulumi.policy', run_name='__main__', alter_sys=True)"
 )
 
+
 class PolicyPackError(PreflightError):
     """A policy pack could not be started, configured or run to the end."""
 
