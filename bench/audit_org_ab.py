@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args.tree) < 2 or len({name for name, _ in args.tree}) != len(args.tree):
         parser.error("give two or more --tree NAME=PATH, each NAME once")
     if args.rounds < 1 or args.accounts < 2:
-        parser.error("--rounds must be >= 1 and --accounts >= 2")
+        parser.error(f"--rounds must be >= 1 and --accounts >= 2, got --rounds {args.rounds} --accounts {args.accounts}")
 
     for _, tree in args.tree:
         bench.compile_sources(tree)

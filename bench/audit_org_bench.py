@@ -383,9 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     if args.accounts < 2 or (args.big_accounts and args.big_accounts <= args.accounts) or args.big_accounts > 5000:
-        parser.error("need 2 <= --accounts < --big-accounts <= 5000 (or --big-accounts 0)")
+        parser.error(
+            f"need 2 <= --accounts < --big-accounts <= 5000 (or --big-accounts 0), got --accounts {args.accounts} "
+            f"--big-accounts {args.big_accounts}"
+        )
     if args.rounds < 1:
-        parser.error("--rounds must be >= 1")
+        parser.error(f"--rounds must be an integer >= 1, got {args.rounds}")
 
     compile_sources(REPO)
     startup = run_child([sys.executable, "-c", FLOOR_CODE], offline_child_env(str(REPO)), 120.0)

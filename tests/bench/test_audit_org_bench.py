@@ -85,3 +85,18 @@ def test_compile_sources_leaves_the_audits_bytecode_for_its_runs(tmp_path: Path)
     assert [p.name for p in (tmp_path / "audit" / "__pycache__").iterdir()] == [
         f"mod.{sys.implementation.cache_tag}.pyc"
     ]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--rounds", "0"], "--rounds must be an integer >= 1, got 0"),
+        (["--accounts", "1"], "got --accounts 1 --big-accounts 5000"),
+        (["--accounts", "600", "--big-accounts", "500"], "got --accounts 600 --big-accounts 500"),
+    ],
+)
+def test_bench_refuses_bad_arguments_naming_them(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        audit_org_bench.main(args)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
