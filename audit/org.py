@@ -3,11 +3,10 @@
 Lists the ACTIVE accounts of the organization (page by page, each account once, auditing from the first page; in
 a forked child process where the process may fork, audit.lister), assumes the audit role in each and audits them
 as jobs on audit.schedule's delay queue: `workers` bounds the API calls in flight, and an account waiting for its
-report holds no worker. One account failing (AccessDenied on
-AssumeRole, a throttled report...) is an ERROR for that account only, and its backoff delays only itself; the
-others are still audited, and the run's status is the worst of all. The calling account (normally the management
-account, where SCPs do not apply and a root key matters most) is audited with the caller's own credentials, since
-an audit role is usually not deployed there.
+report holds no worker. One account failing (AccessDenied on AssumeRole, a throttled report...) is an ERROR for
+that account only, and its backoff delays only itself; the others are still audited, and the run's status is the
+worst of all. The calling account (normally the management account, where SCPs do not apply and a root key matters
+most) is audited with the caller's own credentials, since an audit role is usually not deployed there.
 """
 
 from __future__ import annotations
