@@ -234,6 +234,8 @@ class PluginProcess:
             raise PluginError(f"provider {self.binary} sent no handshake within {timeout:g}s{self._tail_note()}")
         if not result[0]:
             self.process.wait(timeout=5)
+            # Its stderr ends with it: let the drain read the last lines, which say why, before they are quoted.
+            self._threads[0].join(timeout=5)
             raise PluginError(f"provider {self.binary} exited with status {self.process.returncode} before its "
                               f"handshake{self._tail_note()}")
         return parse_handshake(result[0])

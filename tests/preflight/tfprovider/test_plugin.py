@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,22 @@ def test_plugin_process_silent_provider_times_out(tmp_path: Path):
     with pytest.raises(plugin.PluginError) as info:
         plugin.PluginProcess(binary, start_timeout=0.5)
     assert str(info.value) == f"provider {binary} sent no handshake within 0.5s"
+
+
+
+def test_plugin_process_exit_before_handshake_quotes_its_stderr_however_late_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The reason a provider gives for exiting is on its stderr, which a thread reads: the error must quote it even
+    # when that thread is still behind once the exit is seen (here it starts reading only after 0.5 s).
+    drain = plugin.PluginProcess._drain_stderr
+
+    def late_drain(self: plugin.PluginProcess) -> None:
+        time.sleep(0.5)
+        drain(self)
+
+    monkeypatch.setattr(plugin.PluginProcess, "_drain_stderr", late_drain)
+    binary = _script(tmp_path, 'echo "Error: plugins are not meant to run directly" >&2\nexit 1\n')
+    with pytest.raises(plugin.PluginError) as info:
+        plugin.PluginProcess(binary, start_timeout=10)
+    assert str(info.value).endswith(":\n  Error: plugins are not meant to run directly")
