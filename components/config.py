@@ -52,8 +52,8 @@ EMAIL_RE = re.compile(
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}",
     re.ASCII,
 )
-# The RootAccessKeysActive alarm treats a missing datapoint as breaching, so the audit must report at least twice
-# within the 1-day maximum alarm period.
+# The RootAccessKeysActive alarm's period is two schedule gaps, and it notifies when a whole period passes without a
+# datapoint (a stopped audit); CloudWatch caps a period at one day, so the audit must run at least every 12 hours.
 MAX_AUDIT_INTERVAL_SECONDS = 12 * 3600
 
 

@@ -279,6 +279,16 @@ def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int, 
         findings.append(AlarmFinding(unknown_property="treatMissingData"))
     elif treat == "breaching":
         findings.append(AlarmFinding(problem="treats missing data as breaching, so it stays in ALARM and never notifies a new event"))
+    elif treat == "ignore" and spec.default_value is UNKNOWN:
+        findings.append(AlarmFinding(unknown_property="metricTransformation.defaultValue"))
+    elif treat == "ignore" and spec.default_value in (MISSING, None):
+        # Without a default value nothing is published between events, and "ignore" keeps the alarm's state through
+        # the gap: once in ALARM it stays there, so the next event is no state change and notifies nobody.
+        findings.append(AlarmFinding(problem=(
+            f"ignores missing data while {source} publishes nothing between events, so after one event it stays in "
+            f"ALARM and never notifies the next")))
+    elif treat not in (MISSING, None, "missing", "notBreaching", "ignore"):
+        findings.append(AlarmFinding(problem=f"has treatMissingData {treat!r}, expected missing, notBreaching or ignore"))
 
     # The alarm watches the filter's metric only if name, namespace, dimensions and unit all line up.
     for prop, expected in (("metricName", spec.name), ("namespace", spec.namespace)):
@@ -293,6 +303,14 @@ def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int, 
     filter_dims = spec.dimensions if spec.dimensions not in (MISSING, None) else {}
     if dims is UNKNOWN:
         findings.append(AlarmFinding(unknown_property="dimensions"))
+    elif filter_dims is UNKNOWN:
+        findings.append(AlarmFinding(unknown_property="metricTransformation.dimensions"))
+    elif filter_dims:
+        # A filter's dimension values are field selectors: it publishes one metric per value found in the events,
+        # and an alarm names one of them (or, copying the selector, none). No single alarm sees every event.
+        findings.append(AlarmFinding(problem=(
+            f"watches a metric that {source} publishes per value of dimensions {filter_dims!r}, so the alarm sees "
+            f"only the values it names; expected a metric without dimensions")))
     elif (dims if dims not in (MISSING, None) else {}) != filter_dims:
         findings.append(AlarmFinding(problem=f"watches dimensions {dims!r} but {source} publishes {filter_dims!r}"))
     unit = alarm.get("unit", MISSING)

@@ -71,7 +71,6 @@ def test_statistic_range_one_event(statistic: str, value: float, default: Any, e
     {"period": 30},
     {"statistic": None, "extendedStatistic": "p99", "evaluateLowSampleCountPercentile": "evaluate"},
     {"treatMissingData": "missing"},
-    {"treatMissingData": "ignore"},
     {"statistic": None, "extendedStatistic": "p50"},
     {"statistic": None, "extendedStatistic": "p99.9"},
     {**AS_QUERY, "metricQueries": query()},
@@ -81,6 +80,40 @@ def test_statistic_range_one_event(statistic: str, value: float, default: Any, e
 ])
 def test_evaluate_alarm_equivalent_alarm_fires(changes: dict[str, Any]) -> None:
     assert findings(**changes) == []
+
+
+IGNORED = ("ignores missing data while the filter publishes nothing between events, so after one event it stays in ALARM "
+           "and never notifies the next")
+PER_VALUE = ("watches a metric that the filter publishes per value of dimensions {'Account': '$.userIdentity.accountId'}, so "
+             "the alarm sees only the values it names; expected a metric without dimensions")
+
+
+@pytest.mark.parametrize(("spec", "changes", "problem"), [
+    (SPEC, {"treatMissingData": "ignore"}, IGNORED),
+    (SPEC, {"treatMissingData": "Breaching"}, "has treatMissingData 'Breaching', expected missing, notBreaching or ignore"),
+    (SPEC, {"treatMissingData": 0}, "has treatMissingData 0, expected missing, notBreaching or ignore"),
+    # The alarm copying the filter's selector watches a metric nobody publishes; a real value sees one account only.
+    (MetricSpec("RootAccessKeyCreated", "RootKeyGuardrails", "1", dimensions={"Account": "$.userIdentity.accountId"}),
+     {"dimensions": {"Account": "$.userIdentity.accountId"}}, PER_VALUE),
+    (MetricSpec("RootAccessKeyCreated", "RootKeyGuardrails", "1", dimensions={"Account": "$.userIdentity.accountId"}),
+     {"dimensions": {"Account": "111122223333"}}, PER_VALUE),
+])
+def test_evaluate_alarm_missing_data_and_dimensions_problem(spec: MetricSpec, changes: dict[str, Any], problem: str) -> None:
+    assert findings(spec, **changes) == [AlarmFinding(problem=problem)]
+
+
+def test_evaluate_alarm_ignore_with_default_value_fires() -> None:
+    # With a default value the filter publishes between events, so the alarm leaves ALARM before the next one.
+    assert findings(MetricSpec("RootAccessKeyCreated", "RootKeyGuardrails", "1", default_value="0"), treatMissingData="ignore") == []
+
+
+@pytest.mark.parametrize(("spec", "changes", "prop"), [
+    (MetricSpec("RootAccessKeyCreated", "RootKeyGuardrails", "1", default_value=UNKNOWN), {"treatMissingData": "ignore"},
+     "metricTransformation.defaultValue"),
+    (MetricSpec("RootAccessKeyCreated", "RootKeyGuardrails", "1", dimensions=UNKNOWN), {}, "metricTransformation.dimensions"),
+])
+def test_evaluate_alarm_unknown_filter_value_named(spec: MetricSpec, changes: dict[str, Any], prop: str) -> None:
+    assert findings(spec, **changes) == [AlarmFinding(unknown_property=prop)]
 
 
 @pytest.mark.parametrize(("changes", "problem"), [

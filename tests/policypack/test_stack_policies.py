@@ -470,6 +470,12 @@ ALARMED_CASES = [
                 "needs 2 breaching datapoints to alarm but a single event produces one", "two-periods-default-datapoints"),
     _alarm_case(setp(A_CREATED, period=3600), "has period 3600 s, longer than the 300 s allowed", "period-too-long"),
     _alarm_case(setp(A_CREATED, treatMissingData="breaching"), "treats missing data as breaching, so it stays in ALARM and never notifies a new event", "missing-breaching"),
+    _alarm_case(setp(A_CREATED, treatMissingData="ignore"), "ignores missing data while the filter publishes nothing between events, "
+                "so after one event it stays in ALARM and never notifies the next", "missing-ignored"),
+    _alarm_case(both(setp(A_CREATED, dimensions={"Account": "$.userIdentity.accountId"}),
+                     lambda s: s[F_CREATED].props["metricTransformation"].update(dimensions={"Account": "$.userIdentity.accountId"})),
+                "watches a metric that the filter publishes per value of dimensions {'Account': '$.userIdentity.accountId'}, so the "
+                "alarm sees only the values it names; expected a metric without dimensions", "filter-dimension-selector-copied"),
     _alarm_case(setp(A_CREATED, actionsEnabled=False), "has actionsEnabled false, so it notifies nobody", "actions-disabled"),
     _alarm_case(setp(A_CREATED, dimensions={"AccountId": "111122223333"}), "watches dimensions {'AccountId': '111122223333'} but the filter publishes {}", "dimension-mismatch"),
     _alarm_case(setp(A_CREATED, unit="Seconds"), "watches unit 'Seconds' but the filter publishes unit 'None'", "unit-mismatch"),
