@@ -10,6 +10,8 @@ import itertools
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rootkey_pack import samples
 from rootkey_pack.filter_pattern import matches, parse
 from rootkey_pack.iam_eval import (
@@ -87,3 +89,46 @@ def test_shared_audit_metric_names_and_defaults_match_handler() -> None:
     assert pack_audit.DEFAULT_NAMESPACE == handler.DEFAULT_NAMESPACE
     assert handler.config_from_env({}).security_hub is True  # unset means on, as the pack reads it
     assert pack_audit.KEYS_ACTIVE_METRIC == metrics.METRIC_ROOT_ACCESS_KEYS_ACTIVE == documents.METRIC_ROOT_ACCESS_KEYS_ACTIVE
+
+
+# Values on both sides of every rule the handler applies to its settings.
+_SETTING_SAMPLES = (
+    "", " ", "\t", "true", "false", " true ", "True", "yes", "1", "0", "8", "64", "65", "-1", " 24 ", "25", "1_0",
+    "\uff18", "\u0668", "nan", "8\n", "RootKeyAudit", "Root Key Audit", "a" * 64, "a" * 65, "AWS/Custom",
+    " AWS/Lambda", "Security/RootKeys", "arn:aws:sns:us-east-1:111122223333:alerts",
+    "arn:aws:sns:us-east-1:111122223333:alerts.fifo", "arn:aws:sns:us-east-1:11112222333:alerts",
+    " arn:aws-us-gov:sns:us-gov-west-1:111122223333:a ", "arn:aws:sns:us-east-1:111122223333:a\nb",
+)
+
+
+def _handler_accepts(variables: dict[str, str]) -> bool:
+    try:
+        handler.config_from_env(variables)
+    except handler.ConfigError:
+        return False
+    return True
+
+
+# A setting the handler refuses fails every run, so the pack must refuse it; one it accepts must not be refused.
+# One setting at a time, so that another refused value cannot hide a disagreement.
+@pytest.mark.parametrize(("key", "value"), list(itertools.product(pack_audit.AUDIT_SETTINGS, _SETTING_SAMPLES)))
+def test_shared_audit_setting_refused_exactly_as_handler_refuses(key: str, value: str) -> None:
+    assert (pack_audit.audit_settings_problem({key: value}) is None) == _handler_accepts({key: value})
+
+
+@given(st.sampled_from(pack_audit.AUDIT_SETTINGS), st.text(max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_shared_audit_setting_any_text_refused_exactly_as_handler_refuses(key: str, value: str) -> None:
+    assert (pack_audit.audit_settings_problem({key: value}) is None) == _handler_accepts({key: value})
+
+
+@given(st.dictionaries(st.sampled_from(pack_audit.AUDIT_SETTINGS), st.sampled_from(_SETTING_SAMPLES), max_size=7))
+@settings(max_examples=200, deadline=None)
+def test_shared_audit_settings_together_refused_exactly_as_handler_refuses(variables: dict[str, str]) -> None:
+    assert (pack_audit.audit_settings_problem(variables) is None) == _handler_accepts(variables)
+
+
+def test_shared_audit_settings_are_the_handlers() -> None:
+    assert set(pack_audit.AUDIT_SETTINGS) == {
+        handler.ENV_NAMESPACE, handler.ENV_TOPIC, handler.ENV_SECURITY_HUB, handler.ENV_ROLE, handler.ENV_MAX_AGE,
+        handler.ENV_REMEDIATE, handler.ENV_WORKERS}

@@ -612,7 +612,48 @@ SCHEDULED_CASES = [
     pytest.param(drop(FN), [(
         "Stack 'dev' has no audit function; expected an aws:lambda/function:Function with handler audit.handler.handler "
         "(or inside a root-key-guardrails:audit:RootAccessKeyAudit component) that a schedule invokes.", None)], id="no-function"),
-    pytest.param(setp(FN, handler="other.handler"), [], id="function-found-by-component"),
+    pytest.param(setp(FN, handler="audit.handler.main"), [(
+        f"{U(FN)} has handler 'audit.handler.main', which is not the audit's entry point, so no invocation audits; "
+        f"expected audit.handler.handler.", U(FN))], id="function-in-component-other-handler"),
+    pytest.param(setp(FN, handler=k.UNKNOWN), [(
+        f"{U(FN)} has handler unknown during preview, so the pack cannot verify that the function runs the audit; "
+        f"expected a value known at preview (set it literally), " + UNKNOWN_TAIL.format(policy="root-access-key-audit-scheduled"),
+        U(FN))], id="function-handler-unknown"),
+    pytest.param(setp(FN, environment=k.UNKNOWN), [(
+        f"{U(FN)} has environment unknown during preview, so the pack cannot verify that the audit accepts its settings; "
+        f"expected a value known at preview (set it from the literal config value), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-audit-scheduled"), U(FN))], id="function-environment-unknown"),
+    pytest.param(setp(FN, environment={"variables": {"AUDIT_MAX_WORKERS": k.UNKNOWN}}), [(
+        f"{U(FN)} has environment variable AUDIT_MAX_WORKERS unknown during preview, so the pack cannot verify that the "
+        f"audit accepts its settings; expected a value known at preview (set it from the literal config value), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-audit-scheduled"), U(FN))], id="function-setting-unknown"),
+    # The alert topic's ARN is unknown until the topic exists: linked to the topic alone, it is an ARN.
+    pytest.param(both(setp(FN, environment={"variables": {"AUDIT_SNS_TOPIC_ARN": k.UNKNOWN}}),
+                      lambda s: s[FN].links.update(environment=[TOPIC])), [], id="function-topic-arn-output"),
+    pytest.param(setp(FN, environment={"variables": {"AUDIT_SNS_TOPIC_ARN": k.UNKNOWN}}), [(
+        f"{U(FN)} has environment variable AUDIT_SNS_TOPIC_ARN unknown during preview, so the pack cannot verify that the "
+        f"audit accepts its settings; expected a value known at preview (set it from the literal config value), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-audit-scheduled"), U(FN))], id="function-topic-arn-unlinked"),
+    *[pytest.param(setp(FN, environment={"variables": {key: value}}), [(
+        f"{U(FN)} sets {key} to {value!r}, which the audit refuses on every run{why}.", U(FN))], id=f"function-setting-{case}")
+      for case, key, value, why in [
+          ("namespace-empty", "AUDIT_METRIC_NAMESPACE", "", "; expected a CloudWatch namespace"),
+          ("namespace-reserved", "AUDIT_METRIC_NAMESPACE", "AWS/Custom", " (AWS/ is reserved); expected a namespace of your own"),
+          ("topic-not-arn", "AUDIT_SNS_TOPIC_ARN", "alerts", "; expected an SNS topic ARN or nothing"),
+          ("role-blank", "AUDIT_ORG_ROLE_NAME", "  ", "; expected an IAM role name (1-64 of letters, digits and +=,.@_-) or nothing"),
+          ("role-invalid", "AUDIT_ORG_ROLE_NAME", "Root Key Audit", "; expected an IAM role name (1-64 of letters, digits and +=,.@_-) or nothing"),
+          ("workers-zero", "AUDIT_MAX_WORKERS", "0", "; expected a whole number from 1 to 64"),
+          ("workers-fullwidth", "AUDIT_MAX_WORKERS", "\uff18", "; expected a whole number from 1 to 64"),
+          ("age-nan", "AUDIT_MAX_REPORT_AGE_HOURS", "nan", "; expected a whole number from 1 to 24"),
+          ("hub-yes", "AUDIT_SECURITY_HUB", "yes", "; expected true or false"),
+          ("remediate-number", "AUDIT_REMEDIATE", 1, "; expected a string"),
+      ]],
+    *[pytest.param(setp(FN, environment={"variables": variables}), [], id=f"function-setting-accepted-{case}")
+      for case, variables in [
+          ("blank-padded", {"AUDIT_MAX_WORKERS": " 8 ", "AUDIT_SECURITY_HUB": "true\n", "AUDIT_ORG_ROLE_NAME": " RootKeyAudit "}),
+          ("empty-optional", {"AUDIT_SNS_TOPIC_ARN": "", "AUDIT_ORG_ROLE_NAME": ""}),
+          ("other-variable", {"OTHER": 5, "AUDIT_METRIC_NAMESPACE": "Security/RootKeys"}),
+      ]],
     pytest.param(drop(TARGET), [(
         f"{U(FN)} is not the target of any scheduled EventBridge rule in this stack; expected an "
         f"aws:cloudwatch/eventRule:EventRule with a scheduleExpression and an EventTarget invoking the function.", U(FN))],
@@ -692,7 +733,33 @@ SCHEDULED_CASES = [
     pytest.param(setp(FN, reservedConcurrentExecutions=0), [(
         f"{U(FN)} has reservedConcurrentExecutions 0, which throttles every invocation, so the audit never runs; expected "
         f"no reservation (-1) or a positive one.", U(FN))], id="function-reserved-zero"),
-    *[pytest.param(setp(FN, reservedConcurrentExecutions=n), [], id=f"function-reserved-{n}") for n in (-1, 1)],
+    *[pytest.param(setp(FN, reservedConcurrentExecutions=n), [], id=f"function-reserved-{n}") for n in (-1, 1, "5")],
+    pytest.param(setp(FN, reservedConcurrentExecutions="0"), [(
+        f"{U(FN)} has reservedConcurrentExecutions 0, which throttles every invocation, so the audit never runs; expected "
+        f"no reservation (-1) or a positive one.", U(FN))], id="function-reserved-zero-text"),
+    *[pytest.param(setp(FN, reservedConcurrentExecutions=value), [(
+        f"{U(FN)} has reservedConcurrentExecutions {value!r}, which is not a whole number; expected no reservation (-1) or "
+        f"a positive one.", U(FN))], id=f"function-reserved-{case}") for case, value in [("bool", False), ("word", "none")]],
+    *[pytest.param(setp(PERMISSION, **{prop: value}), [(
+        f"{U(PERMISSION)} sets {prop} {value!r}, which Lambda turns into a condition that the schedule's invocation by "
+        f"events.amazonaws.com does not meet; expected no {prop}.", U(PERMISSION))], id=f"permission-{prop}")
+      for prop, value in [("principalOrgId", "o-abcdefghij"), ("eventSourceToken", "tok"), ("functionUrlAuthType", "AWS_IAM")]],
+    pytest.param(setp(PERMISSION, principalOrgId=k.UNKNOWN), [(
+        f"{U(PERMISSION)} has principalOrgId unknown during preview, so the pack cannot verify that it lets {U(SCHEDULE)} "
+        f"invoke the function; expected a value known at preview (leave it out), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-audit-scheduled"), U(PERMISSION))], id="permission-principal-org-unknown"),
+    pytest.param(setp(SCHEDULE, region="eu-west-1"), [(
+        f"{U(SCHEDULE)} is in region 'eu-west-1' but {U(FN)} runs in 'the default provider region', and the pack cannot "
+        f"tell that they are the same (set the region on both or on neither); expected the schedule in the function's "
+        f"region.", U(SCHEDULE))], id="schedule-region-unverifiable"),
+    pytest.param(both(setp(SCHEDULE, region="eu-west-1"), setp(FN, region="us-east-1")), [(
+        f"{U(SCHEDULE)} is in region 'eu-west-1' but {U(FN)} runs in 'us-east-1', and a rule invokes a function only in its "
+        f"own region; expected the schedule in the function's region.", U(SCHEDULE))], id="schedule-region-other"),
+    pytest.param(both(setp(SCHEDULE, region="eu-west-1"), setp(FN, region="eu-west-1")), [], id="schedule-region-same"),
+    pytest.param(setp(SCHEDULE, region=k.UNKNOWN), [(
+        f"{U(SCHEDULE)} has region unknown during preview, so the pack cannot verify that {U(SCHEDULE)} is in the region of "
+        f"{U(FN)}; expected a value known at preview (set the provider's region literally), "
+        + UNKNOWN_TAIL.format(policy="root-access-key-audit-scheduled"), U(SCHEDULE))], id="schedule-region-unknown"),
 ]
 
 # The schedule verdicts depend on the time: the pack judges the next 24 hours and the coming year from now.

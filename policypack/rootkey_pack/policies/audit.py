@@ -166,7 +166,7 @@ def _rule_enabled(rule: Res) -> Optional[bool]:
     return state not in ("DISABLED",) and enabled in (MISSING, None, True)
 
 
-def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
+def schedule_issues(ctx: Context, fn: Res, regions: Mapping[str, Any]) -> list[Optional[Issue]]:
     """[] when an enabled schedule invokes the function with permission; otherwise what is missing."""
     assert ctx.stack is not None
     stack = ctx.stack
@@ -188,6 +188,14 @@ def schedule_issues(ctx: Context, fn: Res) -> list[Optional[Issue]]:
             problem = schedule_problem(expression, _now())
             if problem:
                 issues.append(Issue(f"{rule.urn}, which targets {fn.urn}, {problem}; expected a rate(...) or cron(...) that runs the audit at least once every 24 hours, such as rate(1 hour).", rule.urn))
+                continue
+            # A rule's Lambda target must be in the rule's region: the invocation never reaches a function elsewhere.
+            rule_region, fn_region = region_of(rule, regions), region_of(fn, regions)
+            if rule_region is UNKNOWN or fn_region is UNKNOWN:
+                issues.append(ctx.unknown_issue(rule if rule_region is UNKNOWN else fn, "region", f"that {rule.urn} is in the region of {fn.urn}", "set the provider's region literally"))
+                continue
+            if problem := region_problem(rule.urn, rule_region, f"{fn.urn} runs", fn_region, "and a rule invokes a function only in its own region"):
+                issues.append(Issue(f"{problem}; expected the schedule in the function's region.", rule.urn))
                 continue
             enabled = _rule_enabled(rule)
             if enabled is None:
@@ -234,6 +242,11 @@ def _rule_account(rule: Res, perm: Res, target: Res, fn: Res) -> Optional[str]:
     return None
 
 
+# AddPermission turns each of these into a condition on the statement (aws:PrincipalOrgID, lambda:EventSourceToken,
+# lambda:FunctionUrlAuthType), none of which an EventBridge invocation carries.
+_CONDITION_PROPS = ("principalOrgId", "eventSourceToken", "functionUrlAuthType")
+
+
 def _scope_issues(ctx: Context, fn: Res, rule: Res, target: Res, perm: Res) -> list[Optional[Issue]]:
     """Why the schedule's invocation does not satisfy the permission's qualifier and sourceAccount ([] when it does)."""
     issues: list[Optional[Issue]] = []
@@ -246,6 +259,14 @@ def _scope_issues(ctx: Context, fn: Res, rule: Res, target: Res, perm: Res) -> l
         issues.append(Issue(
             f"{perm.urn} lets events.amazonaws.com invoke {fn.urn} only through qualifier {qualifier!r}, but {target.urn} "
             f"invokes {shown}; expected the qualifier the target invokes, or none.", perm.urn))
+    for prop in _CONDITION_PROPS:
+        value = perm.get(prop)
+        if value is UNKNOWN:
+            issues.append(ctx.unknown_issue(perm, prop, f"that it lets {rule.urn} invoke the function", "leave it out"))
+        elif value not in (MISSING, None, ""):
+            issues.append(Issue(
+                f"{perm.urn} sets {prop} {value!r}, which Lambda turns into a condition that the schedule's invocation by "
+                f"events.amazonaws.com does not meet; expected no {prop}.", perm.urn))
     account = perm.get("sourceAccount")
     if account is UNKNOWN:
         issues.append(ctx.unknown_issue(perm, "sourceAccount", f"that {rule.urn} satisfies it", "set it literally or leave it out"))
@@ -298,28 +319,87 @@ def permission_problems(ctx: Context, fn: Res, rule: Res, target: Res) -> list[O
 
 
 _PYTHON_RUNTIME_RE = re.compile(r"python3\.[0-9]{1,2}", re.ASCII)
-# The audit's own settings (audit/handler.py): a value it refuses is a ConfigError on every run, so it never audits.
+# The audit's own settings, read as audit/handler.py's config_from_env reads them: a value it refuses is a ConfigError
+# on every run, so the function never audits. tests/policypack/test_shared_truths.py holds the two to the same verdicts.
+ORG_ROLE_ENV = "AUDIT_ORG_ROLE_NAME"
+TOPIC_ENV = "AUDIT_SNS_TOPIC_ARN"
+NAMESPACE_ENV = "AUDIT_METRIC_NAMESPACE"
+SECURITY_HUB_ENV = "AUDIT_SECURITY_HUB"
+_BLANK = " \t\r\n"
 _ENV_INTEGERS = {"AUDIT_MAX_WORKERS": (1, 64), "AUDIT_MAX_REPORT_AGE_HOURS": (1, 24)}
-_ENV_BOOLEANS = ("AUDIT_SECURITY_HUB", "AUDIT_REMEDIATE")
+_ENV_BOOLEANS = (SECURITY_HUB_ENV, "AUDIT_REMEDIATE")
+AUDIT_SETTINGS = (NAMESPACE_ENV, TOPIC_ENV, ORG_ROLE_ENV, *_ENV_INTEGERS, *_ENV_BOOLEANS)
+_ENV_SIGNED_INT = re.compile(r"-?[0-9]+", re.ASCII)
+_ENV_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?", re.ASCII)
+_ENV_ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}", re.ASCII)
+REFUSED = "which the audit refuses on every run"
 
 
-def _settings_issue(fn: Res) -> Optional[str]:
+def audit_settings_problem(variables: Mapping[str, Any]) -> Optional[str]:
+    """Why the audit refuses these known environment variables on every run; None when it accepts them.
+
+    Unknown values are the caller's to judge. A value the engine sends as a non-string is refused: Lambda's
+    environment holds strings only.
+    """
+    def text(key: str) -> Optional[str]:
+        value = variables.get(key, MISSING)
+        return None if value in (MISSING, None, UNKNOWN) or not isinstance(value, str) else value
+
+    for key in AUDIT_SETTINGS:
+        value = variables.get(key, MISSING)
+        if value not in (MISSING, None, UNKNOWN) and not isinstance(value, str):
+            return f"sets {key} to {value!r}, {REFUSED}; expected a string"
+    namespace = text(NAMESPACE_ENV)
+    if namespace is not None:
+        stripped = namespace.strip(_BLANK)
+        if not stripped:
+            return f"sets {NAMESPACE_ENV} to {namespace!r}, {REFUSED}; expected a CloudWatch namespace"
+        if stripped.startswith("AWS/"):
+            return f"sets {NAMESPACE_ENV} to {namespace!r}, {REFUSED} (AWS/ is reserved); expected a namespace of your own"
+    topic = text(TOPIC_ENV)
+    if topic is not None and topic.strip(_BLANK) and not _ENV_TOPIC_ARN.fullmatch(topic.strip(_BLANK)):
+        return f"sets {TOPIC_ENV} to {topic!r}, {REFUSED}; expected an SNS topic ARN or nothing"
+    role = text(ORG_ROLE_ENV)
+    if role and not _ENV_ROLE_NAME.fullmatch(role.strip(_BLANK)):
+        return f"sets {ORG_ROLE_ENV} to {role!r}, {REFUSED}; expected an IAM role name (1-64 of letters, digits and +=,.@_-) or nothing"
+    for key, (low, high) in _ENV_INTEGERS.items():
+        value = text(key)
+        if value is None:
+            continue
+        stripped = value.strip(_BLANK)
+        if not _ENV_SIGNED_INT.fullmatch(stripped) or not low <= int(stripped) <= high:
+            return f"sets {key} to {value!r}, {REFUSED}; expected a whole number from {low} to {high}"
+    for key in _ENV_BOOLEANS:
+        value = text(key)
+        if value is not None and value.strip(_BLANK) not in ("true", "false"):
+            return f"sets {key} to {value!r}, {REFUSED}; expected true or false"
+    return None
+
+
+def _settings_issue(ctx: Context, fn: Res) -> Optional[Issue]:
+    """Why the audit refuses the function's settings on every run, or which needed one is unknown."""
+    assert ctx.stack is not None
+    how = "set it from the literal config value"
     environment = fn.get("environment")
-    variables = environment.get("variables") if isinstance(environment, Mapping) else None
+    if environment is UNKNOWN:
+        return ctx.unknown_issue(fn, "environment", "that the audit accepts its settings", how)
+    variables = environment.get("variables", MISSING) if isinstance(environment, Mapping) else MISSING
+    if variables is UNKNOWN:
+        return ctx.unknown_issue(fn, "environment.variables", "that the audit accepts its settings", how)
     if not isinstance(variables, Mapping):
         return None
-    for key, (low, high) in _ENV_INTEGERS.items():
-        value = variables.get(key, MISSING)
-        if value in (MISSING, UNKNOWN, None):
+    for key in AUDIT_SETTINGS:
+        if not contains_unknown(variables.get(key, MISSING)):
             continue
-        number = ascii_int(value) if isinstance(value, str) else None
-        if number is None or not low <= number <= high:
-            return f"sets {key} to {value!r}, which the audit refuses on every run; expected a whole number from {low} to {high}"
-    for key in _ENV_BOOLEANS:
-        value = variables.get(key, MISSING)
-        if value not in (MISSING, UNKNOWN, None, "true", "false"):
-            return f"sets {key} to {value!r}, which the audit refuses on every run; expected true or false"
-    return None
+        if key == TOPIC_ENV:
+            # The topic's arn output is unknown until the topic exists, and it is an ARN: the delivery policies
+            # judge which topic it is.
+            stand_in = ctx.stack.reference(fn, "environment").stand_in
+            if stand_in is not None and ctx.stack.type_of(stand_in) == TOPIC:
+                continue
+        return ctx.unknown_issue(fn, f"environment variable {key}", "that the audit accepts its settings", how)
+    problem = audit_settings_problem(variables)
+    return Issue(f"{fn.urn} {problem}.", fn.urn) if problem else None
 
 
 def throttle_issue(ctx: Context, fn: Res) -> Optional[Issue]:
@@ -335,12 +415,26 @@ def throttle_issue(ctx: Context, fn: Res) -> Optional[Issue]:
     if package not in (MISSING, None, "Zip"):
         return Issue(
             f"{fn.urn} has packageType {package!r}, which ignores the handler {AUDIT_HANDLER}; expected a Zip package.", fn.urn)
-    if (problem := _settings_issue(fn)) is not None:
-        return Issue(f"{fn.urn} {problem}.", fn.urn)
+    handler = fn.get("handler")
+    if handler is UNKNOWN:
+        return ctx.unknown_issue(fn, "handler", "that the function runs the audit", "set it literally")
+    if handler != AUDIT_HANDLER:
+        shown = "no handler" if handler in (MISSING, None) else f"handler {handler!r}"
+        return Issue(f"{fn.urn} has {shown}, which is not the audit's entry point, so no invocation audits; expected {AUDIT_HANDLER}.", fn.urn)
+    if (issue := _settings_issue(ctx, fn)) is not None:
+        return issue
     reserved = fn.get("reservedConcurrentExecutions")
     if reserved is UNKNOWN:
         return ctx.unknown_issue(fn, "reservedConcurrentExecutions", "that the audit function may run", "set it literally or leave it out")
-    if reserved == 0 and not isinstance(reserved, bool):
+    if isinstance(reserved, str):
+        # The provider reads an integer written as text as that integer, as it does the alarms' numbers.
+        stripped = reserved.strip(_BLANK)
+        reserved = int(stripped) if _ENV_SIGNED_INT.fullmatch(stripped) else reserved
+    if isinstance(reserved, str) or isinstance(reserved, bool):
+        return Issue(
+            f"{fn.urn} has reservedConcurrentExecutions {reserved!r}, which is not a whole number; expected no "
+            f"reservation (-1) or a positive one.", fn.urn)
+    if reserved == 0:
         return Issue(
             f"{fn.urn} has reservedConcurrentExecutions 0, which throttles every invocation, so the audit never runs; "
             f"expected no reservation (-1) or a positive one.", fn.urn)
@@ -360,13 +454,14 @@ def validate_root_access_key_audit_scheduled(args: StackValidationArgs, report_v
             f"{AUDIT_HANDLER} (or inside a {AUDIT_COMPONENT} component) that a schedule invokes."
         )
         return
+    regions = provider_regions(args.resources, (LAMBDA_FUNCTION, EVENT_RULE))
     pending: list[Optional[Issue]] = []
     for fn in functions:
         throttled = throttle_issue(ctx, fn)
         if throttled is not None:
             pending.append(throttled)
             continue
-        issues = schedule_issues(ctx, fn)
+        issues = schedule_issues(ctx, fn, regions)
         if not issues:
             return
         pending.extend(issues)
@@ -399,8 +494,6 @@ def _documents_of(ctx: Context, role: Res) -> list[tuple[Res, str, Any]]:
     return docs
 
 
-ORG_ROLE_ENV = "AUDIT_ORG_ROLE_NAME"
-TOPIC_ENV = "AUDIT_SNS_TOPIC_ARN"
 # The role Organizations creates in every account it creates: an administrator, never an audit role.
 ADMIN_ROLE = "OrganizationAccountAccessRole"
 # Conditions that keep a role ARN with a wildcard account inside the organization.
@@ -546,8 +639,6 @@ DELIVERED = md.PolicyMeta(
     kind="stack",
 )
 
-NAMESPACE_ENV = "AUDIT_METRIC_NAMESPACE"
-SECURITY_HUB_ENV = "AUDIT_SECURITY_HUB"
 # audit/handler.py's defaults when a variable is unset; audit/metrics.py's metric names.
 DEFAULT_NAMESPACE = "RootKeyGuardrails"
 KEYS_ACTIVE_METRIC = "RootAccessKeysActive"
