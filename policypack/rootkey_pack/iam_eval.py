@@ -316,7 +316,7 @@ def _object_noting_duplicates(pairs: list[tuple[str, Any]], duplicates: list[str
 
 def version_problem(document: Mapping[str, Any]) -> Optional[str]:
     version = document.get("Version")
-    if version is not None and version not in ("2012-10-17", "2008-10-17"):
+    if "Version" in document and version not in ("2012-10-17", "2008-10-17"):
         return f"has Version {version!r} (expected \"2012-10-17\")"
     return None
 
@@ -353,6 +353,9 @@ def parse_document(text: Any) -> ParsedDocument:
     return ParsedDocument(doc, tuple(statements), tuple(errors))
 
 
+_STATEMENT_ELEMENTS = ("Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition")
+
+
 def statement_structure_errors(statement: Statement, *, scp: bool) -> list[str]:
     raw = statement.raw
     errors: list[str] = []
@@ -364,6 +367,11 @@ def statement_structure_errors(statement: Statement, *, scp: bool) -> list[str]:
         for element in ("Principal", "NotPrincipal"):
             if element in raw:
                 errors.append(f"has {label} with a {element} element, which SCPs do not support")
+    for element in raw:
+        if element not in _STATEMENT_ELEMENTS:
+            # Element names are case-sensitive: a "condition" is not a Condition, and IAM rejects the document.
+            errors.append(f"has {label} with the element {element!r}, which the policy grammar does not have "
+                          f"(expected only {', '.join(_STATEMENT_ELEMENTS)})")
     has_action, has_not_action = "Action" in raw, "NotAction" in raw
     if has_action == has_not_action:
         errors.append(f"has {label} with {'both Action and' if has_action else 'neither Action nor'} NotAction (exactly one is required)")

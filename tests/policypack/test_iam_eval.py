@@ -255,6 +255,22 @@ def test_validate_scp_reports_every_problem() -> None:
     ]
 
 
+@pytest.mark.parametrize(("document", "expected"), [
+    # Element names are case-sensitive: IAM rejects a statement with any other, and the pack does not rely on it.
+    ({"Version": "2012-10-17", "Statement": [deny(condition={"Bool": {"aws:SecureTransport": "true"}})]},
+     "has statement 'DenyRootKeys' with the element 'condition', which the policy grammar does not have (expected only Sid, Effect, "
+     "Principal, NotPrincipal, Action, NotAction, Resource, NotResource, Condition)"),
+    ({"Version": "2012-10-17", "Statement": [deny(NotCondition={})]},
+     "has statement 'DenyRootKeys' with the element 'NotCondition', which the policy grammar does not have (expected only Sid, Effect, "
+     "Principal, NotPrincipal, Action, NotAction, Resource, NotResource, Condition)"),
+    ({"Version": None, "Statement": [deny()]}, "has Version None (expected \"2012-10-17\")"),
+])
+def test_validate_scp_refuses_what_iam_rejects(document: dict[str, Any], expected: str) -> None:
+    text = json.dumps(document)
+    assert validate_scp(text) == [expected]
+    assert root_access_key_denial(text, "aws").denies is not True
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     (EQUIVALENT["iam-wildcard"], False),
     (EQUIVALENT["stringlike"], True),
