@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from audit.aws import describe_error, describe_failure
+from audit.aws import describe_failure
 from audit.metrics import DIMENSION_ACCOUNT_ID, METRIC_AUDIT_ERRORS
 from audit.metrics import METRIC_ROOT_ACCESS_KEYS_ACTIVE as METRIC_KEYS_ACTIVE
 from audit.report import AccountResult, Status, one_line

@@ -14,9 +14,8 @@ import collections
 import csv
 import dataclasses
 import enum
-import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -57,6 +56,10 @@ NOT_AVAILABLE = "N/A"
 # ASCII classes and whole-string matches only: \d also matches other scripts' digits and $ matches before a
 # trailing newline, and AWS writes neither.
 _ROOT_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::(?P<account>[0-9]{12}):root", re.ASCII)
+# Any row of a credential report: the root, or an IAM user (a path of /-separated parts, then the name).
+_ROW_ARN = re.compile(
+    r"arn:aws(?:-[a-z]+)*:iam::(?P<account>[0-9]{12}):(?:root|user/(?:[\x21-\x7e]+/)*[A-Za-z0-9+=,.@_-]{1,64})", re.ASCII
+)
 ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 # Region names such as us-east-1, us-gov-west-1, ap-southeast-7, eusc-de-east-1.
 _REGION = re.compile(r"[a-z]{2,4}(?:-[a-z0-9]+)+-[0-9]{1,2}", re.ASCII)
@@ -418,36 +421,50 @@ def _key_slot(row: dict[str, str], slot: int) -> KeySlot:
 
 
 def parse_root_row(text: str) -> RootRow:
-    """Find and validate the root row of a decoded report; raise ReportError saying why it cannot be trusted."""
+    """Find and validate the root row of a decoded report; raise ReportError saying why it cannot be trusted.
+
+    Rows are read one at a time and only root candidates are kept, so a report near MAX_REPORT_BYTES costs about
+    its own size in memory. Every row must be the root's or an IAM user's of one account: a second header (two
+    reports joined) or another account's rows would otherwise be read under the wrong columns.
+    """
+    reader = csv.reader(_lines(text), strict=True)
+    header: list[str] | None = None
+    roots: list[dict[str, str]] = []
+    account: str | None = None
     try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        for number, row in enumerate(reader, start=1):
+            if not row:
+                continue  # blank lines carry nothing (a trailing newline, CRLF leftovers)
+            if header is None:
+                header = _checked_header(row)
+                user_at, arn_at = header.index("user"), header.index("arn")
+                continue
+            if len(row) != len(header):
+                raise ReportError(
+                    f"line {number} has {len(row)} field(s) but the header has {len(header)}; the report is truncated "
+                    "or corrupt"
+                )
+            is_root = row[user_at] == ROOT_USER or row[arn_at].endswith(":root")
+            match = _ROW_ARN.fullmatch(row[arn_at])
+            if match is None and not is_root:  # a root row's own checks below say what is wrong with it
+                # repr: a quoted field can hold a line break, which would forge lines of the text report.
+                raise ReportError(
+                    f"line {number} has arn {_shown(row[arn_at])}, which is neither the root's nor an IAM user's; the "
+                    "report is corrupt"
+                )
+            if match is not None and account is None:
+                account = match.group("account")
+            elif match is not None and match.group("account") != account:
+                raise ReportError(
+                    f"line {number} is of account {match.group('account')} but earlier lines are of {account}; a "
+                    "credential report holds one account"
+                )
+            if is_root:
+                roots.append(dict(zip(header, row)))
     except csv.Error as exc:
         raise ReportError(f"the credential report is not valid CSV: {exc}") from None
-    # Blank lines carry nothing (a trailing newline, CRLF leftovers); a line of empty fields is still a row.
-    numbered = [(number, row) for number, row in enumerate(rows, start=1) if row]
-    if not numbered:
+    if header is None:
         raise ReportError("the credential report is empty")
-    _, header = numbered[0]
-    header = [name.strip() for name in header]
-    # Counted once, not with list.count per name, which is quadratic in a header of a million empty columns.
-    duplicates = sorted(name for name, seen in collections.Counter(header).items() if seen > 1)
-    if duplicates:
-        # repr: a quoted column name can hold a line break, which would forge lines of the text report.
-        raise ReportError(f"the header repeats column(s) {', '.join(map(repr, duplicates))}")
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    if missing:
-        raise ReportError(
-            f"the header lacks column(s) {', '.join(missing)}; a credential report has {', '.join(REQUIRED_COLUMNS)}"
-        )
-    records: list[dict[str, str]] = []
-    for number, row in numbered[1:]:
-        if len(row) != len(header):
-            raise ReportError(
-                f"line {number} has {len(row)} field(s) but the header has {len(header)}; the report is truncated "
-                "or corrupt"
-            )
-        records.append(dict(zip(header, row)))
-    roots = [record for record in records if record["user"] == ROOT_USER or record["arn"].endswith(":root")]
     if not roots:
         raise ReportError(f"the credential report has no root row (user {ROOT_USER} or an ARN ending in :root)")
     if len(roots) > 1:
@@ -463,6 +480,35 @@ def parse_root_row(text: str) -> RootRow:
     keys = tuple(_key_slot(root, slot) for slot in KEY_SLOTS)
     _check_other_columns(root)
     return RootRow(account_id=match.group("account"), arn=root["arn"], keys=keys)
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines with their endings, one at a time. A StringIO over it would hold the whole text again, at
+    four bytes a character once read; AWS ends lines with \n (a \r before it is the CSV's own line ending)."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start) + 1 or size
+        yield text[start:end]
+        start = end
+
+
+def _checked_header(row: list[str]) -> list[str]:
+    header = [name.strip() for name in row]
+    # Counted once, not with list.count per name, which is quadratic in a header of a million empty columns.
+    duplicates = sorted(name for name, seen in collections.Counter(header).items() if seen > 1)
+    if duplicates:
+        # repr: a quoted column name can hold a line break, which would forge lines of the text report.
+        raise ReportError(f"the header repeats column(s) {', '.join(map(repr, duplicates))}")
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise ReportError(
+            f"the header lacks column(s) {', '.join(missing)}; a credential report has {', '.join(REQUIRED_COLUMNS)}"
+        )
+    return header
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
 def verdict(

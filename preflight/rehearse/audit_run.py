@@ -17,7 +17,6 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from preflight.rehearse.world import REGION, World

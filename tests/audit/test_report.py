@@ -7,6 +7,7 @@ whose root row has no keys, and changes one thing.
 from __future__ import annotations
 
 import base64
+import tracemalloc
 import itertools
 import gzip
 import json
@@ -22,6 +23,7 @@ from audit.report import (
     Status,
     decode_content,
     one_line,
+    parse_root_row,
     remediation_steps,
     verdict,
     worst,
@@ -335,6 +337,28 @@ ERROR_CASES = [
                               "GeneratedTime": "2026-11-29T09:00:00+00:00"}, indent=4),
         "the content is the JSON answer of get-credential-report, not the report; extract and decode it "
         "(aws iam get-credential-report --query Content --output text | base64 --decode)",
+    ),
+    # Two reports joined: the second header is read as a user row, and the second root row under the first's
+    # columns (here with a key slot and a cert slot swapped, which alone would read the active key as a cert).
+    (
+        "second-header-row",
+        lambda t: t.rstrip("\n") + "\n" + t.split("\n")[0] + "\n",
+        "line 5 has arn 'arn', which is neither the root's nor an IAM user's; the report is corrupt",
+    ),
+    (
+        "user-row-not-an-arn",
+        lambda t: t.replace("arn:aws:iam::111122223333:user/people/alice", "alice"),
+        "line 4 has arn 'alice', which is neither the root's nor an IAM user's; the report is corrupt",
+    ),
+    (
+        "user-row-of-another-account",
+        lambda t: t.replace("arn:aws:iam::111122223333:user/people/alice", "arn:aws:iam::444455556666:user/alice"),
+        "line 4 is of account 444455556666 but earlier lines are of 111122223333; a credential report holds one account",
+    ),
+    (
+        "empty-row-of-commas",
+        lambda t: t.rstrip("\n") + "\n" + "," * 21 + "\n",
+        "line 5 has arn '', which is neither the root's nor an IAM user's; the report is corrupt",
     ),
     (
         "control-character",
@@ -828,3 +852,16 @@ def test_report_larger_than_any_report_is_error(kind: type, monkeypatch: pytest.
 )
 def test_one_line_escapes_what_breaks_lines(text: str, shown: str) -> None:
     assert one_line(text) == shown
+
+
+def test_report_rows_are_read_one_at_a_time() -> None:
+    # A report near MAX_REPORT_BYTES must cost about its own size, not a copy per row and a dict per user.
+    users = "".join(f"user{i},arn:aws:iam::111122223333:user/user{i}{',N/A' * 20}\n" for i in range(20_000))
+    text = baseline_text().rstrip("\n") + "\n" + users
+    tracemalloc.start()
+    try:
+        parse_root_row(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < len(text) // 4

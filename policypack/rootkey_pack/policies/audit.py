@@ -42,7 +42,6 @@ from ..types import (
     TOPIC,
     TOPIC_SUBSCRIPTION,
 )
-from ..text import ascii_int
 from ..values import MISSING, UNKNOWN, Res, StackView, by_arn, by_props, contains_unknown
 from .delivery import topic_subscribed
 from .detection import action_issues, as_single_metric

@@ -325,7 +325,7 @@ def trail_delivery_issues(ctx: Context, trail: Res) -> list[Optional[Issue]]:
             # The log group's ARN is unknown: the role's own grant on it names the account and region.
             for _, document in documents:
                 for value in re.findall(r"arn:(aws[a-z-]*):logs:([a-z0-9-]+):([0-9]{12}):log-group:" + re.escape(group_name) + r"[:\"]", document if isinstance(document, str) else ""):
-                    trail_arn, account = f"arn:{value[0]}:cloudtrail:{value[1]}:{value[2]}:trail/{trail.get('name')}", value[2]
+                    trail_arn = f"arn:{value[0]}:cloudtrail:{value[1]}:{value[2]}:trail/{trail.get('name')}"
                     break
         trust = role.get("assumeRolePolicy")
         if trust is UNKNOWN or contains_unknown(trust):
