@@ -106,6 +106,22 @@ def _account_state(account: dict[str, Any]) -> str:
     return str(account.get("State") or account.get("Status") or "UNKNOWN")
 
 
+def _shape(page: Any) -> str:
+    if not isinstance(page, dict):
+        return f"a {type(page).__name__}"
+    keys = sorted(str(key) for key in page if key != "ResponseMetadata")
+    return f"keys {', '.join(keys[:5])}" if keys else "an empty answer"
+
+
+# States in which an account cannot be audited and cannot hold a usable key: suspended or closing accounts refuse
+# sign-in, and one still being created has no root credentials yet. Any other state, a missing or a new one
+# included, is audited: skipping what the audit does not recognise would leave an account out of a PASS.
+SKIPPED_STATES = frozenset({"SUSPENDED", "PENDING_CLOSURE", "CLOSED", "PENDING_ACTIVATION"})
+# Pages in a row that name no account not seen before: AWS may send an empty page with a NextToken now and then,
+# but an endless run of them (each with a new token) is a listing that never ends.
+MAX_IDLE_PAGES = 50
+
+
 class AccountListing:
     """organizations:ListAccounts as scheduler steps, one page each, so that auditing starts with the first page
     instead of after the last (AWS pages it by 20 at most). Every ACTIVE account is handed to `found` once, as
@@ -131,6 +147,8 @@ class AccountListing:
         self._token: str | None = None
         self._tokens: set[str] = set()
         self._seen: set[str] = set()
+        self._named: set[str] = set()  # every account id any page named, whatever its state
+        self._idle_pages = 0
         self._budget = Budget(policy, stop_at=stop_at)
 
     def step(self) -> float | None:
@@ -141,8 +159,15 @@ class AccountListing:
                 page = call_once(lambda: self.organizations.list_accounts(**kwargs), "organizations:ListAccounts")
             except RetryLater as retry:
                 return self._budget.wait(str(retry))
+            if not isinstance(page, dict):
+                raise AuditError(f"organizations:ListAccounts answered {_shape(page)}, not a page")
             token = page.get("NextToken")
-            self._take(page.get("Accounts", []))
+            accounts = page.get("Accounts")
+            if not isinstance(accounts, list):
+                # A body botocore could not read (an HTML page with status 200) parses as {}: no Accounts and no
+                # NextToken, which would otherwise end the listing as complete after the pages before it.
+                raise AuditError(f"organizations:ListAccounts answered a page without an Accounts list ({_shape(page)})")
+            self._take(accounts)
         except AuditError as exc:
             self._end(str(exc))
             return None
@@ -150,6 +175,12 @@ class AccountListing:
             if token in self._tokens:
                 # AWS never repeats a token: following one again would list the same pages forever.
                 self._end(f"organizations:ListAccounts returned NextToken {token!r} a second time")
+                return None
+            if self._idle_pages > MAX_IDLE_PAGES:
+                self._end(
+                    f"organizations:ListAccounts returned {self._idle_pages} pages in a row with no account not "
+                    f"listed before, each with a new NextToken: the listing does not end"
+                )
                 return None
             self._tokens.add(token)
             self._token = token
@@ -164,8 +195,11 @@ class AccountListing:
         except Exception as exc:  # noqa: BLE001 - a page of an unexpected shape is the listing's ERROR
             raise AuditError(describe_failure(exc, "organizations:ListAccounts")) from exc
         # The whole page is checked before any of it is audited: a malformed page adds no account.
+        new = {account_id for account_id, _, _ in page} - self._named
+        self._idle_pages = 0 if new else self._idle_pages + 1
+        self._named |= new
         for account_id, state, name in page:
-            if state != "ACTIVE":
+            if state in SKIPPED_STATES:
                 LOG.info("skipping account %s: state %s", account_id, state)
             elif account_id in self._seen:
                 LOG.info("account %s listed again: audited once", account_id)
@@ -222,6 +256,7 @@ class AccountAudit:
         self.report_times = report_times  # None: the account's fetch times its polls on its own
         self.result: AccountResult | None = None
         self.calls: Counter[str] = Counter()
+        self._call = "sts:AssumeRole"  # what the account is doing, for an unexpected failure's message
         self._budget: Budget | None = None
         self._fetch: ReportFetch | None = None
 
@@ -233,7 +268,7 @@ class AccountAudit:
             return False
         self._budget = Budget(self.policy, stop_at=self.stop_at)
         if self.account.account_id == self.caller_account:
-            self._fetch = ReportFetch(_Counting(self.clients("iam"), self.calls), self._budget, self.report_times)
+            self._fetch = ReportFetch(_Counting(self.clients("iam"), self.calls, self._calling), self._budget, self.report_times)
         return True
 
     def step(self) -> float | None:
@@ -246,21 +281,25 @@ class AccountAudit:
                     factory = _assume_audit_role(self.clients, self.account.account_id, self.role_name)
                 except RetryLater as retry:
                     return self._budget.wait(str(retry))
-                self._fetch = ReportFetch(_Counting(factory("iam"), self.calls), self._budget, self.report_times)
+                self._fetch = ReportFetch(_Counting(factory("iam"), self.calls, self._calling), self._budget, self.report_times)
                 return 0.0
             pause = self._fetch.step()
             if pause is not None:
                 return pause
             report, self._fetch = self._fetch.report, None  # a report can be megabytes: keep only the verdict
             assert report is not None
+            self._call = "the credential report's verdict"
             self._end(judge(report, self.account.account_id, max_age=self.max_age, now=self.now()))
         except AuditError as exc:
             self._end(error_result(self.account.account_id, str(exc)))
         return None
 
     def fail(self, exc: BaseException) -> None:
-        LOG.error("account %s: unexpected failure", self.account.account_id, exc_info=exc)
-        self._end(error_result(self.account.account_id, f"unexpected {type(exc).__name__}: {exc}"))
+        LOG.debug("account %s: unexpected failure in %s", self.account.account_id, self._call, exc_info=exc)
+        self._end(error_result(self.account.account_id, describe_failure(exc, self._call)))
+
+    def _calling(self, action: str) -> None:
+        self._call = action
 
     def _end(self, result: AccountResult) -> None:
         if result.status is Status.ERROR:
@@ -271,15 +310,17 @@ class AccountAudit:
 class _Counting:
     """Counts an account's IAM calls by action (iam:GenerateCredentialReport...)."""
 
-    def __init__(self, iam: Any, calls: Counter[str]) -> None:
-        self._iam, self._calls = iam, calls
+    def __init__(self, iam: Any, calls: Counter[str], calling: Callable[[str], None]) -> None:
+        self._iam, self._calls, self._calling = iam, calls, calling
 
     def generate_credential_report(self) -> dict[str, Any]:
         self._calls["iam:GenerateCredentialReport"] += 1
+        self._calling("iam:GenerateCredentialReport")
         return dict(self._iam.generate_credential_report())
 
     def get_credential_report(self) -> dict[str, Any]:
         self._calls["iam:GetCredentialReport"] += 1
+        self._calling("iam:GetCredentialReport")
         return dict(self._iam.get_credential_report())
 
 
@@ -369,11 +410,14 @@ def audit_organization(
             LOG.warning("could not fork the listing process (%s): listing in this process", exc)
     try:
         caller = caller_account_id(clients)
+        bar = _Progress(progress)
     except AuditError as exc:
         LOG.error("%s", exc)
         listing.close()
         return OrgAudit(accounts=(), errors=(str(exc),))
-    bar = _Progress(progress)
+    except BaseException:
+        listing.close()  # Ctrl-C or a crash before the jobs run: the child must not go on listing unowned
+        raise
     feed.add(listing)
 
     def ended(job: Any) -> None:

@@ -153,7 +153,7 @@ ORG_FAULTS = [
         "list-accounts-not-json",
         "ListAccounts",
         Canned(200, b"<html>maintenance</html>", "application/x-amz-json-1.1"),
-        "organizations:ListAccounts returned no ACTIVE account",
+        "organizations:ListAccounts answered a page without an Accounts list (an empty answer)",
     ),
 ]
 

@@ -13,6 +13,7 @@ from moto import mock_aws
 from audit.aws import Clients, RetryPolicy
 from audit.org import (
     INTERRUPTED,
+    MAX_IDLE_PAGES,
     AccountAudit,
     AccountListing,
     AuditInterrupted,
@@ -553,3 +554,86 @@ def test_org_interrupt_while_listing_says_accounts_were_not_listed(
     assert audit.errors == (
         "organizations:ListAccounts was interrupted before its last page: accounts not yet listed were not audited",
     )
+
+
+def test_org_listing_page_without_accounts_list_is_error(fake_clients: FakeClients, fast_retry: RetryPolicy) -> None:
+    # botocore reads a 200 HTML page as {}: no Accounts and no NextToken, which must not end the listing as
+    # complete after page 1, leaving every later account out of a PASS.
+    member = "999999999999"
+    _caller_identity(fake_clients)
+    orgs = fake_clients.stub("organizations")
+    orgs.add_response("list_accounts", {"Accounts": [_account(member, "ACTIVE")], "NextToken": "p2"})
+    orgs.add_response("list_accounts", {}, expected_params={"NextToken": "p2"})
+    iam = _assumed(fake_clients, member, "ASIAMEMBER0000000001")
+    iam.add_response("generate_credential_report", {"State": "COMPLETE"})
+    iam.add_response("get_credential_report", _report_of(member))
+    org = audit_organization(fake_clients, AUDIT_ROLE, retry=fast_retry, progress=False, now=lambda: NOW)  # type: ignore[arg-type]
+    assert (_statuses(org), org.errors, org.status) == (
+        {member: "PASS"}, ("organizations:ListAccounts answered a page without an Accounts list (an empty answer)",), Status.ERROR)
+    fake_clients.assert_no_pending()
+
+
+@pytest.mark.parametrize("state", [None, "SOMETHING_NEW"], ids=["no-state", "unknown-state"])
+def test_org_account_of_unrecognised_state_is_audited(fake_clients: FakeClients, fast_retry: RetryPolicy, state: Any) -> None:
+    # Only the states that cannot hold a usable key are skipped: an account the audit cannot place is audited.
+    member = "999999999999"
+    _caller_identity(fake_clients)
+    account = {k: v for k, v in _account(member, state or "").items() if k != "State" or state is not None}
+    fake_clients.stub("organizations").add_response("list_accounts", {"Accounts": [account]})
+    iam = _assumed(fake_clients, member, "ASIAMEMBER0000000001")
+    iam.add_response("generate_credential_report", {"State": "COMPLETE"})
+    iam.add_response("get_credential_report", _report_of(member, access_key_1_active="true", access_key_1_last_rotated="2025-02-03T04:05:06+00:00"))
+    org = audit_organization(fake_clients, AUDIT_ROLE, retry=fast_retry, progress=False, now=lambda: NOW)  # type: ignore[arg-type]
+    assert (_statuses(org), org.errors) == ({member: "FAIL"}, ())
+    fake_clients.assert_no_pending()
+
+
+class _EndlessPages:
+    """ListAccounts answering forever, each page with a new token: empty, or naming the same account again."""
+
+    def __init__(self, accounts: list[dict[str, Any]]) -> None:
+        self.accounts, self.calls = accounts, 0
+
+    def list_accounts(self, **_: Any) -> dict[str, Any]:
+        self.calls += 1
+        return {"Accounts": self.accounts, "NextToken": f"token-{self.calls}"}
+
+
+@pytest.mark.parametrize("accounts", [[], [_account("999999999999", "ACTIVE")]], ids=["empty", "same-account"])
+def test_org_listing_that_never_ends_is_error(accounts: list[dict[str, Any]]) -> None:
+    pages = _EndlessPages(accounts)
+    listing = AccountListing(pages, lambda _: None, policy=RetryPolicy())
+    while listing.step() is not None:
+        assert pages.calls <= MAX_IDLE_PAGES + 2
+    assert (listing.complete, listing.listed) == (False, len(accounts))
+    assert listing.error == (
+        f"organizations:ListAccounts returned {MAX_IDLE_PAGES + 1} pages in a row with no account not listed before, "
+        f"each with a new NextToken: the listing does not end")
+
+
+def test_org_interrupt_before_the_jobs_run_closes_the_listing(monkeypatch: pytest.MonkeyPatch, fast_retry: RetryPolicy) -> None:
+    # Ctrl-C while GetCallerIdentity is asked: the listing (a forked child in the CLI) must not outlive the run.
+    closed: list[bool] = []
+    monkeypatch.setattr(AccountListing, "close", lambda self: closed.append(True))
+    monkeypatch.setattr("audit.org.can_fork", lambda: False)
+
+    def interrupted(_: Any) -> str:
+        raise KeyboardInterrupt
+
+    class _NoCalls:
+        def scheduled(self, service: str) -> object:
+            return object()
+
+    monkeypatch.setattr("audit.org.caller_account_id", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        audit_organization(_NoCalls(), AUDIT_ROLE, retry=fast_retry, progress=False)  # type: ignore[arg-type]
+    assert closed == [True]
+
+
+def test_org_unexpected_answer_names_the_call(fake_clients: FakeClients, fast_retry: RetryPolicy) -> None:
+    member = "999999999999"
+    _caller_identity(fake_clients)
+    fake_clients.stub("organizations").add_response("list_accounts", {"Accounts": [_account(member, "ACTIVE")]})
+    fake_clients.stub("sts").add_response("assume_role", {})
+    org = audit_organization(fake_clients, AUDIT_ROLE, retry=fast_retry, progress=False, now=lambda: NOW)  # type: ignore[arg-type]
+    assert [a.reason for a in org.accounts] == ["sts:AssumeRole failed (unexpected KeyError: 'Credentials')"]
