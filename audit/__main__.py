@@ -9,14 +9,14 @@ import io
 import json
 import sys
 
-from audit.cli import build_parser, main, render_text
+from audit.cli import EXIT_ERROR, build_parser, main, render_text, warn
 
 EXIT_INTERRUPTED = 130
 
 
 def _interrupted(exc: KeyboardInterrupt, argv: list[str]) -> int:
     audit = getattr(exc, "audit", None)  # audit.org.AuditInterrupted
-    print("python -m audit: interrupted", file=sys.stderr)
+    warn("python -m audit: interrupted")
     if audit is None:
         return EXIT_INTERRUPTED
     from audit.runner import RunResult
@@ -44,6 +44,9 @@ try:
     code = main()
 except KeyboardInterrupt as interrupt:
     code = _interrupted(interrupt, sys.argv[1:])
+except Exception as exc:  # noqa: BLE001 - Python's own exit status for a crash is 1, which reads as FAIL
+    warn(f"python -m audit: error: unexpected {type(exc).__name__}: {exc}")
+    code = EXIT_ERROR
 # The verdict is written. The interpreter's teardown would now run the garbage collector over every object still
 # alive, botocore's endpoint data and service models among them (millions), about 60 ms on each run; frozen, they
 # are left for the process's exit to free. Exit handlers and flushes run as before.

@@ -702,7 +702,10 @@ class ReportFetch:
 
 
 def _checked_report(response: dict[str, Any], attempts: int) -> FetchedReport:
-    fmt = response.get("ReportFormat", "text/csv")
+    fmt = response.get("ReportFormat")
+    if fmt is None:
+        # IAM always says what the Content is; an answer that does not is not one to judge a root key by.
+        raise AuditError("iam:GetCredentialReport returned no ReportFormat; expected text/csv")
     if fmt != "text/csv":
         raise AuditError(f"iam:GetCredentialReport returned ReportFormat {fmt!r}; expected text/csv")
     content = response.get("Content")

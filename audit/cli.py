@@ -43,6 +43,7 @@ EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_ERROR = 2
 _INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
+MAX_DIGITS = 20
 _EXIT = {Status.PASS: EXIT_OK, Status.WARN: EXIT_OK, Status.FAIL: EXIT_FAIL, Status.ERROR: EXIT_ERROR}
 
 
@@ -50,13 +51,18 @@ def _bounded_int(low: int, high: int) -> Any:
     def parse(text: str) -> int:
         # Not int() alone: it also takes other scripts' digits, spaces and "1_0".
         if not _INTEGER.fullmatch(text):
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer ({low}..{high})")
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is out of range ({low}..{high})")
-        return value
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is not an integer ({low}..{high})")
+        # int() refuses more than 4,300 digits with a message of its own; any number that long is out of range.
+        if len(text) > MAX_DIGITS or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"{text if len(text) <= 64 else _shown(text)} is out of range ({low}..{high})")
+        return int(text)
 
     return parse
+
+
+def _shown(text: str) -> str:
+    # A value can be megabytes (or 5,000 digits): the message names it, it does not repeat it.
+    return repr(text) if len(text) <= 64 else repr(text[:64]) + f"... ({len(text)} characters)"
 
 
 def _one_of(*allowed: str) -> Any:
@@ -83,8 +89,38 @@ def _account_id(text: str) -> str:
     return text
 
 
+def warn(message: str) -> None:
+    """Write a diagnostic line to stderr, best effort: a stderr that is closed, full or cannot encode it must not
+    turn the verdict's exit status into an uncaught exception's 1, which reads as FAIL."""
+    try:
+        print(message, file=sys.stderr)
+        return
+    except Exception:  # noqa: BLE001 - OSError (closed, full), UnicodeError (PYTHONIOENCODING=undefined), ...
+        pass
+    try:
+        os.write(2, (message + "\n").encode("ascii", "backslashreplace"))
+    except OSError:
+        pass
+    if sys.stderr is not None:
+        _discard_pending(sys.stderr)  # what print left buffered would fail again at exit, and exit 120
+
+
+class _Parser(argparse.ArgumentParser):
+    def _print_message(self, message: str, file: Any = None) -> None:
+        # argparse swallows only OSError here: an encoding error would escape parser.error's exit 2 as a crash.
+        if not message:
+            return
+        if file is None or file is sys.stderr:
+            warn(message.rstrip("\n"))
+            return
+        try:
+            file.write(message)
+        except Exception:  # noqa: BLE001 - help text to a closed pipe: nothing to report, exit as argparse does
+            pass
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m audit",
         description="Audit AWS root user access keys (CIS 1.4, Security Hub IAM.4) from the IAM credential report.",
         epilog="Exit status: 0 PASS or WARN, 1 FAIL, 2 ERROR or bad usage.",
@@ -245,7 +281,7 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: Text
             Path(args.output).write_text(rendered, encoding="utf-8")
         except OSError as exc:
             # The verdict did not reach its reader: no verdict at all, whatever the accounts say.
-            print(f"python -m audit: error: --output {args.output} cannot be written: {exc.strerror or exc}", file=sys.stderr)
+            warn(f"python -m audit: error: --output {args.output} cannot be written: {exc.strerror or exc}")
             return EXIT_ERROR
         rendered = _render(run, "text", run.region or "us-east-1")
     if not _emit(rendered, out):
@@ -259,7 +295,7 @@ def _emit(text: str, out: TextIO | None) -> bool:
     A reader that closed the pipe (`| head -c 10`) took what it wanted, so that is silent and not a failure.
     Characters the stream's encoding cannot carry (PYTHONIOENCODING=ascii) are written as backslash escapes."""
     if out is None:  # stdout was closed (`>&-`)
-        print("python -m audit: error: cannot write the output: stdout is closed", file=sys.stderr)
+        warn("python -m audit: error: cannot write the output: stdout is closed")
         return False
     encoding = getattr(out, "encoding", None) or "utf-8"
     try:
@@ -270,7 +306,7 @@ def _emit(text: str, out: TextIO | None) -> bool:
         return True
     except (OSError, ValueError) as exc:  # ValueError: the stream was closed
         _discard_pending(out)
-        print(f"python -m audit: error: cannot write the output: {exc}", file=sys.stderr)
+        warn(f"python -m audit: error: cannot write the output: {exc}")
         return False
     return True
 

@@ -10,17 +10,19 @@ Imports only boto3/botocore and the standard library: that is all the Lambda run
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from audit.org import DEFAULT_WORKERS, MAX_WORKERS
+from audit.org import _ROLE_NAME, DEFAULT_WORKERS, MAX_WORKERS
 from audit.report import error_result
 from audit.runner import (
     DEFAULT_REPORT_AGE_HOURS,
     MAX_REPORT_AGE_HOURS,
     MIN_REPORT_AGE_HOURS,
+    RUN_RESERVE_SECONDS,
     AuditConfig,
     RunResult,
     run_audit,
@@ -39,6 +41,7 @@ DEFAULT_NAMESPACE = "RootKeyGuardrails"
 # ASCII only: str.strip() and int() also take other scripts' spaces and digits (and int() takes "1_0").
 _BLANK = " \t\r\n"
 _INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
+MAX_DIGITS = 20
 # arn:<partition>:sns:<region>:<12-digit account>:<topic name>
 _TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?", re.ASCII)
 
@@ -65,28 +68,39 @@ def _bool(env: Mapping[str, str], key: str, default: str) -> bool:
     return value == "true"
 
 
+def _shown(value: str) -> str:
+    # A value can be megabytes (or 5,000 digits): the message names it, it does not repeat it.
+    return repr(value) if len(value) <= 64 else repr(value[:64]) + f"... ({len(value)} characters)"
+
+
 def _int(env: Mapping[str, str], key: str, default: str, low: int, high: int) -> int:
     value = env.get(key, default).strip(_BLANK)
     if not _INTEGER.fullmatch(value):
-        raise ConfigError(f"{key}={value!r} is not an integer; allowed: {low}..{high}")
-    number = int(value)
-    if not low <= number <= high:
-        raise ConfigError(f"{key}={value!r} is out of range; allowed: {low}..{high}")
-    return number
+        raise ConfigError(f"{key}={_shown(value)} is not an integer; allowed: {low}..{high}")
+    # int() refuses more than 4,300 digits with a message of its own; any number that long is out of range anyway.
+    if len(value) > MAX_DIGITS or not low <= int(value) <= high:
+        raise ConfigError(f"{key}={_shown(value)} is out of range; allowed: {low}..{high}")
+    return int(value)
 
 
 def config_from_env(env: Mapping[str, str]) -> AuditConfig:
     namespace = env.get(ENV_NAMESPACE, DEFAULT_NAMESPACE).strip(_BLANK)
     if not namespace:
         raise ConfigError(f"{ENV_NAMESPACE} is empty; the alarms watch the audit's metrics in this namespace")
+    if namespace.startswith("AWS/"):
+        raise ConfigError(f"{ENV_NAMESPACE}={_shown(namespace)} is not allowed: AWS/ is reserved for AWS's own metrics; use a namespace of your own")
     topic = env.get(ENV_TOPIC, "").strip(_BLANK)
     if topic and not _TOPIC_ARN.fullmatch(topic):
-        raise ConfigError(f"{ENV_TOPIC}={topic!r} is not an SNS topic ARN; use an ARN or leave it empty")
+        raise ConfigError(f"{ENV_TOPIC}={_shown(topic)} is not an SNS topic ARN; use an ARN or leave it empty")
     role = env.get(ENV_ROLE, "")
     if role and not role.strip(_BLANK):
         # Empty is the program's way to say single-account; blanks are a mistake, and reading them as empty
         # would quietly audit one account where an organization was meant.
         raise ConfigError(f"{ENV_ROLE}={role!r} is blank; give the member role's name, or leave it empty to audit only this account")
+    if role.strip(_BLANK) and not _ROLE_NAME.fullmatch(role.strip(_BLANK)):
+        raise ConfigError(
+            f"{ENV_ROLE}={_shown(role)} is not an IAM role name (1-64 of letters, digits and +=,.@_-, no path); "
+            f"give the member role's name, or leave it empty to audit only this account")
     try:
         return AuditConfig(
             org_role_name=role.strip(_BLANK),
@@ -104,6 +118,28 @@ def config_from_env(env: Mapping[str, str]) -> AuditConfig:
         raise ConfigError(str(exc)) from None
 
 
+def _time_budget(context: Any) -> float | None:
+    """Seconds left before the Lambda's timeout; None outside Lambda (no context).
+
+    A run cut off by the timeout publishes nothing; within a budget it publishes what it found. So a remaining
+    time that cannot be read is taken as only the time kept for publishing: no account is audited, the run is
+    ERROR and says so through its sinks, where a guessed budget could let the timeout cut it off silently.
+    """
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    try:
+        millis = remaining()
+        seconds = float(millis) / 1000
+    except Exception as exc:  # noqa: BLE001 - whatever the context does, the run must still publish
+        LOG.error("the Lambda context's remaining time cannot be read (%s: %s): only publishing", type(exc).__name__, exc)
+        return RUN_RESERVE_SECONDS
+    if isinstance(millis, bool) or not math.isfinite(seconds):
+        LOG.error("the Lambda context's remaining time is %r, not a number of milliseconds: only publishing", millis)
+        return RUN_RESERVE_SECONDS
+    return seconds
+
+
 def handler(event: Mapping[str, Any] | None, context: Any, *, session: Any = None) -> dict[str, Any]:
     """Run the audit; returns the summary ({"status", "accounts", ...}) or raises AuditRunError on ERROR."""
     import boto3
@@ -118,10 +154,7 @@ def handler(event: Mapping[str, Any] | None, context: Any, *, session: Any = Non
             region=os.environ.get("AWS_REGION"),
             config=client_config(max_pool_connections=max(10, config.workers)),
         )
-        remaining = getattr(context, "get_remaining_time_in_millis", None)
-        # A run cut off by the Lambda timeout publishes nothing; within a budget it publishes what it found.
-        budget = remaining() / 1000 if callable(remaining) else None
-        run: RunResult = run_audit(config, clients, time_budget_seconds=budget)
+        run: RunResult = run_audit(config, clients, time_budget_seconds=_time_budget(context))
     except Exception as exc:  # noqa: BLE001 - the failure destination gets the summary error, never a raw one
         LOG.exception("the audit run failed unexpectedly")
         run = RunResult(

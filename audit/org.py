@@ -209,7 +209,8 @@ class AccountListing:
                 self.found(Account(account_id=account_id, name=name))
 
     def fail(self, exc: BaseException) -> None:
-        LOG.error("organizations:ListAccounts: unexpected failure", exc_info=exc)
+        # The message says what failed; the traceback is for -v (DEBUG), not for every reader of stderr.
+        LOG.debug("organizations:ListAccounts: unexpected failure", exc_info=exc)
         self._end(describe_failure(exc, "organizations:ListAccounts"))
 
     def close(self) -> None:

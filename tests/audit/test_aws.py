@@ -303,6 +303,13 @@ FAULTS = [
         "iam:GetCredentialReport returned ReportFormat 'text/xml'; expected text/csv",
         [],
     ),
+    (
+        # IAM always says what the Content is: an answer that does not is not judged as CSV.
+        "no-report-format",
+        lambda stub: _complete_then(stub, lambda: stub.add_response("get_credential_report", {k: v for k, v in _report().items() if k != "ReportFormat"})),
+        "iam:GetCredentialReport returned no ReportFormat; expected text/csv",
+        [],
+    ),
 ]
 
 

@@ -144,6 +144,8 @@ def test_cli_offline_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--role-name", "R"], "--role-name needs --org"),
         (["--workers", "0"], "argument --workers: 0 is out of range (1..64)"),
         (["--workers", "many"], "argument --workers: 'many' is not an integer (1..64)"),
+        # int() alone would refuse 5,000 digits with a message of its own ("invalid ... value").
+        (["--workers", "9" * 5000], f"argument --workers: {'9' * 64!r}... (5000 characters) is out of range (1..64)"),
         (["--workers", "\u0668"], "argument --workers: '\u0668' is not an integer (1..64)"),
         (["--workers", "1_6"], "argument --workers: '1_6' is not an integer (1..64)"),
         (["--max-age-hours", " 5"], "argument --max-age-hours: ' 5' is not an integer (1..24)"),
@@ -334,6 +336,37 @@ def test_cli_stdout_closed_is_exit_2(tmp_path: Path) -> None:
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines()[-1].startswith("python -m audit: error: cannot write the output: ")
+
+
+@pytest.mark.parametrize(("args", "code"), [(["--credential-report", str(BASELINE_FILE)], 2), (["--credential-report", "/nonexistent"], 2)],
+                         ids=["pass", "usage-error"])
+def test_cli_stderr_that_cannot_encode_keeps_exit_2(args: list[str], code: int) -> None:
+    # Every diagnostic goes through a best-effort writer: a stderr whose codec fails (here the same as stdout's)
+    # must not turn "the output could not be written" or a usage error into an uncaught error's exit 1.
+    proc = _module(args, capture_output=True, env={"PYTHONIOENCODING": "undefined"})
+    assert proc.returncode == code
+    assert b"Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--credential-report", str(BASELINE_FILE)], ["--credential-report", "/nonexistent"]],
+                         ids=["stdout-closed", "usage-error"])
+def test_cli_stderr_full_keeps_exit_2(args: list[str]) -> None:
+    script = " ".join([f'"{sys.executable}"', "-m", "audit", *(f'"{a}"' for a in args), ">&-", "2>/dev/full"])
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, cwd=REPO, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 2
+
+
+def test_cli_crash_outside_the_run_is_exit_2_not_fail() -> None:
+    # Python exits 1 on an uncaught exception, and 1 means FAIL: `python -m audit` turns any crash into ERROR.
+    code = ("import runpy, sys, audit.cli\n"
+            "def crash(*a, **k): raise RuntimeError('boom')\n"
+            "audit.cli.main = crash\n"
+            "sys.argv = ['audit']\n"
+            "runpy.run_module('audit', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=REPO, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (proc.returncode, proc.stderr.decode().splitlines()[-1]) == (2, "python -m audit: error: unexpected RuntimeError: boom")
 
 
 # ------------------------------------------------------------------ online, over real HTTP

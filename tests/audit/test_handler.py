@@ -63,7 +63,11 @@ def test_handler_config_defaults_when_unset() -> None:
         ("AUDIT_MAX_REPORT_AGE_HOURS", "4h", "AUDIT_MAX_REPORT_AGE_HOURS='4h' is not an integer; allowed: 1..24"),
         ("AUDIT_MAX_WORKERS", "100", "AUDIT_MAX_WORKERS='100' is out of range; allowed: 1..64"),
         ("AUDIT_METRIC_NAMESPACE", "", "AUDIT_METRIC_NAMESPACE is empty; the alarms watch the audit's metrics in this namespace"),
-        ("AUDIT_METRIC_NAMESPACE", "AWS/IAM", "metric namespace 'AWS/IAM' must not start with AWS/ (reserved)"),
+        ("AUDIT_METRIC_NAMESPACE", "AWS/IAM", "AUDIT_METRIC_NAMESPACE='AWS/IAM' is not allowed: AWS/ is reserved for AWS's own "
+         "metrics; use a namespace of your own"),
+        # int() alone would refuse it with its own message, naming neither the key nor the range.
+        ("AUDIT_MAX_WORKERS", "9" * 5000, f"AUDIT_MAX_WORKERS={'9' * 64!r}... (5000 characters) is out of range; allowed: 1..64"),
+        ("AUDIT_MAX_REPORT_AGE_HOURS", "1" * 21, f"AUDIT_MAX_REPORT_AGE_HOURS={'1' * 21!r} is out of range; allowed: 1..24"),
         ("AUDIT_SNS_TOPIC_ARN", "alerts", "AUDIT_SNS_TOPIC_ARN='alerts' is not an SNS topic ARN; use an ARN or leave it empty"),
         (
             "AUDIT_SNS_TOPIC_ARN",
@@ -91,7 +95,8 @@ def test_handler_config_defaults_when_unset() -> None:
         (
             "AUDIT_ORG_ROLE_NAME",
             "R\u00f6leAudit",
-            "role name 'R\u00f6leAudit' is not a valid IAM role name (1-64 characters of letters, digits and +=,.@_-)",
+            "AUDIT_ORG_ROLE_NAME='R\u00f6leAudit' is not an IAM role name (1-64 of letters, digits and +=,.@_-, no path); "
+            "give the member role's name, or leave it empty to audit only this account",
         ),
         # Blank is not empty: read as empty, it would quietly audit one account where an organization was meant.
         (
@@ -103,7 +108,8 @@ def test_handler_config_defaults_when_unset() -> None:
         (
             "AUDIT_ORG_ROLE_NAME",
             "role/Audit",
-            "role name 'role/Audit' is not a valid IAM role name (1-64 characters of letters, digits and +=,.@_-)",
+            "AUDIT_ORG_ROLE_NAME='role/Audit' is not an IAM role name (1-64 of letters, digits and +=,.@_-, no path); "
+            "give the member role's name, or leave it empty to audit only this account",
         ),
     ],
 )
@@ -224,3 +230,26 @@ def test_handler_org_run_without_time_to_list_is_error(lambda_env: None, monkeyp
         "gave up after 0 attempt(s): the run's time budget would pass during organizations:ListAccounts, which may "
         "take 13 s"
     ]
+
+
+class _BrokenContext:
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def get_remaining_time_in_millis(self) -> Any:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.mark.parametrize("answer", ["soon", float("nan"), None, True, RuntimeError("context gone")],
+                         ids=["text", "nan", "none", "bool", "raises"])
+def test_handler_unreadable_remaining_time_is_error_and_still_publishes(lambda_env: None, answer: Any) -> None:
+    # Read as only the time kept for publishing: the run is ERROR and still publishes, rather than guessing a
+    # budget (nan read as none at all) that the Lambda's timeout could cut off with nothing sent.
+    with mock_aws():
+        with pytest.raises(AuditRunError) as excinfo:
+            handler({}, _BrokenContext(answer))
+        metrics = boto3.client("cloudwatch", region_name="us-east-1").list_metrics(Namespace="RootKeyGuardrails")["Metrics"]
+    assert excinfo.value.summary["status"] == "ERROR"
+    assert {m["MetricName"] for m in metrics} >= {"AuditErrors"}

@@ -94,7 +94,7 @@ def test_shared_audit_metric_names_and_defaults_match_handler() -> None:
 # Values on both sides of every rule the handler applies to its settings.
 _SETTING_SAMPLES = (
     "", " ", "\t", "true", "false", " true ", "True", "yes", "1", "0", "8", "64", "65", "-1", " 24 ", "25", "1_0",
-    "\uff18", "\u0668", "nan", "8\n", "RootKeyAudit", "Root Key Audit", "a" * 64, "a" * 65, "AWS/Custom",
+    "\uff18", "\u0668", "nan", "8\n", "9" * 5000, "0" * 30 + "8", "RootKeyAudit", "Root Key Audit", "a" * 64, "a" * 65, "AWS/Custom",
     " AWS/Lambda", "Security/RootKeys", "arn:aws:sns:us-east-1:111122223333:alerts",
     "arn:aws:sns:us-east-1:111122223333:alerts.fifo", "arn:aws:sns:us-east-1:11112222333:alerts",
     " arn:aws-us-gov:sns:us-gov-west-1:111122223333:a ", "arn:aws:sns:us-east-1:111122223333:a\nb",

@@ -366,7 +366,8 @@ def audit_settings_problem(variables: Mapping[str, Any]) -> Optional[str]:
         if value is None:
             continue
         stripped = value.strip(_BLANK)
-        if not _ENV_SIGNED_INT.fullmatch(stripped) or not low <= int(stripped) <= high:
+        # int() refuses more than 4,300 digits with an error of its own; so many are out of range anyway.
+        if not _ENV_SIGNED_INT.fullmatch(stripped) or len(stripped) > 20 or not low <= int(stripped) <= high:
             return f"sets {key} to {value!r}, {REFUSED}; expected a whole number from {low} to {high}"
     for key in _ENV_BOOLEANS:
         value = text(key)
