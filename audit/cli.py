@@ -240,6 +240,11 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None, stdout: Text
         problem = _endpoint_problem(args.endpoint_url)
         if problem:
             parser.error(f"argument --endpoint-url: {args.endpoint_url!r} {problem}")
+    if args.output == "-":
+        # --credential-report - is stdin, but --output - would be a file named "-"; stdout already has the text.
+        parser.error("argument --output: '-' is not a file; give a path, or leave --output out and use --format alone for stdout")
+    if offline and args.output is not None and args.credential_report != "-" and _same_file(args.output, args.credential_report):
+        parser.error(f"argument --output: {args.output!r} is the --credential-report file; writing there would overwrite the report")
     content = b""
     if offline:
         try:
@@ -323,6 +328,13 @@ def _discard_pending(out: TextIO) -> None:
         os.dup2(null, descriptor)
     finally:
         os.close(null)
+
+
+def _same_file(first: str, second: str) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them does not exist (yet): compare where they would be
+        return os.path.realpath(first) == os.path.realpath(second)
 
 
 def _render(run: RunResult, fmt: str, region: str) -> str:

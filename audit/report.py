@@ -277,6 +277,10 @@ def error_result(account_id: str | None, reason: str) -> AccountResult:
 def decode_content(content: bytes | str) -> str:
     """Text of a credential report as GetCredentialReport's Content (already base64-decoded by the SDK) or a
     file written by `aws iam get-credential-report --query Content --output text | base64 --decode`."""
+    if isinstance(content, (bytearray, memoryview)):
+        content = bytes(content)
+    if not isinstance(content, (bytes, str)):
+        raise ReportError(f"the content is a {type(content).__name__}, not the report's bytes or text")
     if len(content) > MAX_REPORT_BYTES:
         raise ReportError(
             f"the content is over {MAX_REPORT_BYTES:,} {'bytes' if isinstance(content, bytes) else 'characters'}, "
@@ -542,7 +546,11 @@ def verdict(
         if generated_at.tzinfo is None:
             return error_result(account, f"the report generation time {generated_at.isoformat()} has no time zone")
         current = now or datetime.now(timezone.utc)
-        age = current - generated_at
+        try:
+            generated_at = generated_at.astimezone(timezone.utc)
+            age = current - generated_at
+        except (OverflowError, TypeError) as exc:  # year 1 at UTC+14 is before datetime.min in UTC
+            return error_result(account, f"the report generation time {generated_at!r} cannot be compared with now ({exc})")
         if age < -timedelta(minutes=5):
             return error_result(
                 account, f"the credential report claims to be generated in the future ({_iso(generated_at)})"

@@ -144,6 +144,9 @@ def test_cli_offline_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--role-name", "R"], "--role-name needs --org"),
         (["--workers", "0"], "argument --workers: 0 is out of range (1..64)"),
         (["--workers", "many"], "argument --workers: 'many' is not an integer (1..64)"),
+        (["--credential-report", str(BASELINE_FILE), "--output", "-"],
+         "argument --output: '-' is not a file; give a path, or leave --output out and use --format alone for stdout"),
+
         # int() alone would refuse 5,000 digits with a message of its own ("invalid ... value").
         (["--workers", "9" * 5000], f"argument --workers: {'9' * 64!r}... (5000 characters) is out of range (1..64)"),
         (["--workers", "\u0668"], "argument --workers: '\u0668' is not an integer (1..64)"),
@@ -355,6 +358,18 @@ def test_cli_stderr_full_keeps_exit_2(args: list[str]) -> None:
     proc = subprocess.run(["bash", "-c", script], capture_output=True, cwd=REPO, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 2
+
+
+def test_cli_output_onto_the_report_is_usage_error_and_keeps_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The saved report is the evidence: rendering over it would destroy what was judged.
+    report = _write(tmp_path, baseline_text())
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--credential-report", report, "--output", str(Path(report).parent / "." / Path(report).name)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        f"argument --output: {str(Path(report).parent / '.' / Path(report).name)!r} is the --credential-report file; "
+        "writing there would overwrite the report")
+    assert Path(report).read_text() == baseline_text()
 
 
 def test_cli_crash_outside_the_run_is_exit_2_not_fail() -> None:

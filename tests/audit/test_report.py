@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import tracemalloc
+from typing import Any
 import itertools
 import gzip
 import json
@@ -865,3 +866,22 @@ def test_report_rows_are_read_one_at_a_time() -> None:
     finally:
         tracemalloc.stop()
     assert peak < len(text) // 4
+
+
+@pytest.mark.parametrize(("content", "generated_at", "reason"), [
+    (None, None, "the content is a NoneType, not the report's bytes or text"),
+    (12, None, "the content is a int, not the report's bytes or text"),
+    # Year 1 at UTC+14 is before datetime.min once in UTC: the subtraction overflows.
+    ("report", datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))), None),
+])
+def test_report_verdict_of_odd_input_is_error_not_a_crash(content: Any, generated_at: Any, reason: str | None) -> None:
+    text = baseline_text() if content == "report" else content
+    result = verdict(text, generated_at=generated_at, now=NOW)
+    assert result.status is Status.ERROR
+    if reason is not None:
+        assert result.reason == reason
+
+
+def test_report_verdict_takes_bytearray_and_memoryview() -> None:
+    for content in (bytearray(baseline_text().encode()), memoryview(baseline_text().encode())):
+        assert verdict(content).status is Status.PASS
