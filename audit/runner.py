@@ -10,6 +10,14 @@ sink is an ERROR of that sink; the other sinks still run and report the run as E
 that lets each one see the failures before it: Security Hub, then metrics, then the SNS alert (decided after the
 metrics, so a PutMetricData failure on a PASS run still alerts). Only the SNS alert comes after the metrics, so if
 it fails the AuditErrors total is sent again with that failure counted.
+
+Time: with a time budget (the Lambda's), the sinks share what the audit left of it, and a slow sink cannot starve the
+ones after it: each sink's calls must end, at their worst (SINK_CALL_SECONDS), before the run's end less one such
+call for every configured sink after it. So Security Hub, the most expensive sink, keeps a call's time for the
+metrics and one for the SNS alert, which need a single call each (the cheapest sinks; RUN_RESERVE_SECONDS holds
+both), and the metrics keep one for the alert. A sink whose first call no longer fits is not started; a call of a
+sink under way that no longer fits is not made. Either is an ERROR of that sink, and the sinks after it are still
+attempted in their own time.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from audit.aws import AuditError, Clients, RetryPolicy, audit_account, caller_ac
 from audit.org import DEFAULT_WORKERS, audit_organization, validate_role_name, validate_workers
 from audit.publish import (
     METRIC_AUDIT_ERRORS,
+    SINK_CALL_SECONDS,
+    Deadline,
     Transition,
     alert_message,
     publish_audit_errors,
@@ -40,8 +50,9 @@ LOG = logging.getLogger(__name__)
 MIN_REPORT_AGE_HOURS = 1
 MAX_REPORT_AGE_HOURS = 24
 DEFAULT_REPORT_AGE_HOURS = 5
-# Kept back from a time budget for publishing: each sink call takes at most RUN_CALL_ATTEMPTS x (connect + read)
-# timeout (audit.aws), about 26 s, and a run makes a few of them.
+# Kept back from a time budget for publishing: each sink call takes at most SINK_CALL_SECONDS (audit.publish: two
+# attempts of connect + read timeout, and botocore's backoff between them), 27 s, and a run makes a few of them.
+# Enough for one call of the metrics and one of the SNS alert, which each sink before them leaves alone.
 RUN_RESERVE_SECONDS = 60.0
 
 
@@ -174,8 +185,13 @@ def _remediate(
 _T = TypeVar("_T")
 
 
-def _sink(name: str, publish: Callable[[], _T], failed: Callable[[str], _T]) -> _T:
-    """Run one sink; an exception it did not turn into an error itself becomes that sink's error only."""
+def _sink(name: str, publish: Callable[[], _T], failed: Callable[[str], _T], deadline: Deadline | None) -> _T:
+    """Run one sink, unless its first call can no longer end by its deadline; an exception it did not turn into
+    an error itself becomes that sink's error only."""
+    if deadline is not None and not deadline.fits():
+        error = f"publishing to {name} was not started: {deadline.shortfall()}"
+        LOG.error("%s", error)
+        return failed(error)
     try:
         return publish()
     except Exception as exc:  # noqa: BLE001 - the other sinks must still run and report the run as ERROR
@@ -187,8 +203,21 @@ def _one(error: str) -> list[str]:
     return [error]
 
 
+def _deadline(end: float | None, clock: Callable[[], float], later_sinks: int) -> Deadline | None:
+    """A sink's deadline: the run's end, less one worst-case call for each configured sink after it."""
+    if end is None:
+        return None
+    reserved = later_sinks * SINK_CALL_SECONDS
+    return Deadline(end - reserved, clock=clock, reserved=reserved)
+
+
 def _publish_hub(
-    config: AuditConfig, clients: Clients, results: list[AccountResult], caller: str | None, stamp: datetime
+    config: AuditConfig,
+    clients: Clients,
+    results: list[AccountResult],
+    caller: str | None,
+    stamp: datetime,
+    deadline: Deadline | None,
 ) -> tuple[list[str], list[Transition]]:
     if caller is None:
         return ["Security Hub findings were not sent: the calling account is unknown"], []
@@ -196,7 +225,7 @@ def _publish_hub(
 
     def notify(recoveries: Sequence[Transition]) -> list[str]:
         subject, body = recovery_message(recoveries)
-        return publish_sns(clients("sns"), topic, subject, body, "RECOVERED")
+        return publish_sns(clients("sns"), topic, subject, body, "RECOVERED", deadline=deadline)
 
     return publish_findings(
         clients("securityhub"),
@@ -206,6 +235,7 @@ def _publish_hub(
         region=clients.region,
         now=stamp,
         notify_recoveries=notify if topic else None,
+        deadline=deadline,
     )
 
 
@@ -219,12 +249,17 @@ def run_audit(
 ) -> RunResult:
     """Audit, remediate if configured, publish. time_budget_seconds: how long the run may take (the Lambda's
     remaining time); every account's audit, in either mode, is over RUN_RESERVE_SECONDS before it ends, calls in
-    flight included, so that publishing still happens."""
+    flight included, so that publishing still happens, and every sink call is over by the end (see the module's
+    docstring for how the sinks share the time)."""
     policy = retry or RetryPolicy()
-    stop_at = None
+    stop_at = end = None
     if time_budget_seconds is not None:
-        stop_at = policy.clock() + time_budget_seconds - RUN_RESERVE_SECONDS
+        end = policy.clock() + time_budget_seconds
+        stop_at = end - RUN_RESERVE_SECONDS
     results, errors, caller = _audit(config, clients, policy, now, stop_at)
+    # The audit's own run-level errors (a listing that failed, accounts not finished in time, an interruption):
+    # accounts may be missing from `results`, so no org-wide total over them is a total over the organization.
+    audit_errors = tuple(errors)
     notes: list[str] = []
     if config.remediate:
         results, remediation_errors, remediation_notes = _remediate(config, clients, results, caller)
@@ -233,9 +268,14 @@ def run_audit(
 
     recovered: list[str] = []
     stamp = now()
+    metrics_on, alert_on = bool(config.metric_namespace), bool(config.sns_topic_arn)
     if config.security_hub:
+        hub_deadline = _deadline(end, policy.clock, metrics_on + alert_on)
         hub_errors, recoveries = _sink(
-            "Security Hub", lambda: _publish_hub(config, clients, results, caller, stamp), lambda e: ([e], [])
+            "Security Hub",
+            lambda: _publish_hub(config, clients, results, caller, stamp, hub_deadline),
+            lambda e: ([e], []),
+            hub_deadline,
         )
         errors += hub_errors
         recovered = [t.account_id for t in recoveries]
@@ -245,26 +285,43 @@ def run_audit(
     if config.metric_namespace:
         # Before the SNS alert, so the alert is decided with a metrics failure known; AuditErrors counts the
         # failed sinks before it.
+        metrics_deadline = _deadline(end, policy.clock, alert_on)
         metric_errors = _sink(
             "CloudWatch metrics",
-            lambda: publish_metrics(clients("cloudwatch"), config.metric_namespace, results, len(errors), stamp),
+            lambda: publish_metrics(
+                clients("cloudwatch"),
+                config.metric_namespace,
+                results,
+                len(errors),
+                stamp,
+                audit_errors=audit_errors,
+                deadline=metrics_deadline,
+            ),
             _one,
+            metrics_deadline,
         )
         errors += metric_errors
     status = worst([r.status for r in results] + ([Status.ERROR] if errors else []))
     if config.sns_topic_arn and status is not Status.PASS:
         subject, body = alert_message(results, errors, status)
         topic = config.sns_topic_arn
-        sns_errors = _sink("SNS alert", lambda: publish_sns(clients("sns"), topic, subject, body, status.value), _one)
+        alert_deadline = _deadline(end, policy.clock, 0)
+        sns_errors = _sink(
+            "SNS alert",
+            lambda: publish_sns(clients("sns"), topic, subject, body, status.value, deadline=alert_deadline),
+            _one,
+            alert_deadline,
+        )
         errors += sns_errors
         if sns_errors and config.metric_namespace:
             # The metrics went out before the alert failed: send the run's error total again, counting it.
             errors += _sink(
                 f"CloudWatch {METRIC_AUDIT_ERRORS} correction",
                 lambda: publish_audit_errors(
-                    clients("cloudwatch"), config.metric_namespace, results, len(errors), stamp
+                    clients("cloudwatch"), config.metric_namespace, results, len(errors), stamp, deadline=alert_deadline
                 ),
                 _one,
+                alert_deadline,
             )
     run = RunResult(accounts=tuple(results), errors=tuple(errors), notes=tuple(notes), recovered=tuple(recovered))
     LOG.info("root access key audit finished: %s", run.status.value)

@@ -91,6 +91,26 @@ def test_metric_data_org_total_only_when_it_proves_something(
     assert [d for d in data if "Dimensions" not in d] == totals
 
 
+@pytest.mark.parametrize(
+    ("results", "totals"),
+    [
+        # Every listed account passed, but the listing failed: unlisted accounts may hold keys.
+        ([PASS_A, WARN_D], [_datum("AuditErrors", 1.0)]),
+        # A key found is a key found, whatever was left out: the alarm must see it.
+        ([PASS_A, FAIL_B], [_datum("RootAccessKeysActive", 1.0), _datum("AuditErrors", 1.0)]),
+    ],
+    ids=["zero-withheld", "key-still-sent"],
+)
+def test_metric_data_org_total_withheld_when_the_audit_left_accounts_out(
+    results: list[AccountResult], totals: list[dict[str, Any]]
+) -> None:
+    listing = "organizations:ListAccounts failed (AccessDeniedException: Denied.)"
+    data = metric_data(results, extra_errors=1, timestamp=NOW, audit_errors=[listing])
+    assert [d for d in data if "Dimensions" not in d] == totals
+    # The audited accounts keep their points: each is a verdict over that account.
+    assert [d for d in data if "Dimensions" in d] == [d for d in metric_data(results, 1, NOW) if "Dimensions" in d]
+
+
 def test_metric_publish_reaches_cloudwatch_in_namespace(aws_env: None) -> None:
     with mock_aws():
         cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
@@ -339,6 +359,136 @@ def test_finding_rejected_by_security_hub_is_error(fake_clients: FakeClients) ->
     ]
 
 
+def test_finding_previous_on_a_later_page_is_read(fake_clients: FakeClients) -> None:
+    # Pages are followed by hand now; a previous verdict on page 2 must still count, or a recovery is missed.
+    hub = fake_clients.stub("securityhub")
+    params = _get_findings_params("111111111111")
+    hub.add_response("get_findings", {"Findings": [], "NextToken": "p2"}, params)
+    hub.add_response(
+        "get_findings", {"Findings": [_previous("111111111111", "FAIL", "FAILED", workflow="RESOLVED")]}, {**params, "NextToken": "p2"}
+    )
+    hub.add_response("batch_import_findings", {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []})
+    errors, recoveries = publish_findings(
+        fake_clients("securityhub"), [PASS_A], caller_account=CALLER, partition="aws", region="us-east-1", now=NOW
+    )
+    assert errors == []
+    assert [(t.account_id, t.previous) for t in recoveries] == [("111111111111", Status.FAIL)]
+    fake_clients.assert_no_pending()
+
+
+def test_finding_previous_read_stops_at_the_page_cap(fake_clients: FakeClients) -> None:
+    # 20 Ids of one product fit in one page of 100; a new token on each of 21 pages is paging that does not end,
+    # and every page may cost 27 s of the run.
+    hub = fake_clients.stub("securityhub")
+    params = _get_findings_params("222222222222")
+    for page in range(1, 22):
+        hub.add_response(
+            "get_findings", {"Findings": [], "NextToken": f"t{page}"}, {**params, "NextToken": f"t{page - 1}"} if page > 1 else params
+        )
+    hub.add_response("batch_import_findings", {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []})
+    errors, _ = publish_findings(
+        fake_clients("securityhub"), [FAIL_B], caller_account=CALLER, partition="aws", region="us-east-1", now=NOW
+    )
+    assert errors == [
+        "securityhub:GetFindings still returned a NextToken after 21 pages for 1 finding Id(s), which fit in one page, "
+        "so its pagination does not end; the previous verdicts are unknown, so recoveries cannot be detected and the "
+        "findings of passing accounts were left unchanged"
+    ]
+    fake_clients.assert_no_pending()  # and no 22nd page was asked for: a Stubber refuses unqueued calls
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (
+            {"SuccessCount": 0, "FailedCount": 0, "FailedFindings": []},
+            "securityhub:BatchImportFindings answered SuccessCount 0 and FailedCount 0 for a batch of 2 finding(s), "
+            "which do not add up, so the import of the batch is unconfirmed",
+        ),
+        (
+            {"SuccessCount": 2, "FailedCount": 1, "FailedFindings": []},
+            "securityhub:BatchImportFindings answered SuccessCount 2 and FailedCount 1 for a batch of 2 finding(s), "
+            "which do not add up, so the import of the batch is unconfirmed",
+        ),
+    ],
+    ids=["nothing-counted", "counted-three-of-two"],
+)
+def test_finding_import_counts_not_adding_up_is_error(
+    fake_clients: FakeClients, answer: dict[str, Any], problem: str
+) -> None:
+    # Counts that do not cover the batch leave some finding's fate unknown: a FAIL finding may never have landed.
+    hub = fake_clients.stub("securityhub")
+    hub.add_response("get_findings", {"Findings": []})
+    hub.add_response("batch_import_findings", answer)
+    errors, _ = publish_findings(
+        fake_clients("securityhub"), [FAIL_B, WARN_D], caller_account=CALLER, partition="aws", region="us-east-1", now=NOW
+    )
+    assert errors == [problem]
+    fake_clients.assert_no_pending()
+
+
+def test_finding_import_listing_a_failure_it_did_not_count_is_error(fake_clients: FakeClients) -> None:
+    # SuccessCount 2 of 2, yet one finding listed as failed: the answer contradicts itself, so neither finding is
+    # confirmed, and the listed one is named.
+    hub = fake_clients.stub("securityhub")
+    hub.add_response("get_findings", {"Findings": []})
+    failure = {"Id": finding_id("222222222222"), "ErrorCode": "InvalidInput", "ErrorMessage": "bad"}
+    hub.add_response("batch_import_findings", {"SuccessCount": 2, "FailedCount": 0, "FailedFindings": [failure]})
+    errors, _ = publish_findings(
+        fake_clients("securityhub"), [FAIL_B, WARN_D], caller_account=CALLER, partition="aws", region="us-east-1", now=NOW
+    )
+    assert errors == [
+        "securityhub:BatchImportFindings rejected finding root-key-guardrails/iam-root-access-key/222222222222 "
+        "(InvalidInput: bad)",
+        "securityhub:BatchImportFindings answered FailedCount 0 but listed 1 failed finding(s) for a batch of 2, so "
+        "the import of the batch is unconfirmed",
+    ]
+    fake_clients.assert_no_pending()
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (
+            None,  # no answer's members at all, as botocore parses a 200 that is not JSON (a proxy's page)
+            "securityhub:BatchUpdateFindings answered without ProcessedFindings/UnprocessedFindings lists, so the "
+            "workflow RESOLVED of finding(s) root-key-guardrails/iam-root-access-key/111111111111 is unconfirmed",
+        ),
+        (
+            {"ProcessedFindings": [], "UnprocessedFindings": []},
+            "securityhub:BatchUpdateFindings listed finding(s) root-key-guardrails/iam-root-access-key/111111111111 "
+            "neither as processed nor as unprocessed, so their workflow RESOLVED is unconfirmed",
+        ),
+        (
+            {"ProcessedFindings": [{"Id": finding_id("222222222222"), "ProductArn": PRODUCT}], "UnprocessedFindings": []},
+            "securityhub:BatchUpdateFindings listed finding(s) root-key-guardrails/iam-root-access-key/111111111111 "
+            "neither as processed nor as unprocessed, so their workflow RESOLVED is unconfirmed",
+        ),
+    ],
+    ids=["empty-answer", "empty-lists", "another-finding-processed"],
+)
+def test_finding_resolve_not_confirmed_for_each_finding_is_error(
+    fake_clients: FakeClients, answer: dict[str, Any] | None, problem: str
+) -> None:
+    # An answer that does not name the finding says nothing about it: its workflow may still be NEW.
+    hub = fake_clients.stub("securityhub")
+    hub.add_response("get_findings", {"Findings": [_previous("111111111111", "FAIL", "FAILED")]})
+    hub.add_response("batch_import_findings", {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []})
+    if answer is None:
+        # A Stubber only returns answers its model allows, so the members are taken out after the call.
+        hub.add_response("batch_update_findings", {"ProcessedFindings": [], "UnprocessedFindings": []})
+        fake_clients("securityhub").meta.events.register(
+            "after-call.securityhub.BatchUpdateFindings", lambda parsed, **_: parsed.clear()
+        )
+    else:
+        hub.add_response("batch_update_findings", answer)
+    errors, _ = publish_findings(
+        fake_clients("securityhub"), [PASS_A], caller_account=CALLER, partition="aws", region="us-east-1", now=NOW
+    )
+    assert errors == [problem]
+    fake_clients.assert_no_pending()
+
+
 def test_alert_message_lists_non_passing_accounts_worst_first() -> None:
     subject, body = alert_message([PASS_A, WARN_D, FAIL_B, ERROR_C], ["sns broke"], Status.ERROR)
     assert subject == "[ERROR] Root access key audit: 1 FAIL, 1 WARN, 1 ERROR of 4 account(s)"
@@ -453,7 +603,10 @@ def test_run_recovery_sends_recovered_notice_and_no_alert(fake_clients: FakeClie
     hub = fake_clients.stub("securityhub")
     hub.add_response("get_findings", {"Findings": [_previous(CALLER, "ERROR", "NOT_AVAILABLE")]})
     hub.add_response("batch_import_findings", {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []})
-    hub.add_response("batch_update_findings", {"ProcessedFindings": [], "UnprocessedFindings": []})
+    hub.add_response(
+        "batch_update_findings",
+        {"ProcessedFindings": [{"Id": finding_id(CALLER), "ProductArn": PRODUCT}], "UnprocessedFindings": []},
+    )
     fake_clients.stub("sns").add_response(
         "publish",
         {"MessageId": "m-2"},
@@ -516,3 +669,49 @@ def test_metric_data_counts_the_active_key_beside_a_contradictory_slot() -> None
     assert "The report is also inconsistent: root row access key 2 is contradictory" in result.message
     keys = [d for d in metric_data([result], 0, NOW) if d["MetricName"] == "RootAccessKeysActive" and d.get("Dimensions")]
     assert [d["Value"] for d in keys] == [1]
+
+
+def test_run_security_hub_alternating_tokens_is_its_error_and_other_sinks_run(
+    fake_clients: FakeClients, fast_retry: Any
+) -> None:
+    # botocore's paginator only notices a token repeated twice in a row: A, B, A... was followed until the
+    # Lambda timed out, and neither the metrics nor the alert went out.
+    _arrange_single_account(fake_clients, _caller_report())
+    hub = fake_clients.stub("securityhub")
+    params = _get_findings_params(CALLER)
+    hub.add_response("get_findings", {"Findings": [], "NextToken": "A"}, params)
+    hub.add_response("get_findings", {"Findings": [], "NextToken": "B"}, {**params, "NextToken": "A"})
+    hub.add_response("get_findings", {"Findings": [], "NextToken": "A"}, {**params, "NextToken": "B"})
+    fake_clients.stub("cloudwatch").add_response(
+        "put_metric_data",
+        {},
+        {
+            "Namespace": "RootKeyGuardrails",
+            "MetricData": [
+                _datum("RootAccessKeysActive", 0.0, CALLER),
+                _datum("AuditErrors", 0.0, CALLER),
+                _datum("RootAccessKeysActive", 0.0),
+                _datum("AuditErrors", 1.0),
+            ],
+        },
+    )
+    fake_clients.stub("sns").add_response(
+        "publish",
+        {"MessageId": "m-4"},
+        {
+            "TopicArn": TOPIC,
+            "Subject": "[ERROR] Root access key audit: run errors of 1 account(s)",
+            "Message": ANY,
+            "MessageAttributes": {"status": {"DataType": "String", "StringValue": "ERROR"}},
+        },
+    )
+    config = AuditConfig(metric_namespace="RootKeyGuardrails", sns_topic_arn=TOPIC, security_hub=True)
+    run = run_audit(config, fake_clients, retry=fast_retry, now=lambda: NOW)  # type: ignore[arg-type]
+    assert ([r.status for r in run.accounts], run.status) == ([Status.PASS], Status.ERROR)
+    # The PASS finding is held back: the previous verdict, and so a recovery, is unknown.
+    assert run.errors == (
+        "securityhub:GetFindings returned on page 3 the NextToken it had returned on page 1, so its pagination "
+        "loops; the previous verdicts are unknown, so recoveries cannot be detected and the findings of passing "
+        "accounts were left unchanged",
+    )
+    fake_clients.assert_no_pending()

@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+from botocore.stub import ANY
+
 from audit.cli import render_text
 from audit.report import Status
 from audit.runner import AuditConfig, RunResult, run_audit
-from tests.audit.helpers import FakeClients, ROTATED, baseline_text, edit_root
+from tests.audit.helpers import FakeClients, ROTATED, Recorder, baseline_text, edit_root
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
 CALLER = "123456789012"
@@ -20,12 +22,8 @@ MEMBER_CREDS: dict[str, Any] = {"AccessKeyId": "ASIAMEMBERSESSION001", "SecretAc
 ROOT_CREDS: dict[str, Any] = {"AccessKeyId": "ASIAROOTSESSION00001", "SecretAccessKey": "s", "SessionToken": "t", "Expiration": NOW}
 
 
-def _arrange_org(fake: FakeClients, *, assume_root_error: str | None = None, include_caller: bool = False) -> None:
-    fake.stub("sts").add_response(
-        "get_caller_identity", {"Account": CALLER, "Arn": f"arn:aws:iam::{CALLER}:user/a", "UserId": "A"}
-    )
-    accounts = [{"Id": MEMBER, "Name": "member", "State": "ACTIVE"}]
-    fake.stub("organizations").add_response("list_accounts", {"Accounts": accounts})
+def _arrange_member(fake: FakeClients, **root: str) -> None:
+    """AssumeRole into MEMBER and its credential report, with the named root-row columns changed."""
     fake.stub("sts").add_response(
         "assume_role",
         {"Credentials": MEMBER_CREDS, "AssumedRoleUser": {"AssumedRoleId": "AROA:x", "Arn": "arn:aws:sts::1:assumed-role/r/x"}},
@@ -33,10 +31,19 @@ def _arrange_org(fake: FakeClients, *, assume_root_error: str | None = None, inc
     )
     member_iam = fake.stub_for(MEMBER_CREDS["AccessKeyId"], "iam")
     member_iam.add_response("generate_credential_report", {"State": "COMPLETE"})
-    content = edit_root(baseline_text().replace("111122223333", MEMBER), access_key_1_active="true", access_key_1_last_rotated=ROTATED)
+    content = edit_root(baseline_text().replace("111122223333", MEMBER), **root)
     member_iam.add_response(
         "get_credential_report", {"Content": content.encode(), "ReportFormat": "text/csv", "GeneratedTime": NOW}
     )
+
+
+def _arrange_org(fake: FakeClients, *, assume_root_error: str | None = None, include_caller: bool = False) -> None:
+    fake.stub("sts").add_response(
+        "get_caller_identity", {"Account": CALLER, "Arn": f"arn:aws:iam::{CALLER}:user/a", "UserId": "A"}
+    )
+    accounts = [{"Id": MEMBER, "Name": "member", "State": "ACTIVE"}]
+    fake.stub("organizations").add_response("list_accounts", {"Accounts": accounts})
+    _arrange_member(fake, access_key_1_active="true", access_key_1_last_rotated=ROTATED)
     if assume_root_error:
         fake.stub("sts").add_client_error("assume_root", assume_root_error, "not enabled", 403)
         return
@@ -141,3 +148,145 @@ def test_run_config_out_of_range_raises(kwargs: dict[str, int], message: str) ->
     with pytest.raises(ValueError) as excinfo:
         AuditConfig(**kwargs)  # type: ignore[arg-type]
     assert str(excinfo.value) == message
+
+
+# ------------------------------------------------------------------ publishing: what a run may claim, and its time
+
+NAMESPACE = "RootKeyGuardrails"
+TOPIC = f"arn:aws:sns:us-east-1:{CALLER}:root-key-alerts"
+
+
+def _datum(name: str, value: float, account: str | None = None) -> dict[str, Any]:
+    datum: dict[str, Any] = {"MetricName": name, "Value": value, "Unit": "Count", "Timestamp": NOW}
+    if account:
+        datum["Dimensions"] = [{"Name": "AccountId", "Value": account}]
+    return datum
+
+
+def _expect_metrics(fake: FakeClients, *data: dict[str, Any]) -> None:
+    fake.stub("cloudwatch").add_response("put_metric_data", {}, {"Namespace": NAMESPACE, "MetricData": list(data)})
+
+
+def _expect_alert(fake: FakeClients, subject: str) -> None:
+    fake.stub("sns").add_response(
+        "publish",
+        {"MessageId": "m-1"},
+        {
+            "TopicArn": TOPIC,
+            "Subject": subject,
+            "Message": ANY,
+            "MessageAttributes": {"status": {"DataType": "String", "StringValue": "ERROR"}},
+        },
+    )
+
+
+def test_run_org_listing_failing_midway_sends_no_org_wide_key_total(fake_clients: FakeClients, fast_retry: Any) -> None:
+    # Page 2 of the listing is denied: the accounts on it were never audited and may hold keys, so an org-wide 0
+    # would read as a clean organization. The member that was audited keeps its own point.
+    fake_clients.stub("sts").add_response(
+        "get_caller_identity", {"Account": CALLER, "Arn": f"arn:aws:iam::{CALLER}:user/a", "UserId": "A"}
+    )
+    orgs = fake_clients.stub("organizations")
+    orgs.add_response("list_accounts", {"Accounts": [{"Id": MEMBER, "Name": "member", "State": "ACTIVE"}], "NextToken": "p2"})
+    orgs.add_client_error("list_accounts", "AccessDeniedException", "Denied.", 400, expected_params={"NextToken": "p2"})
+    _arrange_member(fake_clients)
+    _expect_metrics(
+        fake_clients,
+        _datum("RootAccessKeysActive", 0.0, MEMBER),
+        _datum("AuditErrors", 0.0, MEMBER),
+        _datum("AuditErrors", 1.0),
+    )
+    config = AuditConfig(org_role_name="RootKeyAuditRole", workers=1, metric_namespace=NAMESPACE)
+    run = run_audit(config, fake_clients, retry=fast_retry, now=lambda: NOW)  # type: ignore[arg-type]
+    assert ([r.status for r in run.accounts], run.status) == ([Status.PASS], Status.ERROR)
+    assert run.errors == (
+        "organizations:ListAccounts failed (AccessDeniedException: Denied.); the caller lacks permission for "
+        "organizations:ListAccounts",
+    )
+    fake_clients.assert_no_pending()
+
+
+def _arrange_caller(fake: FakeClients) -> None:
+    """The Lambda's default, one account (the caller's), with a compliant report."""
+    fake.stub("sts").add_response("get_caller_identity", {"Account": CALLER, "Arn": f"arn:aws:iam::{CALLER}:user/a", "UserId": "A"})
+    iam = fake.stub("iam")
+    iam.add_response("generate_credential_report", {"State": "COMPLETE"})
+    content = baseline_text().replace("111122223333", CALLER)
+    iam.add_response("get_credential_report", {"Content": content.encode(), "ReportFormat": "text/csv", "GeneratedTime": NOW})
+
+
+def _takes(fake: FakeClients, service: str, operation: str, seconds: float, recorder: Recorder) -> None:
+    """Every `operation` call takes `seconds` of the run's (virtual) clock."""
+
+    def advance(**_: Any) -> None:
+        recorder.now += seconds
+
+    fake(service).meta.events.register(f"before-parameter-build.{service}.{operation}", advance)
+
+
+ALL_SINKS = AuditConfig(metric_namespace=NAMESPACE, sns_topic_arn=TOPIC, security_hub=True)
+CLEAN_METRICS = (
+    _datum("RootAccessKeysActive", 0.0, CALLER),
+    _datum("AuditErrors", 0.0, CALLER),
+    _datum("RootAccessKeysActive", 0.0),
+    _datum("AuditErrors", 1.0),
+)
+
+
+def test_run_slow_security_hub_leaves_metrics_and_alert_their_time(
+    fake_clients: FakeClients, fast_retry: Any, recorder: Recorder
+) -> None:
+    # A 100 s budget, and GetFindings takes 30 s. Security Hub must be over 54 s before the end (a worst-case
+    # call of 27 s kept for the metrics and one for the alert), so its import no longer fits at 30 s; were it
+    # made, a hung import could leave nothing for the sinks the alarms and the on-call read.
+    _arrange_caller(fake_clients)
+    fake_clients.stub("securityhub").add_response("get_findings", {"Findings": []})
+    _takes(fake_clients, "securityhub", "GetFindings", 30.0, recorder)
+    _expect_metrics(fake_clients, *CLEAN_METRICS)
+    _expect_alert(fake_clients, "[ERROR] Root access key audit: run errors of 1 account(s)")
+    run = run_audit(ALL_SINKS, fake_clients, retry=fast_retry, now=lambda: NOW, time_budget_seconds=100.0)  # type: ignore[arg-type]
+    assert ([r.status for r in run.accounts], run.status) == ([Status.PASS], Status.ERROR)
+    assert run.errors == (
+        "securityhub:BatchImportFindings was not called: 16.0 s were left of the run's time budget after the 54 s "
+        "kept for the sinks that follow, and one call may take 27 s; 1 finding(s) were not imported",
+    )
+    fake_clients.assert_no_pending()
+
+
+def test_run_sink_due_after_its_deadline_is_not_started_and_later_sinks_still_go(
+    fake_clients: FakeClients, fast_retry: Any, recorder: Recorder
+) -> None:
+    # The report download takes 45 s of a 100 s budget: 55 s are left, and Security Hub may use only what the
+    # metrics' and the alert's calls (54 s) do not need, too little for one call. It is skipped as its own
+    # ERROR, not started to eat the others' time.
+    _arrange_caller(fake_clients)
+    _takes(fake_clients, "iam", "GetCredentialReport", 45.0, recorder)
+    _expect_metrics(fake_clients, *CLEAN_METRICS)
+    _expect_alert(fake_clients, "[ERROR] Root access key audit: run errors of 1 account(s)")
+    run = run_audit(ALL_SINKS, fake_clients, retry=fast_retry, now=lambda: NOW, time_budget_seconds=100.0)  # type: ignore[arg-type]
+    assert ([r.status for r in run.accounts], run.status) == ([Status.PASS], Status.ERROR)
+    assert run.errors == (
+        "publishing to Security Hub was not started: 1.0 s were left of the run's time budget after the 54 s kept "
+        "for the sinks that follow, and one call may take 27 s",
+    )
+    assert "securityhub" not in fake_clients.own  # not even a client: nothing was attempted
+    fake_clients.assert_no_pending()
+
+
+def test_run_alert_keeps_the_last_call_when_no_other_sink_fits(
+    fake_clients: FakeClients, fast_retry: Any, recorder: Recorder
+) -> None:
+    # The report download takes 70 s of a 100 s budget: 30 s are left, one worst-case call. The alert, a single
+    # call that reports every failure before it, is the sink that still goes.
+    _arrange_caller(fake_clients)
+    _takes(fake_clients, "iam", "GetCredentialReport", 70.0, recorder)
+    _expect_alert(fake_clients, "[ERROR] Root access key audit: run errors of 1 account(s)")
+    run = run_audit(ALL_SINKS, fake_clients, retry=fast_retry, now=lambda: NOW, time_budget_seconds=100.0)  # type: ignore[arg-type]
+    assert ([r.status for r in run.accounts], run.status) == ([Status.PASS], Status.ERROR)
+    assert run.errors == (
+        "publishing to Security Hub was not started: 0.0 s were left of the run's time budget after the 54 s kept "
+        "for the sinks that follow, and one call may take 27 s",
+        "publishing to CloudWatch metrics was not started: 3.0 s were left of the run's time budget after the 27 s "
+        "kept for the sinks that follow, and one call may take 27 s",
+    )
+    fake_clients.assert_no_pending()
