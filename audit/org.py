@@ -50,6 +50,11 @@ DEFAULT_WORKERS = 8
 ACTIVE_PER_WORKER = 16
 NOT_STARTED = "not audited: the run's time budget ran out before this account's turn"
 INTERRUPTED = "not audited: the audit was interrupted (Ctrl-C) before this account was done"
+CUT_OFF = "not audited: a call for this account was still unanswered when the run's time ran out"
+# How long past the run's stop time the scheduler waits before it abandons calls in flight. Every call starts
+# only if its worst case (attempts x (connect + read timeout)) ends by the stop time, so a call still running
+# then has an endpoint answering slower than any timeout allows (a trickle): its account is ERROR.
+GIVE_UP_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -426,7 +431,7 @@ def audit_organization(
             bar.done()
 
     try:
-        run_jobs(
+        finished = run_jobs(
             feed,
             workers=workers,
             max_active=1 + workers * ACTIVE_PER_WORKER,  # the listing and the accounts under way
@@ -434,17 +439,24 @@ def audit_organization(
             done=ended,
             clock=policy.clock,
             sleep=policy.sleep,
+            give_up_at=None if stop_at is None else stop_at + GIVE_UP_GRACE_S,
         )
     except KeyboardInterrupt:
         # A call still in flight may yet end its job: take one snapshot, so counts and verdicts agree.
         listed = list(jobs)
         done = [job.result for job in listed]
-        audit = _collect(listed, done, caller, _listing_errors(listing, interrupted=True))
+        audit = _collect(listed, done, caller, _listing_errors(listing, interrupted=True), INTERRUPTED)
         raise AuditInterrupted(audit, sum(1 for result in done if result is None)) from None
     finally:
         bar.close()
         listing.close()
-    return _collect(jobs, [job.result for job in jobs], caller, _listing_errors(listing, interrupted=False))
+    listed = list(jobs)
+    done = [job.result for job in listed]
+    errors = _listing_errors(listing, interrupted=False)
+    if not finished:
+        errors += (f"the run's time ran out with calls still unanswered; {sum(r is None for r in done)} account(s) "
+                   "were not audited",)
+    return _collect(listed, done, caller, errors, CUT_OFF)
 
 
 def _listing_errors(listing: AccountListing | ListingProcess, *, interrupted: bool) -> tuple[str, ...]:
@@ -463,11 +475,11 @@ def _listing_errors(listing: AccountListing | ListingProcess, *, interrupted: bo
 
 
 def _collect(
-    jobs: list[AccountAudit], done: list[AccountResult | None], caller: str, errors: tuple[str, ...]
+    jobs: list[AccountAudit], done: list[AccountResult | None], caller: str, errors: tuple[str, ...], missing: str
 ) -> OrgAudit:
     results = [
-        # None only after an interrupt: a job still queued, waiting or in flight.
-        result if result is not None else error_result(job.account.account_id, INTERRUPTED)
+        # None only after an interrupt or a cut-off: a job still queued, waiting or in flight.
+        result if result is not None else error_result(job.account.account_id, missing)
         for job, result in zip(jobs, done)
     ]
     results.sort(key=lambda result: result.account_id or "")

@@ -185,8 +185,14 @@ def run_jobs(
     done: Callable[[Job], None] = lambda job: None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> None:
-    """Run every job to its end on `workers` threads, at most `max_active` jobs started and not done.
+    give_up_at: float | None = None,
+) -> bool:
+    """Run every job to its end on `workers` threads, at most `max_active` jobs started and not done. True when
+    every job ended; False when `give_up_at` (on `clock`) came first.
+
+    Past `give_up_at` the scheduler stops and returns, and a call still in flight is abandoned to its daemon
+    thread: a timeout bounds each socket read, not a whole answer, so an endpoint that trickles its answer a
+    byte at a time could otherwise hold the run past the Lambda's timeout, with nothing published.
 
     start(job) is asked just before a job's first step; False means it is not started (and counts as done).
     done(job) is called when a job ends. Both run on a worker thread under the scheduler's lock. A
@@ -219,8 +225,10 @@ def run_jobs(
         thread.start()
     try:
         while not state.finished.wait(_WAKE_S):
-            pass
+            if give_up_at is not None and clock() >= give_up_at:
+                break
     finally:
         state.stopping = True
     if state.error is not None:
         raise state.error
+    return state.finished.is_set()

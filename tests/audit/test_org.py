@@ -12,6 +12,8 @@ from moto import mock_aws
 
 from audit.aws import Clients, RetryPolicy
 from audit.org import (
+    CUT_OFF,
+    GIVE_UP_GRACE_S,
     INTERRUPTED,
     MAX_IDLE_PAGES,
     AccountAudit,
@@ -637,3 +639,33 @@ def test_org_unexpected_answer_names_the_call(fake_clients: FakeClients, fast_re
     fake_clients.stub("sts").add_response("assume_role", {})
     org = audit_organization(fake_clients, AUDIT_ROLE, retry=fast_retry, progress=False, now=lambda: NOW)  # type: ignore[arg-type]
     assert [a.reason for a in org.accounts] == ["sts:AssumeRole failed (unexpected KeyError: 'Credentials')"]
+
+
+def test_org_call_unanswered_at_the_stop_time_is_abandoned(fake_clients: FakeClients, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A timeout bounds each socket read, not a whole answer: an endpoint trickling a byte at a time keeps a call
+    # going past every deadline. The run gives it up shortly after its stop time, so the Lambda still publishes.
+    import threading
+    import time
+
+    member = "999999999999"
+    _caller_identity(fake_clients)
+    fake_clients.stub("organizations").add_response("list_accounts", {"Accounts": [_account(member, "ACTIVE")]})
+    released = threading.Event()
+
+    def trickling(*_: Any) -> Any:
+        released.wait(30)
+        raise RuntimeError("released")
+
+    monkeypatch.setattr("audit.org._assume_audit_role", trickling)
+    monkeypatch.setattr("audit.org.can_fork", lambda: False)
+    policy = RetryPolicy(call_seconds=0.1)
+    started = time.monotonic()
+    try:
+        org = audit_organization(fake_clients, AUDIT_ROLE, retry=policy, progress=False, now=lambda: NOW,  # type: ignore[arg-type]
+                                 stop_at=policy.clock() + 1.0)
+        took = time.monotonic() - started
+    finally:
+        released.set()
+    assert took < 1.0 + GIVE_UP_GRACE_S + 1.0
+    assert [(a.account_id, a.reason) for a in org.accounts] == [(member, CUT_OFF)]
+    assert org.errors == ("the run's time ran out with calls still unanswered; 1 account(s) were not audited",)
