@@ -23,13 +23,14 @@ attempted in their own time.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from audit.aws import AuditError, Clients, RetryPolicy, audit_account, caller_account_id, describe_failure
-from audit.org import DEFAULT_WORKERS, audit_organization, validate_role_name, validate_workers
+from audit.org import CUT_OFF, DEFAULT_WORKERS, GIVE_UP_GRACE_S, audit_organization, validate_role_name, validate_workers
 from audit.publish import (
     METRIC_AUDIT_ERRORS,
     SINK_CALL_SECONDS,
@@ -54,6 +55,9 @@ DEFAULT_REPORT_AGE_HOURS = 5
 # attempts of connect + read timeout, and botocore's backoff between them), 27 s, and a run makes a few of them.
 # Enough for one call of the metrics and one of the SNS alert, which each sink before them leaves alone.
 RUN_RESERVE_SECONDS = 60.0
+# How often the thread waiting on a single-account audit looks at the clock.
+_POLL_S = 0.1
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -133,24 +137,64 @@ def _audit(
                 stop_at=stop_at,
             )
         except Exception as exc:  # noqa: BLE001 - listing or identity failing in a way no handler expected
-            LOG.exception("the organization audit failed")
+            _unexpected(exc, "the organization audit failed")
             return [], [describe_failure(exc, "the organization audit")], None
         return list(org.accounts), list(org.errors), org.caller_account
-    try:
-        caller = caller_account_id(clients)
-    except AuditError as exc:
-        return [error_result(None, str(exc))], [], None
-    except Exception as exc:  # noqa: BLE001 - e.g. a 200 answer without an Account
-        LOG.exception("sts:GetCallerIdentity failed")
-        return [error_result(None, describe_failure(exc, "sts:GetCallerIdentity"))], [], None
-    try:
-        result = audit_account(
-            clients, caller, policy=retry, max_age=timedelta(hours=config.max_report_age_hours), now=now, stop_at=stop_at
-        )
-    except Exception as exc:  # noqa: BLE001 - one account's surprise is that account's ERROR, never a crash
-        LOG.exception("account %s: unexpected failure", caller)
-        result = error_result(caller, describe_failure(exc, "the credential report audit"))
-    return [result], [], caller
+    known: list[str] = []  # the caller's account once known, for a run given up while its report call hangs
+
+    def audit_caller() -> tuple[list[AccountResult], list[str], str | None]:
+        try:
+            caller = caller_account_id(clients)
+        except AuditError as exc:
+            return [error_result(None, str(exc))], [], None
+        except Exception as exc:  # noqa: BLE001 - e.g. a 200 answer without an Account
+            _unexpected(exc, "sts:GetCallerIdentity failed")
+            return [error_result(None, describe_failure(exc, "sts:GetCallerIdentity"))], [], None
+        known.append(caller)
+        try:
+            result = audit_account(
+                clients, caller, policy=retry, max_age=timedelta(hours=config.max_report_age_hours), now=now, stop_at=stop_at
+            )
+        except Exception as exc:  # noqa: BLE001 - one account's surprise is that account's ERROR, never a crash
+            _unexpected(exc, f"account {caller}: unexpected failure")
+            result = error_result(caller, describe_failure(exc, "the credential report audit"))
+        return [result], [], caller
+
+    if stop_at is None:
+        return audit_caller()
+    done = _within(stop_at + GIVE_UP_GRACE_S, retry.clock, audit_caller)
+    if done is not None:
+        return done
+    caller = known[0] if known else None
+    return [error_result(caller, CUT_OFF)], ["the run's time ran out with a call still unanswered"], caller
+
+
+def _within(give_up_at: float, clock: Callable[[], float], work: Callable[[], _R]) -> _R | None:
+    """work() on a daemon thread, or None if it has not returned by `give_up_at` (on `clock`). A timeout bounds
+    each socket read, not a whole answer: an endpoint trickling a byte at a time would otherwise hold the run past
+    the Lambda's timeout, with nothing published. The abandoned call ends with its thread."""
+    box: list[_R] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(work())
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="root-key-audit-account", daemon=True)
+    thread.start()
+    while thread.is_alive() and clock() < give_up_at:
+        thread.join(_POLL_S)
+    if failure:
+        raise failure[0]
+    return box[0] if box else None
+
+
+def _unexpected(exc: BaseException, what: str) -> None:
+    # The verdict says what failed; the traceback is for -v (DEBUG), not for every reader of stderr.
+    LOG.error("%s: %s: %s", what, type(exc).__name__, exc)
+    LOG.debug("%s", what, exc_info=exc)
 
 
 def _remediate(

@@ -290,3 +290,36 @@ def test_run_alert_keeps_the_last_call_when_no_other_sink_fits(
         "kept for the sinks that follow, and one call may take 27 s",
     )
     fake_clients.assert_no_pending()
+
+
+def test_run_single_account_call_unanswered_at_the_stop_time_is_abandoned(
+    fake_clients: FakeClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A timeout bounds each socket read, not a whole answer: a report call trickling a byte at a time would hold
+    # the Lambda past its timeout. The run gives it up 2 s past its stop time, so it still publishes, as ERROR.
+    import threading
+    import time
+
+    from audit.aws import RetryPolicy
+    from audit.org import CUT_OFF, GIVE_UP_GRACE_S
+    from audit.runner import RUN_RESERVE_SECONDS
+
+    fake_clients.stub("sts").add_response(
+        "get_caller_identity", {"Account": "111122223333", "Arn": "arn:aws:iam::111122223333:user/a", "UserId": "A"})
+    released = threading.Event()
+
+    def trickling(*_: Any, **__: Any) -> Any:
+        released.wait(30)
+        raise RuntimeError("released")
+
+    monkeypatch.setattr("audit.runner.audit_account", trickling)
+    started = time.monotonic()
+    try:
+        run = run_audit(AuditConfig(), fake_clients, retry=RetryPolicy(call_seconds=0.1),  # type: ignore[arg-type]
+                        time_budget_seconds=RUN_RESERVE_SECONDS + 1.0)
+        took = time.monotonic() - started
+    finally:
+        released.set()
+    assert took < 1.0 + GIVE_UP_GRACE_S + 1.0
+    assert [(a.account_id, a.status, a.reason) for a in run.accounts] == [("111122223333", Status.ERROR, CUT_OFF)]
+    assert run.errors == ("the run's time ran out with a call still unanswered",)
