@@ -56,8 +56,11 @@ _EXPLAIN = {
     "ReportNotPresent": "no credential report exists (it was never generated or was removed)",
     "ReportExpired": "the credential report expired and a new one was not ready",
     "LimitExceeded": "IAM refused to start another credential report generation (LimitExceeded)",
-    "Throttling": "IAM throttled the requests (Throttling)",
+    # Named by the action's service: STS (AssumeRole), Organizations and the sinks throttle with this code too.
+    "Throttling": "{service} throttled the requests (Throttling)",
 }
+_SERVICE_NAMES = {"iam": "IAM", "sts": "STS", "organizations": "Organizations", "cloudwatch": "CloudWatch",
+                  "sns": "SNS", "securityhub": "Security Hub"}
 
 
 # Returns a boto3 client for a service name; lets tests substitute moto-backed or stubbed clients.
@@ -137,7 +140,8 @@ def describe_client_error(exc: ClientError, action: str, *, denied_hint: str | N
     if code in _ACCESS_DENIED:
         explained: str | None = denied_hint or f"the caller lacks permission for {api_action}"
     else:
-        explained = _EXPLAIN.get(code)
+        service = api_action.split(":", 1)[0]
+        explained = _EXPLAIN.get(code, "").format(service=_SERVICE_NAMES.get(service, service or "AWS")) or None
     detail = f"{code}: {message}" if message else code
     return f"{action} failed ({detail})" + (f"; {explained}" if explained else "")
 

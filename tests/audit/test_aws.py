@@ -718,3 +718,17 @@ def test_run_single_account_honours_lambda_budget(fake_clients: FakeClients, fas
     ]
     assert recorder.sleeps == [1.0, 2.0, 4.0]
     fake_clients.assert_no_pending()
+
+
+@pytest.mark.parametrize(("action", "explained"), [
+    ("iam:GenerateCredentialReport", "IAM throttled the requests (Throttling)"),
+    ("sts:AssumeRole on arn:aws:iam::111122223333:role/r", "STS throttled the requests (Throttling)"),
+    ("organizations:ListAccounts", "Organizations throttled the requests (Throttling)"),
+])
+def test_throttling_names_the_service_that_throttled(action: str, explained: str) -> None:
+    from botocore.exceptions import ClientError
+
+    from audit.aws import describe_client_error
+
+    exc = ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, action.split(" ")[0])
+    assert describe_client_error(exc, action) == f"{action} failed (Throttling: Rate exceeded); {explained}"
