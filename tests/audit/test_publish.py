@@ -16,7 +16,6 @@ from audit.publish import (
     build_finding,
     finding_id,
     metric_data,
-    product_arn,
     publish_findings,
     publish_metrics,
     recovery_message,

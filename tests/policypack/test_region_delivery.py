@@ -126,7 +126,7 @@ def test_on_failure_queue_beside_an_unknown_on_success_topic_is_refused() -> Non
     # The destinationConfig's one link is the topic onSuccess names; onFailure is a known queue and judged as one.
     mutate = setp(ON_FAILURE, destinationConfig={"onFailure": {"destination": QUEUE}, "onSuccess": {"destination": k.UNKNOWN}})
     result = outcome(audit.validate_audit_findings_delivered, mutate)
-    assert any(f"sends failed runs of" in m and QUEUE in m for m, _ in result.messages), result.messages
+    assert any("sends failed runs of" in m and QUEUE in m for m, _ in result.messages), result.messages
 
 
 def test_known_in_region_action_is_not_undone_by_an_unknown_second_topic() -> None:
