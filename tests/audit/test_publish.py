@@ -569,9 +569,8 @@ def test_run_security_hub_down_still_alerts_and_counts_error(fake_clients: FakeC
     fake_clients.assert_no_pending()
 
 
-def test_run_sns_down_metrics_still_published_and_run_errors(fake_clients: FakeClients, fast_retry: Any) -> None:
-    _arrange_single_account(fake_clients, _caller_report(access_key_2_last_rotated=ROTATED))
-    fake_clients.stub("sns").add_client_error("publish", "NotFound", "Topic does not exist", 404)
+def _expect_clean_caller_metrics(fake_clients: FakeClients, *, errors_total: float) -> None:
+    """The metrics of a run whose one account (the caller) has no key and no error of its own."""
     fake_clients.stub("cloudwatch").add_response(
         "put_metric_data",
         {},
@@ -581,10 +580,16 @@ def test_run_sns_down_metrics_still_published_and_run_errors(fake_clients: FakeC
                 _datum("RootAccessKeysActive", 0.0, CALLER),
                 _datum("AuditErrors", 0.0, CALLER),
                 _datum("RootAccessKeysActive", 0.0),
-                _datum("AuditErrors", 0.0),
+                _datum("AuditErrors", errors_total),
             ],
         },
     )
+
+
+def test_run_sns_down_metrics_still_published_and_run_errors(fake_clients: FakeClients, fast_retry: Any) -> None:
+    _arrange_single_account(fake_clients, _caller_report(access_key_2_last_rotated=ROTATED))
+    fake_clients.stub("sns").add_client_error("publish", "NotFound", "Topic does not exist", 404)
+    _expect_clean_caller_metrics(fake_clients, errors_total=0.0)
     # The metrics went out before SNS failed, so the AuditErrors total is sent again with that failure counted.
     fake_clients.stub("cloudwatch").add_response(
         "put_metric_data", {}, {"Namespace": "RootKeyGuardrails", "MetricData": [_datum("AuditErrors", 1.0)]}
@@ -681,19 +686,7 @@ def test_run_security_hub_alternating_tokens_is_its_error_and_other_sinks_run(
     hub.add_response("get_findings", {"Findings": [], "NextToken": "A"}, params)
     hub.add_response("get_findings", {"Findings": [], "NextToken": "B"}, {**params, "NextToken": "A"})
     hub.add_response("get_findings", {"Findings": [], "NextToken": "A"}, {**params, "NextToken": "B"})
-    fake_clients.stub("cloudwatch").add_response(
-        "put_metric_data",
-        {},
-        {
-            "Namespace": "RootKeyGuardrails",
-            "MetricData": [
-                _datum("RootAccessKeysActive", 0.0, CALLER),
-                _datum("AuditErrors", 0.0, CALLER),
-                _datum("RootAccessKeysActive", 0.0),
-                _datum("AuditErrors", 1.0),
-            ],
-        },
-    )
+    _expect_clean_caller_metrics(fake_clients, errors_total=1.0)
     fake_clients.stub("sns").add_response(
         "publish",
         {"MessageId": "m-4"},
