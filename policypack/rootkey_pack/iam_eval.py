@@ -707,9 +707,12 @@ def _narrowing_condition_keys(condition: Any) -> set[str]:
     if not isinstance(condition, Mapping):
         return keys
     for op, block in condition.items():
-        base = str(op).partition(":")[2] or str(op)
-        if base.endswith("IfExists"):
-            continue  # an absent key satisfies it, which narrows nothing
+        qualifier, _, rest = str(op).rpartition(":")
+        base = rest or str(op)
+        if base.endswith("IfExists") or qualifier.lower() == "forallvalues":
+            # An absent key satisfies either (ForAllValues over no values is true), which narrows nothing: a direct
+            # KMS call carries no kms:ViaService.
+            continue
         if base not in _NARROWING_OPERATORS or not isinstance(block, Mapping):
             continue
         for key, values in block.items():

@@ -38,6 +38,10 @@ def U(name: str, specs: Optional[dict[str, k.Spec]] = None) -> str:
     return k.urn(name, specs)
 
 
+ADMIN_ATTACHMENT = U("root-access-key-audit-role").replace(
+    "aws:iam/role:Role::root-access-key-audit-role", "aws:iam/rolePolicyAttachment:RolePolicyAttachment::root-access-key-audit-admin")
+
+
 def setp(name: str, **props: Any) -> Mutation:
     return lambda specs: specs[name].props.update(props)
 
@@ -772,6 +776,14 @@ def test_root_access_key_audit_scheduled_changed_baseline_reports(mutate: Mutati
     assert list(outcome(audit.validate_root_access_key_audit_scheduled, mutate).messages) == expected
 
 
+def audit_policy_with_condition(sid: str, condition: dict[str, Any]) -> str:
+    doc = json.loads(json.dumps(k.AUDIT_POLICY))
+    for st in doc["Statement"]:
+        if st.get("Sid") == sid:
+            st["Condition"] = condition
+    return json.dumps(doc)
+
+
 def audit_policy_with(extra: Optional[dict[str, Any]] = None, drop_condition_of: Optional[str] = None) -> str:
     doc = json.loads(json.dumps(k.AUDIT_POLICY))
     if extra:
@@ -871,6 +883,16 @@ LEAST_PRIVILEGE_CASES = [
          f"'arn:aws:kms:us-east-1:111122223333:key/*' without a condition on kms:ViaService or kms:ResourceAliases or "
          f"kms:RequestAlias; {LP}", U(AUDIT_POLICY)),
     ], id="kms-unscoped"),
+    # ForAllValues over a key the request does not carry is true: a direct KMS call has no kms:ViaService.
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with_condition(
+        "EncryptAlerts", {"ForAllValues:StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}})), [
+        (f"{U(AUDIT_POLICY)} statement 'EncryptAlerts' grants 'kms:GenerateDataKey' on the wildcard "
+         f"'arn:aws:kms:us-east-1:111122223333:key/*' without a condition on kms:ViaService or kms:ResourceAliases or "
+         f"kms:RequestAlias; {LP}", U(AUDIT_POLICY)),
+        (f"{U(AUDIT_POLICY)} statement 'EncryptAlerts' grants 'kms:Decrypt' on the wildcard "
+         f"'arn:aws:kms:us-east-1:111122223333:key/*' without a condition on kms:ViaService or kms:ResourceAliases or "
+         f"kms:RequestAlias; {LP}", U(AUDIT_POLICY)),
+    ], id="kms-for-all-values-only"),
     pytest.param(setp(AUDIT_POLICY, policy=k.UNKNOWN), [
         (f"{U(AUDIT_POLICY)} has policy unknown during preview, so the pack cannot verify that the audit role "
          f"{U('root-access-key-audit-role')} is least privilege; expected a value known at preview (build the document with "
@@ -879,10 +901,77 @@ LEAST_PRIVILEGE_CASES = [
     pytest.param(lambda s: s.__setitem__("admin", k.Spec("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "root-access-key-audit-admin",
         {"role": k.UNKNOWN, "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, parent="root-access-key-audit",
         links={"role": ["root-access-key-audit-role"]})), [
-        (f"{U('root-access-key-audit-role')} has managed policy 'arn:aws:iam::aws:policy/AdministratorAccess' attached; "
-         f"expected only arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole besides the audit's own inline "
-         f"grants.", U('root-access-key-audit-role'))], id="admin-attached"),
+        (f"{ADMIN_ATTACHMENT} attaches managed policy 'arn:aws:iam::aws:policy/AdministratorAccess' to the audit role "
+         f"{U('root-access-key-audit-role')}; expected only arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole "
+         f"besides the audit's own grants, which the pack can judge.", ADMIN_ATTACHMENT)], id="admin-attached"),
 ]
+
+
+ROLE = "root-access-key-audit-role"
+ADMIN_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
+ADMIN_DOC = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+LP_UNKNOWN = UNKNOWN_TAIL.format(policy="audit-role-least-privilege")
+
+
+def add_spec(key: str, type_: str, props: dict[str, Any], links: Optional[dict[str, list[str]]] = None) -> Mutation:
+    return lambda specs: specs.__setitem__(key, k.Spec(type_, key, props, parent="root-access-key-audit", links=links or {}))
+
+
+def urn_in_audit(type_: str, name: str) -> str:
+    return U(ROLE).replace(f"aws:iam/role:Role::{ROLE}", f"{type_}::{name}")
+
+
+GRANT_PATH_CASES = [
+    # Every way the provider attaches a policy to a role is read, not only RolePolicy and RolePolicyAttachment.
+    pytest.param(add_spec("legacy-attach", "aws:iam/policyAttachment:PolicyAttachment",
+                          {"roles": [k.UNKNOWN], "policyArn": ADMIN_ARN}, {"roles": [ROLE]}), [(
+        f"{urn_in_audit('aws:iam/policyAttachment:PolicyAttachment', 'legacy-attach')} attaches managed policy {ADMIN_ARN!r} "
+        f"to the audit role {U(ROLE)}; expected only arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole "
+        f"besides the audit's own grants, which the pack can judge.",
+        urn_in_audit('aws:iam/policyAttachment:PolicyAttachment', 'legacy-attach'))], id="policy-attachment-by-roles"),
+    pytest.param(add_spec("exclusive", "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+                          {"roleName": "root-access-key-audit-role-1122334", "policyArns": [ADMIN_ARN]}), [(
+        f"{urn_in_audit('aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive', 'exclusive')} attaches "
+        f"managed policy {ADMIN_ARN!r} to the audit role {U(ROLE)}; expected only "
+        f"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole besides the audit's own grants, which the pack "
+        f"can judge.", urn_in_audit('aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive', 'exclusive'))],
+        id="role-policy-attachments-exclusive"),
+    # A customer managed policy of the stack is judged by its document, as an inline one is.
+    pytest.param(both(add_spec("own-policy", "aws:iam/policy:Policy", {"policy": ADMIN_DOC, "arn": k.UNKNOWN}),
+                      add_spec("own-attach", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                               {"role": k.UNKNOWN, "policyArn": k.UNKNOWN}, {"role": [ROLE], "policyArn": ["own-policy"]})),
+                 [(f"{urn_in_audit('aws:iam/policy:Policy', 'own-policy')} statement #1 grants the wildcard action '*'; "
+                   f"expected only the grants the audit needs, scoped by resource or condition.",
+                   urn_in_audit('aws:iam/policy:Policy', 'own-policy'))], id="own-managed-policy-judged"),
+    # A grant whose role is computed from two resources could be the audit role's: reported, never dropped.
+    pytest.param(add_spec("maybe", "aws:iam/rolePolicy:RolePolicy", {"role": k.UNKNOWN, "policy": ADMIN_DOC},
+                          {"role": [ROLE, "root-access-key-detection-trail-logs-role"]}), [(
+        f"{urn_in_audit('aws:iam/rolePolicy:RolePolicy', 'maybe')} has role unknown during preview, so the pack cannot "
+        f"verify whether it grants to the audit role {U(ROLE)}; expected a value known at preview (pass the audit role's "
+        f"name output alone), " + LP_UNKNOWN, urn_in_audit('aws:iam/rolePolicy:RolePolicy', 'maybe'))], id="role-link-open"),
+    pytest.param(setp(ROLE, inlinePolicies=k.UNKNOWN), [(
+        f"{U(ROLE)} has inlinePolicies unknown during preview, so the pack cannot verify that it grants nothing beyond the "
+        f"audit's needs to the audit role {U(ROLE)}; expected a value known at preview (build them from known values), "
+        + LP_UNKNOWN, U(ROLE))], id="inline-policies-unknown"),
+    # Whoever may assume the audit role can hide findings and, in org mode, read every member account.
+    pytest.param(setp(ROLE, assumeRolePolicy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})), [(
+        f"{U(ROLE)} has a trust policy whose statement #1 lets principal {{'AWS': '*'}} assume the audit role; expected "
+        f"only the service lambda.amazonaws.com.", U(ROLE))], id="trust-anyone"),
+    pytest.param(setp(ROLE, assumeRolePolicy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"]}, "Action": "sts:AssumeRole"}]})), [(
+        f"{U(ROLE)} has a trust policy whose statement #1 lets principal {{'Service': ['lambda.amazonaws.com', "
+        f"'ec2.amazonaws.com']}} assume the audit role; expected only the service lambda.amazonaws.com.", U(ROLE))],
+        id="trust-another-service"),
+    pytest.param(setp(ROLE, assumeRolePolicy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})), [],
+        id="trust-lambda-only"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), GRANT_PATH_CASES)
+def test_audit_role_least_privilege_every_grant_path_judged(mutate: Mutation, expected: list[Any]) -> None:
+    assert list(outcome(audit.validate_audit_role_least_privilege, mutate).messages) == expected
 
 
 @pytest.mark.parametrize(("mutate", "expected"), LEAST_PRIVILEGE_CASES)

@@ -22,7 +22,7 @@ from ..base import Context, Issue, stack_context, stack_policy
 from ..alarm_eval import MetricSpec, evaluate_alarm
 from ..config import EXTERNAL_TOPICS
 from ..regions import SAME, arn_fits, arn_in_region, arn_region, compare_regions, provider_regions, region_of, region_problem
-from ..iam_eval import AllowedGrant, allow_statements, as_list, grant_problems
+from ..iam_eval import AllowedGrant, allow_statements, as_list, grant_problems, parse_document
 from ..iam_eval import _narrowing_condition_keys as narrowing_condition_keys
 from ..schedule import ScheduleError, run_gap_problem
 from ..types import (
@@ -32,9 +32,12 @@ from ..types import (
     CHATBOT_TEAMS,
     EVENT_RULE,
     EVENT_TARGET,
+    IAM_POLICY,
+    IAM_POLICY_ATTACHMENT,
     IAM_ROLE,
     IAM_ROLE_POLICY,
     IAM_ROLE_POLICY_ATTACHMENT,
+    IAM_ROLE_POLICY_ATTACHMENTS_EXCLUSIVE,
     LAMBDA_FUNCTION,
     LAMBDA_INVOKE_CONFIG,
     LAMBDA_PERMISSION,
@@ -107,7 +110,8 @@ ALLOWED_MANAGED_POLICIES = (
 )
 
 SCHEDULE_TYPES = (LAMBDA_FUNCTION, EVENT_RULE, EVENT_TARGET, LAMBDA_PERMISSION)
-ROLE_TYPES = (LAMBDA_FUNCTION, IAM_ROLE, IAM_ROLE_POLICY, IAM_ROLE_POLICY_ATTACHMENT, TOPIC)
+ROLE_TYPES = (LAMBDA_FUNCTION, IAM_ROLE, IAM_ROLE_POLICY, IAM_ROLE_POLICY_ATTACHMENT, IAM_POLICY, IAM_POLICY_ATTACHMENT,
+              IAM_ROLE_POLICY_ATTACHMENTS_EXCLUSIVE, TOPIC)
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -479,19 +483,116 @@ def _role_of(ctx: Context, fn: Res) -> tuple[Optional[Res], Optional[Issue]]:
     return None, Issue(f"{fn.urn} runs as role {role_arn!r}, which is not in this stack; expected the audit role to be managed with the function so the pack can judge it.", fn.urn)
 
 
-def _documents_of(ctx: Context, role: Res) -> list[tuple[Res, str, Any]]:
-    """(owner, label, document) for every inline policy granting to the role."""
+_IDENTIFIES_POLICY = by_arn("arn", "id")
+_HOW_ROLE = "pass the audit role's name output alone"
+
+
+def _grants_of(ctx: Context, role: Res) -> tuple[list[tuple[Res, str, Any]], list[tuple[Res, Any]], list[Optional[Issue]]]:
+    """What grants to the role: (owner, label, document) for every policy document, (owner, ARN) for every managed
+    policy attached, and the unknown values that could hide a grant.
+
+    Every way the provider attaches a policy to a role is read: the role's own inline and managed policies,
+    RolePolicy, RolePolicyAttachment, PolicyAttachment (by its roles) and RolePolicyAttachmentsExclusive. A grant
+    whose role link is open (computed from several resources, or from none the engine recorded) could be this
+    role's: it is reported, never taken as someone else's.
+    """
+    assert ctx.stack is not None
+    stack = ctx.stack
+    docs: list[tuple[Res, str, Any]] = []
+    managed: list[tuple[Res, Any]] = []
+    unknown: list[Optional[Issue]] = []
+    purpose = f"that it grants nothing beyond the audit's needs to the audit role {role.urn}"
+    inline = role.get("inlinePolicies")
+    if inline is UNKNOWN:
+        unknown.append(ctx.unknown_issue(role, "inlinePolicies", purpose, "build them from known values"))
+    elif isinstance(inline, list):
+        for item in inline:
+            if item is UNKNOWN or (isinstance(item, dict) and item.get("policy") is UNKNOWN):
+                docs.append((role, "inline policy", UNKNOWN))
+            elif isinstance(item, dict) and item.get("policy") not in (MISSING, None, ""):
+                docs.append((role, f"inline policy {item.get('name')!r}", item.get("policy")))
+    arns = role.get("managedPolicyArns")
+    if arns is UNKNOWN:
+        unknown.append(ctx.unknown_issue(role, "managedPolicyArns", purpose, "attach managed policies by literal ARN"))
+    elif isinstance(arns, list):
+        managed.extend((role, arn) for arn in arns)
+    attachments: list[tuple[Res, str, str, str]] = [
+        *((rp, "role", "policy", "") for rp in stack.of_type(IAM_ROLE_POLICY)),
+        *((att, "role", "", "policyArn") for att in stack.of_type(IAM_ROLE_POLICY_ATTACHMENT)),
+        *((att, "roles", "", "policyArn") for att in stack.of_type(IAM_POLICY_ATTACHMENT)),
+        *((att, "roleName", "", "policyArns") for att in stack.of_type(IAM_ROLE_POLICY_ATTACHMENTS_EXCLUSIVE)),
+    ]
+    for owner, role_prop, doc_prop, arn_prop in attachments:
+        linked = _links(stack, owner, role_prop, role)
+        if linked is None:
+            unknown.append(ctx.unknown_issue(owner, role_prop, f"whether it grants to the audit role {role.urn}", _HOW_ROLE))
+        if not linked:
+            continue
+        if doc_prop:
+            docs.append((owner, "policy", owner.get(doc_prop)))
+            continue
+        value = owner.get(arn_prop)
+        for arn in (value if isinstance(value, list) else [value]):
+            managed.append((owner, arn))
+    return docs, managed, unknown
+
+
+_LAMBDA_SERVICE = "lambda.amazonaws.com"
+
+
+def _trust_issues(ctx: Context, role: Res) -> list[Optional[Issue]]:
+    """Why someone other than Lambda may assume the audit role ([] when only Lambda may). The role imports and
+    resolves Security Hub findings and, in org mode, assumes roles in every member account: whoever can assume
+    it can hide a finding or read every account's report."""
+    trust = role.get("assumeRolePolicy")
+    if trust is UNKNOWN or contains_unknown(trust):
+        return [ctx.unknown_issue(role, "assumeRolePolicy", f"that only {_LAMBDA_SERVICE} may assume the audit role", "build it with json.dumps from known values")]
+    parsed = parse_document(trust)
+    if parsed.document is None:
+        return [Issue(f"{role.urn} has an assumeRolePolicy the pack cannot read ({'; '.join(parsed.errors) or 'not a policy document'}); expected a trust policy for {_LAMBDA_SERVICE} alone.", role.urn)]
+    issues: list[Optional[Issue]] = []
+    for statement in parsed.statements:
+        raw = statement.raw
+        if raw.get("Effect") != "Allow":
+            continue
+        principal = raw.get("Principal", MISSING)
+        services = principal.get("Service") if isinstance(principal, dict) and set(principal) == {"Service"} else None
+        if "NotPrincipal" in raw or as_list(services) != [_LAMBDA_SERVICE]:
+            shown = f"NotPrincipal {raw.get('NotPrincipal')!r}" if "NotPrincipal" in raw else f"principal {principal!r}"
+            issues.append(Issue(
+                f"{role.urn} has a trust policy whose {statement.label} lets {shown} assume the audit role; expected "
+                f"only the service {_LAMBDA_SERVICE}.", role.urn))
+    return issues
+
+
+def _managed_issues(ctx: Context, role: Res, managed: list[tuple[Res, Any]]) -> tuple[list[tuple[Res, str, Any]], list[Optional[Issue]]]:
+    """The stack's own (customer managed) policies among `managed`, as documents to judge, and what is wrong with
+    the rest: only the allowed AWS managed policies may be attached by ARN."""
     assert ctx.stack is not None
     docs: list[tuple[Res, str, Any]] = []
-    inline = role.get("inlinePolicies")
-    if isinstance(inline, list):
-        for item in inline:
-            if isinstance(item, dict) and item.get("policy") not in (MISSING, None, ""):
-                docs.append((role, f"inline policy {item.get('name')!r}", item.get("policy")))
-    for rp in ctx.stack.of_type(IAM_ROLE_POLICY):
-        if _links(ctx.stack, rp, "role", role):
-            docs.append((rp, "policy", rp.get("policy")))
-    return docs
+    issues: list[Optional[Issue]] = []
+    policies = ctx.stack.of_type(IAM_POLICY)
+    for owner, arn in managed:
+        if isinstance(arn, str) and arn in ALLOWED_MANAGED_POLICIES:
+            continue
+        own = [p for p in policies if _IDENTIFIES_POLICY(arn, p)] if isinstance(arn, str) else []
+        if arn is UNKNOWN or contains_unknown(arn):
+            ref = ctx.stack.reference(owner, "policyArn" if owner.type == IAM_ROLE_POLICY_ATTACHMENT else
+                                      "policyArns" if owner.type == IAM_ROLE_POLICY_ATTACHMENTS_EXCLUSIVE else
+                                      "managedPolicyArns" if owner is role else "policyArn")
+            stand_in = ctx.stack.by_urn(ref.stand_in) if ref.stand_in is not None else None
+            if stand_in is not None and stand_in.type == IAM_POLICY:
+                own = [stand_in]
+            else:
+                issues.append(ctx.unknown_issue(owner, "managed policy ARN", f"what the audit role {role.urn} is granted", "attach AWS managed policies by literal ARN, or the stack's own policy's arn output alone"))
+                continue
+        if own:
+            docs.extend((p, "policy", p.get("policy")) for p in own)
+            continue
+        issues.append(Issue(
+            f"{owner.urn} attaches managed policy {arn!r} to the audit role {role.urn}; expected only "
+            f"{', '.join(ALLOWED_MANAGED_POLICIES)} besides the audit's own grants, which the pack can judge.", owner.urn))
+    return docs, issues
 
 
 # The role Organizations creates in every account it creates: an administrator, never an audit role.
@@ -601,7 +702,10 @@ def validate_audit_role_least_privilege(args: StackValidationArgs, report_violat
         if role is None:
             ctx.report_issues([issue])
             continue
-        for owner, label, document in _documents_of(ctx, role):
+        documents, managed, unknown = _grants_of(ctx, role)
+        own_documents, managed_issues = _managed_issues(ctx, role, managed)
+        ctx.report_issues(unknown + managed_issues + _trust_issues(ctx, role))
+        for owner, label, document in documents + own_documents:
             if document is UNKNOWN or contains_unknown(document):
                 ctx.report_issues([ctx.unknown_issue(owner, "policy", f"that the audit role {role.urn} is least privilege", "build the document with json.dumps from known values, e.g. scope KMS with kms:ViaService instead of the key's ARN")])
                 continue
@@ -611,15 +715,6 @@ def validate_audit_role_least_privilege(args: StackValidationArgs, report_violat
             for statement in statements:
                 for problem in grant_problems(statement, ALLOWED_GRANTS) + scope_problems(ctx, fn, statement):
                     ctx.report(f"{owner.urn} {problem}; expected only the grants the audit needs, scoped by resource or condition.", owner.urn)
-        managed = [m for m in (role.get("managedPolicyArns") if isinstance(role.get("managedPolicyArns"), list) else [])]
-        for att in ctx.stack.of_type(IAM_ROLE_POLICY_ATTACHMENT):
-            if _links(ctx.stack, att, "role", role):
-                managed.append(att.get("policyArn"))
-        for arn in managed:
-            if arn is UNKNOWN:
-                ctx.report_issues([ctx.unknown_issue(role, "managed policy ARN", "what the audit role is granted", "attach AWS managed policies by literal ARN")])
-            elif arn not in ALLOWED_MANAGED_POLICIES:
-                ctx.report(f"{role.urn} has managed policy {arn!r} attached; expected only {', '.join(ALLOWED_MANAGED_POLICIES)} besides the audit's own inline grants.", role.urn)
 
 
 DELIVERED = md.PolicyMeta(
