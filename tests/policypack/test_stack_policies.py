@@ -1132,6 +1132,57 @@ KEY_CASES = [
         id="topic-policy-computed-replaced-by-denying-topic-policy"),
 ]
 
+KEY_TOPIC_EXPECTED = ("expected a customer-managed key whose policy lets cloudwatch.amazonaws.com and events.amazonaws.com "
+                      "use it.")
+ALIAS_SPEC = "root-access-key-detection-alerts-alias"
+
+
+def with_alias(region: Optional[str]) -> Mutation:
+    def mutate(specs: dict[str, k.Spec]) -> None:
+        props: dict[str, Any] = {"name": "alias/alerts", "targetKeyId": k.UNKNOWN}
+        if region:
+            props["region"] = region
+        specs[ALIAS_SPEC] = k.Spec("aws:kms/alias:Alias", ALIAS_SPEC, props, parent="root-access-key-detection",
+                                   links={"targetKeyId": [KEY]})
+    return mutate
+
+
+KEY_PLACE_CASES = [
+    # SNS encrypts with keys of its own region: a key, or an alias, of the same name elsewhere is another one.
+    pytest.param(setp(KEY, region="eu-west-1"), [(
+        f"{U(TOPIC)} is in region 'of the default provider' but its key {U(KEY)} is in 'eu-west-1', and the pack cannot "
+        f"tell that they are the same (set the region on both or on neither); {KEY_TOPIC_EXPECTED}", U(TOPIC))],
+        id="key-region-unverifiable"),
+    pytest.param(both(setp(KEY, region="eu-west-1"), setp(TOPIC, region="us-east-1")), [(
+        f"{U(TOPIC)} is in region 'us-east-1' but its key {U(KEY)} is in 'eu-west-1', and SNS uses keys of its own region "
+        f"only; {KEY_TOPIC_EXPECTED}", U(TOPIC))], id="key-region-other"),
+    pytest.param(both(with_alias("eu-west-1"), setp(TOPIC, region="us-east-1"), unlink(TOPIC, "kmsMasterKeyId"),
+                      setp(TOPIC, kmsMasterKeyId="alias/alerts")), [(
+        f"{U(TOPIC)} is encrypted with key 'alias/alerts', which is neither in this stack nor in externalKmsKeyArns, so the "
+        f"pack cannot verify its policy; {KEY_TOPIC_EXPECTED}", U(TOPIC))], id="alias-only-in-another-region"),
+    pytest.param(both(with_alias(None), unlink(TOPIC, "kmsMasterKeyId"), setp(TOPIC, kmsMasterKeyId="alias/alerts")), [],
+                 id="alias-in-the-topic-region"),
+    *[pytest.param(setp(KEY, **{prop: k.UNKNOWN}), [(
+        f"{U(KEY)} has {prop} unknown during preview, so the pack cannot verify that the key of {U(TOPIC)} can encrypt its "
+        f"messages; expected a value known at preview (set it literally or leave it out), "
+        + UNKNOWN_TAIL.format(policy="alarm-topic-key-usable"), U(KEY))], id=f"key-{prop}-unknown")
+      for prop in ("isEnabled", "keyUsage", "customerMasterKeySpec")],
+    # A TopicPolicy whose arn is computed from two topics could be this one's: its Deny is not dropped.
+    pytest.param(both(with_topic_policy(DENY_PUBLISH), lambda s: s[TOPIC_POLICY_SPEC].links.update(arn=[TOPIC, KEY])), [
+        (f"{U(TOPIC_POLICY_SPEC, TP_SPECS)} has arn unknown during preview, so the pack cannot verify whether it is the "
+         f"policy of {U(TOPIC)}, which would keep {svc} from publishing for {who} because statement 'DenyPublish' of its "
+         f"topic policy denies {svc} sns:Publish; expected a value known at preview (pass the topic's arn output alone), "
+         + UNKNOWN_TAIL.format(policy="alarm-topic-key-usable"), U(TOPIC_POLICY_SPEC, TP_SPECS))
+        for svc, who in ((CW, ALARMS), (EB, U("root-access-key-detection-root-create-access-key-alert")))],
+        id="topic-policy-link-open"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), KEY_PLACE_CASES)
+def test_alarm_topic_key_usable_key_place_and_open_links(mutate: Mutation, expected: list[Any]) -> None:
+    assert list(outcome(delivery.validate_alarm_topic_key_usable, mutate).messages) == expected
+
+
 @pytest.mark.parametrize(("mutate", "expected"), KEY_CASES)
 def test_alarm_topic_key_usable_changed_baseline_reports(mutate: Mutation, expected: list[Any]) -> None:
     assert list(outcome(delivery.validate_alarm_topic_key_usable, mutate).messages) == expected

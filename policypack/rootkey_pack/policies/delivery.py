@@ -19,7 +19,7 @@ from .. import metadata as md
 from ..base import Context, Issue, stack_context, stack_policy
 from ..config import EXTERNAL_KEYS, EXTERNAL_TOPICS
 from ..iam_eval import arn_match, as_list, glob_match, parse_document
-from ..regions import provider_regions, region_of
+from ..regions import DIFFERENT, SAME, UNKNOWN_REGION, arn_region, compare_regions, provider_regions, region_of
 from ..types import (
     CHATBOT_SLACK,
     CHATBOT_TEAMS,
@@ -304,8 +304,25 @@ def _alias_target(ctx: Context, alias: Res) -> Optional[Res]:
     return keys[0] if len(keys) == 1 else None
 
 
-def _topic_key(ctx: Context, topic: Res) -> tuple[Optional[Res], Optional[str], Optional[Issue]]:
-    """(key resource, problem, unknown issue) for the topic's kmsMasterKeyId."""
+def _topic_key(ctx: Context, topic: Res, regions: Mapping[str, Any]) -> tuple[Optional[Res], Optional[str], Optional[Issue]]:
+    """(key resource, problem, unknown issue) for the topic's kmsMasterKeyId: a key of the topic's own region,
+    since SNS encrypts with keys of its region only (a same-named alias elsewhere is another alias)."""
+    key, problem, issue = _named_key(ctx, topic, regions)
+    if key is None or problem or issue:
+        return key, problem, issue
+    relation = compare_regions(region_of(key, regions), region_of(topic, regions))
+    if relation == UNKNOWN_REGION:
+        return None, None, ctx.unknown_issue(topic, "region", f"that {topic.urn} and its key {key.urn} are in one region", "set the provider's region literally")
+    if relation != SAME:
+        return None, (
+            f"is in region {region_of(topic, regions) or 'of the default provider'!r} but its key {key.urn} is in "
+            f"{region_of(key, regions) or 'the default provider region'!r}"
+            + (", and SNS uses keys of its own region only" if relation == DIFFERENT else
+               ", and the pack cannot tell that they are the same (set the region on both or on neither)")), None
+    return key, None, None
+
+
+def _named_key(ctx: Context, topic: Res, regions: Mapping[str, Any]) -> tuple[Optional[Res], Optional[str], Optional[Issue]]:
     assert ctx.stack is not None
     stack = ctx.stack
     value = topic.get("kmsMasterKeyId")
@@ -327,7 +344,13 @@ def _topic_key(ctx: Context, topic: Res) -> tuple[Optional[Res], Optional[str], 
     for key in stack.of_type(KMS_KEY):
         if _KEY_ID(value, key):
             return key, None, None
+    topic_region = region_of(topic, regions)
     for alias in stack.of_type(KMS_ALIAS):
+        # An alias is a name in one region: the topic's alias/x is the alias/x of the topic's region.
+        # One known elsewhere is skipped; one whose region the pack cannot place is matched, and the key's own
+        # region check below says so.
+        if compare_regions(region_of(alias, regions), arn_region(value) or topic_region) == DIFFERENT:
+            continue
         if _ALIAS_ID(value, alias) and (key := _alias_target(ctx, alias)) is not None:
             return key, None, None
     if value in ctx.settings[EXTERNAL_KEYS]:
@@ -422,41 +445,48 @@ def _grouped(senders: list[Publisher], problem: Any) -> list[tuple[str, str, lis
     return [(why, service, urns) for (why, service), urns in groups.items()]
 
 
-def _topic_policies(ctx: Context, topic: Res) -> list[tuple[Res, Any]]:
-    """(owner, document) of the topic's own policy and every TopicPolicy naming it."""
+def _topic_policies(ctx: Context, topic: Res) -> list[tuple[Res, Any, bool]]:
+    """(owner, document, certain) of the topic's own policy and every TopicPolicy that names it or may: one whose
+    arn is computed from several resources could be this topic's, so its Deny is not dropped (certain is False)."""
     assert ctx.stack is not None
-    attached = [(tp, tp.get("policy")) for tp in ctx.stack.of_type(TOPIC_POLICY)
-                if ctx.stack.refers_to(tp, "arn", topic, _TOPIC_ID)]
+    attached = []
+    for tp in ctx.stack.of_type(TOPIC_POLICY):
+        names = ctx.stack.refers_to(tp, "arn", topic, _TOPIC_ID)
+        if names is not False:
+            attached.append((tp, tp.get("policy"), names is True))
     own = topic.get("policy")
     # The topic's `policy` output and a TopicPolicy are one attribute in AWS, and the TopicPolicy (which depends on
     # the topic) writes it last. At preview the provider plans a topic's unset `policy` as unknown (it is computed),
     # so an unknown own policy is the one the TopicPolicy replaces. A known one is still judged, so that a Deny in
     # either fails (a later update of the topic would write it back).
-    if own in (MISSING, None, "") or (own is UNKNOWN and attached):
+    if own in (MISSING, None, "") or (own is UNKNOWN and any(certain for _, _, certain in attached)):
         return attached
-    return [(topic, own), *attached]
+    return [(topic, own, True), *attached]
 
 
 def validate_alarm_topic_key_usable(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     ctx = stack_context(KEY_USABLE, args, report_violation, (EXTERNAL_KEYS,), DELIVERY_TYPES)
     if ctx is None:
         return
-    regions = provider_regions(args.resources, (METRIC_ALARM, EVENT_TARGET))
+    regions = provider_regions(args.resources, (METRIC_ALARM, EVENT_TARGET, TOPIC, KMS_KEY, KMS_ALIAS))
     topics, _, issues = notified_topics(ctx)
     ctx.report_issues(issues)
     for topic, _, _, senders in topics.values():
-        for owner, document in _topic_policies(ctx, topic):
+        for owner, document, certain in _topic_policies(ctx, topic):
             if document is UNKNOWN or contains_unknown(document):
                 ctx.report_issues([ctx.unknown_issue(owner, "policy", f"that {topic.urn} accepts the alarms' notifications", "build the topic policy with json.dumps from known values")])
                 continue
             for why, service, urns in _grouped(publishers(ctx, topic, None, senders, regions, kms=False), lambda p: resource_policy_problem(document, "topic policy", ("sns:Publish",), p, need_allow=False)):
+                if not certain:
+                    ctx.report_issues([ctx.unknown_issue(owner, "arn", f"whether it is the policy of {topic.urn}, which would keep {service} from publishing for {', '.join(urns)} because {why}", "pass the topic's arn output alone")])
+                    continue
                 ctx.report(
                     f"{owner.urn} keeps {service} from publishing to {topic.urn} for {', '.join(urns)} because {why}; "
                     f"expected no Deny of sns:Publish that applies to the alarms and rules that notify the topic.",
                     owner.urn,
                 )
     for topic, services, _, senders in topics.values():
-        key, problem, issue = _topic_key(ctx, topic)
+        key, problem, issue = _topic_key(ctx, topic, regions)
         if issue is not None:
             ctx.report_issues([issue])
             continue
@@ -464,6 +494,10 @@ def validate_alarm_topic_key_usable(args: StackValidationArgs, report_violation:
             ctx.report(f"{topic.urn} {problem}; expected a customer-managed key whose policy lets {' and '.join(sorted(services))} use it.", topic.urn)
             continue
         if key is None:
+            continue
+        unknown = [prop for prop in ("isEnabled", "keyUsage", "customerMasterKeySpec", "keySpec") if key.get(prop) is UNKNOWN]
+        if unknown:
+            ctx.report_issues([ctx.unknown_issue(key, unknown[0], f"that the key of {topic.urn} can encrypt its messages", "set it literally or leave it out")])
             continue
         if not_boolean(key.get("isEnabled")):
             ctx.report(f"{key.urn}, the key of {topic.urn}, has isEnabled {key.get('isEnabled')!r}, not true or false; expected an enabled key.", key.urn)
