@@ -1295,6 +1295,12 @@ DELIVERED_CASES = [
     pytest.param(setp(ON_FAILURE, qualifier="live"), None, [(
         f"{U(ON_FAILURE)} applies only to qualifier 'live' of {U(FN)}, which the schedule does not invoke; expected no "
         f"qualifier.", U(ON_FAILURE)), (UNALARMED, U(FN))], id="on-failure-qualified"),
+    # The schedule invokes alias 'live': its failures get the alias's invoke config, not the function's.
+    pytest.param(both(unlink(TARGET, "arn"), setp(TARGET, arn=f"{FN_ARN}:live")), None, [(
+        f"{U(ON_FAILURE)} applies only to the unqualified function of {U(FN)}, which the schedule does not invoke; "
+        f"expected 'live'.", U(ON_FAILURE)), (UNALARMED, U(FN))], id="on-failure-unqualified-schedule-invokes-alias"),
+    pytest.param(both(unlink(TARGET, "arn"), setp(TARGET, arn=f"{FN_ARN}:live"), setp(ON_FAILURE, qualifier="live")), None, [],
+                 id="on-failure-for-the-invoked-alias"),
     pytest.param(both(unlink(ON_FAILURE, "destinationConfig"), setp(ON_FAILURE, destinationConfig={"onFailure": {"destination": "arn:aws:sqs:us-east-1:111122223333:dlq"}})),
                  None, [(
         f"{U(ON_FAILURE)} sends failed runs of {U(FN)} to 'arn:aws:sqs:us-east-1:111122223333:dlq', which is neither a "

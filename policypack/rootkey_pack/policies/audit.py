@@ -740,7 +740,8 @@ KEYS_ACTIVE_METRIC = "RootAccessKeysActive"
 LAMBDA_NAMESPACE, ERRORS_METRIC = "AWS/Lambda", "Errors"
 # The keys-active alarm spans two schedule intervals (components/audit.py), so its period is capped only by CloudWatch.
 MAX_AUDIT_ALARM_PERIOD = 86400
-DELIVERED_TYPES = (LAMBDA_FUNCTION, METRIC_ALARM, TOPIC, TOPIC_SUBSCRIPTION, CHATBOT_SLACK, CHATBOT_TEAMS, LAMBDA_INVOKE_CONFIG)
+DELIVERED_TYPES = (LAMBDA_FUNCTION, METRIC_ALARM, TOPIC, TOPIC_SUBSCRIPTION, CHATBOT_SLACK, CHATBOT_TEAMS, LAMBDA_INVOKE_CONFIG,
+                   EVENT_TARGET)
 _IDENTIFIES_FUNCTION_NAME = by_props("name")
 
 
@@ -903,6 +904,11 @@ def failure_issues(ctx: Context, fn: Res, regions: Mapping[str, Any]) -> list[Op
         if not any(problems):
             return []
         issues.extend(problems)
+    # An invoke config applies to the one qualifier it names (none: the unqualified function), and the schedule's
+    # invocations of an alias or version get that qualifier's config only. Every qualifier the schedule invokes
+    # needs a config that sends its failures on.
+    invoked = {_invoked_qualifier(t) for t in ctx.stack.of_type(EVENT_TARGET) if ctx.stack.refers_to(t, "arn", fn, _invokes)} or {None}
+    covered: set[Optional[str]] = set()
     for config in ctx.stack.of_type(LAMBDA_INVOKE_CONFIG):
         if not _linked(ctx, config, "functionName", fn, issues, f"whether it configures {fn.urn}", "pass the function's name output"):
             continue
@@ -910,9 +916,11 @@ def failure_issues(ctx: Context, fn: Res, regions: Mapping[str, Any]) -> list[Op
         if qualifier is UNKNOWN:
             issues.append(ctx.unknown_issue(config, "qualifier", f"that it applies to the scheduled invocations of {fn.urn}", "set it literally or leave it out"))
             continue
-        if qualifier not in (MISSING, None, "", "$LATEST"):
-            # The schedule invokes the unqualified function, whose settings a qualified config does not change.
-            issues.append(Issue(f"{config.urn} applies only to qualifier {qualifier!r} of {fn.urn}, which the schedule does not invoke; expected no qualifier.", config.urn))
+        applies_to = None if qualifier in (MISSING, None, "", "$LATEST") else qualifier
+        if applies_to not in invoked:
+            shown = "the unqualified function" if applies_to is None else f"qualifier {applies_to!r}"
+            wanted = " or ".join(sorted("no qualifier" if q is None else repr(q) for q in invoked))
+            issues.append(Issue(f"{config.urn} applies only to {shown} of {fn.urn}, which the schedule does not invoke; expected {wanted}.", config.urn))
             continue
         destination = config.get("destinationConfig")
         on_failure = destination.get("onFailure") if isinstance(destination, Mapping) else None
@@ -922,10 +930,15 @@ def failure_issues(ctx: Context, fn: Res, regions: Mapping[str, Any]) -> list[Op
             # unknown onSuccess beside it is linked to.
             stand_in = ctx.stack.reference(config, "destinationConfig").stand_in
             if stand_in is not None and ctx.stack.type_of(stand_in) == TOPIC:
-                return []
+                covered.add(applies_to)
+                if covered >= invoked:
+                    return []
+                continue
             issues.append(ctx.unknown_issue(config, "destinationConfig", "where failed audit runs go", "pass the topic's arn output alone"))
         elif isinstance(target, str) and (target in ctx.settings[EXTERNAL_TOPICS] or any(_IDENTIFIES_TOPIC(target, t) for t in ctx.stack.of_type(TOPIC))):
-            return []
+            covered.add(applies_to)
+            if covered >= invoked:
+                return []
         else:
             issues.append(Issue(
                 f"{config.urn} sends failed runs of {fn.urn} to {target!r}, which is neither a topic in this stack nor listed "
