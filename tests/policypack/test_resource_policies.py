@@ -159,6 +159,11 @@ PROTECTED_CASES = [
         f"false for the root principal arn:aws:iam::100000000000:root; expected the full denial to stay."],
         id="own-scp-broadened-with-exemption"),
     pytest.param(SCP, {"content": scp_json(Effect="Allow")}, {"protectedPolicyNames": []}, [], id="name-protection-switched-off"),
+    # Its Deny edited into an Allow, a protected SCP is known by its name alone: an unknown name cannot clear it.
+    pytest.param(SCP, {"content": scp_json(Effect="Allow"), "name": k.UNKNOWN}, None, [
+        f"{label(SCP)} has name unknown during preview, so the pack cannot verify whether this SCP still denies root "
+        f"access-key creation; expected a value known at preview (set the policy's name literally), or allowUnknownValues: "
+        f"true in the 'deny-root-keys-scp-not-weakened' policy config to defer the check to `pulumi up`."], id="unknown-name-allow"),
     pytest.param(SCP, {"content": scp_json(Effect="Allow"), "name": "team-allow-list"}, None, [], id="other-allow-scp-ignored"),
     pytest.param(SCP, {"type": "TAG_POLICY"}, None, [
         f"{label(SCP)} names iam:CreateAccessKey but has type 'TAG_POLICY'; expected SERVICE_CONTROL_POLICY so it keeps denying "

@@ -152,13 +152,19 @@ def validate_trail_keeps_feeding_detection(args: ResourceValidationArgs, report_
         ctx.report(f"{res.label} stops feeding the root access-key alarms because {why}; expected a selector recording write management events from iam.amazonaws.com.")
 
 
-def _scp_protected(ctx: Context, res: Res, content: object) -> Optional[bool]:
+def _scp_protected(ctx: Context, res: Res, content: object) -> tuple[Optional[bool], str]:
+    """Whether the SCP is protected (by name, or by what it denies), or None with the property that decides it."""
     name = res.get("name")
     if isinstance(name, str) and name_matches(name, ctx.settings[PROTECTED_SCP_NAMES]):
-        return True
+        return True, ""
     if content is UNKNOWN:
-        return None
-    return mentions_create_access_key(content)
+        return None, "content"
+    if mentions_create_access_key(content):
+        return True, ""
+    # A protected SCP whose Deny was edited away no longer mentions the action: only its name says it is protected.
+    if name is UNKNOWN and ctx.settings[PROTECTED_SCP_NAMES]:
+        return None, "name"
+    return False, ""
 
 
 def validate_deny_root_keys_scp_not_weakened(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -171,9 +177,10 @@ def validate_deny_root_keys_scp_not_weakened(args: ResourceValidationArgs, repor
     assert res is not None
     if res.type == SCP:
         content = res.get("content")
-        protected = _scp_protected(ctx, res, content)
+        protected, deciding = _scp_protected(ctx, res, content)
         if protected is None:
-            ctx.unknown(res, "content", "whether this SCP still denies root access-key creation", "build the document with json.dumps from literal values")
+            how = "build the document with json.dumps from literal values" if deciding == "content" else "set the policy's name literally"
+            ctx.unknown(res, deciding, "whether this SCP still denies root access-key creation", how)
             return
         if not protected:
             return
