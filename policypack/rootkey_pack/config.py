@@ -51,6 +51,16 @@ def _string_list(item_re: Optional[re.Pattern[str]], what: str) -> Callable[[str
     return parse
 
 
+def _non_empty(parse: Callable[[str, Any], tuple[str, ...]], why: str) -> Callable[[str, Any], tuple[str, ...]]:
+    def checked(key: str, value: Any) -> tuple[str, ...]:
+        items = parse(key, value)
+        if not items:
+            raise ConfigError(f"policy config key '{key}' is []; expected at least one pattern ({why})")
+        return items
+
+    return checked
+
+
 def _boolean(key: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"policy config key '{key}' is {value!r}; expected true or false")
@@ -84,7 +94,8 @@ STACKS = ConfigKey(
         "carry this control; other stacks get only the guard policies.",
     },
     ("*",),
-    _string_list(None, "non-empty glob patterns of stack names"),
+    _non_empty(_string_list(None, "non-empty glob patterns of stack names"),
+               "an empty list would exempt every stack; to turn the policy off, set its enforcementLevel to disabled"),
 )
 ALLOW_UNKNOWN = ConfigKey(
     "allowUnknownValues",

@@ -114,7 +114,9 @@ def test_pack_config_schema_is_json_schema_with_defaults(policy: object) -> None
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ({"stacks": []}, None),
+    # An empty list would exempt every stack from the control: the way to turn a policy off is its enforcementLevel.
+    ({"stacks": []}, "policy config key 'stacks' is []; expected at least one pattern (an empty list would exempt every "
+                     "stack; to turn the policy off, set its enforcementLevel to disabled)"),
     ({"stacks": ["", "x"]}, "policy config key 'stacks' contains an empty string; expected non-empty glob patterns of stack names"),
     ({"allowUnknownValues": "yes"}, "policy config key 'allowUnknownValues' is 'yes'; expected true or false"),
     ({"maxAlarmPeriodSeconds": 120.0}, None),
