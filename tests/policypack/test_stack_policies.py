@@ -949,10 +949,13 @@ GRANT_PATH_CASES = [
         f"{urn_in_audit('aws:iam/rolePolicy:RolePolicy', 'maybe')} has role unknown during preview, so the pack cannot "
         f"verify whether it grants to the audit role {U(ROLE)}; expected a value known at preview (pass the audit role's "
         f"name output alone), " + LP_UNKNOWN, urn_in_audit('aws:iam/rolePolicy:RolePolicy', 'maybe'))], id="role-link-open"),
-    pytest.param(setp(ROLE, inlinePolicies=k.UNKNOWN), [(
+    # Computed attributes: unknown on every new role that leaves them unset, which hides nothing; unknown because the
+    # program computed them from another resource, they could hold any grant.
+    pytest.param(setp(ROLE, inlinePolicies=k.UNKNOWN, managedPolicyArns=k.UNKNOWN), [], id="computed-unset-policies"),
+    pytest.param(both(setp(ROLE, inlinePolicies=k.UNKNOWN), lambda s: s[ROLE].links.update(inlinePolicies=["root-access-key-audit-policy"])), [(
         f"{U(ROLE)} has inlinePolicies unknown during preview, so the pack cannot verify that it grants nothing beyond the "
         f"audit's needs to the audit role {U(ROLE)}; expected a value known at preview (build them from known values), "
-        + LP_UNKNOWN, U(ROLE))], id="inline-policies-unknown"),
+        + LP_UNKNOWN, U(ROLE))], id="inline-policies-from-another-resource"),
     # Whoever may assume the audit role can hide findings and, in org mode, read every member account.
     pytest.param(setp(ROLE, assumeRolePolicy=json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})), [(

@@ -503,7 +503,9 @@ def _grants_of(ctx: Context, role: Res) -> tuple[list[tuple[Res, str, Any]], lis
     unknown: list[Optional[Issue]] = []
     purpose = f"that it grants nothing beyond the audit's needs to the audit role {role.urn}"
     inline = role.get("inlinePolicies")
-    if inline is UNKNOWN:
+    # Both are computed attributes: the provider plans them unknown on every new role that leaves them unset. Only
+    # one the program computed from other resources (recorded as a dependency) can hide a grant.
+    if inline is UNKNOWN and stack.reference(role, "inlinePolicies").links:
         unknown.append(ctx.unknown_issue(role, "inlinePolicies", purpose, "build them from known values"))
     elif isinstance(inline, list):
         for item in inline:
@@ -512,7 +514,7 @@ def _grants_of(ctx: Context, role: Res) -> tuple[list[tuple[Res, str, Any]], lis
             elif isinstance(item, dict) and item.get("policy") not in (MISSING, None, ""):
                 docs.append((role, f"inline policy {item.get('name')!r}", item.get("policy")))
     arns = role.get("managedPolicyArns")
-    if arns is UNKNOWN:
+    if arns is UNKNOWN and stack.reference(role, "managedPolicyArns").links:
         unknown.append(ctx.unknown_issue(role, "managedPolicyArns", purpose, "attach managed policies by literal ARN"))
     elif isinstance(arns, list):
         managed.extend((role, arn) for arn in arns)
