@@ -3,8 +3,10 @@
 Serves CIS 1.4 / Security Hub IAM.4 across the organization: an audit in organization mode that finds no reader role
 in a member account reports ERROR there, and an account that joins later would never be audited if the StackSet
 stopped auto-deploying. The stack policy proves the owning stack deploys the role to the organization or OUs with
-auto-deployment on; the guard stops any stack from switching auto-deployment off or managing (and so, on destroy,
-deleting) the protected StackSet's instances from outside the guardrails' component.
+auto-deployment on, and that the role it deploys exists unconditionally, trusts only the audit role of the stack's own
+account and can read nothing but the credential report; the guard stops any stack from switching auto-deployment off
+or managing (and so, on destroy, deleting) the protected StackSet's instances from outside the guardrails' component
+in the guardrails' own stacks.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pulumi_policy import (
 from .. import metadata as md
 from ..base import Context, Issue, resource_context, resource_policy, stack_context, stack_policy
 from ..config import ConfigKey, _string_list, name_matches
-from ..types import IAM_ROLE, LAMBDA_FUNCTION
+from ..types import EVENT_TARGET, IAM_ROLE, LAMBDA_FUNCTION
 from ..values import MISSING, UNKNOWN, Res, by_arn, by_props, contains_unknown
 from .audit import audit_functions
 
@@ -45,6 +47,19 @@ PROTECTED_STACK_SETS = ConfigKey(
     ("root-key-guardrails-*-members",),
     _string_list(None, "non-empty glob patterns of StackSet names"),
 )
+_OWNER_RE = re.compile(r"^[^/]+/[^/]+$")
+GUARDRAILS_STACKS = ConfigKey(
+    "guardrailsStacks",
+    {
+        "type": "array",
+        "items": {"type": "string", "pattern": _OWNER_RE.pattern},
+        "default": ["root-key-guardrails/*"],
+        "description": "Glob patterns (fnmatch, case-sensitive) of <project>/<stack> of the stacks that own the protected "
+        "StackSets; only their MemberAccounts component may manage the StackSets' instances.",
+    },
+    ("root-key-guardrails/*",),
+    _string_list(_OWNER_RE, "glob patterns of <project>/<stack>"),
+)
 
 MEMBER_ROLE = md.PolicyMeta(
     name="audit-member-role-deployed",
@@ -54,7 +69,9 @@ MEMBER_ROLE = md.PolicyMeta(
     remediation=(
         "Keep memberStackSet true (the default) when auditOrgRoleName is set: an aws.cloudformation.StackSet with "
         "permissionModel SERVICE_MANAGED and autoDeployment.enabled true whose template creates the AWS::IAM::Role "
-        "named auditOrgRoleName, and a StackSetInstance targeting the organization root or OUs."
+        "named auditOrgRoleName without a Condition, trusting only the audit role's ARN in this account and granted "
+        "nothing but the credential report, and a StackSetInstance targeting the organization root or OUs without an "
+        "account filter."
     ),
     url=URL_STACKSETS,
     frameworks=md.AUDIT,
@@ -67,14 +84,15 @@ MEMBER_STACK_SET_KEPT = md.PolicyMeta(
     enforcement=EnforcementLevel.MANDATORY,
     remediation=(
         "Leave the protected StackSet (protectedStackSetNames) SERVICE_MANAGED with autoDeployment.enabled true, and "
-        "manage its StackSetInstances only in the root-key-guardrails stack that owns it."
+        "manage its StackSetInstances only in the MemberAccounts component of the root-key-guardrails stack that "
+        "owns it (guardrailsStacks)."
     ),
     url=URL_STACKSETS,
     frameworks=md.AUDIT,
     kind="resource",
 )
 
-STACK_TYPES = (LAMBDA_FUNCTION, IAM_ROLE, STACK_SET, STACK_SET_INSTANCE)
+STACK_TYPES = (LAMBDA_FUNCTION, IAM_ROLE, EVENT_TARGET, STACK_SET, STACK_SET_INSTANCE)
 
 
 def _org_role_name(fn: Res) -> Any:
@@ -89,10 +107,17 @@ def _org_role_name(fn: Res) -> Any:
 
 
 READER_ACTIONS = frozenset({"iam:generatecredentialreport", "iam:getcredentialreport"})
+READER_EXPECTED = "iam:GenerateCredentialReport and iam:GetCredentialReport"
+# Template resources that attach a policy to roles, and the property naming those roles.
+_GRANTING_TYPES = {"AWS::IAM::Policy": "Roles", "AWS::IAM::ManagedPolicy": "Roles", "AWS::IAM::RolePolicy": "RoleName"}
+_ROLE_ARN_RE = re.compile(r"^arn:(aws[a-z-]*):iam::([0-9]{12}):role/[^*?]+\Z")
+_ARN_ACCOUNT_RE = re.compile(r"^arn:(aws[a-z-]*):[a-z0-9-]+:[a-z0-9-]*:([0-9]{12}):")
+# urn:pulumi:<stack>::<project>::<parent types $-joined>$<type>::<name>; types hold single colons, names anything.
+_URN_RE = re.compile(r"^urn:pulumi:([^:]+)::([^:]+)::((?:[^:]|:(?!:))+)::")
 
 
-def _template_roles(body: Any) -> Optional[dict[str, dict[str, Any]]]:
-    """Role name -> Properties of each role the template creates; None when the body is not a JSON template."""
+def _template_resources(body: Any) -> Optional[dict[str, Any]]:
+    """Logical id -> resource of the template; None when the body is not a JSON template."""
     if not isinstance(body, str):
         return None
     try:
@@ -100,19 +125,26 @@ def _template_roles(body: Any) -> Optional[dict[str, dict[str, Any]]]:
     except json.JSONDecodeError:
         return None
     resources = template.get("Resources") if isinstance(template, dict) else None
-    if not isinstance(resources, dict):
-        return None
-    roles: dict[str, dict[str, Any]] = {}
-    for resource in resources.values():
+    return resources if isinstance(resources, dict) else None
+
+
+def _roles_named(resources: dict[str, Any], role: str) -> list[tuple[str, dict[str, Any]]]:
+    """(logical id, resource) of each AWS::IAM::Role the template creates with this literal RoleName."""
+    found = []
+    for logical_id, resource in resources.items():
         if isinstance(resource, dict) and resource.get("Type") == "AWS::IAM::Role":
-            properties = resource.get("Properties") or {}
-            if isinstance(properties, dict) and isinstance(properties.get("RoleName"), str):
-                roles[properties["RoleName"]] = properties
-    return roles
+            properties = resource.get("Properties")
+            if isinstance(properties, dict) and properties.get("RoleName") == role:
+                found.append((logical_id, resource))
+    return found
 
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def _has_wildcard(arn: str) -> bool:
+    return "*" in arn or "?" in arn
 
 
 def _trusted_arns(trust: Any) -> Optional[set[str]]:
@@ -122,20 +154,29 @@ def _trusted_arns(trust: Any) -> Optional[set[str]]:
         return None
     admitted: set[str] = set()
     for statement in _as_list(trust.get("Statement")):
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+        effect = statement.get("Effect") if isinstance(statement, dict) else None
+        if effect == "Deny":
             continue
+        if effect != "Allow":
+            # An intrinsic function (Fn::If) in place of a statement or its Effect may yield an Allow.
+            return None
+        condition = statement.get("Condition")
+        if condition is not None and not isinstance(condition, dict):
+            return None
         pinned: set[str] = set()
-        for operator in ("ArnEquals", "StringEquals"):
-            tests = (statement.get("Condition") or {}).get(operator) or {}
+        # ArnEquals matches wildcards just as ArnLike does; a pattern stays in the set as written, so only the one
+        # exact ARN expected can ever satisfy the caller's comparison.
+        for operator in ("ArnEquals", "ArnLike", "StringEquals"):
+            tests = (condition or {}).get(operator) or {}
             for key, value in tests.items() if isinstance(tests, dict) else ():
-                if key.lower() == "aws:principalarn":
-                    pinned.update(v for v in _as_list(value) if isinstance(v, str))
+                if isinstance(key, str) and key.lower() == "aws:principalarn":
+                    pinned.update(v if isinstance(v, str) else json.dumps(v) for v in _as_list(value))
         principal = statement.get("Principal")
         aws = principal.get("AWS") if isinstance(principal, dict) else None
         if aws is None or set(principal) != {"AWS"}:
             return None
         for entry in _as_list(aws):
-            if isinstance(entry, str) and ":role/" in entry and "*" not in entry:
+            if isinstance(entry, str) and ":role/" in entry and not _has_wildcard(entry):
                 admitted.add(entry)
             elif pinned:
                 admitted.update(pinned)
@@ -144,27 +185,101 @@ def _trusted_arns(trust: Any) -> Optional[set[str]]:
     return admitted
 
 
-def _reader_role_issues(stack_set: Res, role: str, properties: dict[str, Any], audit_role_name: Any) -> list[Optional[Issue]]:
+def _document_grants(document: Any) -> list[str]:
+    """What a policy document allows beyond the credential report: lower-cased actions, or why it cannot be read."""
+    if not isinstance(document, dict):
+        return ["a policy document the pack cannot read"]
+    extra: list[str] = []
+    for statement in _as_list(document.get("Statement")):
+        effect = statement.get("Effect") if isinstance(statement, dict) else None
+        if effect == "Deny":
+            continue
+        if effect != "Allow":
+            # An intrinsic function (Fn::If) in place of a statement or its Effect may yield an Allow.
+            extra.append("a statement the pack cannot read")
+            continue
+        if "NotAction" in statement:
+            extra.append("NotAction")
+        for action in _as_list(statement.get("Action")) if "Action" in statement else ():
+            extra.append(action.lower() if isinstance(action, str) else "an action the pack cannot read")
+    return sorted(a for a in set(extra) if a not in READER_ACTIONS)
+
+
+def _names_reader(ref: Any, reader_id: str, role: str, resources: dict[str, Any]) -> Optional[bool]:
+    """Whether one entry of a policy's Roles/RoleName names the reader role; None when the pack cannot tell."""
+    if isinstance(ref, str):
+        return ref == role
+    if isinstance(ref, dict) and set(ref) == {"Ref"} and isinstance(ref["Ref"], str):
+        target = ref["Ref"]
+        if target == reader_id:
+            return True
+        if target == "AWS::NoValue":
+            return False
+        resource = resources.get(target)
+        if isinstance(resource, dict):
+            # Ref of a role is its name; of anything else, not a role name at all.
+            properties = resource.get("Properties")
+            name = properties.get("RoleName") if isinstance(properties, dict) else None
+            return resource.get("Type") == "AWS::IAM::Role" and name == role
+        # A parameter or pseudo parameter: its value is chosen at deployment.
+        return None
+    if ref is None or isinstance(ref, (bool, int, float)):
+        return False
+    return None
+
+
+def _template_grant_issues(stack_set: Res, role: str, reader_id: str, resources: dict[str, Any]) -> list[Optional[Issue]]:
+    """Grants to the reader role from the template's other resources, judged as the role's own policies are."""
     issues: list[Optional[Issue]] = []
-    if isinstance(audit_role_name, str):
+    for logical_id, resource in resources.items():
+        kind = resource.get("Type") if isinstance(resource, dict) else None
+        key = _GRANTING_TYPES.get(kind) if isinstance(kind, str) else None
+        if key is None:
+            continue
+        properties = resource.get("Properties")
+        refs = _as_list(properties.get(key)) if isinstance(properties, dict) else [properties]
+        named = [_names_reader(ref, reader_id, role, resources) for ref in refs]
+        if True in named:
+            extra = _document_grants(properties.get("PolicyDocument"))
+            if extra:
+                issues.append(Issue(
+                    f"{stack_set.urn} deploys template resource {logical_id} ({kind}) that grants the audit role {role} "
+                    f"{', '.join(extra)}; expected the role to get only {READER_EXPECTED}.", stack_set.urn))
+        elif None in named:
+            issues.append(Issue(
+                f"{stack_set.urn} deploys template resource {logical_id} ({kind}) attached to roles the pack cannot "
+                f"resolve, which may include the audit role {role}; expected its {key} to name roles literally or by "
+                f"Ref, so the role provably gets only {READER_EXPECTED}.", stack_set.urn))
+    return issues
+
+
+def _reader_role_issues(stack_set: Res, role: str, reader_id: str, reader: dict[str, Any],
+                        resources: dict[str, Any], expected_principal: Optional[str]) -> list[Optional[Issue]]:
+    issues: list[Optional[Issue]] = []
+    properties = reader["Properties"]
+    condition = reader.get("Condition", MISSING)
+    if condition is not MISSING:
+        issues.append(Issue(
+            f"{stack_set.urn} deploys the audit role {role} only under template Condition {json.dumps(condition)}, "
+            "which may be false in a member account; expected the role without a Condition so every member account "
+            "gets it.", stack_set.urn))
+    if expected_principal is not None:
         trusted = _trusted_arns(properties.get("AssumeRolePolicyDocument"))
-        if trusted is None or not trusted or any(not arn.endswith(f":role/{audit_role_name}") for arn in trusted):
+        if trusted is None or not trusted or any(arn != expected_principal for arn in trusted):
             shown = "more than named roles" if trusted is None else (", ".join(sorted(trusted)) or "no one")
             issues.append(Issue(
                 f"{stack_set.urn} deploys the audit role {role} trusting {shown}; expected it to trust only the audit "
-                f"function's role {audit_role_name} (by ARN, or the account root pinned with aws:PrincipalArn).",
+                f"function's role {expected_principal} (by ARN, or the account root pinned with aws:PrincipalArn).",
                 stack_set.urn))
-    actions: set[str] = set()
+    extra: list[str] = []
     for policy in _as_list(properties.get("Policies") or []):
-        document = policy.get("PolicyDocument") if isinstance(policy, dict) else None
-        for statement in _as_list((document or {}).get("Statement") if isinstance(document, dict) else []):
-            if isinstance(statement, dict) and statement.get("Effect") == "Allow":
-                actions.update(str(a).lower() for a in _as_list(statement.get("Action")))
-    extra = sorted(actions - READER_ACTIONS) + (["ManagedPolicyArns"] if properties.get("ManagedPolicyArns") else [])
+        extra += _document_grants(policy.get("PolicyDocument") if isinstance(policy, dict) else None)
+    extra = sorted(set(extra)) + (["ManagedPolicyArns"] if properties.get("ManagedPolicyArns") else [])
     if extra:
         issues.append(Issue(
             f"{stack_set.urn} deploys the audit role {role} granting {', '.join(extra)}; expected only "
-            "iam:GenerateCredentialReport and iam:GetCredentialReport.", stack_set.urn))
+            f"{READER_EXPECTED}.", stack_set.urn))
+    issues += _template_grant_issues(stack_set, role, reader_id, resources)
     return issues
 
 
@@ -176,9 +291,11 @@ def _instances_of(ctx: Context, stack_set: Res) -> list[Res]:
             if ctx.stack.refers_to(i, "stackSetName", stack_set, by_props("name", "id")) is True]
 
 
-def _stack_set_issues(ctx: Context, stack_set: Res, role: str, properties: dict[str, Any],
-                      audit_role_name: Any) -> list[Optional[Issue]]:
-    issues: list[Optional[Issue]] = _reader_role_issues(stack_set, role, properties, audit_role_name)
+def _stack_set_issues(ctx: Context, stack_set: Res, role: str, resources: dict[str, Any],
+                      expected_principal: Optional[str]) -> list[Optional[Issue]]:
+    issues: list[Optional[Issue]] = []
+    for reader_id, reader in _roles_named(resources, role):
+        issues += _reader_role_issues(stack_set, role, reader_id, reader, resources, expected_principal)
     model = stack_set.get("permissionModel")
     if model is UNKNOWN:
         issues.append(ctx.unknown_issue(stack_set, "permissionModel", "that the StackSet is service-managed", "set it literally"))
@@ -202,26 +319,75 @@ def _stack_set_issues(ctx: Context, stack_set: Res, role: str, properties: dict[
     for instance in instances:
         targets = instance.get("deploymentTargets")
         ous = targets.get("organizationalUnitIds") if isinstance(targets, dict) else MISSING
+        account_filter = targets.get("accountFilterType") if isinstance(targets, dict) else MISSING
         if targets is UNKNOWN or contains_unknown(ous):
             issues.append(ctx.unknown_issue(instance, "deploymentTargets", "where the audit role is deployed", "pass the OU ids literally"))
+        elif account_filter is UNKNOWN:
+            issues.append(ctx.unknown_issue(instance, "deploymentTargets.accountFilterType",
+                                            "which accounts of the targeted organizational units get the audit role",
+                                            "set it literally or leave it out"))
         elif not isinstance(ous, list) or not ous or not all(isinstance(t, str) and _TARGET_RE.match(t) for t in ous):
             issues.append(Issue(
                 f"{instance.urn} deploys {stack_set.urn} to {json.dumps(ous) if isinstance(ous, list) and ous else 'no organizational units'}; "
                 "expected deploymentTargets.organizationalUnitIds with the organization root (r-...) or OU ids (ou-...).",
                 instance.urn))
+        elif account_filter not in (MISSING, None, "", "NONE"):
+            # Auto-deployment follows the OUs, but a filter narrows (or redefines) which of their accounts get the role.
+            issues.append(Issue(
+                f"{instance.urn} deploys {stack_set.urn} with accountFilterType {json.dumps(account_filter)}, which can "
+                "leave accounts of the targeted organizational units without the audit role; expected no account "
+                "filter (NONE).", instance.urn))
     return issues
 
 
-def _audit_role_name(ctx: Context, fn: Res) -> Any:
-    """The name of the role the audit function runs as (fixed by the program), UNKNOWN or MISSING."""
+def _function_account(ctx: Context, fn: Res) -> Optional[tuple[str, str]]:
+    """(partition, account) of the audit function: from its ARN, or a known ARN the stack invokes it by.
+
+    A Lambda function's execution role lives in the function's account, so this is the audit role's account too.
+    """
+    assert ctx.stack is not None
+    names_fn = by_arn("name", "arn", "id")
+    values: list[Any] = [fn.get("arn")]
+    for target in ctx.stack.of_type(EVENT_TARGET):
+        values += [v for v in ctx.stack.reference(target, "arn").known if names_fn(v, fn)]
+    for value in values:
+        match = _ARN_ACCOUNT_RE.match(value) if isinstance(value, str) else None
+        if match:
+            return match.group(1), match.group(2)
+    return None
+
+
+def _audit_role_arn(ctx: Context, fn: Res) -> tuple[Optional[str], Optional[Issue]]:
+    """The ARN of the role the audit function runs as, or why the pack cannot tell (None when relaxed)."""
     assert ctx.stack is not None
     found = ctx.stack.resolve(fn, "role", ctx.stack.of_type(IAM_ROLE), by_arn("arn"))
-    if len(found.targets) == 1 and not found.foreign:
-        return found.targets[0].get("name")
-    arn = found.reference.known[0] if len(found.reference.known) == 1 else MISSING
-    if isinstance(arn, str) and ":role/" in arn:
-        return arn.rsplit("/", 1)[-1]
-    return UNKNOWN if found.open or found.targets else MISSING
+    if found.reference.known:
+        value = found.reference.known[0]
+        if isinstance(value, str) and _ROLE_ARN_RE.match(value):
+            return value, None
+        return None, Issue(
+            f"{fn.urn} runs as {json.dumps(value)}, which is not an IAM role ARN, so the pack cannot tell which role "
+            "the member-account roles must trust; expected the audit role's ARN.", fn.urn)
+    if len(found.targets) == 1:
+        role = found.targets[0]
+        arn = role.get("arn")
+        if isinstance(arn, str) and _ROLE_ARN_RE.match(arn):
+            return arn, None
+        name, path = role.get("name"), role.get("path")
+        located = _function_account(ctx, fn)
+        if isinstance(name, str) and name and path is not UNKNOWN and located is not None:
+            partition, account = located
+            path = path if isinstance(path, str) and path else "/"
+            return f"arn:{partition}:iam::{account}:role{path}{name}", None
+        unknown = "name" if name is UNKNOWN else "path" if path is UNKNOWN else "arn"
+        return None, ctx.unknown_issue(
+            role, unknown, f"which account's role {fn.urn} runs as, which the member-account roles must trust",
+            "pass the function its role as an ARN built from the account id")
+    if found.reference.has_unknown:
+        return None, ctx.unknown_issue(fn, "role", "which role the member roles must trust", "give the audit role a fixed name")
+    return None, Issue(
+        f"{fn.urn} has no role, so the pack cannot tell which role the member-account roles must trust; expected "
+        "the audit role's ARN.", fn.urn)
 
 
 def validate_audit_member_role_deployed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -243,9 +409,9 @@ def validate_audit_member_role_deployed(args: StackValidationArgs, report_violat
             if body is UNKNOWN:
                 pending.append(ctx.unknown_issue(stack_set, "templateBody", "which roles the StackSet deploys", "build the template with json.dumps from literal values"))
                 continue
-            roles = _template_roles(body)
-            if roles is not None and role in roles:
-                candidates.append((stack_set, roles[role]))
+            resources = _template_resources(body)
+            if resources is not None and _roles_named(resources, role):
+                candidates.append((stack_set, resources))
         if not candidates:
             pending.append(Issue(
                 f"{fn.urn} audits the organization through role {role}, but no {STACK_SET} in the stack deploys an "
@@ -254,13 +420,11 @@ def validate_audit_member_role_deployed(args: StackValidationArgs, report_violat
             ctx.report_issues(pending)
             continue
         # A compliant StackSet settles it, unless the role it must trust is itself unknown.
-        audit_role_name = _audit_role_name(ctx, fn)
-        if audit_role_name is UNKNOWN or audit_role_name is MISSING:
-            ctx.report_issues([ctx.unknown_issue(fn, "role", "which role the member roles must trust",
-                                                 "give the audit role a fixed name")])
+        expected_principal, why = _audit_role_arn(ctx, fn)
+        ctx.report_issues([why])
         found: list[Optional[Issue]] = list(pending)
-        for stack_set, properties in candidates:
-            issues = _stack_set_issues(ctx, stack_set, role, properties, audit_role_name)
+        for stack_set, resources in candidates:
+            issues = _stack_set_issues(ctx, stack_set, role, resources, expected_principal)
             if not issues:
                 found = []
                 break
@@ -268,8 +432,36 @@ def validate_audit_member_role_deployed(args: StackValidationArgs, report_violat
         ctx.report_issues(found)
 
 
+def _stack_set_problems(res: Res, name: str) -> list[tuple[Optional[str], str]]:
+    """(unknown property, purpose) or (None, violation message) for each way the StackSet stops auto-deploying."""
+    problems: list[tuple[Optional[str], str]] = []
+    auto = res.get("autoDeployment")
+    enabled = auto.get("enabled") if isinstance(auto, dict) else MISSING
+    if auto is UNKNOWN or enabled is UNKNOWN:
+        problems.append(("autoDeployment", f"that protected StackSet {name} keeps auto-deploying"))
+    elif enabled is not True:
+        problems.append((None, f"{res.label} turns auto-deployment off on protected StackSet {name}; expected autoDeployment.enabled true, or accounts that join the organization are never audited."))
+    model = res.get("permissionModel")
+    if model is UNKNOWN:
+        problems.append(("permissionModel", f"that protected StackSet {name} stays SERVICE_MANAGED"))
+    elif model != "SERVICE_MANAGED":
+        problems.append((None, f"{res.label} makes protected StackSet {name} {model if model is not MISSING else 'SELF_MANAGED'}; expected SERVICE_MANAGED, which alone auto-deploys to the organization."))
+    return problems
+
+
+def _owner(urn: str) -> Optional[tuple[str, str]]:
+    """(<project>/<stack>, immediate parent type) from the engine's URN; None when it does not parse."""
+    match = _URN_RE.match(urn)
+    if match is None:
+        return None
+    stack, project, chain = match.groups()
+    types = chain.split("$")
+    return f"{project}/{stack}", (types[-2] if len(types) > 1 else "")
+
+
 def validate_member_stack_set_kept(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    ctx = resource_context(MEMBER_STACK_SET_KEPT, args, report_violation, (PROTECTED_STACK_SETS,), (STACK_SET, STACK_SET_INSTANCE))
+    ctx = resource_context(MEMBER_STACK_SET_KEPT, args, report_violation, (PROTECTED_STACK_SETS, GUARDRAILS_STACKS),
+                           (STACK_SET, STACK_SET_INSTANCE))
     if ctx is None:
         return
     res = ctx.resource
@@ -277,26 +469,37 @@ def validate_member_stack_set_kept(args: ResourceValidationArgs, report_violatio
     patterns = ctx.settings[PROTECTED_STACK_SETS]
     if res.type == STACK_SET:
         name = res.get("name")
+        if name is UNKNOWN:
+            # Only a StackSet that would break the guard if protected needs its name: as with trails, unknown is
+            # not "unprotected".
+            if _stack_set_problems(res, "(unknown)"):
+                ctx.unknown(res, "name", "that it is not a protected StackSet (protectedStackSetNames), which must "
+                            "stay SERVICE_MANAGED with auto-deployment on", "set the name literally")
+            return
         if not (isinstance(name, str) and name_matches(name, patterns)):
             return
-        auto = res.get("autoDeployment")
-        enabled = auto.get("enabled") if isinstance(auto, dict) else MISSING
-        if auto is UNKNOWN or enabled is UNKNOWN:
-            ctx.unknown(res, "autoDeployment", f"that protected StackSet {name} keeps auto-deploying", "set it literally")
-        elif enabled is not True:
-            ctx.report(f"{res.label} turns auto-deployment off on protected StackSet {name}; expected autoDeployment.enabled true, or accounts that join the organization are never audited.")
-        model = res.get("permissionModel")
-        if model is not UNKNOWN and model != "SERVICE_MANAGED":
-            ctx.report(f"{res.label} makes protected StackSet {name} {model if model is not MISSING else 'SELF_MANAGED'}; expected SERVICE_MANAGED, which alone auto-deploys to the organization.")
+        for prop, text in _stack_set_problems(res, name):
+            if prop is None:
+                ctx.report(text)
+            else:
+                ctx.unknown(res, prop, text, "set it literally")
         return
-    if MEMBERS_COMPONENT + "$" in res.urn:
+    owners = ctx.settings[GUARDRAILS_STACKS]
+    owner = _owner(res.urn)
+    in_component = owner is not None and owner[1] == MEMBERS_COMPONENT
+    # The component's type token is no proof of origin: any program can declare one, so the stack must be the
+    # guardrails' own too.
+    if in_component and owner is not None and name_matches(owner[0], owners):
         return
     name = res.get("stackSetName")
     if name is UNKNOWN:
         ctx.unknown(res, "stackSetName", "that this instance does not belong to a protected StackSet", "pass the StackSet name literally")
     elif isinstance(name, str) and name_matches(name, patterns):
-        ctx.report(f"{res.label} manages instances of protected StackSet {name} outside the guardrails' {MEMBERS_COMPONENT} component; expected only the owning stack to manage them, since destroying or retargeting this resource deletes the audit role in member accounts.")
+        if in_component and owner is not None:
+            ctx.report(f"{res.label} manages instances of protected StackSet {name} from a {MEMBERS_COMPONENT} component in stack {owner[0]}, which matches no guardrailsStacks pattern ({', '.join(owners)}); expected only the guardrails' own stack to manage them, since destroying or retargeting this resource deletes the audit role in member accounts.")
+        else:
+            ctx.report(f"{res.label} manages instances of protected StackSet {name} outside the guardrails' {MEMBERS_COMPONENT} component; expected only the owning stack to manage them, since destroying or retargeting this resource deletes the audit role in member accounts.")
 
 
 AUDIT_MEMBER_ROLE_DEPLOYED = stack_policy(MEMBER_ROLE, validate_audit_member_role_deployed, ())
-MEMBER_STACK_SET_KEPT_POLICY = resource_policy(MEMBER_STACK_SET_KEPT, validate_member_stack_set_kept, (PROTECTED_STACK_SETS,))
+MEMBER_STACK_SET_KEPT_POLICY = resource_policy(MEMBER_STACK_SET_KEPT, validate_member_stack_set_kept, (PROTECTED_STACK_SETS, GUARDRAILS_STACKS))
