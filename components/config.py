@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import collections
 import difflib
+import ipaddress
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from enum import Enum
@@ -42,8 +44,11 @@ OU_ID_RE = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}", re.ASCII)
 ACCOUNT_ID_RE = re.compile(r"[0-9]{12}", re.ASCII)
 # CloudWatch Logs log group names: 1-512 of [.-_/#A-Za-z0-9].
 LOG_GROUP_NAME_RE = re.compile(r"[\.\-_/#A-Za-z0-9]{1,512}", re.ASCII)
-# CloudWatch namespaces: printable ASCII from this set, at least one non-space, at most 255.
-NAMESPACE_RE = re.compile(r"[0-9A-Za-z.\-_/#: ]{1,255}", re.ASCII)
+# The namespace of the metric filters' metric transformations and of the audit's metrics and the alarms: CloudWatch
+# takes [0-9A-Za-z.-_/#: ], not starting with ":", and CloudWatch Logs metric transformations refuse ":", "*" and "$"
+# anywhere, so the value both accept has no ":".
+NAMESPACE_RE = re.compile(r"[0-9A-Za-z.\-_/# ]{1,255}", re.ASCII)
+NAMESPACE_REFUSED = ":*$"
 # IAM role names: 1-64 of [\w+=,.@-].
 ROLE_NAME_RE = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 # Pragmatic address syntax: a dot-atom local part and a dotted domain of DNS labels with a letter TLD.
@@ -52,6 +57,23 @@ EMAIL_RE = re.compile(
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}",
     re.ASCII,
 )
+# RFC 5321: at most 64 characters before the @, 254 in all (what fits a 256-octet path with its angle brackets).
+EMAIL_LOCAL_MAX, EMAIL_MAX = 64, 254
+# A host name SNS can reach: DNS labels of 1-63 ASCII letters, digits and hyphens, neither starting nor ending with
+# a hyphen, at least two of them, the last not all digits (127.1 and 10.0.0.1 are IPv4 addresses to a resolver).
+_DNS_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", re.ASCII)
+# Names no public resolver answers (RFC 6761, RFC 6762, RFC 8375, ICANN's .internal): an endpoint there never gets
+# a delivery from SNS.
+_PRIVATE_DNS_SUFFIXES = ("localhost", "local", "internal", "invalid", "test", "onion", "home.arpa")
+# Roles that already exist in member accounts with administrator access (Organizations' and Control Tower's
+# access roles, the StackSet execution roles), and prefixes of names AWS reserves for its own roles (IAM Identity
+# Center, service-linked, Control Tower). The audit function may sts:AssumeRole the named role in every account of
+# the organization, and the member StackSet's reader role of that name would collide with it: never one of these.
+# IAM role names are unique regardless of case, so these are compared ignoring case.
+ADMIN_ROLE_NAMES = (
+    "OrganizationAccountAccessRole", "AWSControlTowerExecution", "AWSCloudFormationStackSetExecutionRole",
+)
+RESERVED_ROLE_PREFIXES = ("AWSReservedSSO_", "AWSServiceRoleFor", "aws-controltower-", "stacksets-exec-")
 # The RootAccessKeysActive alarm's period is two schedule gaps, and it notifies when a whole period passes without a
 # datapoint (a stopped audit); CloudWatch caps a period at one day, so the audit must run at least every 12 hours.
 MAX_AUDIT_INTERVAL_SECONDS = 12 * 3600
@@ -186,10 +208,14 @@ _RETENTION_RULE = _WholeNumbers(
     lambda days: days in LOG_RETENTION_DAYS,
     "must be one of the values CloudWatch Logs accepts: " + ", ".join(map(str, LOG_RETENTION_DAYS)),
 )
-# CloudWatch alarms take 10 and 30 (high resolution) or whole minutes up to a day.
+# CloudWatch alarms take 10 and 30 (high resolution) or whole minutes up to a day; the policy pack's detection
+# policies (root-access-key-creation-alarmed, cis-root-usage-alarmed) refuse a period above maxAlarmPeriodSeconds,
+# 300 by default, as a root access key must alarm within minutes. The program takes what the PR gate passes.
+MAX_ALARM_PERIOD_SECONDS = 300
 _ALARM_PERIOD_RULE = _WholeNumbers(
-    lambda seconds: seconds in (10, 30) or (0 < seconds <= 86400 and seconds % 60 == 0),
-    "must be 10, 30 or a multiple of 60 up to 86400",
+    lambda seconds: seconds in (10, 30) or (0 < seconds <= MAX_ALARM_PERIOD_SECONDS and seconds % 60 == 0),
+    "must be 10, 30, 60, 120, 180, 240 or 300 seconds (a root access key must alarm within minutes: the policy "
+    "pack's detection policies refuse a period above their maxAlarmPeriodSeconds, 300)",
 )
 # AWS hands back a cached report until it is 4 hours old, so a limit under 5 hours would turn a healthy account
 # into ERROR several times a day.
@@ -197,6 +223,33 @@ _REPORT_AGE_RULE = _WholeNumbers(
     lambda hours: 5 <= hours <= 24,
     "must be a whole number of hours from 5 to 24 (AWS serves a cached credential report for up to 4 hours)",
 )
+
+
+@dataclass(frozen=True)
+class _Sameness:
+    """Entries of a list key that are one value to AWS although written differently."""
+
+    normal: Callable[[str], str]
+    why: str
+
+
+def _same_email(address: str) -> str:
+    return address.lower()
+
+
+def _same_url(url: str) -> str:
+    # Scheme and host name are case-insensitive, and :443 is https's port: one endpoint, subscribed twice.
+    try:
+        parts = urlsplit(url)
+        port = 443 if parts.port is None else parts.port
+    except ValueError:
+        return url
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}{parts.path or '/'}?{parts.query}"
+
+
+_SAME_EMAIL = _Sameness(_same_email, "SNS compares e-mail addresses ignoring case, so both name one subscriber")
+_SAME_URL = _Sameness(_same_url, "a URL's scheme and host name are compared ignoring case (and :443 is https's "
+                      "port), so both name one endpoint")
 
 
 class _Collector:
@@ -250,7 +303,8 @@ class _Collector:
         raw = self.raw(key)
         return default if raw is None else raw
 
-    def string_list(self, key: str) -> tuple[str, ...] | None:
+    def string_list(self, key: str, same: _Sameness | None = None) -> tuple[str, ...] | None:
+        """`same`: when two entries are one subscriber although written differently (case), and why."""
         raw = self.raw(key)
         if raw is None:
             return ()
@@ -263,16 +317,26 @@ class _Collector:
             self.fail(key, json.dumps(value), "must be a list of strings (in YAML a list, on the command line a JSON array)",
                       as_json=True)
             return None
-        duplicates = sorted(item for item, seen in collections.Counter(value).items() if seen > 1)
+        normal = same.normal if same else (lambda item: item)
+        groups: dict[str, list[int]] = collections.defaultdict(list)
+        for n, item in enumerate(value, 1):
+            groups[normal(item)].append(n)
+        # Groups of entries that are one value (written alike, or as `same` says), ordered by their first entry.
+        duplicates = sorted((positions for positions in groups.values() if len(positions) > 1),
+                            key=lambda positions: value[positions[0] - 1])
         if duplicates:
             if self._is_secret(_key(key)):
                 # The rule's text is not redacted as the value is: name the repeated entries by position instead.
-                repeated = "; ".join(
-                    "entries " + " and ".join(str(n) for n, item in enumerate(value, 1) if item == dup) for dup in duplicates
-                )
+                repeated = "; ".join("entries " + " and ".join(map(str, positions)) for positions in duplicates)
             else:
-                repeated = ", ".join(duplicates)
-            self.fail(key, json.dumps(value), f"must not list the same value twice ({repeated})", as_json=True)
+                shown = []
+                for positions in duplicates:
+                    written = list(dict.fromkeys(value[n - 1] for n in positions))
+                    shown.append(written[0] if len(written) == 1 else " and ".join(written))
+                repeated = ", ".join(shown)
+            differ = any(len({value[n - 1] for n in positions}) > 1 for positions in duplicates)
+            why = f"; {same.why}" if same and differ else ""
+            self.fail(key, json.dumps(value), f"must not list the same value twice ({repeated}){why}", as_json=True)
             return None
         return tuple(value)
 
@@ -281,12 +345,36 @@ def _scp_target_ok(target: str) -> bool:
     return bool(ROOT_ID_RE.fullmatch(target) or OU_ID_RE.fullmatch(target) or ACCOUNT_ID_RE.fullmatch(target))
 
 
+def _host_problem(host: str) -> str | None:
+    """Why SNS could never deliver to `host` (urlsplit's hostname: lower case, IPv6 without brackets)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        # The host is not quoted here or below: the rule's text is shown even when the value is a redacted secret.
+        return ("must name its host by a public DNS name, not an IP address (SNS delivers to public endpoints, whose "
+                "certificate names their host; loopback, link-local and private addresses never get a delivery)")
+    labels = host.split(".")
+    if (not host.isascii() or len(host) > 253 or len(labels) < 2 or labels[-1].isdigit()
+            or not all(_DNS_LABEL_RE.fullmatch(label) for label in labels)):
+        return ("must name its host by a DNS name: ASCII only (an internationalized name in its xn-- form), at least "
+                "two dot-separated labels of 1-63 letters, digits and hyphens, none starting or ending with a "
+                "hyphen, at most 253 characters")
+    if any(host == suffix or host.endswith("." + suffix) for suffix in _PRIVATE_DNS_SUFFIXES):
+        return ("must name a host public DNS resolves, not one under a name reserved for local or private use "
+                f"({', '.join('.' + suffix for suffix in _PRIVATE_DNS_SUFFIXES)}), which SNS never reaches")
+    return None
+
+
 def _https_problem(url: str) -> str | None:
     if any(ch.isspace() for ch in url):
         return "must not contain whitespace"
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in url):
+        return "must not contain control or invisible formatting characters"
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - urllib checks the port only when it is read
+        port = parts.port  # urllib checks the port only when it is read
     except ValueError as exc:  # an unclosed [IPv6 literal, a port that is not 0-65535
         return f"is not a valid URL ({exc})"
     if parts.scheme != "https":
@@ -295,9 +383,29 @@ def _https_problem(url: str) -> str | None:
         return "must name a host"
     if parts.username or parts.password:
         return "must not embed credentials (stack config is not a secret store)"
+    host = _host_problem(parts.hostname)
+    if host:
+        return host
+    if port == 0:
+        return "must have a port from 1 to 65535 (or none, for 443)"
+    if not url.isascii():
+        return "must be ASCII: percent-encode other characters of the path or query"
     if parts.fragment:
         return "must not have a #fragment"
     return None
+
+
+def _role_name_problem(name: str) -> str | None:
+    folded = name.casefold()
+    admin = next((n for n in ADMIN_ROLE_NAMES if folded == n.casefold()), None)
+    reserved = next((p for p in RESERVED_ROLE_PREFIXES if folded.startswith(p.casefold())), None)
+    if admin is None and reserved is None:
+        return None
+    what = (f"{admin}, an administrator role that already exists in member accounts" if admin
+            else f"a role name starting {reserved}, which AWS uses for roles it creates and manages")
+    return (f"must name a role of its own, not {what} (IAM compares role names ignoring case): the audit function "
+            "may sts:AssumeRole this role in every account of the organization, and the member StackSet's reader "
+            "role would collide with it; use a dedicated name such as RootKeyAuditReader")
 
 
 def _schedule_problem(expression: str) -> str | None:
@@ -314,14 +422,21 @@ def _schedule_problem(expression: str) -> str | None:
     return None
 
 
+# Namespaces whose keys are not this project's: the providers' and the engine's, and preflight's mock AWS world.
+OTHER_NAMESPACES = frozenset({"aws", "pulumi", "preflight"})
+
+
 def _unknown_keys(c: _Collector, present: Iterable[str]) -> None:
     # A misspelt key (scpTarget for scpTargets) would be ignored and its control silently left at the default.
     prefix = f"{PROJECT}:"
     for full in sorted(set(present)):
         namespace, colon, name = full.partition(":")
-        if colon and namespace != PROJECT and difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.8):
-            # root-key-guardrail:alarmEmails is in no namespace the program reads: every value under it would be
-            # ignored, and its control left at the default.
+        if colon and namespace != PROJECT and (
+            difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.8)
+            or (name in CONFIG_KEYS and namespace not in OTHER_NAMESPACES)
+        ):
+            # root-key-guardrail:alarmEmails, or guardrails:enableScp, is in no namespace the program reads: every
+            # value under it would be ignored, and its control left at the default.
             c.fail_full(full, c.raw_full(full) or "", f"is not in this project's namespace; did you mean {PROJECT}:{name}?")
             continue
         if not full.startswith(prefix) or full[len(prefix):] in CONFIG_KEYS:
@@ -363,8 +478,9 @@ _NEEDS: tuple[_Needs, ...] = (
            lambda c: c.enable_audit, "enableAudit true", "only the audit reads it"),
     _Needs(("auditRemediate",), lambda c: bool(c.audit_org_role_name),
            "auditOrgRoleName set", "remediation acts on member accounts, which only the organization audit finds"),
-    _Needs(("auditRemediate",), lambda c: c.enable_centralized_root_access,
-           "enableCentralizedRootAccess true", "sts:AssumeRoot only works with RootSessions enabled"),
+    # auditRemediate also needs centralized root access (RootSessions): enableCentralizedRootAccess in the management
+    # account, where this stack enables it, or enabled there beforehand for a delegated administrator of IAM, who
+    # cannot enable it. Which one applies is known only once the deploying account is: components.prerequisites.
     _Needs(("memberStackSet", "memberStackSetTargets"), lambda c: bool(c.audit_org_role_name) or c.org_event_forwarding,
            "auditOrgRoleName set or orgEventForwarding true",
            "the StackSet carries the audit reader role and the forwarding rule, nothing else"),
@@ -452,19 +568,26 @@ def parse_config(
                "must be a CloudWatch log group name: 1-512 characters from A-Z a-z 0-9 . - _ / #")
     retention = c.integer("logRetentionDays", d.log_retention_days, _RETENTION_RULE)
     namespace = c.string("metricNamespace", d.metric_namespace)
-    if not NAMESPACE_RE.fullmatch(namespace) or not namespace.strip():
+    if any(ch in NAMESPACE_REFUSED for ch in namespace):
         c.fail("metricNamespace", namespace,
-               "must be 1-255 characters from A-Z a-z 0-9 . - _ / # : and space, not only spaces")
+               "must not contain :, * or $ (the metric filters use it as their metric namespace, where CloudWatch "
+               "Logs refuses them)")
+    elif not NAMESPACE_RE.fullmatch(namespace) or not namespace.strip():
+        c.fail("metricNamespace", namespace,
+               "must be 1-255 characters from A-Z a-z 0-9 . - _ / # and space, not only spaces")
     elif namespace.startswith("AWS/"):
         c.fail("metricNamespace", namespace, "must not start with AWS/ (reserved for AWS services)")
     period = c.integer("alarmPeriodSeconds", d.alarm_period_seconds, _ALARM_PERIOD_RULE)
     cis_alarm = c.boolean("cisRootUsageAlarm", d.cis_root_usage_alarm)
     event_bridge = c.boolean("eventBridgeDetection", d.event_bridge_detection)
-    emails = c.string_list("alarmEmails")
+    emails = c.string_list("alarmEmails", _SAME_EMAIL)
     for email in emails or ():
         if not EMAIL_RE.fullmatch(email):
             c.fail("alarmEmails", email, "each entry must be an e-mail address like secops@example.com")
-    endpoints = c.string_list("alarmHttpsEndpoints")
+        elif len(email.rpartition("@")[0]) > EMAIL_LOCAL_MAX or len(email) > EMAIL_MAX:
+            c.fail("alarmEmails", email, f"each entry must have at most {EMAIL_LOCAL_MAX} characters before the @ and "
+                   f"{EMAIL_MAX} in all (RFC 5321: a longer address is never delivered)")
+    endpoints = c.string_list("alarmHttpsEndpoints", _SAME_URL)
     for url in endpoints or ():
         problem = _https_problem(url)
         if problem:
@@ -480,6 +603,10 @@ def parse_config(
     if role_name and not ROLE_NAME_RE.fullmatch(role_name):
         c.fail("auditOrgRoleName", role_name,
                "must be empty or an IAM role name: 1-64 characters from A-Z a-z 0-9 + = , . @ _ -")
+    elif role_name:
+        problem = _role_name_problem(role_name)
+        if problem:
+            c.fail("auditOrgRoleName", role_name, problem)
     remediate = c.boolean("auditRemediate", d.audit_remediate)
     security_hub = c.boolean("auditSecurityHub", d.audit_security_hub)
     max_age = c.integer("auditMaxReportAgeHours", d.audit_max_report_age_hours, _REPORT_AGE_RULE)

@@ -7,8 +7,9 @@ StackSet creation refused) after other resources already exist; here a preview s
 missing prerequisite naming it and the command that enables it.
 
 Also the delegated-administrator rules: what a delegated administrator can deploy (the organization trail, the
-StackSet with callAs DELEGATED_ADMIN, the SCP given an Organizations delegation policy) and what only the
-management account can (aws.iam.OrganizationsFeatures).
+StackSet with callAs DELEGATED_ADMIN, the SCP given an Organizations delegation policy, the org audit, remediation
+through sts:AssumeRoot once registered for IAM) and what only the management account can
+(aws.iam.OrganizationsFeatures, which enables centralized root access).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def missing_prerequisites(config: GuardrailsConfig, ctx: AwsContext) -> list[Pre
             f"trusted access for {CLOUDTRAIL} (organization trail)",
             f"aws organizations enable-aws-service-access --service-principal {CLOUDTRAIL}",
         ))
-    if config.enable_centralized_root_access and IAM not in principals:
+    # sts:AssumeRoot (auditRemediate) is centralized root access too, from whichever account calls it.
+    if (config.enable_centralized_root_access or config.audit_remediate) and IAM not in principals:
         missing.append(Prerequisite(
             f"trusted access for {IAM} (centralized root access)",
             f"aws organizations enable-aws-service-access --service-principal {IAM}",
@@ -106,12 +108,33 @@ def _delegation_missing(config: GuardrailsConfig, ctx: AwsContext) -> list[Prere
             "outside the management account)",
             register.format(principal=IAM),
         ))
+    if config.enable_audit and config.audit_org_role_name and not delegated:
+        # AWS answers organizations:ListAccounts only in the management account or a delegated administrator (for
+        # any service); anywhere else every audit run fails to list the accounts and reads as ERROR.
+        missing.append(Prerequisite(
+            f"account {ctx.account_id} registered as delegated administrator for an AWS service "
+            "(root-key-guardrails:auditOrgRoleName makes the audit call organizations:ListAccounts, which AWS answers "
+            "only in the management account or a delegated administrator)",
+            f"aws organizations register-delegated-administrator --account-id {ctx.account_id} --service-principal "
+            f"{IAM} (from the management account; any service will do), or deploy this stack from the management "
+            "account",
+        ))
     return missing
 
 
 def delegated_admin_errors(config: GuardrailsConfig, ctx: AwsContext) -> list[str]:
-    """Config the deploying account can never apply, whatever is registered: a config error, not a prerequisite."""
+    """Config the deploying account cannot apply as given, whatever is registered: a config error, not a
+    prerequisite (from a delegated administrator: what only the management account can do; from the management
+    account: remediation without the centralized root access this stack would enable there)."""
     if ctx.organization is None or ctx.is_management_account:
+        # Centralized root access is enabled from the management account, by this stack: remediation there needs it.
+        # (A delegated administrator cannot enable it, and relies on the management account having done so.)
+        if config.audit_remediate and not config.enable_centralized_root_access:
+            return [
+                "root-key-guardrails:auditRemediate = \"true\": needs enableCentralizedRootAccess true when deployed "
+                "from the management account (sts:AssumeRoot only works with RootSessions enabled, which this "
+                "stack enables there); otherwise leave it at its default \"false\""
+            ]
         return []
     errors: list[str] = []
     if config.enable_centralized_root_access:
@@ -137,11 +160,27 @@ def delegated_admin_warnings(config: GuardrailsConfig, ctx: AwsContext) -> list[
             "detach SERVICE_CONTROL_POLICY policies (aws organizations put-resource-policy from the management "
             "account); without it the apply fails with AccessDeniedException"
         )
-    if config.audit_org_role_name:
+    if config.audit_org_role_name and config.deploys_member_stack_set:
         warnings.append(
             f"the org audit runs in {ctx.account_id}: a service-managed StackSet never deploys to the management "
             f"account {ctx.organization.management_account_id}, so create the {config.audit_org_role_name} role "
             "there yourself from the memberTemplateBody output, or that account reads as ERROR"
+        )
+    elif config.audit_org_role_name:
+        warnings.append(
+            f"the org audit runs in {ctx.account_id} and assumes {config.audit_org_role_name} in every other ACTIVE "
+            f"account, the management account {ctx.organization.management_account_id} included: with memberStackSet "
+            "false nothing here deploys that role, so create it in each of them yourself, or those accounts read as "
+            "ERROR"
+        )
+    if config.audit_remediate:
+        # No data source reads the organization's centralized root access features, so this cannot be checked.
+        warnings.append(
+            f"auditRemediate from {ctx.account_id}: sts:AssumeRoot works only once the management account "
+            f"{ctx.organization.management_account_id} has enabled centralized root access with root sessions (aws "
+            "iam enable-organizations-root-credentials-management and aws iam enable-organizations-root-sessions, or "
+            "enableCentralizedRootAccess in a stack there); the preview cannot read that, and without it every "
+            "remediation fails and the audit run reports the error"
         )
     return warnings
 

@@ -25,8 +25,8 @@ SUBSCRIBER='alarmEmails=["secops@example.com"]'
 expect_exit 0 "1. The default program passes the policy pack (no credentials, no Pulumi CLI)" \
     python -m preflight --policy-pack policypack --stack dev --config "$SUBSCRIBER"
 
-# Weakened twice: the SCP is switched off, and the alarms are still there but evaluate once a day, so a root key
-# created now would alert tomorrow.
+# Weakened twice, with values the program accepts: the SCP is switched off (nothing prevents a root key), and the
+# scheduled audit is left out (nothing would find one created before the detection was in place).
 expect_exit 1 "2. A weakened variant is blocked with the pack's messages: exit status 1 is the expected result" \
     python -m preflight --policy-pack policypack --stack dev --config "$SUBSCRIBER" \
-        --config enableScp=false --config alarmPeriodSeconds=86400
+        --config enableScp=false --config enableAudit=false

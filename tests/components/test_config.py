@@ -29,7 +29,8 @@ HOOK = "https://hooks.example.com/services/T000/B000/T0KEN"
 LIST_RULE = "must be a list of strings (in YAML a list, on the command line a JSON array)"
 RETENTION_RULE = ("must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, "
                   "400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653")
-PERIOD_RULE = "must be 10, 30 or a multiple of 60 up to 86400"
+PERIOD_RULE = ("must be 10, 30, 60, 120, 180, 240 or 300 seconds (a root access key must alarm within minutes: the "
+               "policy pack's detection policies refuse a period above their maxAlarmPeriodSeconds, 300)")
 REPORT_AGE_RULE = ("must be a whole number of hours from 5 to 24 (AWS serves a cached credential report for up to "
                    "4 hours)")
 
@@ -72,9 +73,26 @@ def test_config_example_stack_file_is_valid() -> None:
         ({"auditSchedule": "cron(0 0,12 * * ? *)"}, {"audit_schedule": "cron(0 0,12 * * ? *)"}),
         ({"auditSchedule": "cron(0/30 * ? * SUN-SAT *)"}, {"audit_schedule": "cron(0/30 * ? * SUN-SAT *)"}),
         ({"alarmPeriodSeconds": 10}, {"alarm_period_seconds": 10}),
-        ({"alarmPeriodSeconds": 86400}, {"alarm_period_seconds": 86400}),
+        ({"alarmPeriodSeconds": 300}, {"alarm_period_seconds": 300}),
+        ({"alarmPeriodSeconds": 240}, {"alarm_period_seconds": 240}),
         ({"logRetentionDays": 3653}, {"log_retention_days": 3653}),
         ({"alarmEmails": ["sec.ops+aws@mail.example.co.uk"]}, {"alarm_emails": ("sec.ops+aws@mail.example.co.uk",)}),
+        # The longest local part RFC 5321 allows, and two addresses that differ in more than case.
+        ({"alarmEmails": ["a" * 64 + "@example.com"]}, {"alarm_emails": ("a" * 64 + "@example.com",)}),
+        ({"alarmEmails": ["secops@example.com", "secops@example.org"]},
+         {"alarm_emails": ("secops@example.com", "secops@example.org")}),
+        # A port other than 443, a query, an internationalized host in its xn-- form, a path differing in case only
+        # (paths are case-sensitive).
+        ({"alarmHttpsEndpoints": ["https://hooks.example.com:8443/h?team=sec"]},
+         {"alarm_https_endpoints": ("https://hooks.example.com:8443/h?team=sec",)}),
+        ({"alarmHttpsEndpoints": ["https://xn--bcher-kva.example.com/hook"]},
+         {"alarm_https_endpoints": ("https://xn--bcher-kva.example.com/hook",)}),
+        ({"alarmHttpsEndpoints": ["https://hooks.example.com/A", "https://hooks.example.com/a"]},
+         {"alarm_https_endpoints": ("https://hooks.example.com/A", "https://hooks.example.com/a")}),
+        ({"metricNamespace": "Security/Root Keys#1"}, {"metric_namespace": "Security/Root Keys#1"}),
+        ({"auditOrgRoleName": "OrganizationAccountAccessRoleReader"},
+         {"audit_org_role_name": "OrganizationAccountAccessRoleReader"}),
+
         ({"auditRemediate": True, "auditOrgRoleName": "Audit", "enableCentralizedRootAccess": True},
          {"audit_remediate": True, "audit_org_role_name": "Audit", "enable_centralized_root_access": True}),
         # The CLI passes Pulumi.yaml's defaults as set values: a dependent key at its default is never in the way.
@@ -101,6 +119,35 @@ _GAP_LIMIT = ("at most 12 hours are allowed, because the audit alarm's period is
 
 def _line(name: str, shown: str, allowed: str) -> str:
     return f"  root-key-guardrails:{name} = {shown}: {allowed}"
+
+
+NAMESPACE_REFUSED = ("must not contain :, * or $ (the metric filters use it as their metric namespace, where "
+                     "CloudWatch Logs refuses them)")
+HOST_RULE = ("each entry must name its host by a DNS name: ASCII only (an internationalized name in its xn-- form), at "
+             "least two dot-separated labels of 1-63 letters, digits and hyphens, none starting or ending with a "
+             "hyphen, at most 253 characters")
+PRIVATE_NAMES = "(.localhost, .local, .internal, .invalid, .test, .onion, .home.arpa), which SNS never reaches"
+EMAIL_LENGTH_RULE = ("each entry must have at most 64 characters before the @ and 254 in all (RFC 5321: a longer "
+                     "address is never delivered)")
+SAME_URL = ("a URL's scheme and host name are compared ignoring case (and :443 is https's port), so both name one "
+            "endpoint")
+ROLE_OF_ITS_OWN = ("(IAM compares role names ignoring case): the audit function may sts:AssumeRole this role in every "
+                   "account of the organization, and the member StackSet's reader role would collide with it; use a "
+                   "dedicated name such as RootKeyAuditReader")
+
+
+IP_RULE = ("each entry must name its host by a public DNS name, not an IP address (SNS delivers to public endpoints, "
+           "whose certificate names their host; loopback, link-local and private addresses never get a delivery)")
+
+
+def _admin_role(name: str) -> str:
+    return (f"must name a role of its own, not {name}, an administrator role that already exists in member accounts "
+            f"{ROLE_OF_ITS_OWN}")
+
+
+def _reserved_role(prefix: str) -> str:
+    return (f"must name a role of its own, not a role name starting {prefix}, which AWS uses for roles it creates and "
+            f"manages {ROLE_OF_ITS_OWN}")
 
 
 BAD_INPUTS = [
@@ -142,11 +189,17 @@ BAD_INPUTS = [
     pytest.param({"metricNamespace": "AWS/Root"},
                  [_line("metricNamespace", '"AWS/Root"', "must not start with AWS/ (reserved for AWS services)")],
                  id="namespace-reserved"),
-    pytest.param({"metricNamespace": "Root*Keys"},
-                 [_line("metricNamespace", '"Root*Keys"',
-                        "must be 1-255 characters from A-Z a-z 0-9 . - _ / # : and space, not only spaces")],
+    pytest.param({"metricNamespace": "Root*Keys"}, [_line("metricNamespace", '"Root*Keys"', NAMESPACE_REFUSED)],
+                 id="namespace-star"),
+    pytest.param({"metricNamespace": "Root!Keys"},
+                 [_line("metricNamespace", '"Root!Keys"',
+                        "must be 1-255 characters from A-Z a-z 0-9 . - _ / # and space, not only spaces")],
                  id="namespace-chars"),
     pytest.param({"alarmPeriodSeconds": 90}, [_line("alarmPeriodSeconds", '"90"', PERIOD_RULE)], id="period"),
+    # Valid for CloudWatch, refused by the policy pack's detection policies (maxAlarmPeriodSeconds 300).
+    pytest.param({"alarmPeriodSeconds": 360}, [_line("alarmPeriodSeconds", '"360"', PERIOD_RULE)], id="period-over-300"),
+    pytest.param({"alarmPeriodSeconds": 86400}, [_line("alarmPeriodSeconds", '"86400"', PERIOD_RULE)],
+                 id="period-one-day"),
     pytest.param({"alarmEmails": ["secops@"]},
                  [_line("alarmEmails", '"secops@"', "each entry must be an e-mail address like secops@example.com")],
                  id="email"),
@@ -205,6 +258,85 @@ BAD_INPUTS = [
                         "an OU id ou-[0-9a-z]{4,32}-[a-z0-9]{8,32} (a service-managed StackSet deploys to "
                         "organizational units, not to single accounts)")],
                  id="stack-set-target-account"),
+    # CloudWatch Logs refuses :, * and $ in a metric transformation's namespace: the provider would refuse every
+    # metric filter, with an error naming no config key.
+    pytest.param({"metricNamespace": "Security:RootKeys"},
+                 [_line("metricNamespace", '"Security:RootKeys"', NAMESPACE_REFUSED)], id="namespace-colon"),
+    pytest.param({"metricNamespace": ":RootKeys"}, [_line("metricNamespace", '":RootKeys"', NAMESPACE_REFUSED)],
+                 id="namespace-leading-colon"),
+    pytest.param({"metricNamespace": "Root$Keys"}, [_line("metricNamespace", '"Root$Keys"', NAMESPACE_REFUSED)],
+                 id="namespace-dollar"),
+    # Endpoints SNS can never deliver to: each would count as a subscriber and silence the no-subscriber warning.
+    pytest.param({"alarmHttpsEndpoints": ["https://x.example.com\u0000/hook"]},
+                 [_line("alarmHttpsEndpoints", '"https://x.example.com\\u0000/hook"',
+                        "each entry must not contain control or invisible formatting characters")], id="https-nul"),
+    pytest.param({"alarmHttpsEndpoints": ["https://ex\u0430mple.com/hook"]},
+                 [_line("alarmHttpsEndpoints", '"https://ex\\u0430mple.com/hook"', HOST_RULE)], id="https-lookalike-host"),
+    pytest.param({"alarmHttpsEndpoints": ["https://a..b/hook"]},
+                 [_line("alarmHttpsEndpoints", '"https://a..b/hook"', HOST_RULE)], id="https-empty-label"),
+    pytest.param({"alarmHttpsEndpoints": ["https://-bad-.example.com/hook"]},
+                 [_line("alarmHttpsEndpoints", '"https://-bad-.example.com/hook"', HOST_RULE)], id="https-hyphen-label"),
+    pytest.param({"alarmHttpsEndpoints": ["https://intranet/hook"]},
+                 [_line("alarmHttpsEndpoints", '"https://intranet/hook"', HOST_RULE)], id="https-single-label"),
+    pytest.param({"alarmHttpsEndpoints": ["https://alerts.corp.internal/hook"]},
+                 [_line("alarmHttpsEndpoints", '"https://alerts.corp.internal/hook"',
+                        "each entry must name a host public DNS resolves, not one under a name reserved for local or "
+                        "private use " + PRIVATE_NAMES)], id="https-private-name"),
+    pytest.param({"alarmHttpsEndpoints": ["https://x.example.com:0/hook"]},
+                 [_line("alarmHttpsEndpoints", '"https://x.example.com:0/hook"',
+                        "each entry must have a port from 1 to 65535 (or none, for 443)")], id="https-port-zero"),
+    pytest.param({"alarmHttpsEndpoints": ["https://127.0.0.1/hook"]},
+                 [_line("alarmHttpsEndpoints", '"https://127.0.0.1/hook"', IP_RULE)], id="https-loopback"),
+    pytest.param({"alarmHttpsEndpoints": ["https://169.254.169.254/latest"]},
+                 [_line("alarmHttpsEndpoints", '"https://169.254.169.254/latest"', IP_RULE)],
+                 id="https-link-local"),
+    pytest.param({"alarmHttpsEndpoints": ["https://10.1.2.3/hook"]},
+                 [_line("alarmHttpsEndpoints", '"https://10.1.2.3/hook"', IP_RULE)], id="https-private-ip"),
+    pytest.param({"alarmHttpsEndpoints": ["https://[::1]/hook"]},
+                 [_line("alarmHttpsEndpoints", '"https://[::1]/hook"', IP_RULE)], id="https-ipv6-loopback"),
+    pytest.param({"alarmHttpsEndpoints": ["https://hooks.example.com/p\u00e4th"]},
+                 [_line("alarmHttpsEndpoints", '"https://hooks.example.com/p\\u00e4th"',
+                        "each entry must be ASCII: percent-encode other characters of the path or query")],
+                 id="https-non-ascii-path"),
+    pytest.param({"alarmHttpsEndpoints": ["https://Hooks.example.com/h", "https://hooks.example.com/h"]},
+                 [_line("alarmHttpsEndpoints", '["https://Hooks.example.com/h", "https://hooks.example.com/h"]',
+                        "must not list the same value twice (https://Hooks.example.com/h and "
+                        f"https://hooks.example.com/h); {SAME_URL}")], id="https-duplicate-host-case"),
+    pytest.param({"alarmHttpsEndpoints": ["https://hooks.example.com:443/h", "https://hooks.example.com/h"]},
+                 [_line("alarmHttpsEndpoints", '["https://hooks.example.com:443/h", "https://hooks.example.com/h"]',
+                        "must not list the same value twice (https://hooks.example.com:443/h and "
+                        f"https://hooks.example.com/h); {SAME_URL}")], id="https-duplicate-default-port"),
+    pytest.param({"alarmEmails": ["a" * 65 + "@example.com"]},
+                 [_line("alarmEmails", '"' + "a" * 65 + '@example.com"', EMAIL_LENGTH_RULE)], id="email-local-part-65"),
+    pytest.param({"alarmEmails": ["a" * 200 + "@example.com"]},
+                 [_line("alarmEmails", '"' + "a" * 200 + '@example.com"', EMAIL_LENGTH_RULE)], id="email-local-part-200"),
+    pytest.param({"alarmEmails": ["a" * 64 + "@" + ("b" * 62 + ".") * 3 + "com"]},  # 257 characters
+                 [_line("alarmEmails", '"' + "a" * 64 + "@" + ("b" * 62 + ".") * 3 + 'com"', EMAIL_LENGTH_RULE)],
+                 id="email-over-254"),
+    pytest.param({"alarmEmails": ["SecOps@example.com", "secops@EXAMPLE.COM"]},
+                 [_line("alarmEmails", '["SecOps@example.com", "secops@EXAMPLE.COM"]',
+                        "must not list the same value twice (SecOps@example.com and secops@EXAMPLE.COM); SNS compares "
+                        "e-mail addresses ignoring case, so both name one subscriber")], id="email-duplicate-case"),
+    # Administrator roles that already exist in member accounts, and names AWS keeps for its own roles: the audit
+    # function would be allowed to assume them everywhere.
+    pytest.param({"auditOrgRoleName": "OrganizationAccountAccessRole"},
+                 [_line("auditOrgRoleName", '"OrganizationAccountAccessRole"', _admin_role("OrganizationAccountAccessRole"))],
+                 id="role-organizations-admin"),
+    pytest.param({"auditOrgRoleName": "AWSControlTowerExecution"},
+                 [_line("auditOrgRoleName", '"AWSControlTowerExecution"', _admin_role("AWSControlTowerExecution"))],
+                 id="role-control-tower-admin"),
+    pytest.param({"auditOrgRoleName": "organizationaccountaccessrole"},
+                 [_line("auditOrgRoleName", '"organizationaccountaccessrole"',
+                        _admin_role("OrganizationAccountAccessRole"))], id="role-admin-other-case"),
+    pytest.param({"auditOrgRoleName": "AWSCloudFormationStackSetExecutionRole"},
+                 [_line("auditOrgRoleName", '"AWSCloudFormationStackSetExecutionRole"',
+                        _admin_role("AWSCloudFormationStackSetExecutionRole"))], id="role-stack-set-execution"),
+    pytest.param({"auditOrgRoleName": "AWSReservedSSO_AdministratorAccess_0123456789abcdef"},
+                 [_line("auditOrgRoleName", '"AWSReservedSSO_AdministratorAccess_0123456789abcdef"',
+                        _reserved_role("AWSReservedSSO_"))], id="role-identity-center"),
+    pytest.param({"auditOrgRoleName": "AWSServiceRoleForOrganizations"},
+                 [_line("auditOrgRoleName", '"AWSServiceRoleForOrganizations"', _reserved_role("AWSServiceRoleFor"))],
+                 id="role-service-linked"),
     pytest.param({"enableSCP": False},
                  [_line("enableSCP", '"false"', "is not a configuration key of this project; did you mean enableScp?")],
                  id="misspelt-key"),
@@ -279,9 +411,7 @@ NO_EFFECT_INPUTS = [
                  id="report-age-without-audit"),
     pytest.param({"auditRemediate": True},
                  [_needs("auditRemediate", '"true"', "auditOrgRoleName set",
-                         "remediation acts on member accounts, which only the organization audit finds", '"false"'),
-                  _needs("auditRemediate", '"true"', "enableCentralizedRootAccess true",
-                         "sts:AssumeRoot only works with RootSessions enabled", '"false"')],
+                         "remediation acts on member accounts, which only the organization audit finds", '"false"')],
                  id="remediate-prerequisites"),
     pytest.param({"auditRemediate": True, "auditOrgRoleName": "Audit", "enableCentralizedRootAccess": True,
                   "enableAudit": False},
@@ -323,6 +453,13 @@ def test_program_bad_value_fails_and_registers_nothing(overrides: dict[str, obje
     assert err.value.message == "Invalid configuration:\n" + "\n".join(lines)
     # The engine registers the stack before the program starts; nothing else may follow it.
     assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]
+
+
+def test_config_remediation_without_centralized_root_access_is_judged_with_the_account() -> None:
+    # Whether auditRemediate needs enableCentralizedRootAccess here depends on the deploying account (test_org.py):
+    # from a delegated administrator for IAM, the management account enables it, outside this stack.
+    config = _parse({"auditRemediate": True, "auditOrgRoleName": "Audit"})
+    assert (config.audit_remediate, config.enable_centralized_root_access) == (True, False)
 
 
 def test_config_needs_table_names_only_config_keys() -> None:
@@ -516,6 +653,11 @@ def test_program_scp_target_with_trailing_newline_fails_and_registers_nothing() 
         pytest.param({"alarmHttpsEndpoints": ["http://hooks.example.com/T0KEN"]}, "alarmHttpsEndpoints", id="bad-value"),
         pytest.param({"alarmHttpsEndpoint": ["https://hooks.example.com/T0KEN"]}, "alarmHttpsEndpoint", id="misspelt-key"),
         pytest.param({"alarmEmails": ["T0KEN@"]}, "alarmEmails", id="bad-email"),
+        # The host is the secret here: a rule about the host must not quote it.
+        pytest.param({"alarmHttpsEndpoints": ["https://T0KEN.corp.internal/hook"]}, "alarmHttpsEndpoints",
+                     id="private-host"),
+        pytest.param({"alarmHttpsEndpoints": ["https://T0KEN/hook"]}, "alarmHttpsEndpoints", id="single-label-host"),
+        pytest.param({"alarmEmails": ["T0KEN" * 13 + "@example.com"]}, "alarmEmails", id="long-email"),
         pytest.param({"enableDetection": "false", "enableAudit": "false", "alarmEmails": ["T0KEN@example.com"]},
                      "alarmEmails", id="email-without-topic"),
     ],
@@ -524,7 +666,7 @@ def test_config_error_never_shows_a_secret_value(overrides: dict[str, object], k
     raw = {f"root-key-guardrails:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in overrides.items()}
     with pytest.raises(ConfigError) as err:
         parse_config(raw.get, raw, is_secret=lambda full: full == f"root-key-guardrails:{key}")
-    assert "T0KEN" not in str(err.value)
+    assert "t0ken" not in str(err.value).lower()  # a host name is shown lower-cased
     assert f"root-key-guardrails:{key} = [secret]: " in str(err.value)
 
 
@@ -562,6 +704,16 @@ def test_config_secret_list_with_a_repeated_entry_names_it_by_position(name: str
         _parse_secret({name: entries}, {name})
     assert str(err.value) == f"Invalid configuration:\n{_line(name, '[secret]', 'must not list the same value twice (entries 1 and 3)')}"
     assert "ciso@example.com" not in str(err.value) and "T0KEN" not in str(err.value)
+
+
+def test_config_secret_list_with_entries_differing_in_case_names_them_by_position() -> None:
+    # SNS takes SecOps@example.com and secops@example.com for one subscriber; neither may be quoted.
+    with pytest.raises(ConfigError) as err:
+        _parse_secret({"alarmEmails": ["SecOps@example.com", "soc@example.com", "secops@EXAMPLE.com"]}, {"alarmEmails"})
+    assert str(err.value) == "Invalid configuration:\n" + _line(
+        "alarmEmails", "[secret]", "must not list the same value twice (entries 1 and 3); SNS compares e-mail "
+        "addresses ignoring case, so both name one subscriber")
+    assert "secops" not in str(err.value).lower()
 
 
 def test_config_plain_list_with_a_repeated_entry_names_the_value() -> None:
@@ -602,8 +754,38 @@ def test_config_key_in_a_misspelt_namespace_is_an_error(namespace: str) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("full", "value"),
+    [
+        pytest.param("guardrails:enableScp", "false", id="other-project"),
+        pytest.param("config:auditSchedule", "rate(12 hours)", id="config"),
+        pytest.param("root-keys:auditOrgRoleName", "RootKeyAuditReader", id="not-close"),
+        pytest.param("rkg:alarmEmails", '["secops@example.com"]', id="abbreviation"),
+    ],
+)
+def test_config_project_key_in_another_namespace_is_an_error(full: str, value: str) -> None:
+    # A key of this project under any namespace but its own would be ignored, its control left at the default,
+    # however far the namespace is from the project's name.
+    raw = {full: value}
+    name = full.partition(":")[2]
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw.get, raw)
+    assert str(err.value).splitlines()[1:] == [
+        f"  {full} = {json.dumps(value)}: is not in this project's namespace; did you mean root-key-guardrails:{name}?"
+    ]
+
+
+def test_program_project_key_in_another_namespace_fails_and_registers_nothing() -> None:
+    with pytest.raises(ProgramError) as err:
+        run_program(PROJECT_DIR, "dev", {"guardrails:enableScp": "false"})
+    assert err.value.message == ("Invalid configuration:\n  guardrails:enableScp = \"false\": is not in this project's "
+                                 "namespace; did you mean root-key-guardrails:enableScp?")
+    assert [r.type for r in err.value.resources] == ["pulumi:pulumi:Stack"]
+
+
 def test_config_other_providers_namespaces_are_theirs() -> None:
-    raw = {"aws:region": "us-east-1", "pulumi:tags": "{}", "root-key-guardrails:enableScp": "true"}
+    raw = {"aws:region": "us-east-1", "pulumi:tags": "{}", "root-key-guardrails:enableScp": "true",
+           "preflight:organization": "{}", "other-project:colour": "blue"}
     assert parse_config(raw.get, raw).enable_scp is True
 
 

@@ -26,6 +26,9 @@ AUDIT_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/root-key-guardrails-dev-audit"
 BUS_ARN = f"arn:aws:events:us-east-1:{ACCOUNT_ID}:event-bus/root-key-guardrails-dev-root-key-events"
 ORG_AUDIT = {"auditOrgRoleName": "RootKeyAuditReader"}
 DELEGATED = {"preflight:callerAccountId": DELEGATED_ADMIN_ACCOUNT_ID}
+# A member account of the mock organization that administers no service.
+PLAIN_MEMBER = {"preflight:callerAccountId": "444455556666", "preflight:delegatedServices": "[]"}
+REMEDIATE = {**ORG_AUDIT, "auditRemediate": True}
 TRAIL_NAME = "root-key-guardrails-dev-trail"
 
 
@@ -90,6 +93,25 @@ def _without(principal: str) -> dict[str, str]:
                      f"organizations register-delegated-administrator --account-id {DELEGATED_ADMIN_ACCOUNT_ID} "
                      "--service-principal member.org.stacksets.cloudformation.amazonaws.com (from the management "
                      "account)", id="delegated-stacksets"),
+        # Remediation from a delegated administrator: sts:AssumeRoot needs the IAM registration and IAM's trusted
+        # access (centralized root access), though the management account enables the feature itself.
+        pytest.param(REMEDIATE, {**DELEGATED, "preflight:delegatedServices": json.dumps(
+                         ["cloudtrail.amazonaws.com", "member.org.stacksets.cloudformation.amazonaws.com"])},
+                     f"account {DELEGATED_ADMIN_ACCOUNT_ID} registered as delegated administrator for iam.amazonaws.com "
+                     "(sts:AssumeRoot from outside the management account): aws organizations "
+                     f"register-delegated-administrator --account-id {DELEGATED_ADMIN_ACCOUNT_ID} --service-principal "
+                     "iam.amazonaws.com (from the management account)", id="delegated-remediate-iam"),
+        pytest.param(REMEDIATE, {**DELEGATED, **_without("iam.amazonaws.com")},
+                     "trusted access for iam.amazonaws.com (centralized root access): aws organizations "
+                     "enable-aws-service-access --service-principal iam.amazonaws.com", id="delegated-remediate-access"),
+        # The org audit lists the accounts with organizations:ListAccounts, which a plain member account cannot call.
+        pytest.param({**ORG_AUDIT, "memberStackSet": False, "enableScp": False, "trailMode": "account"}, PLAIN_MEMBER,
+                     "account 444455556666 registered as delegated administrator for an AWS service "
+                     "(root-key-guardrails:auditOrgRoleName makes the audit call organizations:ListAccounts, which AWS "
+                     "answers only in the management account or a delegated administrator): aws organizations "
+                     "register-delegated-administrator --account-id 444455556666 --service-principal iam.amazonaws.com "
+                     "(from the management account; any service will do), or deploy this stack from the management "
+                     "account", id="member-org-audit"),
     ],
 )
 def test_prerequisite_missing_fails_before_any_resource(overrides: dict[str, Any], mock: dict[str, str],
@@ -144,6 +166,53 @@ def test_delegated_admin_centralized_root_access_refused_at_preview() -> None:
         f"deploys from {DELEGATED_ADMIN_ACCOUNT_ID}, not the management account); set it false here and enable "
         "centralized root access from the management account (aws iam enable-organizations-root-credentials-"
         "management and aws iam enable-organizations-root-sessions)")
+    assert [r.type for r in failure.resources] == ["pulumi:pulumi:Stack"]
+
+
+def test_plain_member_account_audit_alone_is_not_refused() -> None:
+    # Without auditOrgRoleName the audit reads only its own account: no organization call, nothing to register.
+    reg = _run({"enableScp": False, "trailMode": "account"}, PLAIN_MEMBER)
+    assert reg.one("aws:lambda/function:Function").inputs["environment"]["variables"]["AUDIT_ORG_ROLE_NAME"] == ""
+
+
+def _warnings(overrides: dict[str, Any], mock: dict[str, str]) -> list[str]:
+    log: list[tuple[str, str]] = []
+    config = {key(k): encode(v) for k, v in overrides.items()}
+    run_program(PROJECT_DIR, STACK, {**config, **mock}, log=log)
+    return [m for sev, m in log if sev == "warning"]
+
+
+def test_delegated_admin_org_audit_without_stack_set_warns_about_every_account() -> None:
+    # With memberStackSet false no StackSet exists: the warning names the role to create everywhere, not a StackSet.
+    warnings = _warnings({**ORG_AUDIT, "memberStackSet": False}, DELEGATED)
+    assert not any("service-managed StackSet" in m for m in warnings)
+    assert (f"the org audit runs in {DELEGATED_ADMIN_ACCOUNT_ID} and assumes RootKeyAuditReader in every other ACTIVE "
+            "account, the management account 111122223333 included: with memberStackSet false nothing here deploys "
+            "that role, so create it in each of them yourself, or those accounts read as ERROR") in warnings
+
+
+def test_delegated_admin_remediation_deploys_and_warns_that_the_feature_is_the_management_accounts() -> None:
+    # sts:AssumeRoot works from the delegated administrator for IAM; enabling RootSessions is the management
+    # account's (enableCentralizedRootAccess is refused here), and no data source tells whether it did.
+    log: list[tuple[str, str]] = []
+    config = {key(k): encode(v) for k, v in REMEDIATE.items()}
+    reg = Registered(tuple(run_program(PROJECT_DIR, STACK, {**config, **DELEGATED}, log=log)))
+    assert reg.one("aws:lambda/function:Function").inputs["environment"]["variables"]["AUDIT_REMEDIATE"] == "true"
+    assert reg.document("root-access-key-audit-policy")["Statement"][-1]["Action"] == "sts:AssumeRoot"
+    assert reg.of_type("aws:iam/organizationsFeatures:OrganizationsFeatures") == []
+    assert (f"auditRemediate from {DELEGATED_ADMIN_ACCOUNT_ID}: sts:AssumeRoot works only once the management account "
+            "111122223333 has enabled centralized root access with root sessions (aws iam "
+            "enable-organizations-root-credentials-management and aws iam enable-organizations-root-sessions, or "
+            "enableCentralizedRootAccess in a stack there); the preview cannot read that, and without it every "
+            "remediation fails and the audit run reports the error") in [m for sev, m in log if sev == "warning"]
+
+
+def test_management_account_remediation_without_centralized_root_access_refused() -> None:
+    failure = _failure(REMEDIATE, {})
+    assert failure.message == (
+        "Invalid configuration:\n  root-key-guardrails:auditRemediate = \"true\": needs enableCentralizedRootAccess "
+        "true when deployed from the management account (sts:AssumeRoot only works with RootSessions enabled, which "
+        "this stack enables there); otherwise leave it at its default \"false\"")
     assert [r.type for r in failure.resources] == ["pulumi:pulumi:Stack"]
 
 
