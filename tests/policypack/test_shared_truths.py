@@ -132,3 +132,11 @@ def test_shared_audit_settings_are_the_handlers() -> None:
     assert set(pack_audit.AUDIT_SETTINGS) == {
         handler.ENV_NAMESPACE, handler.ENV_TOPIC, handler.ENV_SECURITY_HUB, handler.ENV_ROLE, handler.ENV_MAX_AGE,
         handler.ENV_REMEDIATE, handler.ENV_WORKERS}
+
+
+def test_shared_admin_role_names_are_the_programs() -> None:
+    # The program refuses these as auditOrgRoleName; the pack refuses an sts:AssumeRole grant on them.
+    from components import config as program_config
+
+    assert pack_audit.ADMIN_ROLE_NAMES == program_config.ADMIN_ROLE_NAMES
+    assert pack_audit.RESERVED_ROLE_PREFIXES == program_config.RESERVED_ROLE_PREFIXES

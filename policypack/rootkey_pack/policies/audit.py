@@ -599,6 +599,16 @@ def _managed_issues(ctx: Context, role: Res, managed: list[tuple[Res, Any]]) -> 
 
 # The role Organizations creates in every account it creates: an administrator, never an audit role.
 ADMIN_ROLE = "OrganizationAccountAccessRole"
+# Roles that already exist in member accounts with administrator access (Organizations', Control Tower's, the
+# StackSet execution role) and prefixes AWS reserves for its own roles; IAM compares role names ignoring case.
+# Kept with components/config.py's lists (tests/policypack/test_shared_truths.py).
+ADMIN_ROLE_NAMES = (ADMIN_ROLE, "AWSControlTowerExecution", "AWSCloudFormationStackSetExecutionRole")
+RESERVED_ROLE_PREFIXES = ("AWSReservedSSO_", "AWSServiceRoleFor", "aws-controltower-", "stacksets-exec-")
+
+
+def is_admin_role_name(name: str) -> bool:
+    folded = name.lower()
+    return folded in {n.lower() for n in ADMIN_ROLE_NAMES} or folded.startswith(tuple(p.lower() for p in RESERVED_ROLE_PREFIXES))
 # Conditions that keep a role ARN with a wildcard account inside the organization.
 _ORG_SCOPE_KEYS = ("aws:resourceorgid", "aws:resourceorgpaths", "aws:resourceaccount")
 DELETE_ROOT_TASK = "root-task/IAMDeleteRootUserCredentials"
@@ -630,8 +640,8 @@ def _assume_role_problems(label: str, resources: list[str], condition_keys: set[
     for resource in resources:
         name = resource.rpartition("/")[2]
         account = resource.split(":")[4] if resource.count(":") >= 5 else "*"
-        if name == ADMIN_ROLE:
-            problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}', the organization's administrator role")
+        if is_admin_role_name(name):
+            problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}', an administrator role AWS keeps in member accounts")
         elif role_name in (MISSING, None, ""):
             problems.append(f"{label} grants 'sts:AssumeRole' on '{resource}' but the audit function has no {ORG_ROLE_ENV}, so it needs no role in other accounts")
         elif isinstance(role_name, str) and name != role_name and not any(ch in name for ch in "*?"):
