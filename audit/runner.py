@@ -197,8 +197,19 @@ def _unexpected(exc: BaseException, what: str) -> None:
     LOG.debug("%s", what, exc_info=exc)
 
 
+# One account's remediation at its worst: AssumeRoot, the root session's identity, the key listing, a deletion and
+# the listing that confirms it, each at most one sink-style call. An account is started only if that fits before
+# the run's stop, so remediation never eats the time kept for publishing.
+REMEDIATION_ACCOUNT_SECONDS = 5 * SINK_CALL_SECONDS
+
+
 def _remediate(
-    config: AuditConfig, clients: Clients, results: list[AccountResult], caller: str | None
+    config: AuditConfig,
+    clients: Clients,
+    results: list[AccountResult],
+    caller: str | None,
+    clock: Callable[[], float],
+    stop_at: float | None,
 ) -> tuple[list[AccountResult], list[str], list[str]]:
     errors: list[str] = []
     notes: list[str] = []
@@ -213,6 +224,12 @@ def _remediate(
                 "delete its root keys by hand"
             )
             updated.append(result)
+            continue
+        if stop_at is not None and clock() + REMEDIATION_ACCOUNT_SECONDS > stop_at:
+            error = (f"not remediated: the run's time budget leaves less than the {REMEDIATION_ACCOUNT_SECONDS:.0f} s "
+                     "one account's remediation may take")
+            errors.append(f"remediation of account {result.account_id} failed: {error}")
+            updated.append(result.with_remediation((error,)))
             continue
         try:
             outcome = remediate_account(clients, result.account_id, dry_run=config.dry_run)
@@ -306,7 +323,7 @@ def run_audit(
     audit_errors = tuple(errors)
     notes: list[str] = []
     if config.remediate:
-        results, remediation_errors, remediation_notes = _remediate(config, clients, results, caller)
+        results, remediation_errors, remediation_notes = _remediate(config, clients, results, caller, policy.clock, stop_at)
         errors += remediation_errors
         notes += remediation_notes
 

@@ -323,3 +323,20 @@ def test_run_single_account_call_unanswered_at_the_stop_time_is_abandoned(
     assert took < 1.0 + GIVE_UP_GRACE_S + 1.0
     assert [(a.account_id, a.status, a.reason) for a in run.accounts] == [("111122223333", Status.ERROR, CUT_OFF)]
     assert run.errors == ("the run's time ran out with a call still unanswered",)
+
+
+def test_run_remediation_that_cannot_fit_before_the_stop_is_not_started(fake_clients: FakeClients, fast_retry: Any) -> None:
+    # 150 s of budget: the audit may use 90 s, less than one account's remediation at its worst (135 s). Started
+    # anyway, it could eat the time kept for publishing, and the Lambda's timeout would send nothing at all.
+    fake_clients.stub("sts").add_response(
+        "get_caller_identity", {"Account": CALLER, "Arn": f"arn:aws:iam::{CALLER}:user/a", "UserId": "A"}
+    )
+    fake_clients.stub("organizations").add_response("list_accounts", {"Accounts": [{"Id": MEMBER, "Name": "member", "State": "ACTIVE"}]})
+    _arrange_member(fake_clients, access_key_1_active="true", access_key_1_last_rotated=ROTATED)
+    run = run_audit(_config(), fake_clients, retry=fast_retry, now=lambda: NOW, time_budget_seconds=150.0)  # type: ignore[arg-type]
+    (result,) = run.accounts
+    reason = "not remediated: the run's time budget leaves less than the 135 s one account's remediation may take"
+    assert (run.status, result.status) == (Status.ERROR, Status.FAIL)
+    assert run.errors == (f"remediation of account {MEMBER} failed: {reason}",)
+    assert result.remediation == (reason,)
+    fake_clients.assert_no_pending()  # no AssumeRoot was asked for
