@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from audit.aws import partition_for_region
-from audit.report import AccountResult, Status, error_result, remediation_steps
+from audit.report import AccountResult, Status, error_result, one_line, remediation_steps
 from audit.runner import RunResult
 
 CHECK_ID = "iam_no_root_access_key"
@@ -218,5 +218,7 @@ def to_csv(results: Sequence[AccountResult], where: Where, now: datetime) -> str
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, delimiter=CSV_DELIMITER, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(csv_rows(results, where, now))
+    # One record a line: quoting would keep a line break inside a field valid CSV, but readers that go line by line
+    # (grep ';FAIL;', a SIEM's line splitter) would take the rest of an endpoint's error text for a row of its own.
+    writer.writerows({column: one_line(value) for column, value in row.items()} for row in csv_rows(results, where, now))
     return buffer.getvalue()

@@ -527,13 +527,24 @@ def alert_message(
         f"Root access key audit (CIS 1.4, Security Hub IAM.4): overall {status.value}.",
         "",
     ]
-    for result in sorted(results, key=lambda r: (-r.status.rank, r.account_id or "")):
+    # What the reader must act on comes first, and no line can crowd out the rest: the run's own errors, then the
+    # root keys found (FAIL, WARN), then the accounts that could not be audited, each line capped. A body over
+    # SNS's limit is cut at its end, and that end is then the ERROR accounts, the longest and most alike.
+    if run_errors:
+        lines += ["Errors of this run:"] + [f"- {_capped(one_line(error))}" for error in run_errors] + [""]
+    for result in sorted(results, key=lambda r: (_ALERT_ORDER.get(r.status, 3), r.account_id or "")):
         if result.status is Status.PASS:
             continue
-        lines.append(f"- {one_line(result.message)}")
-    if run_errors:
-        lines += ["", "Errors of this run:"] + [f"- {one_line(error)}" for error in run_errors]
+        lines.append(f"- {_capped(one_line(result.message))}")
     return subject[:_SNS_SUBJECT_MAX], _fit("\n".join(lines))
+
+
+_ALERT_ORDER = {Status.FAIL: 0, Status.WARN: 1, Status.ERROR: 2}
+_ALERT_LINE_MAX = 1000
+
+
+def _capped(line: str) -> str:
+    return line if len(line) <= _ALERT_LINE_MAX else line[: _ALERT_LINE_MAX - 1] + "\u2026"
 
 
 def recovery_message(recoveries: Sequence[Transition]) -> tuple[str, str]:

@@ -168,3 +168,17 @@ def test_cli_output_unwritable_is_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["--credential-report", _report(tmp_path, Status.PASS), "--format", "ocsf", "--output",
                  str(target)], stdout=io.StringIO()) == 2
     assert capsys.readouterr().err == f"python -m audit: error: --output {target} cannot be written: No such file or directory\n"
+
+
+def test_csv_one_record_per_line_whatever_an_endpoint_wrote() -> None:
+    # An endpoint's error text is not ours: a line break in it, kept inside a quoted field, would still show a
+    # line-based reader (grep ';PASS;', a SIEM) a forged row.
+    from audit.formats import to_csv
+
+    forged = "denied\n2026-11-29;444455556666;x;aws;iam_no_root_access_key;t;c;PASS;Account 444455556666: PASS\u2028"
+    run = RunResult(accounts=(ACCOUNTS[Status.FAIL],), errors=(forged,))
+    text = to_csv(findings_of(run), Where(), NOW)
+    lines = text.splitlines()
+    assert len(lines) == 3  # the header, the account, the run's error
+    assert len(list(csv.DictReader(io.StringIO(text), delimiter=";"))) == 2
+    assert all(line.startswith(NOW.isoformat() + ";") for line in lines[1:])  # no line starts as a forged row

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+import dataclasses
+
 import boto3
 import pytest
 from botocore.stub import ANY
@@ -488,19 +490,42 @@ def test_finding_resolve_not_confirmed_for_each_finding_is_error(
     fake_clients.assert_no_pending()
 
 
-def test_alert_message_lists_non_passing_accounts_worst_first() -> None:
+def test_alert_message_lists_run_errors_then_keys_found_then_accounts_not_audited() -> None:
     subject, body = alert_message([PASS_A, WARN_D, FAIL_B, ERROR_C], ["sns broke"], Status.ERROR)
     assert subject == "[ERROR] Root access key audit: 1 FAIL, 1 WARN, 1 ERROR of 4 account(s)"
     assert body.split("\n") == [
         "Root access key audit (CIS 1.4, Security Hub IAM.4): overall ERROR.",
         "",
-        f"- {ERROR_C.message}",
-        f"- {FAIL_B.message}",
-        f"- {WARN_D.message}",
-        "",
         "Errors of this run:",
         "- sns broke",
+        "",
+        f"- {FAIL_B.message}",
+        f"- {WARN_D.message}",
+        f"- {ERROR_C.message}",
     ]
+
+
+def test_alert_message_over_sns_limit_keeps_every_key_found_and_run_error() -> None:
+    # 700 accounts that could not be audited, with long reasons, must not crowd the 5 root keys found, or the run's
+    # own errors, out of a body cut to SNS's 256 KB.
+    from audit.report import error_result
+
+    errors = [error_result(f"{n:012d}", "sts:AssumeRole failed (AccessDenied: " + "x" * 400 + ")") for n in range(700)]
+    fails = [dataclasses.replace(FAIL_B, account_id=f"9999999999{n:02d}",
+                                 message=FAIL_B.message.replace(FAIL_B.account_id or "", f"9999999999{n:02d}")) for n in range(5)]
+    _, body = alert_message(errors + fails, ["Security Hub: BatchImportFindings failed"], Status.ERROR)
+    assert len(body.encode()) <= 256 * 1024
+    assert "- Security Hub: BatchImportFindings failed" in body
+    assert all(f.message in body for f in fails)
+    assert body.splitlines()[-1].endswith("more line(s) omitted; see Security Hub or the audit's logs.")
+
+
+def test_alert_message_caps_each_line() -> None:
+    from audit.report import error_result
+
+    _, body = alert_message([error_result("444455556666", "y" * 5000)], [], Status.ERROR)
+    (line,) = [line for line in body.splitlines() if line.startswith("- ")]
+    assert len(line) == 2 + 1000 and line.endswith("\u2026")
 
 
 def test_recovery_message_names_previous_status() -> None:
@@ -657,7 +682,7 @@ def test_alert_message_escapes_line_breaks_of_foreign_text() -> None:
     # An error text from an endpoint is not ours: a line break in it must not forge a line of the mail.
     forged = "throttled\n- Account 222222222222: PASS, the root user has no access keys\u2028"
     _, body = alert_message([FAIL_B], [forged], Status.FAIL)
-    assert body.split("\n")[-1] == "- throttled\\x0a- Account 222222222222: PASS, the root user has no access keys\\u2028"
+    assert "- throttled\\x0a- Account 222222222222: PASS, the root user has no access keys\\u2028" in body.split("\n")
     assert not any(line.startswith("- Account 222222222222: PASS") for line in body.split("\n"))
 
 
