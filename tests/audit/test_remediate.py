@@ -25,20 +25,34 @@ ASSUME_ROOT_PARAMS = {
 }
 
 
-def _keys(*pairs: tuple[str, str]) -> dict[str, Any]:
+ROOT_ARN = f"arn:aws:iam::{MEMBER}:root"
+
+
+def _keys(*pairs: tuple[str, str], user: str = "root") -> dict[str, Any]:
     return {
         "AccessKeyMetadata": [
-            {"UserName": "root", "AccessKeyId": key, "Status": status, "CreateDate": datetime(2025, 1, 1, tzinfo=timezone.utc)}
+            {"UserName": user, "AccessKeyId": key, "Status": status, "CreateDate": datetime(2025, 1, 1, tzinfo=timezone.utc)}
             for key, status in pairs
         ],
         "IsTruncated": False,
     }
 
 
-def _arrange(fake: FakeClients, keys: dict[str, Any]) -> Any:
+def _arrange(fake: FakeClients, keys: dict[str, Any], *, arn: str | None = ROOT_ARN) -> Any:
     fake.stub("sts").add_response("assume_root", {"Credentials": ROOT_CREDS}, expected_params=ASSUME_ROOT_PARAMS)
+    identity = {"UserId": MEMBER, "Account": MEMBER, **({"Arn": arn} if arn is not None else {})}
+    fake.stub_for(ROOT_CREDS["AccessKeyId"], "sts").add_response("get_caller_identity", identity, expected_params={})
     iam = fake.stub_for(ROOT_CREDS["AccessKeyId"], "iam")
-    iam.add_response("list_access_keys", keys, expected_params={})
+    if arn == ROOT_ARN:
+        iam.add_response("list_access_keys", keys, expected_params={})
+    return iam
+
+
+def _arrange_deleted(fake: FakeClients, *, relisted: dict[str, Any] | None = None) -> Any:
+    """The baseline: one active root key, deleted, and gone from the second listing (or `relisted`)."""
+    iam = _arrange(fake, _keys(("AKIAROOTKEY000000001", "Active")))
+    iam.add_response("delete_access_key", {}, expected_params={"AccessKeyId": "AKIAROOTKEY000000001"})
+    iam.add_response("list_access_keys", relisted if relisted is not None else _keys(), expected_params={})
     return iam
 
 
@@ -46,6 +60,7 @@ def test_remediate_deletes_every_root_key_and_logs_each(fake_clients: FakeClient
     iam = _arrange(fake_clients, _keys(("AKIAROOTKEY000000001", "Active"), ("AKIAROOTKEY000000002", "Inactive")))
     iam.add_response("delete_access_key", {}, expected_params={"AccessKeyId": "AKIAROOTKEY000000001"})
     iam.add_response("delete_access_key", {}, expected_params={"AccessKeyId": "AKIAROOTKEY000000002"})
+    iam.add_response("list_access_keys", _keys(), expected_params={})
     with caplog.at_level(logging.WARNING, logger="audit.remediate"):
         outcome = remediate_account(fake_clients, MEMBER, dry_run=False)  # type: ignore[arg-type]
     expected = (
@@ -66,10 +81,126 @@ def test_remediate_dry_run_deletes_nothing(fake_clients: FakeClients) -> None:
     fake_clients.assert_no_pending()  # no delete_access_key was queued, and none was called
 
 
-def test_remediate_no_keys_says_so(fake_clients: FakeClients) -> None:
+def test_remediate_baseline_deletes_and_confirms(fake_clients: FakeClients) -> None:
+    _arrange_deleted(fake_clients)
+    outcome = remediate_account(fake_clients, MEMBER, dry_run=False)  # type: ignore[arg-type]
+    assert (outcome.actions, outcome.error) == ((f"account {MEMBER}: deleted active root access key AKIAROOTKEY000000001",), None)
+    fake_clients.assert_no_pending()
+
+
+def test_remediate_empty_listing_disagrees_with_report_is_error(fake_clients: FakeClients) -> None:
     _arrange(fake_clients, _keys())
     outcome = remediate_account(fake_clients, MEMBER, dry_run=False)  # type: ignore[arg-type]
-    assert outcome.actions == (f"account {MEMBER}: the root user has no access key to delete",)
+    assert outcome.actions == ()
+    assert outcome.error == (
+        f"iam:ListAccessKeys as root of {MEMBER} lists no access key, but the credential report shows a root access "
+        "key: the report and the account disagree; nothing deleted"
+    )
+    fake_clients.assert_no_pending()
+
+
+@pytest.mark.parametrize(
+    ("arn", "returned"),
+    [
+        ("arn:aws:iam::999988887777:root", "Arn arn:aws:iam::999988887777:root"),
+        (f"arn:aws:sts::{MEMBER}:assumed-role/Admin/s", f"Arn arn:aws:sts::{MEMBER}:assumed-role/Admin/s"),
+        (f"arn:aws-us-gov:iam::{MEMBER}:root", f"Arn arn:aws-us-gov:iam::{MEMBER}:root"),
+        (None, "no Arn"),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_remediate_session_not_target_root_is_error(
+    fake_clients: FakeClients, arn: str | None, returned: str, dry_run: bool
+) -> None:
+    _arrange(fake_clients, _keys(("AKIAROOTKEY000000001", "Active")), arn=arn)
+    outcome = remediate_account(fake_clients, MEMBER, dry_run=dry_run)  # type: ignore[arg-type]
+    assert outcome.actions == ()
+    assert outcome.error == (
+        f"the sts:AssumeRoot session for {MEMBER} is not that account's root user: sts:GetCallerIdentity returned "
+        f"{returned}, expected {ROOT_ARN}; nothing deleted"
+    )
+    fake_clients.assert_no_pending()  # nothing listed, nothing deleted
+
+
+def test_remediate_caller_identity_failure_is_error(fake_clients: FakeClients) -> None:
+    fake_clients.stub("sts").add_response("assume_root", {"Credentials": ROOT_CREDS}, expected_params=ASSUME_ROOT_PARAMS)
+    fake_clients.stub_for(ROOT_CREDS["AccessKeyId"], "sts").add_client_error(
+        "get_caller_identity", "ExpiredToken", "The security token included in the request is expired", 403
+    )
+    outcome = remediate_account(fake_clients, MEMBER, dry_run=False)  # type: ignore[arg-type]
+    assert outcome.actions == ()
+    assert outcome.error == (
+        f"sts:GetCallerIdentity with the sts:AssumeRoot session for {MEMBER} failed (ExpiredToken: The security token "
+        "included in the request is expired)"
+    )
+    fake_clients.assert_no_pending()
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_remediate_listed_key_of_iam_user_is_not_deleted(fake_clients: FakeClients, dry_run: bool) -> None:
+    _arrange(fake_clients, _keys(("AKIAUSERKEYOTHER0001", "Active"), user="alice"))
+    outcome = remediate_account(fake_clients, MEMBER, dry_run=dry_run)  # type: ignore[arg-type]
+    assert outcome.actions == ()
+    assert outcome.error == (
+        f"iam:ListAccessKeys as root of {MEMBER} listed access key AKIAUSERKEYOTHER0001 of user alice, not of the root "
+        "user; nothing deleted"
+    )
+    fake_clients.assert_no_pending()  # no delete_access_key queued, none called
+
+
+def test_remediate_key_without_user_name_is_roots(fake_clients: FakeClients) -> None:
+    keys = _keys(("AKIAROOTKEY000000001", "Active"))
+    del keys["AccessKeyMetadata"][0]["UserName"]
+    iam = _arrange(fake_clients, keys)
+    iam.add_response("delete_access_key", {}, expected_params={"AccessKeyId": "AKIAROOTKEY000000001"})
+    iam.add_response("list_access_keys", _keys(), expected_params={})
+    outcome = remediate_account(fake_clients, MEMBER, dry_run=False)  # type: ignore[arg-type]
+    assert (outcome.actions, outcome.error) == ((f"account {MEMBER}: deleted active root access key AKIAROOTKEY000000001",), None)
+    fake_clients.assert_no_pending()
+
+
+def test_remediate_key_still_listed_after_delete_is_error(fake_clients: FakeClients) -> None:
+    _arrange_deleted(fake_clients, relisted=_keys(("AKIAROOTKEY000000001", "Active")))
+    outcome = remediate_account(fake_clients, MEMBER, dry_run=False)  # type: ignore[arg-type]
+    assert outcome.actions == ()  # never "deleted"
+    assert outcome.error == (
+        f"iam:DeleteAccessKey answered but key AKIAROOTKEY000000001 is still listed for the root of {MEMBER}"
+    )
+    fake_clients.assert_no_pending()
+
+
+def test_remediate_new_key_after_delete_is_error(fake_clients: FakeClients) -> None:
+    _arrange_deleted(fake_clients, relisted=_keys(("AKIAROOTKEY000000009", "Active")))
+    outcome = remediate_account(fake_clients, MEMBER, dry_run=False)  # type: ignore[arg-type]
+    assert outcome.actions == (f"account {MEMBER}: deleted active root access key AKIAROOTKEY000000001",)
+    assert outcome.error == (
+        f"the root user of {MEMBER} has access key AKIAROOTKEY000000009 after the deletion, not listed before; not deleted"
+    )
+    fake_clients.assert_no_pending()
+
+
+def test_remediate_relisting_of_iam_user_key_is_error(fake_clients: FakeClients) -> None:
+    _arrange_deleted(fake_clients, relisted=_keys(("AKIAUSERKEYOTHER0001", "Active"), user="alice"))
+    outcome = remediate_account(fake_clients, MEMBER, dry_run=False)  # type: ignore[arg-type]
+    assert outcome.actions == ()
+    assert outcome.error == (
+        f"iam:ListAccessKeys as root of {MEMBER} after the deletion listed access key AKIAUSERKEYOTHER0001 of user "
+        "alice, not of the root user; the deletion of key AKIAROOTKEY000000001 is unconfirmed"
+    )
+    fake_clients.assert_no_pending()
+
+
+def test_remediate_relisting_failure_leaves_deletion_unconfirmed(fake_clients: FakeClients) -> None:
+    iam = _arrange(fake_clients, _keys(("AKIAROOTKEY000000001", "Active")))
+    iam.add_response("delete_access_key", {}, expected_params={"AccessKeyId": "AKIAROOTKEY000000001"})
+    iam.add_client_error("list_access_keys", "ServiceFailure", "internal error", 500)
+    outcome = remediate_account(fake_clients, MEMBER, dry_run=False)  # type: ignore[arg-type]
+    assert outcome.actions == ()
+    assert outcome.error == (
+        f"iam:ListAccessKeys as root of {MEMBER} after the deletion failed (ServiceFailure: internal error); the deletion of "
+        "key AKIAROOTKEY000000001 is unconfirmed"
+    )
+    fake_clients.assert_no_pending()
 
 
 def test_remediate_assume_root_denied_is_error(fake_clients: FakeClients) -> None:
@@ -87,12 +218,14 @@ def test_remediate_delete_failure_stops_and_reports(fake_clients: FakeClients) -
     iam = _arrange(fake_clients, _keys(("AKIAROOTKEY000000001", "Active"), ("AKIAROOTKEY000000002", "Active")))
     iam.add_response("delete_access_key", {}, expected_params={"AccessKeyId": "AKIAROOTKEY000000001"})
     iam.add_client_error("delete_access_key", "NoSuchEntity", "The Access Key with id AKIAROOTKEY000000002 cannot be found.", 404)
+    iam.add_response("list_access_keys", _keys(), expected_params={})
     outcome = remediate_account(fake_clients, MEMBER, dry_run=False)  # type: ignore[arg-type]
     assert outcome.actions == (f"account {MEMBER}: deleted active root access key AKIAROOTKEY000000001",)
     assert outcome.error == (
         f"iam:DeleteAccessKey AKIAROOTKEY000000002 as root of {MEMBER} failed (NoSuchEntity: The Access Key with id "
         "AKIAROOTKEY000000002 cannot be found.)"
     )
+    fake_clients.assert_no_pending()
 
 
 @pytest.mark.parametrize(

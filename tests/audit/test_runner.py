@@ -48,6 +48,9 @@ def _arrange_org(fake: FakeClients, *, assume_root_error: str | None = None, inc
         fake.stub("sts").add_client_error("assume_root", assume_root_error, "not enabled", 403)
         return
     fake.stub("sts").add_response("assume_root", {"Credentials": ROOT_CREDS})
+    fake.stub_for(ROOT_CREDS["AccessKeyId"], "sts").add_response(
+        "get_caller_identity", {"Account": MEMBER, "Arn": f"arn:aws:iam::{MEMBER}:root", "UserId": MEMBER}
+    )
     root_iam = fake.stub_for(ROOT_CREDS["AccessKeyId"], "iam")
     root_iam.add_response(
         "list_access_keys",
@@ -63,6 +66,9 @@ def test_run_org_remediation_deletes_member_root_key(fake_clients: FakeClients, 
     _arrange_org(fake_clients)
     fake_clients.stub_for(ROOT_CREDS["AccessKeyId"], "iam").add_response(
         "delete_access_key", {}, {"AccessKeyId": "AKIAROOTKEY000000001"}
+    )
+    fake_clients.stub_for(ROOT_CREDS["AccessKeyId"], "iam").add_response(
+        "list_access_keys", {"AccessKeyMetadata": [], "IsTruncated": False}
     )
     run = run_audit(_config(), fake_clients, retry=fast_retry, now=lambda: NOW)  # type: ignore[arg-type]
     (result,) = run.accounts
