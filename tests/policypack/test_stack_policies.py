@@ -809,6 +809,12 @@ def assume(resource: str, condition: Optional[dict[str, Any]]) -> dict[str, Any]
         statement["Condition"] = condition
     return statement
 
+KMS_UNSCOPED = [
+    (f"{U(AUDIT_POLICY)} statement 'EncryptAlerts' grants '{action}' on the wildcard "
+     f"'arn:aws:kms:us-east-1:111122223333:key/*' without a condition on kms:ViaService or kms:ResourceAliases or "
+     f"kms:RequestAlias; {LP}", U(AUDIT_POLICY))
+    for action in ("kms:GenerateDataKey", "kms:Decrypt")
+]
 LEAST_PRIVILEGE_CASES = [
     pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Effect": "Allow", "Action": "iam:*", "Resource": "*"})), [
         (f"{U(AUDIT_POLICY)} statement #8 grants the wildcard action 'iam:*'; {LP}", U(AUDIT_POLICY))], id="iam-wildcard"),
@@ -878,24 +884,10 @@ LEAST_PRIVILEGE_CASES = [
          f"['arn:aws*:securityhub:*:*:hub/default']; {LP}", U(AUDIT_POLICY))], id="update-findings-anywhere"),
     pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with({"Sid": "Publish", "Effect": "Allow", "Action": "sns:Publish", "Resource": "*"})), [
         (f"{U(AUDIT_POLICY)} statement 'Publish' grants 'sns:Publish' on '*', wider than ['arn:aws*:sns:*:*:*']; {LP}", U(AUDIT_POLICY))], id="publish-anywhere"),
-    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with(drop_condition_of="EncryptAlerts")), [
-        (f"{U(AUDIT_POLICY)} statement 'EncryptAlerts' grants 'kms:GenerateDataKey' on the wildcard "
-         f"'arn:aws:kms:us-east-1:111122223333:key/*' without a condition on kms:ViaService or kms:ResourceAliases or "
-         f"kms:RequestAlias; {LP}", U(AUDIT_POLICY)),
-        (f"{U(AUDIT_POLICY)} statement 'EncryptAlerts' grants 'kms:Decrypt' on the wildcard "
-         f"'arn:aws:kms:us-east-1:111122223333:key/*' without a condition on kms:ViaService or kms:ResourceAliases or "
-         f"kms:RequestAlias; {LP}", U(AUDIT_POLICY)),
-    ], id="kms-unscoped"),
+    pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with(drop_condition_of="EncryptAlerts")), KMS_UNSCOPED, id="kms-unscoped"),
     # ForAllValues over a key the request does not carry is true: a direct KMS call has no kms:ViaService.
     pytest.param(setp(AUDIT_POLICY, policy=audit_policy_with_condition(
-        "EncryptAlerts", {"ForAllValues:StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}})), [
-        (f"{U(AUDIT_POLICY)} statement 'EncryptAlerts' grants 'kms:GenerateDataKey' on the wildcard "
-         f"'arn:aws:kms:us-east-1:111122223333:key/*' without a condition on kms:ViaService or kms:ResourceAliases or "
-         f"kms:RequestAlias; {LP}", U(AUDIT_POLICY)),
-        (f"{U(AUDIT_POLICY)} statement 'EncryptAlerts' grants 'kms:Decrypt' on the wildcard "
-         f"'arn:aws:kms:us-east-1:111122223333:key/*' without a condition on kms:ViaService or kms:ResourceAliases or "
-         f"kms:RequestAlias; {LP}", U(AUDIT_POLICY)),
-    ], id="kms-for-all-values-only"),
+        "EncryptAlerts", {"ForAllValues:StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}})), KMS_UNSCOPED, id="kms-for-all-values-only"),
     pytest.param(setp(AUDIT_POLICY, policy=k.UNKNOWN), [
         (f"{U(AUDIT_POLICY)} has policy unknown during preview, so the pack cannot verify that the audit role "
          f"{U('root-access-key-audit-role')} is least privilege; expected a value known at preview (build the document with "
