@@ -28,6 +28,7 @@ from audit.report import (
     is_account_id,
     one_line,
     remediation_steps,
+    shown,
     verdict,
 )
 from audit.org import DEFAULT_WORKERS, MAX_WORKERS
@@ -51,18 +52,13 @@ def _bounded_int(low: int, high: int) -> Any:
     def parse(text: str) -> int:
         # Not int() alone: it also takes other scripts' digits, spaces and "1_0".
         if not _INTEGER.fullmatch(text):
-            raise argparse.ArgumentTypeError(f"{_shown(text)} is not an integer ({low}..{high})")
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not an integer ({low}..{high})")
         # int() refuses more than 4,300 digits with a message of its own; any number that long is out of range.
         if len(text) > MAX_DIGITS or not low <= int(text) <= high:
-            raise argparse.ArgumentTypeError(f"{text if len(text) <= 64 else _shown(text)} is out of range ({low}..{high})")
+            raise argparse.ArgumentTypeError(f"{text if len(text) <= 64 else shown(text)} is out of range ({low}..{high})")
         return int(text)
 
     return parse
-
-
-def _shown(text: str) -> str:
-    # A value can be megabytes (or 5,000 digits): the message names it, it does not repeat it.
-    return repr(text) if len(text) <= 64 else repr(text[:64]) + f"... ({len(text)} characters)"
 
 
 def _one_of(*allowed: str) -> Any:

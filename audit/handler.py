@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from audit.org import _ROLE_NAME, DEFAULT_WORKERS, MAX_WORKERS
-from audit.report import error_result
+from audit.report import error_result, shown
 from audit.runner import (
     DEFAULT_REPORT_AGE_HOURS,
     MAX_REPORT_AGE_HOURS,
@@ -68,18 +68,13 @@ def _bool(env: Mapping[str, str], key: str, default: str) -> bool:
     return value == "true"
 
 
-def _shown(value: str) -> str:
-    # A value can be megabytes (or 5,000 digits): the message names it, it does not repeat it.
-    return repr(value) if len(value) <= 64 else repr(value[:64]) + f"... ({len(value)} characters)"
-
-
 def _int(env: Mapping[str, str], key: str, default: str, low: int, high: int) -> int:
     value = env.get(key, default).strip(_BLANK)
     if not _INTEGER.fullmatch(value):
-        raise ConfigError(f"{key}={_shown(value)} is not an integer; allowed: {low}..{high}")
+        raise ConfigError(f"{key}={shown(value)} is not an integer; allowed: {low}..{high}")
     # int() refuses more than 4,300 digits with a message of its own; any number that long is out of range anyway.
     if len(value) > MAX_DIGITS or not low <= int(value) <= high:
-        raise ConfigError(f"{key}={_shown(value)} is out of range; allowed: {low}..{high}")
+        raise ConfigError(f"{key}={shown(value)} is out of range; allowed: {low}..{high}")
     return int(value)
 
 
@@ -88,10 +83,10 @@ def config_from_env(env: Mapping[str, str]) -> AuditConfig:
     if not namespace:
         raise ConfigError(f"{ENV_NAMESPACE} is empty; the alarms watch the audit's metrics in this namespace")
     if namespace.startswith("AWS/"):
-        raise ConfigError(f"{ENV_NAMESPACE}={_shown(namespace)} is not allowed: AWS/ is reserved for AWS's own metrics; use a namespace of your own")
+        raise ConfigError(f"{ENV_NAMESPACE}={shown(namespace)} is not allowed: AWS/ is reserved for AWS's own metrics; use a namespace of your own")
     topic = env.get(ENV_TOPIC, "").strip(_BLANK)
     if topic and not _TOPIC_ARN.fullmatch(topic):
-        raise ConfigError(f"{ENV_TOPIC}={_shown(topic)} is not an SNS topic ARN; use an ARN or leave it empty")
+        raise ConfigError(f"{ENV_TOPIC}={shown(topic)} is not an SNS topic ARN; use an ARN or leave it empty")
     role = env.get(ENV_ROLE, "")
     if role and not role.strip(_BLANK):
         # Empty is the program's way to say single-account; blanks are a mistake, and reading them as empty
@@ -99,7 +94,7 @@ def config_from_env(env: Mapping[str, str]) -> AuditConfig:
         raise ConfigError(f"{ENV_ROLE}={role!r} is blank; give the member role's name, or leave it empty to audit only this account")
     if role.strip(_BLANK) and not _ROLE_NAME.fullmatch(role.strip(_BLANK)):
         raise ConfigError(
-            f"{ENV_ROLE}={_shown(role)} is not an IAM role name (1-64 of letters, digits and +=,.@_-, no path); "
+            f"{ENV_ROLE}={shown(role)} is not an IAM role name (1-64 of letters, digits and +=,.@_-, no path); "
             f"give the member role's name, or leave it empty to audit only this account")
     try:
         return AuditConfig(

@@ -453,7 +453,7 @@ def parse_root_row(text: str) -> RootRow:
             if match is None and not is_root:  # a root row's own checks below say what is wrong with it
                 # repr: a quoted field can hold a line break, which would forge lines of the text report.
                 raise ReportError(
-                    f"line {number} has arn {_shown(row[arn_at])}, which is neither the root's nor an IAM user's; the "
+                    f"line {number} has arn {shown(row[arn_at])}, which is neither the root's nor an IAM user's; the "
                     "report is corrupt"
                 )
             if match is not None and account is None:
@@ -511,8 +511,10 @@ def _checked_header(row: list[str]) -> list[str]:
     return header
 
 
-def _shown(value: str, limit: int = 80) -> str:
-    return repr(value if len(value) <= limit else value[:limit] + "...")
+def shown(value: str, limit: int = 64) -> str:
+    """A value from outside in a message: its repr, cut short. A value can be megabytes (or 5,000 digits): the
+    message names it, it does not repeat it."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} characters)"
 
 
 def verdict(
