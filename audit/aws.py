@@ -140,7 +140,7 @@ def describe_client_error(exc: ClientError, action: str, *, denied_hint: str | N
     if code in _ACCESS_DENIED:
         explained: str | None = denied_hint or f"the caller lacks permission for {api_action}"
     else:
-        service = api_action.split(":", 1)[0]
+        service = api_action.split(":", 1)[0] if ":" in api_action else ""
         explained = _EXPLAIN.get(code, "").format(service=_SERVICE_NAMES.get(service, service or "AWS")) or None
     detail = f"{code}: {message}" if message else code
     return f"{action} failed ({detail})" + (f"; {explained}" if explained else "")

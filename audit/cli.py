@@ -18,7 +18,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 from urllib.parse import urlsplit
 
 from audit.report import (
@@ -89,8 +89,9 @@ def warn(message: str) -> None:
     """Write a diagnostic line to stderr, best effort: a stderr that is closed, full or cannot encode it must not
     turn the verdict's exit status into an uncaught exception's 1, which reads as FAIL."""
     try:
-        print(message, file=sys.stderr)
-        return
+        if sys.stderr is not None:  # None when started with 2>&-; print(file=None) would write to stdout
+            print(message, file=sys.stderr)
+            return
     except Exception:  # noqa: BLE001 - OSError (closed, full), UnicodeError (PYTHONIOENCODING=undefined), ...
         pass
     try:
@@ -102,6 +103,13 @@ def warn(message: str) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse prints the usage with print_usage(sys.stderr), which falls back to stdout when stderr is closed
+        # (None): a usage error must never land in the output a pipeline reads.
+        warn(self.format_usage().rstrip("\n"))
+        warn(f"{self.prog}: error: {message}")
+        self.exit(2)
+
     def _print_message(self, message: str, file: Any = None) -> None:
         # argparse swallows only OSError here: an encoding error would escape parser.error's exit 2 as a crash.
         if not message:

@@ -263,6 +263,7 @@ class AccountAudit:
         self.result: AccountResult | None = None
         self.calls: Counter[str] = Counter()
         self._call = "sts:AssumeRole"  # what the account is doing, for an unexpected failure's message
+        self.started = False  # admitted: its first call may have been made
         self._budget: Budget | None = None
         self._fetch: ReportFetch | None = None
 
@@ -273,6 +274,7 @@ class AccountAudit:
             self._end(error_result(self.account.account_id, NOT_STARTED))
             return False
         self._budget = Budget(self.policy, stop_at=self.stop_at)
+        self.started = True
         if self.account.account_id == self.caller_account:
             self._fetch = ReportFetch(_Counting(self.clients("iam"), self.calls, self._calling), self._budget, self.report_times)
         return True
@@ -478,8 +480,10 @@ def _collect(
     jobs: list[AccountAudit], done: list[AccountResult | None], caller: str, errors: tuple[str, ...], missing: str
 ) -> OrgAudit:
     results = [
-        # None only after an interrupt or a cut-off: a job still queued, waiting or in flight.
-        result if result is not None else error_result(job.account.account_id, missing)
+        # None only after an interrupt or a cut-off: a job still queued, waiting or in flight. After a cut-off, one
+        # never started made no call that could be unanswered: it simply had no turn.
+        result if result is not None else error_result(
+            job.account.account_id, NOT_STARTED if missing == CUT_OFF and not job.started else missing)
         for job, result in zip(jobs, done)
     ]
     results.sort(key=lambda result: result.account_id or "")

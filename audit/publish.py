@@ -531,7 +531,11 @@ def alert_message(
     # root keys found (FAIL, WARN), then the accounts that could not be audited, each line capped. A body over
     # SNS's limit is cut at its end, and that end is then the ERROR accounts, the longest and most alike.
     if run_errors:
-        lines += ["Errors of this run:"] + [f"- {_capped(one_line(error))}" for error in run_errors] + [""]
+        # Counted too: a thousand failed imports must not crowd out the keys found after them.
+        shown_errors = [f"- {_capped(one_line(error))}" for error in run_errors[:_ALERT_RUN_ERRORS_MAX]]
+        if len(run_errors) > _ALERT_RUN_ERRORS_MAX:
+            shown_errors.append(f"- ... and {len(run_errors) - _ALERT_RUN_ERRORS_MAX} more error(s) of this run")
+        lines += ["Errors of this run:"] + shown_errors + [""]
     for result in sorted(results, key=lambda r: (_ALERT_ORDER.get(r.status, 3), r.account_id or "")):
         if result.status is Status.PASS:
             continue
@@ -541,6 +545,7 @@ def alert_message(
 
 _ALERT_ORDER = {Status.FAIL: 0, Status.WARN: 1, Status.ERROR: 2}
 _ALERT_LINE_MAX = 1000
+_ALERT_RUN_ERRORS_MAX = 20
 
 
 def _capped(line: str) -> str:

@@ -105,12 +105,14 @@ def remediate_account(clients: Clients, account_id: str, *, dry_run: bool) -> Re
     if error:
         return stop(f"{error}; nothing deleted")
     if not keys:
-        # The runner remediates only accounts whose report shows a root key: an empty listing contradicts it
-        # (the key was deleted since, or the listing is wrong), and neither is evidence that no key exists.
-        return stop(
-            f"iam:ListAccessKeys as root of {account_id} lists no access key, but the credential report shows a "
-            "root access key: the report and the account disagree; nothing deleted"
+        # The report is a snapshot AWS serves for up to 4 hours, so after a deletion (this tool's, an hour ago) it
+        # still shows the key. Nothing to delete is no error, and no evidence either: the verdict stays FAIL or
+        # WARN until a report generated later shows no key.
+        actions.append(
+            f"account {account_id}: the root user lists no access key now; the credential report, which shows "
+            "one, predates its deletion, and the verdict stands until a newer report confirms it"
         )
+        return Remediation(account_id, tuple(actions), None)
     if dry_run:
         for key in keys:
             actions.append(

@@ -56,9 +56,11 @@ NOT_AVAILABLE = "N/A"
 # ASCII classes and whole-string matches only: \d also matches other scripts' digits and $ matches before a
 # trailing newline, and AWS writes neither.
 _ROOT_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::(?P<account>[0-9]{12}):root", re.ASCII)
-# Any row of a credential report: the root, or an IAM user (a path of /-separated parts, then the name).
+# Any row of a credential report: the root, or an IAM user (a path of /-separated parts, then the name). A part
+# holds no "/", so an ARN splits into parts one way only: with "/" allowed in a part, a long path that fails at its
+# end is tried split every way, in time doubling with each part.
 _ROW_ARN = re.compile(
-    r"arn:aws(?:-[a-z]+)*:iam::(?P<account>[0-9]{12}):(?:root|user/(?:[\x21-\x7e]+/)*[A-Za-z0-9+=,.@_-]{1,64})", re.ASCII
+    r"arn:aws(?:-[a-z]+)*:iam::(?P<account>[0-9]{12}):(?:root|user/(?:[\x21-\x2e\x30-\x7e]+/)*[A-Za-z0-9+=,.@_-]{1,64})", re.ASCII
 )
 ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 # Region names such as us-east-1, us-gov-west-1, ap-southeast-7, eusc-de-east-1.

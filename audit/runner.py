@@ -197,10 +197,10 @@ def _unexpected(exc: BaseException, what: str) -> None:
     LOG.debug("%s", what, exc_info=exc)
 
 
-# One account's remediation at its worst: AssumeRoot, the root session's identity, the key listing, a deletion and
-# the listing that confirms it, each at most one sink-style call. An account is started only if that fits before
-# the run's stop, so remediation never eats the time kept for publishing.
-REMEDIATION_ACCOUNT_SECONDS = 5 * SINK_CALL_SECONDS
+# One account's remediation at its worst: AssumeRoot, the root session's identity, the key listing, two deletions
+# (a root user holds at most two keys) and the listing that confirms them, each at most one sink-style call. An
+# account is started only if that fits before the run's stop, so remediation never eats the time kept for publishing.
+REMEDIATION_ACCOUNT_SECONDS = 6 * SINK_CALL_SECONDS
 
 
 def _remediate(

@@ -228,7 +228,11 @@ def run_jobs(
             if give_up_at is not None and clock() >= give_up_at:
                 break
     finally:
-        state.stopping = True
+        # Under the lock, and every waiting worker woken: one asleep in wait() would otherwise stay blocked for
+        # good (in a warm Lambda, a thread leaked each run, and no fork for the lister after it).
+        with state.lock:
+            state.stopping = True
+            state.lock.notify_all()
     if state.error is not None:
         raise state.error
     return state.finished.is_set()

@@ -502,3 +502,12 @@ def test_cli_online_findings_name_the_sessions_region(moto_url: str, monkeypatch
     [finding] = json.loads(out)
     assert code == 0
     assert (finding["cloud"]["region"], finding["resources"][0]["region"]) == ("eu-west-3", "eu-west-3")
+
+
+def test_cli_stderr_closed_writes_nothing_to_stdout() -> None:
+    # With 2>&- Python's sys.stderr is None, and print(file=None) writes to stdout: a usage error or a warning
+    # would land in the JSON or CSV a pipeline reads.
+    script = f'"{sys.executable}" -m audit --credential-report /nonexistent --format json 2>&-'
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, cwd=REPO, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (proc.returncode, proc.stdout) == (2, b"")

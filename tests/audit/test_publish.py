@@ -732,3 +732,10 @@ def test_run_security_hub_alternating_tokens_is_its_error_and_other_sinks_run(
         "accounts were left unchanged",
     )
     fake_clients.assert_no_pending()
+
+
+def test_alert_message_many_run_errors_keep_the_keys_found() -> None:
+    # 1,200 failed imports must not crowd the one root key found out of a body cut to SNS's limit.
+    _, body = alert_message([FAIL_B], [f"BatchImportFindings rejected finding {n}: " + "x" * 150 for n in range(1200)], Status.ERROR)
+    assert f"- {FAIL_B.message}" in body.splitlines()
+    assert "- ... and 1180 more error(s) of this run" in body.splitlines()

@@ -885,3 +885,16 @@ def test_report_verdict_of_odd_input_is_error_not_a_crash(content: Any, generate
 def test_report_verdict_takes_bytearray_and_memoryview() -> None:
     for content in (bytearray(baseline_text().encode()), memoryview(baseline_text().encode())):
         assert verdict(content).status is Status.PASS
+
+
+def test_report_row_arn_that_fails_late_is_judged_at_once() -> None:
+    # A path part could hold "/" before: a long path failing at its end was tried split every way (9 s at 27
+    # parts, doubling with each). One split only now.
+    import time
+
+    arn = "arn:aws:iam::111122223333:user/" + "a/" * 200 + "!"
+    text = baseline_text().rstrip("\n") + "\n" + f"x,{arn}" + ",N/A" * 20 + "\n"
+    started = time.monotonic()
+    result = verdict(text)
+    assert time.monotonic() - started < 2.0
+    assert result.status is Status.ERROR and "which is neither the root's nor an IAM user's" in (result.reason or "")

@@ -332,7 +332,7 @@ def test_run_single_account_call_unanswered_at_the_stop_time_is_abandoned(
 
 
 def test_run_remediation_that_cannot_fit_before_the_stop_is_not_started(fake_clients: FakeClients, fast_retry: Any) -> None:
-    # 150 s of budget: the audit may use 90 s, less than one account's remediation at its worst (135 s). Started
+    # 150 s of budget: the audit may use 90 s, less than one account's remediation at its worst (162 s). Started
     # anyway, it could eat the time kept for publishing, and the Lambda's timeout would send nothing at all.
     fake_clients.stub("sts").add_response(
         "get_caller_identity", {"Account": CALLER, "Arn": f"arn:aws:iam::{CALLER}:user/a", "UserId": "A"}
@@ -341,7 +341,7 @@ def test_run_remediation_that_cannot_fit_before_the_stop_is_not_started(fake_cli
     _arrange_member(fake_clients, access_key_1_active="true", access_key_1_last_rotated=ROTATED)
     run = run_audit(_config(), fake_clients, retry=fast_retry, now=lambda: NOW, time_budget_seconds=150.0)  # type: ignore[arg-type]
     (result,) = run.accounts
-    reason = "not remediated: the run's time budget leaves less than the 135 s one account's remediation may take"
+    reason = "not remediated: the run's time budget leaves less than the 162 s one account's remediation may take"
     assert (run.status, result.status) == (Status.ERROR, Status.FAIL)
     assert run.errors == (f"remediation of account {MEMBER} failed: {reason}",)
     assert result.remediation == (reason,)

@@ -236,3 +236,28 @@ def test_schedule_idle_workers_do_not_all_wake_for_each_step_due() -> None:
     assert all(job.left == 0 for job in jobs)
     # About 3 a step (the step itself, the hand-over of the timing, the timer running out); 8 before.
     assert reads <= 5 * steps, f"{reads} wake-ups for {steps} steps"
+
+
+def test_run_jobs_given_up_leaves_no_worker_waiting() -> None:
+    # Workers asleep in the scheduler's wait must be woken when it gives up, or each give-up leaks them for good
+    # (in a warm Lambda: threads piling up, and no fork for the lister after the first).
+    import threading
+    import time
+
+    from audit.schedule import run_jobs
+
+    release = threading.Event()
+
+    class Blocking:
+        def step(self) -> None:
+            release.wait(10)
+
+        def fail(self, exc: BaseException) -> None:
+            pass
+
+    before = {t.ident for t in threading.enumerate()}
+    finished = run_jobs([Blocking()], workers=4, max_active=4, give_up_at=time.monotonic() + 0.3)
+    release.set()
+    time.sleep(0.5)
+    leaked = [t for t in threading.enumerate() if t.ident not in before and t.name.startswith("root-key-audit-")]
+    assert (finished, leaked) == (False, [])
