@@ -49,6 +49,9 @@ class MetricSpec:
     default_value: Any = MISSING
     dimensions: Any = MISSING
     unit: Any = MISSING
+    # A metric filter publishes only when an event matches; the audit's metrics (and Lambda's Errors) get a value
+    # on every run, which brings an alarm that ignores missing data back to OK before the next failure.
+    silent_between_events: bool = True
 
     @staticmethod
     def from_filter_props(props: Mapping[str, Any]) -> Optional[MetricSpec]:
@@ -279,9 +282,9 @@ def evaluate_alarm(alarm: Mapping[str, Any], spec: MetricSpec, max_period: int, 
         findings.append(AlarmFinding(unknown_property="treatMissingData"))
     elif treat == "breaching":
         findings.append(AlarmFinding(problem="treats missing data as breaching, so it stays in ALARM and never notifies a new event"))
-    elif treat == "ignore" and spec.default_value is UNKNOWN:
+    elif treat == "ignore" and spec.silent_between_events and spec.default_value is UNKNOWN:
         findings.append(AlarmFinding(unknown_property="metricTransformation.defaultValue"))
-    elif treat == "ignore" and spec.default_value in (MISSING, None):
+    elif treat == "ignore" and spec.silent_between_events and spec.default_value in (MISSING, None):
         # Without a default value nothing is published between events, and "ignore" keeps the alarm's state through
         # the gap: once in ALARM it stays there, so the next event is no state change and notifies nobody.
         findings.append(AlarmFinding(problem=(

@@ -164,6 +164,8 @@ PROTECTED_CASES = [
         f"{label(SCP)} has name unknown during preview, so the pack cannot verify whether this SCP still denies root "
         f"access-key creation; expected a value known at preview (set the policy's name literally), or allowUnknownValues: "
         f"true in the 'deny-root-keys-scp-not-weakened' policy config to defer the check to `pulumi up`."], id="unknown-name-allow"),
+    # A tag (or backup, or AI opt-out) policy is no SCP, whatever its name: its unknown name protects nothing.
+    pytest.param(SCP, {"content": json.dumps({"tags": {}}), "name": k.UNKNOWN, "type": "TAG_POLICY"}, None, [], id="unknown-name-tag-policy"),
     pytest.param(SCP, {"content": scp_json(Effect="Allow"), "name": "team-allow-list"}, None, [], id="other-allow-scp-ignored"),
     pytest.param(SCP, {"type": "TAG_POLICY"}, None, [
         f"{label(SCP)} names iam:CreateAccessKey but has type 'TAG_POLICY'; expected SERVICE_CONTROL_POLICY so it keeps denying "

@@ -1299,6 +1299,11 @@ DELIVERED_CASES = [
         f"expected 'live'.", U(ON_FAILURE)), (UNALARMED, U(FN))], id="on-failure-unqualified-schedule-invokes-alias"),
     pytest.param(both(unlink(TARGET, "arn"), setp(TARGET, arn=f"{FN_ARN}:live"), setp(ON_FAILURE, qualifier="live")), None, [],
                  id="on-failure-for-the-invoked-alias"),
+    # $LATEST is the unqualified function by another name.
+    pytest.param(both(unlink(TARGET, "arn"), setp(TARGET, arn=f"{FN_ARN}:$LATEST")), None, [], id="on-failure-schedule-invokes-latest"),
+    # Lambda publishes Errors (0 on success) on every run: ignoring missing data still leaves the next failure a
+    # state change, unlike a metric filter's alarm.
+    pytest.param(both(NO_ON_FAILURE, ERRORS, setp(ERRORS_ALARM, treatMissingData="ignore")), None, [], id="errors-alarm-ignores-missing-data"),
     pytest.param(both(unlink(ON_FAILURE, "destinationConfig"), setp(ON_FAILURE, destinationConfig={"onFailure": {"destination": "arn:aws:sqs:us-east-1:111122223333:dlq"}})),
                  None, [(
         f"{U(ON_FAILURE)} sends failed runs of {U(FN)} to 'arn:aws:sqs:us-east-1:111122223333:dlq', which is neither a "

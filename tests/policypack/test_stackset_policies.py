@@ -247,6 +247,10 @@ def test_member_role_one_change_passes(change: Callable[[dict[str, k.Spec]], Non
         pytest.param(_with_resource("ExtraPolicy", {"Type": "AWS::IAM::Policy", "Properties": {
             "PolicyName": "extra", "Roles": [READER_REF], "PolicyDocument": _policy(["iam:ListUsers"])}}),
             [(_granting("ExtraPolicy", "AWS::IAM::Policy", "iam:listusers"), _urn(SS))], id="template-policy-by-ref"),
+        # Properties the pack cannot read could name the reader role: reported, never a crash.
+        pytest.param(_with_resource("OddPolicy", {"Type": "AWS::IAM::Policy", "Properties": ROLE}),
+            [(f"{_urn(SS)} has template resource 'OddPolicy' (AWS::IAM::Policy) whose Properties the pack cannot read; "
+              "expected only policies whose roles and document it can judge.", _urn(SS))], id="template-policy-properties-not-an-object"),
         pytest.param(_with_resource("ExtraRolePolicy", {"Type": "AWS::IAM::RolePolicy", "Properties": {
             "PolicyName": "extra", "RoleName": ROLE, "PolicyDocument": _policy(["*"])}}),
             [(_granting("ExtraRolePolicy", "AWS::IAM::RolePolicy", "*"), _urn(SS))], id="template-role-policy-by-name"),
@@ -444,3 +448,15 @@ def k_root() -> Any:
     from pathlib import Path
 
     return Path(__file__).resolve().parents[2]
+
+
+def test_member_guard_unknown_name_in_another_project_is_another_stack_set() -> None:
+    # StackSet names are unique in an account and region: only the guardrails' own stacks can be renaming the
+    # protected one, so elsewhere an unknown name is someone else's StackSet (self-managed is the provider default).
+    urn = f"urn:pulumi:prod::networking::{stackset.STACK_SET}::shared"
+    assert _guard(stackset.STACK_SET, "shared", {"name": k.UNKNOWN, "permissionModel": "SELF_MANAGED"}, urn=urn) == []
+
+
+def test_member_guard_instance_under_a_wrapper_inside_the_component_is_the_guardrails() -> None:
+    urn = f"urn:pulumi:dev::root-key-guardrails::{MEMBERS}$acme:wrap:Wrapper${stackset.STACK_SET_INSTANCE}::x"
+    assert _guard(stackset.STACK_SET_INSTANCE, "x", {**OTHER_STACK_INSTANCE}, urn=urn) == []

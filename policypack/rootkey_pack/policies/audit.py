@@ -233,7 +233,8 @@ def _invoked_qualifier(target: Res) -> Optional[str]:
     """
     arn = target.get("arn")
     match = _FUNCTION_QUALIFIER_RE.match(arn) if isinstance(arn, str) else None
-    return match.group(1) if match else None
+    # $LATEST is the unqualified function by another name: its invocations get the unqualified settings.
+    return match.group(1) if match and match.group(1) != "$LATEST" else None
 
 
 def _rule_account(rule: Res, perm: Res, target: Res, fn: Res) -> Optional[str]:
@@ -880,7 +881,7 @@ def findings_issues(ctx: Context, fn: Res, regions: Mapping[str, Any]) -> list[O
     expected = f"an alarm that one datapoint >= 1 of {namespace}/{KEYS_ACTIVE_METRIC} moves to ALARM and that notifies a subscribed topic"
     alarms, unknowns = _watching(ctx, fn, namespace, KEYS_ACTIVE_METRIC, per_function=False)
     issues.extend(unknowns)
-    spec = MetricSpec(KEYS_ACTIVE_METRIC, namespace, "1", unit="Count")
+    spec = MetricSpec(KEYS_ACTIVE_METRIC, namespace, "1", unit="Count", silent_between_events=False)
     for alarm in alarms:
         problems = _audit_alarm_issues(ctx, fn, alarm, spec, regions, expected)
         if any(problems):
@@ -912,7 +913,7 @@ def failure_issues(ctx: Context, fn: Res, regions: Mapping[str, Any]) -> list[Op
     alarms, unknowns = _watching(ctx, fn, LAMBDA_NAMESPACE, ERRORS_METRIC, per_function=True)
     issues.extend(unknowns)
     for alarm in alarms:
-        problems = _audit_alarm_issues(ctx, fn, alarm, MetricSpec(ERRORS_METRIC, LAMBDA_NAMESPACE, "1", unit="Count"), regions, expected)
+        problems = _audit_alarm_issues(ctx, fn, alarm, MetricSpec(ERRORS_METRIC, LAMBDA_NAMESPACE, "1", unit="Count", silent_between_events=False), regions, expected)
         if not any(problems):
             return []
         issues.extend(problems)

@@ -162,7 +162,9 @@ def _scp_protected(ctx: Context, res: Res, content: object) -> tuple[Optional[bo
     if mentions_create_access_key(content):
         return True, ""
     # A protected SCP whose Deny was edited away no longer mentions the action: only its name says it is protected.
-    if name is UNKNOWN and ctx.settings[PROTECTED_SCP_NAMES]:
+    # A tag, backup or other policy type is no SCP, whatever its name.
+    kind = res.get("type")
+    if name is UNKNOWN and ctx.settings[PROTECTED_SCP_NAMES] and kind in (MISSING, None, "", "SERVICE_CONTROL_POLICY", UNKNOWN):
         return None, "name"
     return False, ""
 

@@ -237,7 +237,13 @@ def _template_grant_issues(stack_set: Res, role: str, reader_id: str, resources:
         if key is None:
             continue
         properties = resource.get("Properties")
-        refs = _as_list(properties.get(key)) if isinstance(properties, dict) else [properties]
+        if not isinstance(properties, dict):
+            # Without an object of properties the pack cannot tell which roles it grants to: it could be the reader.
+            issues.append(Issue(
+                f"{stack_set.urn} has template resource {logical_id!r} ({kind}) whose Properties the pack cannot read; "
+                f"expected only policies whose roles and document it can judge.", stack_set.urn))
+            continue
+        refs = _as_list(properties.get(key))
         named = [_names_reader(ref, reader_id, role, resources) for ref in refs]
         if True in named:
             extra = _document_grants(properties.get("PolicyDocument"))
@@ -449,14 +455,13 @@ def _stack_set_problems(res: Res, name: str) -> list[tuple[Optional[str], str]]:
     return problems
 
 
-def _owner(urn: str) -> Optional[tuple[str, str]]:
-    """(<project>/<stack>, immediate parent type) from the engine's URN; None when it does not parse."""
+def _owner(urn: str) -> Optional[tuple[str, tuple[str, ...]]]:
+    """(<project>/<stack>, the parent types, outermost first) from the engine's URN; None when it does not parse."""
     match = _URN_RE.match(urn)
     if match is None:
         return None
     stack, project, chain = match.groups()
-    types = chain.split("$")
-    return f"{project}/{stack}", (types[-2] if len(types) > 1 else "")
+    return f"{project}/{stack}", tuple(chain.split("$")[:-1])
 
 
 def validate_member_stack_set_kept(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -471,8 +476,11 @@ def validate_member_stack_set_kept(args: ResourceValidationArgs, report_violatio
         name = res.get("name")
         if name is UNKNOWN:
             # Only a StackSet that would break the guard if protected needs its name: as with trails, unknown is
-            # not "unprotected".
-            if _stack_set_problems(res, "(unknown)"):
+            # not "unprotected". StackSet names are unique in an account and region, so only the guardrails' own
+            # stacks can be renaming the protected one; elsewhere an unknown name is another StackSet.
+            owner = _owner(res.urn)
+            ours = owner is not None and name_matches(owner[0], ctx.settings[GUARDRAILS_STACKS])
+            if ours and _stack_set_problems(res, "(unknown)"):
                 ctx.unknown(res, "name", "that it is not a protected StackSet (protectedStackSetNames), which must "
                             "stay SERVICE_MANAGED with auto-deployment on", "set the name literally")
             return
@@ -486,7 +494,7 @@ def validate_member_stack_set_kept(args: ResourceValidationArgs, report_violatio
         return
     owners = ctx.settings[GUARDRAILS_STACKS]
     owner = _owner(res.urn)
-    in_component = owner is not None and owner[1] == MEMBERS_COMPONENT
+    in_component = owner is not None and MEMBERS_COMPONENT in owner[1]
     # The component's type token is no proof of origin: any program can declare one, so the stack must be the
     # guardrails' own too.
     if in_component and owner is not None and name_matches(owner[0], owners):
