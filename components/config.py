@@ -355,8 +355,9 @@ def _host_problem(host: str) -> str | None:
         # The host is not quoted here or below: the rule's text is shown even when the value is a redacted secret.
         return ("must name its host by a public DNS name, not an IP address (SNS delivers to public endpoints, whose "
                 "certificate names their host; loopback, link-local and private addresses never get a delivery)")
-    labels = host.split(".")
-    if (not host.isascii() or len(host) > 253 or len(labels) < 2 or labels[-1].isdigit()
+    # A fully qualified name may end in its root's dot (example.com.): the same host.
+    labels = host.removesuffix(".").split(".")
+    if (not host.isascii() or len(host) > 254 or len(labels) < 2 or labels[-1].isdigit()
             or not all(_DNS_LABEL_RE.fullmatch(label) for label in labels)):
         return ("must name its host by a DNS name: ASCII only (an internationalized name in its xn-- form), at least "
                 "two dot-separated labels of 1-63 letters, digits and hyphens, none starting or ending with a "

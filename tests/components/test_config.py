@@ -87,6 +87,9 @@ def test_config_example_stack_file_is_valid() -> None:
          {"alarm_https_endpoints": ("https://hooks.example.com:8443/h?team=sec",)}),
         ({"alarmHttpsEndpoints": ["https://xn--bcher-kva.example.com/hook"]},
          {"alarm_https_endpoints": ("https://xn--bcher-kva.example.com/hook",)}),
+        # A fully qualified host, ending in the root's dot.
+        ({"alarmHttpsEndpoints": ["https://hooks.example.com./hook"]},
+         {"alarm_https_endpoints": ("https://hooks.example.com./hook",)}),
         ({"alarmHttpsEndpoints": ["https://hooks.example.com/A", "https://hooks.example.com/a"]},
          {"alarm_https_endpoints": ("https://hooks.example.com/A", "https://hooks.example.com/a")}),
         ({"metricNamespace": "Security/Root Keys#1"}, {"metric_namespace": "Security/Root Keys#1"}),
