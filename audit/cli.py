@@ -14,7 +14,6 @@ import io
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 from audit.report import (
     MAX_REPORT_BYTES,
     Status,
+    bounded_int,
     error_result,
     is_account_id,
     one_line,
@@ -43,20 +43,17 @@ from audit.runner import (
 EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_ERROR = 2
-_INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
-MAX_DIGITS = 20
 _EXIT = {Status.PASS: EXIT_OK, Status.WARN: EXIT_OK, Status.FAIL: EXIT_FAIL, Status.ERROR: EXIT_ERROR}
 
 
 def _bounded_int(low: int, high: int) -> Any:
     def parse(text: str) -> int:
-        # Not int() alone: it also takes other scripts' digits, spaces and "1_0".
-        if not _INTEGER.fullmatch(text):
+        value = bounded_int(text, low, high)
+        if value == "not an integer":
             raise argparse.ArgumentTypeError(f"{shown(text)} is not an integer ({low}..{high})")
-        # int() refuses more than 4,300 digits with a message of its own; any number that long is out of range.
-        if len(text) > MAX_DIGITS or not low <= int(text) <= high:
+        if isinstance(value, str):
             raise argparse.ArgumentTypeError(f"{text if len(text) <= 64 else shown(text)} is out of range ({low}..{high})")
-        return int(text)
+        return value
 
     return parse
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from audit.org import _ROLE_NAME, DEFAULT_WORKERS, MAX_WORKERS
-from audit.report import error_result, shown
+from audit.report import bounded_int, error_result, shown
 from audit.runner import (
     DEFAULT_REPORT_AGE_HOURS,
     MAX_REPORT_AGE_HOURS,
@@ -40,8 +40,6 @@ ENV_WORKERS = "AUDIT_MAX_WORKERS"
 DEFAULT_NAMESPACE = "RootKeyGuardrails"
 # ASCII only: str.strip() and int() also take other scripts' spaces and digits (and int() takes "1_0").
 _BLANK = " \t\r\n"
-_INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
-MAX_DIGITS = 20
 # arn:<partition>:sns:<region>:<12-digit account>:<topic name>
 _TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?", re.ASCII)
 
@@ -70,12 +68,10 @@ def _bool(env: Mapping[str, str], key: str, default: str) -> bool:
 
 def _int(env: Mapping[str, str], key: str, default: str, low: int, high: int) -> int:
     value = env.get(key, default).strip(_BLANK)
-    if not _INTEGER.fullmatch(value):
-        raise ConfigError(f"{key}={shown(value)} is not an integer; allowed: {low}..{high}")
-    # int() refuses more than 4,300 digits with a message of its own; any number that long is out of range anyway.
-    if len(value) > MAX_DIGITS or not low <= int(value) <= high:
-        raise ConfigError(f"{key}={shown(value)} is out of range; allowed: {low}..{high}")
-    return int(value)
+    number = bounded_int(value, low, high)
+    if isinstance(number, str):
+        raise ConfigError(f"{key}={shown(value)} is {number}; allowed: {low}..{high}")
+    return number
 
 
 def config_from_env(env: Mapping[str, str]) -> AuditConfig:

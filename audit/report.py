@@ -513,6 +513,21 @@ def _checked_header(row: list[str]) -> list[str]:
     return header
 
 
+_INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
+# int() refuses more than 4,300 digits with a message of its own; a number this long is out of any range here.
+_MAX_DIGITS = 20
+
+
+def bounded_int(text: str, low: int, high: int) -> int | str:
+    """`text` as an integer from low to high, or why not: "not an integer" (int() alone also takes other scripts'
+    digits, blanks and "1_0") or "out of range". The CLI's flags and the Lambda's settings read numbers alike."""
+    if not _INTEGER.fullmatch(text):
+        return "not an integer"
+    if len(text) > _MAX_DIGITS or not low <= int(text) <= high:
+        return "out of range"
+    return int(text)
+
+
 def shown(value: str, limit: int = 64) -> str:
     """A value from outside in a message: its repr, cut short. A value can be megabytes (or 5,000 digits): the
     message names it, it does not repeat it."""
